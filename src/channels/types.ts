@@ -1,0 +1,98 @@
+import type { ErrorCode } from '../errors.ts';
+
+/** How the contact reached us: a USSD session (synchronous screens) or an SMS (asynchronous). */
+export type Channel = 'ussd' | 'sms';
+
+/** Providers Jibu speaks to. `simulator` is the web/CLI phone; `console` prints outbound SMS. */
+export type ProviderName = 'africastalking' | 'twilio' | 'http' | 'console' | 'simulator';
+
+/** One inbound message or USSD hop, whatever provider it came from (DESIGN.md, core loop step 1). */
+export interface InboundMessage {
+  channel: Channel;
+  provider: ProviderName;
+  /** Sender in E.164 (`+254700000001`). */
+  from: string;
+  /** The number or code as the provider sent it; kept so replies go back in the provider's own format. */
+  providerFrom: string;
+  /** Our short code, long number or USSD service code. */
+  to: string;
+  /**
+   * For SMS: the message body. For USSD: only the latest input of this hop ('' on the first hop);
+   * the adapter derives it, the raw accumulated path is in `ussdPath`.
+   */
+  text: string;
+  /** Provider id used for dedupe (AT `id`, Twilio `MessageSid`, generic `id`; USSD: sessionId + hop). */
+  providerMessageId: string;
+  /** USSD session id from the provider. */
+  sessionId?: string;
+  /** USSD: the raw accumulated `text` as the provider sent it (AT joins inputs with `*`). */
+  ussdPath?: string;
+  /** USSD: network code (MCC+MNC) when given. */
+  networkCode?: string;
+  receivedAt: Date;
+}
+
+/** Our normalised delivery states. Finals are never downgraded. */
+export type DeliveryStatus = 'queued' | 'sent' | 'delivered' | 'failed' | 'unknown';
+
+export interface DeliveryReport {
+  provider: ProviderName;
+  /** The provider's id for the outbound message (AT `ATXid_…`, Twilio `SM…`, generic id). */
+  providerMessageId: string;
+  status: DeliveryStatus;
+  /** The provider's own status word, kept for operators. */
+  rawStatus: string;
+  failureReason?: string;
+  errorCode?: string;
+  /** True when the failure means "never send to this number again" (Twilio 21610, AT UserInBlackList). */
+  optOut?: boolean;
+  phone?: string;
+  /** Jibu's own outbound id when the provider echoes it (generic `id`, Twilio callback query). */
+  jibuMessageId?: string;
+  receivedAt: Date;
+}
+
+/** A USSD session ended notification (AT "events" callback). */
+export interface UssdSessionEvent {
+  provider: ProviderName;
+  sessionId: string;
+  phone: string;
+  status: 'Success' | 'Incomplete' | 'Failed' | string;
+  durationMs?: number;
+  hopsCount?: number;
+  cost?: number;
+  errorMessage?: string;
+  date?: Date;
+}
+
+export interface OutboundSms {
+  /** Jibu's id for this message (idempotency key for the send). */
+  id: string;
+  /** Recipient in E.164. */
+  to: string;
+  text: string;
+}
+
+export type SendResult =
+  | { ok: true; providerMessageId: string; segments?: number; cost?: string }
+  | { ok: false; permanent: boolean; reason: string; code?: string; optOut?: boolean };
+
+/** Outbound SMS through one provider. Implementations never throw for a provider refusal: they return `ok:false`. */
+export interface SmsSender {
+  readonly provider: ProviderName;
+  send(msg: OutboundSms): Promise<SendResult>;
+}
+
+/** What a pure parser returns: the value, or a stable error code with the HTTP status to answer. */
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; detail?: string };
+
+/** The subset of an HTTP request a pure parser needs (so tests need no server). */
+export interface WebhookRequest {
+  method: string;
+  /** Path and query exactly as received, e.g. `/sms/twilio?key=abc`. */
+  originalUrl: string;
+  headers: Record<string, string | string[] | undefined>;
+  query: Record<string, unknown>;
+  /** Parsed body (urlencoded or JSON) as express gives it; may be anything for hostile input. */
+  body: unknown;
+}

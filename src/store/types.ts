@@ -1,0 +1,183 @@
+import type { Channel } from '../channels/types.ts';
+
+/**
+ * The persisted state of one conversation (DESIGN.md "State"): key `session:{channel}:{phone}`.
+ * `snapshot` is XState's persisted snapshot; `flowVersion` pins the flow definition it was made with.
+ */
+export interface SessionRecord {
+  flowId: string;
+  flowVersion: string;
+  channel: Channel;
+  snapshot: unknown;
+  locale: string;
+  startedAt: number;
+  updatedAt: number;
+  /** USSD: the provider session id this record belongs to, and the accumulated path already consumed. */
+  ussdSessionId?: string;
+  ussdPath?: string;
+  /** The last screen or SMS text we answered with (replayed when a provider retries the same hop). */
+  lastReply?: { text: string; end: boolean };
+  /** How many invalid inputs in a row on the current step (bounded re-prompts). */
+  invalidCount?: number;
+}
+
+/** Per-phone preferences, key `contact:{phone}`. */
+export interface Contact {
+  optedOut: boolean;
+  locale?: string;
+  /** Set when a provider reported the number as permanently undeliverable. */
+  undeliverable?: boolean;
+}
+
+/** Queues of durable work (DESIGN.md): SMS out, DHIS2 writes, timers, scheduled jobs. */
+export type QueueName = 'outbox-sms' | 'outbox-dhis2' | 'timers' | 'jobs';
+export const QUEUE_NAMES: readonly QueueName[] = ['outbox-sms', 'outbox-dhis2', 'timers', 'jobs'];
+
+/** A unit of durable work. `id` is the idempotency key: adding the same id twice has no effect. */
+export interface QueuedJob<T = unknown> {
+  id: string;
+  queue: QueueName;
+  /** Handler name inside the queue, e.g. `sendSms`, `dhis2Write`, `timer`. */
+  name: string;
+  data: T;
+  /** Do not run before this epoch-ms time (timers, quiet hours). */
+  runAt?: number;
+}
+
+/** Everything one conversation step writes, committed atomically (DESIGN.md core loop step 6). */
+export interface StepCommit {
+  sessionKey: string;
+  /** New session record, or null to delete it. */
+  session: SessionRecord | null;
+  /** Session time-to-live (USSD 180 s, SMS days). */
+  sessionTtlMs: number;
+  jobs: QueuedJob[];
+  /** Provider message id marker (`seen:{provider}:{id}`); if already present nothing is written. */
+  dedupe?: { key: string; ttlMs: number };
+  /** Contact fields to set in the same write (language switch, opt-out). */
+  contact?: { phone: string; patch: Partial<Contact> };
+  /** Timer job ids to cancel (best effort, after commit). */
+  cancelJobIds?: string[];
+}
+
+export type CommitResult = 'committed' | 'duplicate';
+
+/** A held per-contact lock; pass it back to `commit` or `release`. */
+export interface LockHandle {
+  key: string;
+  token: string;
+}
+
+export interface LoadedState {
+  lock: LockHandle;
+  session: SessionRecord | null;
+  contact: Contact;
+}
+
+/**
+ * The state store. Two implementations (memory, Redis) pass the same contract tests.
+ * Every method may throw on infrastructure failure; callers answer the provider 503 then.
+ */
+export interface Store {
+  readonly kind: 'memory' | 'redis';
+  /**
+   * Take the per-contact lock (`lock:{phone}`) and read the session and contact in one round trip.
+   * Waits up to `waitMs` for a busy lock, then throws JibuError `JIBU_BUSY`.
+   */
+  lockAndLoad(phone: string, sessionKey: string, opts?: { lockTtlMs?: number; waitMs?: number }): Promise<LoadedState>;
+  /**
+   * Atomically: unless `dedupe.key` exists, write the session, the contact patch, the dedupe marker and
+   * append the jobs to the durable outbox; then release the lock. Returns 'duplicate' (and writes
+   * nothing but still releases the lock) when the dedupe marker was already there.
+   */
+  commit(lock: LockHandle, commit: StepCommit): Promise<CommitResult>;
+  /** Release a lock without committing. Only the holder's token releases it. */
+  release(lock: LockHandle): Promise<void>;
+
+  getSession(sessionKey: string): Promise<SessionRecord | null>;
+  getContact(phone: string): Promise<Contact>;
+  setContact(phone: string, patch: Partial<Contact>): Promise<void>;
+
+  /** True when the marker exists (cheap early check before a full step). */
+  isSeen(key: string): Promise<boolean>;
+  /** Set the marker if absent; true when it was newly set (dedupe for delivery reports and events). */
+  markSeen(key: string, ttlMs: number): Promise<boolean>;
+
+  /** Small JSON documents for the read model and message records (`rm:…`, `msg:…`). */
+  getJson<T>(key: string): Promise<T | null>;
+  getJsonMany<T>(keys: string[]): Promise<Array<T | null>>;
+  setJson(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  delete(keys: string[]): Promise<void>;
+
+  /** Add jobs straight to the outbox (not tied to a session step), idempotent by job id. */
+  enqueue(jobs: QueuedJob[]): Promise<void>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a job handler reports for one job in a batch. */
+export type JobOutcome =
+  | { ok: true }
+  | { ok: false; permanent: boolean; error: string; detail?: unknown; retryAfterMs?: number };
+
+export interface WorkerOptions {
+  /** Jobs processed at once (single-job handlers). */
+  concurrency?: number;
+  /** Rate limit across the cluster: at most this many jobs per second. */
+  ratePerSecond?: number;
+  /** Attempts before dead-lettering (default 8). */
+  attempts?: number;
+  /** Base of the exponential backoff in ms (default 1000): delay = base * 2^(attempt-1), capped at maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface BatchWorkerOptions extends WorkerOptions {
+  /** Most jobs handed to one batch call. */
+  maxBatch: number;
+  /** How often to look for a batch when the queue was empty (ms). */
+  intervalMs: number;
+}
+
+export interface DeadLetter {
+  id: string;
+  queue: QueueName;
+  name: string;
+  data: unknown;
+  error: string;
+  detail?: unknown;
+  attempts: number;
+  failedAt: number;
+}
+
+export interface QueueCounts {
+  waiting: number;
+  delayed: number;
+  active: number;
+  failed: number;
+}
+
+export interface RunningWorker {
+  /** Stop taking new jobs and wait for the ones in hand (graceful drain). */
+  close(): Promise<void>;
+}
+
+/**
+ * Durable queues (BullMQ over Redis, or in memory). Jobs reach a queue either through `Store.commit`
+ * (the outbox, forwarded by the implementation) or `add`. Ids are idempotency keys.
+ */
+export interface JobQueue {
+  add(jobs: QueuedJob[]): Promise<void>;
+  /** Run `handler` for each job; a thrown error counts as a transient failure. */
+  process<T>(queue: QueueName, handler: (job: QueuedJob<T>, attempt: number) => Promise<JobOutcome>, opts?: WorkerOptions): RunningWorker;
+  /** Run `handler` with up to `maxBatch` ready jobs at a time; it returns one outcome per job, same order. */
+  processBatch<T>(queue: QueueName, handler: (jobs: Array<QueuedJob<T>>) => Promise<JobOutcome[]>, opts: BatchWorkerOptions): RunningWorker;
+  /** Remove a waiting or delayed job (cancel a timer). */
+  remove(queue: QueueName, id: string): Promise<void>;
+  counts(queue: QueueName): Promise<QueueCounts>;
+  deadLetters(queue: QueueName, limit?: number): Promise<DeadLetter[]>;
+  /** Put a dead-lettered job back in the queue, with fresh attempts. Returns false when unknown. */
+  retryDeadLetter(queue: QueueName, id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
