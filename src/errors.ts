@@ -15,11 +15,13 @@ export const ERRORS = {
   JIBU_FLOWS_INVALID: { status: 422, message: 'The flows or locales contain errors; the running set was kept.' },
   JIBU_STORE_UNAVAILABLE: { status: 503, message: 'The state store is unavailable; retry later.' },
   JIBU_BUSY: { status: 503, message: 'The contact is busy with another message; retry later.' },
+  JIBU_UNAVAILABLE: { status: 503, message: 'The message could not be stored now; retry later.' },
   JIBU_NOT_READY: { status: 503, message: 'The service is starting or stopping.' },
   JIBU_INTERNAL: { status: 500, message: 'Internal error.' },
   JIBU_CONFIG_INVALID: { status: 500, message: 'The configuration is invalid.' },
   JIBU_DHIS2_UNAVAILABLE: { status: 502, message: 'DHIS2 did not answer in time.' },
   JIBU_DHIS2_REJECTED: { status: 409, message: 'DHIS2 rejected the import.' },
+  JIBU_DHIS2_AUTH: { status: 502, message: 'DHIS2 refused the credentials or the account lacks an authority.' },
   JIBU_SEND_FAILED: { status: 502, message: 'The SMS provider refused the message.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

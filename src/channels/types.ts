@@ -29,6 +29,10 @@ export interface InboundMessage {
   ussdPath?: string;
   /** USSD: network code (MCC+MNC) when given. */
   networkCode?: string;
+  /** AT premium/on-demand SMS: pass back on the reply so the subscriber is billed for it (empty values dropped). */
+  linkId?: string;
+  /** Twilio Advanced Opt-Out: which keyword class Twilio matched; Twilio has already answered and (un)blocked the pair. */
+  optOutType?: 'STOP' | 'START' | 'HELP';
   receivedAt: Date;
 }
 
@@ -46,6 +50,11 @@ export interface DeliveryReport {
   errorCode?: string;
   /** True when the failure means "never send to this number again" (Twilio 21610, AT UserInBlackList). */
   optOut?: boolean;
+  /**
+   * True when the number itself cannot receive SMS (AT UserDoesNotExist, Twilio 30005/30006/21211/21614):
+   * the contact should be marked `undeliverable`, unlike a failure of this one message.
+   */
+  undeliverable?: boolean;
   phone?: string;
   /** Jibu's own outbound id when the provider echoes it (generic `id`, Twilio callback query). */
   jibuMessageId?: string;
@@ -61,8 +70,16 @@ export interface UssdSessionEvent {
   durationMs?: number;
   hopsCount?: number;
   cost?: number;
+  /** Currency prefix of `cost` when AT sends one (`KES 0.10`). */
+  currency?: string;
   errorMessage?: string;
   date?: Date;
+  serviceCode?: string;
+  networkCode?: string;
+  /** The final accumulated input path of the session (AT `input`). */
+  input?: string;
+  /** Our last screen as AT saw it, prefix included (`CON …`/`END …`). */
+  lastAppResponse?: string;
 }
 
 export interface OutboundSms {
@@ -75,7 +92,18 @@ export interface OutboundSms {
 
 export type SendResult =
   | { ok: true; providerMessageId: string; segments?: number; cost?: string }
-  | { ok: false; permanent: boolean; reason: string; code?: string; optOut?: boolean };
+  | {
+      ok: false;
+      /** True when retrying this message cannot succeed; false means retry with backoff. */
+      permanent: boolean;
+      reason: string;
+      /** The provider's own code, prefixed with the provider (`at:406`, `twilio:21610`, `http:404`, `network`, `timeout`). */
+      code?: string;
+      /** The recipient opted out of this sender (Twilio 21610, AT 406 UserInBlacklist): stop sending to them. */
+      optOut?: boolean;
+      /** The number cannot receive SMS at all (invalid, not mobile): mark the contact undeliverable. */
+      undeliverable?: boolean;
+    };
 
 /** Outbound SMS through one provider. Implementations never throw for a provider refusal: they return `ok:false`. */
 export interface SmsSender {

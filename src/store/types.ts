@@ -163,6 +163,15 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
+/** When a scheduled job repeats: a cron pattern (5 or 6 fields) in a time zone, or a fixed interval in ms. */
+export type RepeatSpec = { pattern: string; tz?: string } | { every: number };
+
+/** The job a scheduler produces on each tick. */
+export interface JobTemplate {
+  name: string;
+  data?: unknown;
+}
+
 /**
  * Durable queues (BullMQ over Redis, or in memory). Jobs reach a queue either through `Store.commit`
  * (the outbox, forwarded by the implementation) or `add`. Ids are idempotency keys.
@@ -179,5 +188,13 @@ export interface JobQueue {
   deadLetters(queue: QueueName, limit?: number): Promise<DeadLetter[]>;
   /** Put a dead-lettered job back in the queue, with fresh attempts. Returns false when unknown. */
   retryDeadLetter(queue: QueueName, id: string): Promise<boolean>;
+  /**
+   * Create or replace the repeating job `schedulerId`. The id is fixed, so every replica may call this at
+   * start-up and each tick still yields one job cluster-wide. Produced jobs have ids
+   * `repeat:{schedulerId}:{epochMs}` (BullMQ's job scheduler ids).
+   */
+  schedule(queue: QueueName, schedulerId: string, repeat: RepeatSpec, template: JobTemplate): Promise<void>;
+  /** Remove a scheduler; true when it existed. Jobs it already produced stay. */
+  unschedule(queue: QueueName, schedulerId: string): Promise<boolean>;
   close(): Promise<void>;
 }

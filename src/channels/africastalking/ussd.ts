@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import { optionalText, readBody, requiredText } from '../body.ts';
+import { normalizePhone } from '../phone.ts';
+import type { InboundMessage, ParseResult, UssdSessionEvent, WebhookRequest } from '../types.ts';
+import { parseAtDate } from './date.ts';
+
+/**
+ * One USSD hop as AT posts it (reference §1.1). `text` may be empty (first hop) but must be present;
+ * `networkCode` is optional because AT-style clones omit it, and it only informs.
+ */
+const ussdHopSchema = z.object({
+  sessionId: requiredText(256),
+  serviceCode: requiredText(64),
+  phoneNumber: requiredText(64),
+  networkCode: optionalText(16),
+  // Accumulated inputs of one 180 s session; far below this in practice.
+  text: z.string().max(4000),
+});
+
+/** A parsed AT USSD hop. `path` is the raw accumulated `text`; use {@link latestUssdInput} for the newest input. */
+export interface AtUssdHop {
+  sessionId: string;
+  serviceCode: string;
+  /** The caller in E.164. */
+  phone: string;
+  /** The caller exactly as AT sent it. */
+  providerPhone: string;
+  networkCode?: string;
+  path: string;
+  /** AT sends an empty `text` on the first hop of a session. */
+  isNew: boolean;
+}
+
+/**
+ * Parse an AT USSD hop (form body). Missing or mistyped fields give `JIBU_BAD_REQUEST` naming them;
+ * a caller number that is not a phone number gives `JIBU_BAD_PHONE`.
+ *
+ * @example parseUssd(req, 'KE') // { ok: true, value: { sessionId: 'ATUid_…', path: '1*2', isNew: false, … } }
+ */
+export function parseUssd(req: Pick<WebhookRequest, 'body'>, defaultCountry?: string): ParseResult<AtUssdHop> {
+  const body = readBody(ussdHopSchema, req.body);
+  if (!body.ok) return body;
+  const { sessionId, serviceCode, phoneNumber, networkCode, text } = body.value;
+  const phone = normalizePhone(phoneNumber, defaultCountry);
+  if (phone === null) return { ok: false, code: 'JIBU_BAD_PHONE', detail: 'phoneNumber: not a phone number' };
+  return {
+    ok: true,
+    value: {
+      sessionId,
+      serviceCode,
+      phone,
+      providerPhone: phoneNumber,
+      ...(networkCode === undefined ? {} : { networkCode }),
+      path: text,
+      isNew: text === '',
+    },
+  };
+}
+
+/**
+ * The newest input of a hop, given the accumulated `path` AT sent and the path this gateway already
+ * consumed for the session (`undefined` when it has no record).
+ *
+ * - `1*2` after `1` gives `2`; `1**2` after `1*` gives `2`; `1*` after `1` gives `''` (empty input as
+ *   an empty segment).
+ * - An unchanged path gives `''`: some operators report an empty input that way (reference §1.6).
+ * - A path that does not extend the consumed one (an aggregator that sends only the latest input, or
+ *   no record) is the input itself, `*` and all.
+ *
+ * Because `*` separates inputs, text after the consumed prefix is returned whole: `1*12*34` after `1`
+ * gives `12*34`, the input as typed, so free text with `*` is never split into phantom hops.
+ *
+ * @example latestUssdInput('1*2*0712345678', '1*2') // '0712345678'
+ */
+export function latestUssdInput(path: string, previousPath: string | undefined): string {
+  if (previousPath === undefined || previousPath === '') return path;
+  if (path === previousPath) return '';
+  const prefix = `${previousPath}*`;
+  return path.startsWith(prefix) ? path.slice(prefix.length) : path;
+}
+
+/** The text/plain answer AT expects: `CON ` keeps the session open for input, `END ` closes it. */
+export interface UssdResponse {
+  contentType: 'text/plain';
+  body: string;
+}
+
+/**
+ * Render a USSD screen for AT. Line endings become `\n`, the only separator handsets render.
+ * Fitting the screen (160 characters, GSM-7) is the flow renderer's job, not this function's.
+ *
+ * @example renderUssd('Menu\n1. Register child', false) // { contentType: 'text/plain', body: 'CON Menu\n1. Register child' }
+ */
+export function renderUssd(text: string, end: boolean): UssdResponse {
+  return { contentType: 'text/plain', body: `${end ? 'END' : 'CON'} ${text.replace(/\r\n?/g, '\n')}` };
+}
+
+/**
+ * The {@link InboundMessage} for one hop: `text` is the newest input, `ussdPath` the raw path.
+ * The dedupe id is `sessionId:path`, so a hop AT repeats with the same path is processed once.
+ * An empty input reported as an unchanged path gets the same id; answering it with the stored
+ * last screen (`SessionRecord.lastReply`) is also the right answer to an empty input.
+ */
+export function toUssdInbound(hop: AtUssdHop, previousPath: string | undefined, receivedAt: Date): InboundMessage {
+  return {
+    channel: 'ussd',
+    provider: 'africastalking',
+    from: hop.phone,
+    providerFrom: hop.providerPhone,
+    to: hop.serviceCode,
+    text: latestUssdInput(hop.path, previousPath),
+    providerMessageId: `${hop.sessionId}:${hop.path}`,
+    sessionId: hop.sessionId,
+    ussdPath: hop.path,
+    ...(hop.networkCode === undefined ? {} : { networkCode: hop.networkCode }),
+    receivedAt,
+  };
+}
+
+/** End-of-session notification (reference §1.5). Only the identifying fields are strict. */
+const ussdEventSchema = z.object({
+  sessionId: requiredText(256),
+  phoneNumber: requiredText(64),
+  status: requiredText(64),
+  serviceCode: optionalText(64),
+  networkCode: optionalText(16),
+  date: optionalText(64),
+  durationInMillis: optionalText(32),
+  hopsCount: optionalText(16),
+  cost: optionalText(64),
+  errorMessage: optionalText(2000),
+  input: z.string().max(4000).optional(),
+  lastAppResponse: z.string().max(4000).optional(),
+});
+
+/**
+ * Parse an AT end-of-session notification. Numbers are read leniently: a `cost` of `0.10`,
+ * `KES 0.10` or `KES0.10`; an unreadable duration, count, cost or date is left out rather than
+ * refused, since the notification is only recorded. `date` (`yyyy-MM-dd HH:mm:ss`) is read as UTC,
+ * like AT's other space-separated dates.
+ */
+export function parseUssdEvent(req: Pick<WebhookRequest, 'body'>, defaultCountry?: string): ParseResult<UssdSessionEvent> {
+  const body = readBody(ussdEventSchema, req.body);
+  if (!body.ok) return body;
+  const b = body.value;
+  const phone = normalizePhone(b.phoneNumber, defaultCountry);
+  if (phone === null) return { ok: false, code: 'JIBU_BAD_PHONE', detail: 'phoneNumber: not a phone number' };
+  const cost = parseCost(b.cost);
+  const date = parseAtDate(b.date);
+  const durationMs = parseCount(b.durationInMillis);
+  const hopsCount = parseCount(b.hopsCount);
+  return {
+    ok: true,
+    value: {
+      provider: 'africastalking',
+      sessionId: b.sessionId,
+      phone,
+      status: b.status,
+      ...(durationMs === undefined ? {} : { durationMs }),
+      ...(hopsCount === undefined ? {} : { hopsCount }),
+      ...(cost === undefined ? {} : { cost: cost.amount }),
+      ...(cost?.currency === undefined ? {} : { currency: cost.currency }),
+      ...(b.errorMessage === undefined ? {} : { errorMessage: b.errorMessage }),
+      ...(date === undefined ? {} : { date }),
+      ...(b.serviceCode === undefined ? {} : { serviceCode: b.serviceCode }),
+      ...(b.networkCode === undefined ? {} : { networkCode: b.networkCode }),
+      ...(b.input === undefined ? {} : { input: b.input }),
+      ...(b.lastAppResponse === undefined ? {} : { lastAppResponse: b.lastAppResponse }),
+    },
+  };
+}
+
+/**
+ * An amount with an optional currency prefix or suffix (`KES 0.8000`, `0.10`, `1,250.50 NGN`).
+ * Exported for the SMS sender, which reads AT's per-recipient `cost` the same way.
+ */
+export function parseCost(raw: string | undefined): { amount: number; currency?: string } | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^([A-Za-z]{3})?\s*(-?\d[\d,]*(?:\.\d+)?)\s*([A-Za-z]{3})?$/.exec(raw.trim());
+  if (m === null || (m[1] !== undefined && m[3] !== undefined)) return undefined;
+  const amount = Number(m[2]!.replace(/,/g, ''));
+  if (!Number.isFinite(amount)) return undefined;
+  const currency = (m[1] ?? m[3])?.toUpperCase();
+  return currency === undefined ? { amount } : { amount, currency };
+}
+
+function parseCount(raw: string | undefined): number | undefined {
+  if (raw === undefined || !/^\d{1,15}(?:\.0+)?$/.test(raw)) return undefined;
+  return Number(raw);
+}

@@ -1,0 +1,1 @@
+export { createConsoleSender, renderBox, type ConsoleSenderOptions } from './sender.ts';

@@ -1,0 +1,28 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ParseResult } from './types.ts';
+
+/** `open`: no secret is configured; `verified`: the request carried the right key. */
+export type WebhookKeyCheck = 'open' | 'verified';
+
+/**
+ * Check the `key` query parameter (pass `req.query.key` as received) against `WEBHOOK_SECRET`
+ * (reference §2.6: AT does not sign its callbacks, so a secret in the URL is the practice).
+ * No secret configured (undefined or empty) lets every request through. A repeated `key`
+ * (`?key=a&key=b`, a list) is refused rather than guessed at.
+ *
+ * Both sides are hashed before the constant-time comparison, so neither the content nor the length
+ * of the secret leaks through timing.
+ *
+ * @example checkWebhookKey(req.query.key, config.WEBHOOK_SECRET) // { ok: true, value: 'verified' }
+ */
+export function checkWebhookKey(key: unknown, secret: string | undefined): ParseResult<WebhookKeyCheck> {
+  if (secret === undefined || secret === '') return { ok: true, value: 'open' };
+  if (key === undefined || key === '') return { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key query parameter is missing' };
+  if (typeof key !== 'string') return { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key query parameter must appear once' };
+  const matches = timingSafeEqual(digest(key), digest(secret));
+  return matches ? { ok: true, value: 'verified' } : { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key does not match' };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import type { InboundMessage, Channel } from '../channels/types.ts';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../server/metrics.ts';
+import type { Contact, QueuedJob, SessionRecord, StepCommit, Store } from '../store/types.ts';
+import { latestUssdInput } from '../channels/africastalking/ussd.ts';
+import { requiredData, timerFired, turn, type Effect, type FlowSet, type TurnResult } from './index.ts';
+
+/** Loads the read-model data a flow declared (`data:` in the flow file). Must be fast: no DHIS2 calls. */
+export type DataLoader = (names: string[], ctx: { phone: string; channel: Channel; now: Date }) => Promise<Record<string, unknown>>;
+
+export interface RunnerDeps {
+  store: Store;
+  /** The flow set in force now (swapped atomically by a reload). */
+  flows: () => FlowSet;
+  loadData: DataLoader;
+  clock: Clock;
+  logger: Logger;
+  metrics?: Metrics;
+  newId?: () => string;
+  /** How long a provider retry of the same message is recognised. */
+  dedupeTtlMs?: number;
+}
+
+export interface InboundOutcome {
+  reply: { text: string; end: boolean } | null;
+  duplicate: boolean;
+  result?: TurnResult;
+}
+
+const DEDUPE_TTL_MS = 48 * 3600_000;
+
+export function sessionKey(channel: Channel, phone: string): string {
+  return `${channel}:${phone}`;
+}
+
+export function dedupeKey(provider: string, id: string): string {
+  return `${provider}:${id}`;
+}
+
+/**
+ * The core loop for one inbound message or USSD hop (DESIGN.md steps 2–6): dedupe, lock, restore,
+ * pure step, and one atomic commit of snapshot + effects + dedupe marker. Only after the commit does
+ * the caller answer the provider; if anything here throws, the caller answers 503 and nothing was
+ * promised. A USSD hop touches Redis twice (lockAndLoad, commit) and never waits on DHIS2.
+ */
+export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Promise<InboundOutcome> {
+  const { store } = deps;
+  const key = sessionKey(msg.channel, msg.from);
+  const seenKey = msg.providerMessageId ? dedupeKey(msg.provider, msg.providerMessageId) : undefined;
+  if (msg.channel === 'sms' && seenKey && (await store.isSeen(seenKey))) {
+    deps.metrics?.duplicates.inc({ provider: msg.provider });
+    return { reply: null, duplicate: true };
+  }
+
+  const loaded = await store.lockAndLoad(msg.from, key);
+  try {
+    const now = deps.clock.now();
+    let session = loaded.session;
+    let text = msg.text;
+    let ussd: { sessionId: string; serviceCode: string; isNew: boolean } | undefined;
+
+    if (msg.channel === 'ussd') {
+      const sameSession = session !== null && session.ussdSessionId === msg.sessionId;
+      if (sameSession && session?.lastReply && session.ussdPath === (msg.ussdPath ?? '')) {
+        // The provider re-sent a hop we already answered: show the same screen again, change nothing.
+        await store.release(loaded.lock);
+        deps.metrics?.duplicates.inc({ provider: msg.provider });
+        return { reply: session.lastReply, duplicate: true };
+      }
+      if (!sameSession) session = null; // a new dial is a new conversation; progress is keyed by phone, not kept across dials
+      const isNew = session === null;
+      text = isNew ? '' : latestUssdInput(msg.ussdPath ?? '', session?.ussdPath);
+      ussd = { sessionId: msg.sessionId ?? '', serviceCode: msg.to, isNew };
+    }
+
+    const set = deps.flows();
+    const data = await deps.loadData(requiredData(set, session, msg.channel), { phone: msg.from, channel: msg.channel, now });
+    const result = turn(set, session, {
+      channel: msg.channel,
+      phone: msg.from,
+      text,
+      locale: loaded.contact.locale,
+      contact: loaded.contact,
+      now,
+      newId: deps.newId ?? randomUUID,
+      data,
+      ussd,
+    });
+
+    const commit = buildCommit(deps, msg, result, key, seenKey);
+    const outcome = await store.commit(loaded.lock, commit);
+    if (outcome === 'duplicate') {
+      deps.metrics?.duplicates.inc({ provider: msg.provider });
+      return { reply: null, duplicate: true };
+    }
+    deps.metrics?.flowSteps.inc({ flow: result.flowId ?? 'none', outcome: result.outcome });
+    return { reply: result.reply, duplicate: false, result };
+  } catch (err) {
+    await store.release(loaded.lock).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A durable timer fired for a session (reply timeout, expiry): one pure step, committed like a message. */
+export async function handleTimer(deps: RunnerDeps, t: { channel: Channel; phone: string; timerId: string }): Promise<TurnResult | null> {
+  const key = sessionKey(t.channel, t.phone);
+  const loaded = await deps.store.lockAndLoad(t.phone, key);
+  try {
+    const set = deps.flows();
+    const result = timerFired(set, loaded.session, { timerId: t.timerId, now: deps.clock.now() });
+    const fake: InboundMessage = {
+      channel: t.channel, provider: 'simulator', from: t.phone, providerFrom: t.phone, to: '', text: '',
+      providerMessageId: '', receivedAt: deps.clock.now(),
+    };
+    await deps.store.commit(loaded.lock, buildCommit(deps, fake, result, key, undefined));
+    return result;
+  } catch (err) {
+    await deps.store.release(loaded.lock).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Turn a pure step's result into the one atomic write: session, contact, jobs, dedupe marker. */
+function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, key: string, seenKey: string | undefined): StepCommit {
+  const newId = deps.newId ?? randomUUID;
+  const jobs: QueuedJob[] = [];
+  const cancelJobIds: string[] = [];
+  let contactPatch: Partial<Contact> | undefined;
+
+  const sms = (to: string, text: string, locale: string, reply: boolean): QueuedJob => ({
+    id: `sms:${newId()}`,
+    queue: 'outbox-sms',
+    name: 'sendSms',
+    // A reply answers a message the person just sent, so it goes out even to an opted-out number
+    // (that is how STOP gets its confirmation); everything unsolicited checks opt-out before sending.
+    data: { to, text, locale, reply, providerFrom: msg.providerFrom, provider: msg.provider },
+  });
+
+  for (const e of result.effects as Effect[]) {
+    switch (e.type) {
+      case 'sendSms':
+        jobs.push(sms(e.to, e.text, e.locale, false));
+        break;
+      case 'dhis2Write':
+        jobs.push({ id: `dhis2:${e.ref}:${newId()}`, queue: 'outbox-dhis2', name: e.op, data: { op: e.op, payload: e.payload, ref: e.ref, phone: msg.from } });
+        break;
+      case 'startTimer':
+        jobs.push({ id: `timer:${e.timerId}`, queue: 'timers', name: 'timer', data: { channel: msg.channel, phone: msg.from, timerId: e.timerId }, runAt: e.fireAt });
+        break;
+      case 'cancelTimer':
+        cancelJobIds.push(`timer:${e.timerId}`);
+        break;
+      case 'setContact':
+        contactPatch = { ...contactPatch, ...e.patch };
+        break;
+      case 'notify':
+        jobs.push({ id: `notify:${newId()}`, queue: 'jobs', name: `notify.${e.kind}`, data: e.payload });
+        break;
+    }
+  }
+
+  // On SMS the reply is itself an outbound message; on USSD it is the HTTP answer.
+  if (msg.channel === 'sms' && result.reply) jobs.unshift(sms(msg.from, result.reply.text, result.session?.locale ?? 'en', true));
+
+  let session: SessionRecord | null = result.session;
+  if (session && msg.channel === 'ussd') {
+    session = { ...session, ussdSessionId: msg.sessionId, ussdPath: msg.ussdPath ?? '', lastReply: result.reply ?? undefined };
+  } else if (session && result.reply) {
+    session = { ...session, lastReply: result.reply };
+  }
+
+  return {
+    sessionKey: key,
+    session,
+    sessionTtlMs: result.sessionTtlMs,
+    jobs,
+    dedupe: seenKey ? { key: seenKey, ttlMs: deps.dedupeTtlMs ?? DEDUPE_TTL_MS } : undefined,
+    contact: contactPatch ? { phone: msg.from, patch: contactPatch } : undefined,
+    cancelJobIds,
+  };
+}

@@ -1,0 +1,46 @@
+import { foldAccents, isGsm7, normalizePunctuation } from '../channels/sms-text.ts';
+
+/**
+ * Text helpers of the conversation engine: matching what people type (keywords, yes/no, date words)
+ * and making USSD screens safe for handsets that only show GSM-7.
+ */
+
+/**
+ * Fold what a person typed into a comparable form: accents dropped, curly quotes straightened,
+ * upper case, single spaces, surrounding punctuation gone. `normalizeWord(' Arrêt! ')` -> `ARRET`.
+ */
+export function normalizeWord(s: string): string {
+  return normalizePunctuation(s)
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toUpperCase()
+    .replace(/\s+/g, ' ')
+    .replace(/^[\s.,;:!?'"()\-]+|[\s.,;:!?'"()\-]+$/g, '')
+    .trim();
+}
+
+/**
+ * Make a USSD screen GSM-7 only (reference §1.3: many handsets and telcos show nothing else):
+ * punctuation normalised and accents GSM-7 lacks folded (`Vacinação` -> `Vacinacao`, `arrêter` ->
+ * `arreter`) by the channel helpers; anything still outside the alphabet becomes `?`. Accents GSM-7
+ * has (é è à ù) are kept.
+ */
+export function foldToGsm7(s: string): string {
+  const folded = foldAccents(normalizePunctuation(s));
+  if (isGsm7(folded)) return folded;
+  let out = '';
+  for (const ch of folded) {
+    if (isGsm7(ch)) out += ch;
+    else {
+      const bare = ch.normalize('NFD').replace(/\p{M}/gu, '');
+      out += bare !== ch && isGsm7(bare) ? bare : '?';
+    }
+  }
+  return out;
+}
+
+/** Cut `s` to at most `max` characters, marking the cut with `..`. */
+export function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  return max <= 2 ? s.slice(0, max) : `${s.slice(0, max - 2)}..`;
+}

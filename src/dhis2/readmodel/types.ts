@@ -1,0 +1,98 @@
+/**
+ * The read model: what conversations need from DHIS2, kept in the store by the sync job so that a USSD
+ * hop never waits on DHIS2 (DESIGN.md). Keys (prefix `jibu:` added by the store):
+ *   rm:caregiver:{phone}     CaregiverView   children and their next/missed Immunization appointments
+ *   rm:defaulters:{orgUnit}  DefaulterList   children whose Immunization visit was missed, at exactly that org unit
+ *   rm:worker:{phone}        CaseWorkerView  a DHIS2 user (case worker) found by phone number
+ *   rm:orgunits              OrgUnitTree     the org unit tree (id -> node)
+ *   rm:event:{uid}           EventSnapshot   every scalar field of an Immunization event (for write-back context)
+ *   rm:sync                  SyncState       watermarks of the last incremental and full sync
+ */
+
+/** One scheduled (or missed) Immunization event of a child, as the conversation shows it. */
+export interface AppointmentView {
+  event: string;
+  enrollment: string;
+  trackedEntity: string;
+  programStage: string;
+  orgUnit: string;
+  orgUnitName?: string;
+  /** `YYYY-MM-DD` (date part in the server time zone). */
+  scheduledAt: string;
+  /** SCHEDULE events only; a missed one has scheduledAt before today. */
+  status: 'SCHEDULE';
+}
+
+export interface ChildView {
+  trackedEntity: string;
+  enrollment: string;
+  firstName: string;
+  surname?: string;
+  /** `YYYY-MM-DD` */
+  dateOfBirth?: string;
+  sex?: string;
+  orgUnit: string;
+  /** Earliest SCHEDULE Immunization event, missed or upcoming. */
+  next?: AppointmentView;
+  /** Latest Immunization event (any status) — AEFI reports attach to it. */
+  latestEvent?: string;
+}
+
+export interface CaregiverView {
+  phone: string;
+  /** From the programme's preferred-language attribute when the deployment maps one. */
+  locale?: string;
+  children: ChildView[];
+  syncedAt: number;
+}
+
+export interface DefaulterView {
+  event: string;
+  enrollment: string;
+  trackedEntity: string;
+  orgUnit: string;
+  name: string;
+  dateOfBirth?: string;
+  scheduledAt: string;
+  caregiverPhone?: string;
+}
+
+export interface DefaulterList {
+  orgUnit: string;
+  defaulters: DefaulterView[];
+  syncedAt: number;
+}
+
+export interface CaseWorkerView {
+  userId: string;
+  username: string;
+  name: string;
+  phone: string;
+  /** Capture org units (id + path); everything the worker sees or writes is inside these subtrees. */
+  orgUnits: Array<{ id: string; path: string }>;
+}
+
+export interface OrgUnitNode {
+  id: string;
+  name: string;
+  path: string;
+  level: number;
+  parent?: string;
+}
+
+export type OrgUnitTree = Record<string, OrgUnitNode>;
+
+export interface SyncState {
+  lastIncrementalAt?: string;
+  lastFullAt?: string;
+  events?: number;
+}
+
+export const rmKeys = {
+  caregiver: (phone: string) => `rm:caregiver:${phone}`,
+  defaulters: (orgUnit: string) => `rm:defaulters:${orgUnit}`,
+  worker: (phone: string) => `rm:worker:${phone}`,
+  orgUnits: () => 'rm:orgunits',
+  event: (uid: string) => `rm:event:${uid}`,
+  sync: () => 'rm:sync',
+} as const;

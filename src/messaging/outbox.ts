@@ -1,0 +1,108 @@
+import type { DeliveryReport, DeliveryStatus, ProviderName, SmsSender } from '../channels/types.ts';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../server/metrics.ts';
+import type { JobOutcome, JobQueue, QueuedJob, RunningWorker, Store } from '../store/types.ts';
+
+/** What the runner and the scheduler put on `outbox-sms`. */
+export interface SendSmsJob {
+  to: string;
+  text: string;
+  locale: string;
+  /** A direct answer to a message the contact just sent: allowed even after STOP (it confirms the STOP). */
+  reply: boolean;
+  provider?: ProviderName;
+  providerFrom?: string;
+  /** What the message is about, for operators (`reminder`, `missed`, `digest`, `reply`). */
+  purpose?: string;
+}
+
+/** The record kept per outbound message (`msg:{id}`), updated by delivery reports. */
+export interface MessageRecord {
+  id: string;
+  to: string;
+  provider: ProviderName;
+  providerMessageId?: string;
+  status: DeliveryStatus | 'skipped_opted_out';
+  segments?: number;
+  purpose?: string;
+  error?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const MESSAGE_TTL_MS = 30 * 24 * 3600_000;
+const FINAL: ReadonlySet<string> = new Set(['delivered', 'failed', 'skipped_opted_out']);
+const RANK: Record<string, number> = { queued: 0, unknown: 0, sent: 1, delivered: 2, failed: 2, skipped_opted_out: 2 };
+
+/**
+ * The status a message moves to when a report arrives. Reports come late and out of order
+ * (reference §2.2): a final state is never downgraded, and `unknown` never overwrites a known state.
+ */
+export function nextStatus(current: MessageRecord['status'], reported: DeliveryStatus): MessageRecord['status'] {
+  if (FINAL.has(current)) return current;
+  if (reported === 'unknown') return current;
+  return (RANK[reported] ?? 0) >= (RANK[current] ?? 0) ? reported : current;
+}
+
+/**
+ * Relay `outbox-sms`: honour opt-out, send through the provider, record the result. Permanent refusals
+ * (opt-out, invalid number) mark the contact and are not retried; transient ones are retried with
+ * backoff by the queue.
+ */
+export function startSmsRelay(deps: {
+  queue: JobQueue;
+  store: Store;
+  sender: SmsSender;
+  clock: Clock;
+  logger: Logger;
+  metrics?: Metrics;
+  ratePerSecond: number;
+}): RunningWorker {
+  const { store, sender, clock, logger, metrics } = deps;
+  return deps.queue.process<SendSmsJob>(
+    'outbox-sms',
+    async (job: QueuedJob<SendSmsJob>): Promise<JobOutcome> => {
+      const m = job.data;
+      const now = clock.now().getTime();
+      const existing = await store.getJson<MessageRecord>(`msg:${job.id}`);
+      if (existing?.providerMessageId) return { ok: true }; // sent before a crash: never send twice
+      const contact = await store.getContact(m.to);
+      if (!m.reply && (contact.optedOut || contact.undeliverable)) {
+        await store.setJson(`msg:${job.id}`, { id: job.id, to: m.to, provider: sender.provider, status: 'skipped_opted_out', purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+        metrics?.smsStatus.inc({ provider: sender.provider, status: 'skipped_opted_out' });
+        return { ok: true };
+      }
+      const r = await sender.send({ id: job.id, to: m.to, text: m.text });
+      if (r.ok) {
+        await store.setJson(`msg:${job.id}`, { id: job.id, to: m.to, provider: sender.provider, providerMessageId: r.providerMessageId, status: 'sent', segments: r.segments, purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+        await store.setJson(`pmsg:${sender.provider}:${r.providerMessageId}`, job.id, MESSAGE_TTL_MS);
+        metrics?.smsStatus.inc({ provider: sender.provider, status: 'sent' });
+        return { ok: true };
+      }
+      if (r.optOut) await store.setContact(m.to, { optedOut: true });
+      else if (r.undeliverable) await store.setContact(m.to, { undeliverable: true });
+      metrics?.smsStatus.inc({ provider: sender.provider, status: r.permanent ? 'failed' : 'retrying' });
+      logger.warn({ code: 'JIBU_SEND_FAILED', jobId: job.id, permanent: r.permanent, reason: r.reason, providerCode: r.code }, 'SMS send failed');
+      if (r.permanent) {
+        await store.setJson(`msg:${job.id}`, { id: job.id, to: m.to, provider: sender.provider, status: 'failed', error: r.reason, purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+      }
+      return { ok: false, permanent: r.permanent, error: r.reason };
+    },
+    { ratePerSecond: deps.ratePerSecond, concurrency: 4, attempts: 6, backoffMs: 2000 },
+  );
+}
+
+/** Apply a provider delivery report to the message it is about (idempotent, order-independent). */
+export async function applyDeliveryReport(store: Store, report: DeliveryReport, clock: Clock): Promise<MessageRecord | null> {
+  const id = report.jibuMessageId ?? (await store.getJson<string>(`pmsg:${report.provider}:${report.providerMessageId}`));
+  if (!id) return null;
+  const rec = await store.getJson<MessageRecord>(`msg:${id}`);
+  if (!rec) return null;
+  const status = nextStatus(rec.status, report.status);
+  const updated: MessageRecord = { ...rec, status, error: report.failureReason ?? report.errorCode ?? rec.error, updatedAt: clock.now().getTime() };
+  await store.setJson(`msg:${id}`, updated, MESSAGE_TTL_MS);
+  if (report.optOut) await store.setContact(rec.to, { optedOut: true });
+  else if (report.undeliverable) await store.setContact(rec.to, { undeliverable: true });
+  return updated;
+}

@@ -1,0 +1,189 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Config } from '../config.ts';
+import { ERRORS, JibuError, errorBody, type ErrorCode } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Clock } from '../clock.ts';
+import type { Channel, InboundMessage, ParseResult, WebhookRequest } from '../channels/types.ts';
+import * as at from '../channels/africastalking/index.ts';
+import * as tw from '../channels/twilio/index.ts';
+import * as http from '../channels/http/index.ts';
+import { checkWebhookKey } from '../channels/webhook-key.ts';
+import { handleInbound, type RunnerDeps } from '../conversation/runner.ts';
+import { applyDeliveryReport } from '../messaging/outbox.ts';
+import type { Store } from '../store/types.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  store: Store;
+  metrics: Metrics;
+  runner: RunnerDeps;
+  /** False while starting or draining: /readyz answers 503 and webhooks are refused with 503. */
+  isReady: () => boolean;
+  /** Checks the dependencies /readyz reports on (Redis when configured). */
+  readiness: () => Promise<Record<string, 'ok' | string>>;
+  /** The polite text a USSD caller sees when a hop cannot be stored (in the default locale). */
+  unavailableText: (locale?: string) => string;
+  /** Extra routers mounted by later capabilities (admin, simulator, DHIS2 gateway). */
+  mount?: (app: express.Express) => void;
+}
+
+const BODY_LIMIT = '64kb';
+
+function toWebhookRequest(req: Request): WebhookRequest {
+  return { method: req.method, originalUrl: req.originalUrl, headers: req.headers, query: req.query as Record<string, unknown>, body: req.body ?? {} };
+}
+
+function fail(res: Response, code: ErrorCode, detail?: unknown): void {
+  res.status(ERRORS[code].status).json(errorBody(code, detail));
+}
+
+/**
+ * The HTTP surface: provider webhooks, health, metrics. Each webhook verifies, parses (pure adapter),
+ * runs the core loop and only then answers; any failure to store answers 503 so the provider retries.
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const { config, logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const channel = channelOf(req.path);
+      const route = req.route?.path ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      metrics.httpRequests.inc({ channel, route: String(route), status: String(res.statusCode) });
+      metrics.httpDuration.observe({ channel }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  });
+  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 200 }));
+  app.use(express.json({ limit: BODY_LIMIT, strict: false }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks = await deps.readiness().catch((e: unknown) => ({ store: String(e) }));
+    const ok = deps.isReady() && Object.values(checks).every((v) => v === 'ok');
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks: { ...checks, accepting: deps.isReady() ? 'ok' : 'draining' } });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // Webhooks refuse work while starting or draining, so nothing is half-processed across a restart.
+  const accepting = (_req: Request, res: Response, next: NextFunction) => (deps.isReady() ? next() : fail(res, 'JIBU_NOT_READY'));
+  const keyed = (req: Request, res: Response, next: NextFunction) => {
+    const r = checkWebhookKey(req.query.key, config.WEBHOOK_SECRET);
+    return r.ok ? next() : fail(res, r.code);
+  };
+  const run = (msg: InboundMessage) => handleInbound(deps.runner, msg);
+
+  // --- Africa's Talking USSD -------------------------------------------------------------
+  app.post('/ussd/africastalking', accepting, keyed, async (req, res) => {
+    const parsed = at.parseUssd(toWebhookRequest(req), config.DEFAULT_COUNTRY);
+    if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
+    const u = parsed.value;
+    const msg: InboundMessage = {
+      channel: 'ussd', provider: 'africastalking', from: u.phone, providerFrom: u.providerPhone, to: u.serviceCode,
+      text: '', ussdPath: u.path, sessionId: u.sessionId, networkCode: u.networkCode,
+      providerMessageId: `${u.sessionId}:${u.path}`, receivedAt: deps.clock.now(),
+    };
+    let reply: { text: string; end: boolean };
+    try {
+      const out = await run(msg);
+      reply = out.reply ?? { text: deps.unavailableText(), end: true };
+    } catch (err) {
+      // USSD has no provider retry: the caller is on the line. A polite END beats a network error screen.
+      logger.error({ err, code: codeOf(err) }, 'USSD hop could not be processed');
+      reply = { text: deps.unavailableText(), end: true };
+    }
+    const r = at.renderUssd(reply.text, reply.end);
+    res.status(200).type(r.contentType).send(r.body);
+  });
+
+  app.post('/ussd/africastalking/events', keyed, async (req, res) => {
+    const parsed = at.parseUssdEvent(toWebhookRequest(req));
+    if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
+    metrics.ussdSessions.inc({ status: parsed.value.status });
+    logger.info({ event: 'ussd_session_end', sessionId: parsed.value.sessionId, status: parsed.value.status, hops: parsed.value.hopsCount, durationMs: parsed.value.durationMs }, 'USSD session ended');
+    res.status(200).type('text/plain').send('OK');
+  });
+
+  // --- SMS inbound (all providers share the flow) ----------------------------------------
+  const smsInbound = (parse: (r: WebhookRequest) => ParseResult<InboundMessage>, answer: (res: Response) => void) =>
+    async (req: Request, res: Response) => {
+      const parsed = parse(toWebhookRequest(req));
+      if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
+      try {
+        await run(parsed.value);
+      } catch (err) {
+        logger.error({ err, code: codeOf(err), provider: parsed.value.provider }, 'inbound SMS could not be stored; provider will retry');
+        return fail(res, codeOf(err) === 'JIBU_BUSY' ? 'JIBU_BUSY' : 'JIBU_UNAVAILABLE');
+      }
+      answer(res);
+    };
+  const plainOk = (res: Response) => { res.status(200).type('text/plain').send('OK'); };
+
+  app.post('/sms/africastalking', accepting, keyed, smsInbound((r) => at.parseInboundSms(r, config.DEFAULT_COUNTRY), plainOk));
+  app.post('/sms/http', accepting, keyed, smsInbound((r) => http.parseInboundSms(r, config.DEFAULT_COUNTRY), (res) => { res.status(200).json({ status: 'accepted' }); }));
+
+  const twilioVerified = (req: Request, res: Response, next: NextFunction) => {
+    if (!config.TWILIO_AUTH_TOKEN || !config.PUBLIC_URL) return fail(res, 'JIBU_BAD_SIGNATURE', 'Twilio is not configured on this gateway');
+    const v = tw.verifyTwilioSignature(toWebhookRequest(req), { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL });
+    return v.ok ? next() : fail(res, v.code, v.detail);
+  };
+  app.post('/sms/twilio', accepting, twilioVerified, smsInbound((r) => tw.parseInboundSms(r, config.DEFAULT_COUNTRY), (res) => { res.status(200).type('text/xml').send(tw.emptyTwiml()); }));
+
+  // --- Delivery reports ----------------------------------------------------------------
+  const dlr = (parse: (r: WebhookRequest) => ParseResult<import('../channels/types.ts').DeliveryReport>) =>
+    async (req: Request, res: Response) => {
+      const parsed = parse(toWebhookRequest(req));
+      if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
+      try {
+        const rec = await applyDeliveryReport(deps.store, parsed.value, deps.clock);
+        metrics.smsStatus.inc({ provider: parsed.value.provider, status: parsed.value.status });
+        if (!rec) logger.info({ provider: parsed.value.provider, providerMessageId: parsed.value.providerMessageId }, 'delivery report for an unknown message');
+      } catch (err) {
+        logger.error({ err }, 'delivery report could not be stored');
+        return fail(res, 'JIBU_UNAVAILABLE');
+      }
+      res.status(200).type('text/plain').send('OK');
+    };
+  app.post('/sms/africastalking/delivery', keyed, dlr(at.parseDeliveryReport));
+  app.post('/sms/http/status', keyed, dlr(http.parseStatus));
+  app.post('/sms/twilio/status', twilioVerified, dlr(tw.parseStatusCallback));
+
+  deps.mount?.(app);
+
+  app.use((_req, res) => fail(res, 'JIBU_NOT_FOUND'));
+  // Body-parser and other errors: a stable code, never a stack trace.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number };
+    if (err instanceof JibuError) return fail(res, err.code, err.detail);
+    if (e.type === 'entity.too.large') return fail(res, 'JIBU_PAYLOAD_TOO_LARGE');
+    if (e.type === 'entity.parse.failed' || e.type === 'encoding.unsupported' || e.type === 'charset.unsupported' || e.type === 'parameters.too.many' || (e.status && e.status >= 400 && e.status < 500)) {
+      return fail(res, 'JIBU_BAD_REQUEST');
+    }
+    logger.error({ err, code: 'JIBU_INTERNAL' }, 'unhandled error');
+    return fail(res, 'JIBU_INTERNAL');
+  });
+  return app;
+}
+
+function channelOf(path: string): Channel | 'admin' | 'ops' | 'other' {
+  if (path.startsWith('/ussd')) return 'ussd';
+  if (path.startsWith('/sms')) return 'sms';
+  if (path.startsWith('/admin')) return 'admin';
+  if (path === '/healthz' || path === '/readyz' || path === '/metrics') return 'ops';
+  return 'other';
+}
+
+function codeOf(err: unknown): ErrorCode | undefined {
+  return err instanceof JibuError ? err.code : undefined;
+}

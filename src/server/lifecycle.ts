@@ -1,0 +1,158 @@
+import type { Server } from 'node:http';
+import { once } from 'node:events';
+import path from 'node:path';
+import type express from 'express';
+import type { Config } from '../config.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { SmsSender } from '../channels/types.ts';
+import { createSender } from '../channels/registry.ts';
+import { loadFlowSet, type FlowSet } from '../conversation/index.ts';
+import { createRegistry } from '../conversation/registry.ts';
+import { handleTimer, type DataLoader, type RunnerDeps } from '../conversation/runner.ts';
+import { startSmsRelay } from '../messaging/outbox.ts';
+import { createStoreAndQueue } from '../store/index.ts';
+import type { JobQueue, RunningWorker, Store } from '../store/types.ts';
+import { createApp } from './app.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { JibuError } from '../errors.ts';
+
+export interface Gateway {
+  app: express.Express;
+  server: Server;
+  port: number;
+  store: Store;
+  queue: JobQueue;
+  metrics: Metrics;
+  flows: () => FlowSet;
+  /** Replace the running flow set (reload); refuses a set with errors. */
+  reloadFlows(): Promise<{ ok: true; version: string } | { ok: false; problems: unknown[] }>;
+  stop(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  clock?: Clock;
+  /** Inject a sender (tests); default from SMS_PROVIDER. */
+  sender?: SmsSender;
+  /** Start the queue workers in this process (default true; `jibu worker` splits them out). */
+  workers?: boolean;
+  /** Key prefix in Redis (tests isolate themselves with it). */
+  redisPrefix?: string;
+  loadData?: DataLoader;
+}
+
+/**
+ * Bring the gateway up in order — store and queue, flows, workers, HTTP — and unwind what was started
+ * if a later part fails. `stop()` reverses it (STYLE.md habit 7): readiness off, stop accepting, drain
+ * in-flight requests and jobs, close workers, close Redis.
+ */
+export async function startGateway(config: Config, logger: Logger, opts: GatewayOptions = {}): Promise<Gateway> {
+  const clock = opts.clock ?? systemClock;
+  const undo: Array<() => Promise<void>> = [];
+  const unwind = async () => {
+    for (const f of undo.reverse()) await f().catch((err: unknown) => logger.error({ err }, 'error while unwinding'));
+  };
+  try {
+    const metrics = createMetrics();
+    const sq = await createStoreAndQueue({ redisUrl: config.REDIS_URL, clock, prefix: opts.redisPrefix });
+    undo.push(() => sq.close());
+    const { store, queue } = sq;
+    metrics.watchQueues(queue);
+    if (config.embedded.store) logger.warn({ code: 'JIBU_EMBEDDED_STORE' }, 'REDIS_URL is not set: sessions, queues and opt-outs are kept in memory and do NOT survive a restart');
+
+    const registry = createRegistry();
+    const loadOpts = { flowsDir: path.resolve(config.FLOWS_DIR), localesDir: path.resolve(config.LOCALES_DIR), registry, defaultLocale: config.DEFAULT_LOCALE };
+    const loaded = await loadFlowSet(loadOpts);
+    if (!loaded.ok) {
+      const lines = loaded.problems.map((p) => `  - ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+      const shown = lines.length > 40 ? [...lines.slice(0, 40), `  … and ${lines.length - 40} more (run \`npx jibu flows check\`)`] : lines;
+      throw new JibuError('JIBU_FLOWS_INVALID', `Flows or locales are invalid (${lines.length} problems):\n${shown.join('\n')}`, loaded.problems);
+    }
+    let current = loaded.set;
+    logger.info({ flows: [...current.flows.keys()], version: current.version }, 'flows loaded');
+
+    const runner: RunnerDeps = { store, flows: () => current, loadData: opts.loadData ?? (async () => ({})), clock, logger, metrics };
+    const sender = opts.sender ?? createSender(senderOptions(config));
+    if (config.SMS_PROVIDER === 'console') logger.info('SMS_PROVIDER is not set: outbound SMS are printed to the console');
+
+    const workers: RunningWorker[] = [];
+    if (opts.workers !== false) {
+      workers.push(startSmsRelay({ queue, store, sender, clock, logger, metrics, ratePerSecond: config.SMS_RATE_PER_SECOND }));
+      workers.push(queue.process<{ channel: 'ussd' | 'sms'; phone: string; timerId: string }>('timers', async (job) => {
+        await handleTimer(runner, job.data);
+        return { ok: true };
+      }, { concurrency: 4 }));
+      undo.push(async () => { await Promise.all(workers.map((w) => w.close())); });
+    }
+
+    let ready = false;
+    const app = createApp({
+      config, logger, clock, store, metrics, runner,
+      isReady: () => ready,
+      readiness: async () => {
+        try {
+          await store.ping();
+          return { store: 'ok' };
+        } catch (e) {
+          return { store: `unreachable: ${(e as Error).message}` };
+        }
+      },
+      unavailableText: (locale) => current.translate?.(locale ?? config.DEFAULT_LOCALE, 'errors.unavailable') ?? 'Sorry, the service is busy. Please try again in a few minutes.',
+    });
+
+    const server = app.listen(config.PORT, config.HOST);
+    await once(server, 'listening');
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    undo.push(async () => { await closeServer(server, config.SHUTDOWN_GRACE_MS); });
+    ready = true;
+    logger.info({ port, store: store.kind, sms: sender.provider, dhis2: config.embedded.dhis2 ? 'embedded emulator' : 'remote' }, `Jibu listening on http://localhost:${port}`);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      app, server, port, store, queue, metrics,
+      flows: () => current,
+      async reloadFlows() {
+        const next = await loadFlowSet({ ...loadOpts, previous: current });
+        if (!next.ok) return { ok: false, problems: next.problems };
+        current = next.set;
+        logger.info({ version: current.version }, 'flows reloaded');
+        return { ok: true, version: current.version };
+      },
+      stop() {
+        stopping ??= (async () => {
+          ready = false;
+          logger.info('stopping: draining requests and queue work');
+          await unwind();
+          logger.info('stopped');
+          logger.flush();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+function senderOptions(config: Config): Parameters<typeof createSender>[0] {
+  return {
+    provider: config.SMS_PROVIDER,
+    africastalking: config.AT_USERNAME && config.AT_API_KEY ? { username: config.AT_USERNAME, apiKey: config.AT_API_KEY, from: config.AT_SENDER_ID } : undefined,
+    twilio: config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
+      ? { accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, from: config.TWILIO_FROM, messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID, statusCallbackUrl: config.PUBLIC_URL ? `${config.PUBLIC_URL.replace(/\/$/, '')}/sms/twilio/status` : undefined }
+      : undefined,
+    http: config.SMS_HTTP_URL ? { url: config.SMS_HTTP_URL } : undefined,
+    publicUrl: config.PUBLIC_URL,
+  };
+}
+
+/** Stop accepting connections and wait for in-flight requests, up to the grace period. */
+async function closeServer(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
+}

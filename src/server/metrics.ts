@@ -1,0 +1,59 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobQueue, QueueName } from '../store/types.ts';
+import { QUEUE_NAMES } from '../store/types.ts';
+
+/** The Prometheus metrics Jibu exposes at `GET /metrics`. One registry per process (or per test app). */
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<'channel' | 'route' | 'status'>;
+  httpDuration: Histogram<'channel'>;
+  flowSteps: Counter<'flow' | 'outcome'>;
+  dhis2Requests: Counter<'kind' | 'outcome'>;
+  smsStatus: Counter<'provider' | 'status'>;
+  ussdSessions: Counter<'status'>;
+  duplicates: Counter<'provider'>;
+  /** Called by the lifecycle once the queue exists, so depth is read at scrape time. */
+  watchQueues(queue: JobQueue): void;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'jibu_' });
+  let watched: JobQueue | undefined;
+  new Gauge({
+    name: 'jibu_queue_depth',
+    help: 'Jobs per queue and state (waiting, delayed, active, failed = dead letters).',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      if (!watched) return;
+      for (const q of QUEUE_NAMES as QueueName[]) {
+        try {
+          const c = await watched.counts(q);
+          for (const [state, n] of Object.entries(c)) this.set({ queue: q, state }, n);
+        } catch {
+          // A scrape during a Redis outage must not fail the whole /metrics answer.
+        }
+      }
+    },
+  });
+  return {
+    registry,
+    httpRequests: new Counter({ name: 'jibu_http_requests_total', help: 'Webhook and API requests by channel, route and status.', labelNames: ['channel', 'route', 'status'], registers: [registry] }),
+    httpDuration: new Histogram({
+      name: 'jibu_http_request_duration_seconds',
+      help: 'Request latency by channel.',
+      labelNames: ['channel'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    flowSteps: new Counter({ name: 'jibu_flow_steps_total', help: 'Conversation steps by flow and outcome.', labelNames: ['flow', 'outcome'], registers: [registry] }),
+    dhis2Requests: new Counter({ name: 'jibu_dhis2_requests_total', help: 'DHIS2 requests by kind and outcome.', labelNames: ['kind', 'outcome'], registers: [registry] }),
+    smsStatus: new Counter({ name: 'jibu_sms_status_total', help: 'Outbound SMS status changes by provider.', labelNames: ['provider', 'status'], registers: [registry] }),
+    ussdSessions: new Counter({ name: 'jibu_ussd_sessions_ended_total', help: 'USSD sessions ended, by provider-reported status.', labelNames: ['status'], registers: [registry] }),
+    duplicates: new Counter({ name: 'jibu_duplicate_webhooks_total', help: 'Provider retries acknowledged without processing.', labelNames: ['provider'], registers: [registry] }),
+    watchQueues(queue) {
+      watched = queue;
+    },
+  };
+}

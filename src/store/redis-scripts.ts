@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** A Lua script sent by SHA1 (EVALSHA); its text crosses the wire only when Redis does not know it yet. */
+export interface LuaScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+function script(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/**
+ * Run a script in one round trip. After a Redis restart (script cache empty) the first call pays one
+ * extra round trip for the NOSCRIPT reply, then EVAL caches the script again.
+ */
+export async function runScript(redis: Redis, s: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+  try {
+    return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return redis.eval(s.lua, keys.length, ...keys, ...args);
+    throw err;
+  }
+}
+
+/**
+ * Take the contact lock and, only if it was free, read the session and the contact in the same call.
+ * KEYS: lock, session, contact. ARGV: token, ttlMs.
+ * Returns {1, sessionJson|nil, contactHashFlat} or {0, lockPttlMs}.
+ */
+export const LOCK_AND_LOAD = script(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+end
+return {0, redis.call('PTTL', KEYS[1])}
+`);
+
+/** Release the lock only for the holder's token. KEYS: lock. ARGV: token. */
+export const RELEASE = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`);
+
+/**
+ * One conversation step, all or nothing (DESIGN.md core loop step 6).
+ * KEYS: lock, session, outbox, [seen], [contact], cancel markers...
+ * ARGV: token, sessionJson ('' deletes), sessionTtlMs, seenTtlMs ('' = no dedupe marker),
+ *       nContactFields, field, value, ..., nJobs, jobJson, ..., cancelTtlMs
+ * Returns 1 committed, 0 duplicate (lock released, nothing written), -1 lock no longer ours (nothing written).
+ */
+export const COMMIT = script(`
+local token = ARGV[1]
+local k = 4
+local seenKey = nil
+if ARGV[4] ~= '' then
+  seenKey = KEYS[k]
+  k = k + 1
+end
+if seenKey and redis.call('EXISTS', seenKey) == 1 then
+  if redis.call('GET', KEYS[1]) == token then redis.call('DEL', KEYS[1]) end
+  return 0
+end
+if redis.call('GET', KEYS[1]) ~= token then
+  return -1
+end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+end
+local a = 5
+local nc = tonumber(ARGV[a])
+a = a + 1
+if nc > 0 then
+  local fields = {}
+  for i = a, a + nc * 2 - 1 do fields[#fields + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[k], unpack(fields))
+  k = k + 1
+  a = a + nc * 2
+end
+local nj = tonumber(ARGV[a])
+a = a + 1
+if nj > 0 then
+  local jobs = {}
+  for i = a, a + nj - 1 do jobs[#jobs + 1] = ARGV[i] end
+  redis.call('RPUSH', KEYS[3], unpack(jobs))
+  a = a + nj
+end
+if seenKey then redis.call('SET', seenKey, '1', 'PX', ARGV[4]) end
+for i = k, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[a]) end
+redis.call('DEL', KEYS[1])
+return 1
+`);
+
+/**
+ * Move up to ARGV[1] more entries from the outbox to the in-flight list without blocking.
+ * KEYS: outbox, inflight. Returns the moved entries.
+ */
+export const MOVE_BATCH = script(`
+local out = {}
+for i = 1, tonumber(ARGV[1]) do
+  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not v then break end
+  out[#out + 1] = v
+end
+return out
+`);
+
+/**
+ * Close a connection politely when it is up (QUIT lets replies in flight arrive) and at once when it is
+ * not: QUIT on a reconnecting client would sit in the offline queue for as long as Redis stays away.
+ */
+export async function closeConnection(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  await redis.quit().catch(() => redis.disconnect());
+}

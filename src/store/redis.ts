@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { JibuError } from '../errors.ts';
+import { CANCEL_MARKER_TTL_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_WAIT_MS, keys, type StoreLogger } from './keys.ts';
+import { COMMIT, LOCK_AND_LOAD, RELEASE, closeConnection, runScript } from './redis-scripts.ts';
+import { contactFromHash, contactPatchToHash, parseSession } from './schemas.ts';
+import type { CommitResult, Contact, JobQueue, LoadedState, LockHandle, QueuedJob, SessionRecord, StepCommit, Store } from './types.ts';
+
+export interface RedisStoreOptions {
+  /** An ioredis client (left open by `close()`), or a URL (the store owns that connection). */
+  redis: Redis | string;
+  /** Prepended to every key (DESIGN.md: `jibu:`). */
+  prefix?: string;
+  /** When given, cancelled timers already forwarded to the queue are removed from it after the commit. */
+  queue?: Pick<JobQueue, 'remove'>;
+  logger?: StoreLogger;
+  /** Connection created from a URL: give up connecting / waiting for a reply after this long. */
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
+}
+
+/**
+ * Store connections fail fast: a Redis outage must surface as an error within a second or two so the
+ * webhook answers 503 (the provider retries) instead of holding the request until the provider gives up.
+ */
+export function storeConnection(url: string, o: { connectTimeoutMs?: number; commandTimeoutMs?: number } = {}): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: 1,
+    connectTimeout: o.connectTimeoutMs ?? 2_000,
+    commandTimeout: o.commandTimeoutMs ?? 2_000,
+    // Reconnect often: with one retry per request, the reconnect delay is how long a caller waits to hear "down".
+    retryStrategy: (times) => Math.min(times * 50, 300),
+  });
+}
+
+function unavailable(err: unknown): JibuError {
+  if (err instanceof JibuError) return err;
+  return new JibuError('JIBU_STORE_UNAVAILABLE', undefined, { reason: err instanceof Error ? err.message : String(err) }, { cause: err });
+}
+
+/** Run a Redis operation; any infrastructure failure becomes JIBU_STORE_UNAVAILABLE (HTTP 503). */
+async function guarded<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw unavailable(err);
+  }
+}
+
+function flatToRecord(flat: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(flat)) return out;
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);
+  return out;
+}
+
+/**
+ * The Redis `Store` (DESIGN.md "State"). A USSD hop costs two round trips: `lockAndLoad` (one Lua call
+ * that takes the lock and, if it got it, returns session and contact) and `commit` (one Lua call that
+ * writes session, contact, dedupe marker and outbox jobs and releases the lock). Jobs land on the
+ * `outbox` list; the outbox forwarder moves them into BullMQ.
+ *
+ * A step whose lock expired and was taken by another caller is refused at commit (JIBU_BUSY, nothing
+ * written) rather than allowed to overwrite the newer session.
+ *
+ * @example
+ * const store = createRedisStore({ redis: 'redis://127.0.0.1:6379', prefix: 'jibu:' });
+ * const { lock, session } = await store.lockAndLoad('+254700000001', 'ussd:+254700000001');
+ * await store.commit(lock, { sessionKey: 'ussd:+254700000001', session: null, sessionTtlMs: 180_000, jobs: [] });
+ */
+export function createRedisStore(opts: RedisStoreOptions): Store {
+  const prefix = opts.prefix ?? 'jibu:';
+  const owned = typeof opts.redis === 'string';
+  const redis = typeof opts.redis === 'string' ? storeConnection(opts.redis, opts) : opts.redis;
+  if (owned) {
+    // Without a listener ioredis prints every reconnect failure; the failures reach callers as JIBU_STORE_UNAVAILABLE.
+    redis.on('error', (err: Error) => opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'redis connection error'));
+  }
+  const k = (key: string): string => prefix + key;
+
+  function readSession(sessionKey: string, json: string | null): SessionRecord | null {
+    const parsed = parseSession(json);
+    if (parsed.ok) return parsed.session;
+    opts.logger?.warn({ code: 'JIBU_INTERNAL', sessionKey, error: parsed.error }, 'unreadable session record ignored');
+    return null;
+  }
+
+  async function lockAndLoad(phone: string, sessionKey: string, o: { lockTtlMs?: number; waitMs?: number } = {}): Promise<LoadedState> {
+    const ttl = o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
+    const deadline = Date.now() + (o.waitMs ?? DEFAULT_LOCK_WAIT_MS);
+    const lockKey = keys.lock(phone);
+    const token = randomUUID();
+    let pause = 2;
+    for (;;) {
+      const reply = await guarded(() => runScript(redis, LOCK_AND_LOAD, [k(lockKey), k(keys.session(sessionKey)), k(keys.contact(phone))], [token, ttl]));
+      if (!Array.isArray(reply)) throw unavailable(new Error('unexpected lockAndLoad reply'));
+      if (reply[0] === 1) {
+        const json = typeof reply[1] === 'string' ? reply[1] : null;
+        return { lock: { key: lockKey, token }, session: readSession(sessionKey, json), contact: contactFromHash(flatToRecord(reply[2])) };
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new JibuError('JIBU_BUSY', undefined, { lockKey });
+      // Poll with growing, jittered pauses: never past the deadline, never much past the holder's expiry.
+      const holderLeft = typeof reply[1] === 'number' && reply[1] > 0 ? reply[1] : pause;
+      await sleep(Math.max(1, Math.min(left, holderLeft, pause * (0.5 + Math.random()))));
+      pause = Math.min(pause * 2, 50);
+    }
+  }
+
+  async function commit(lock: LockHandle, c: StepCommit): Promise<CommitResult> {
+    const ks = [k(lock.key), k(keys.session(c.sessionKey)), k(keys.outbox)];
+    const args: Array<string | number> = [lock.token, c.session ? JSON.stringify(c.session) : '', Math.max(1, Math.ceil(c.sessionTtlMs))];
+    if (c.dedupe) {
+      ks.push(k(keys.seen(c.dedupe.key)));
+      args.push(Math.max(1, Math.ceil(c.dedupe.ttlMs)));
+    } else {
+      args.push('');
+    }
+    const fields = c.contact ? contactPatchToHash(c.contact.patch) : [];
+    args.push(fields.length);
+    if (c.contact && fields.length > 0) {
+      ks.push(k(keys.contact(c.contact.phone)));
+      for (const [f, v] of fields) args.push(f, v);
+    }
+    args.push(c.jobs.length, ...c.jobs.map((j) => JSON.stringify(j)));
+    const cancel = c.cancelJobIds ?? [];
+    for (const id of cancel) ks.push(k(keys.cancelled(id)));
+    args.push(CANCEL_MARKER_TTL_MS);
+
+    const r = await guarded(() => runScript(redis, COMMIT, ks, args));
+    if (r === 0) return 'duplicate';
+    if (r !== 1) throw new JibuError('JIBU_BUSY', 'The contact lock expired before the step was committed.', { lockKey: lock.key });
+    if (opts.queue && cancel.length > 0) {
+      // Best effort (the contract): the marker already stops a timer still in the outbox.
+      const q = opts.queue;
+      await Promise.all(cancel.map((id) => q.remove('timers', id).catch((err: unknown) => opts.logger?.warn({ jobId: id, reason: String(err) }, 'timer cancel failed'))));
+    }
+    return 'committed';
+  }
+
+  return {
+    kind: 'redis',
+    lockAndLoad,
+    commit,
+
+    async release(lock) {
+      await guarded(() => runScript(redis, RELEASE, [k(lock.key)], [lock.token]));
+    },
+
+    async getSession(sessionKey) {
+      const json = await guarded(() => redis.get(k(keys.session(sessionKey))));
+      return readSession(sessionKey, json);
+    },
+
+    async getContact(phone): Promise<Contact> {
+      return contactFromHash(await guarded(() => redis.hgetall(k(keys.contact(phone)))));
+    },
+
+    async setContact(phone, patch) {
+      const fields = contactPatchToHash(patch);
+      if (fields.length === 0) return;
+      await guarded(() => redis.hset(k(keys.contact(phone)), Object.fromEntries(fields)));
+    },
+
+    async isSeen(key) {
+      return (await guarded(() => redis.exists(k(keys.seen(key))))) === 1;
+    },
+
+    async markSeen(key, ttlMs) {
+      return (await guarded(() => redis.set(k(keys.seen(key)), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK';
+    },
+
+    async getJson<T>(key: string): Promise<T | null> {
+      const s = await guarded(() => redis.get(k(key)));
+      return s === null ? null : (JSON.parse(s) as T);
+    },
+
+    async getJsonMany<T>(ks: string[]): Promise<Array<T | null>> {
+      if (ks.length === 0) return [];
+      const values = await guarded(() => redis.mget(ks.map(k)));
+      return values.map((s) => (s === null ? null : (JSON.parse(s) as T)));
+    },
+
+    async setJson(key, value, ttlMs) {
+      const json = JSON.stringify(value);
+      await guarded(() => (ttlMs === undefined ? redis.set(k(key), json) : redis.set(k(key), json, 'PX', Math.max(1, Math.ceil(ttlMs)))));
+    },
+
+    async delete(ks) {
+      if (ks.length === 0) return;
+      await guarded(() => redis.del(ks.map(k)));
+    },
+
+    async enqueue(jobs: QueuedJob[]) {
+      if (jobs.length === 0) return;
+      await guarded(() => redis.rpush(k(keys.outbox), ...jobs.map((j) => JSON.stringify(j))));
+    },
+
+    async ping() {
+      await guarded(() => redis.ping());
+    },
+
+    async close() {
+      if (owned) await closeConnection(redis);
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/server/lifecycle.ts';
+import { capturingSender } from '../../src/cli/simulate.ts';
+
+export interface TestGateway {
+  gw: Gateway;
+  url: string;
+  sent: ReturnType<typeof capturingSender>['sent'];
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** A real gateway on an ephemeral port with captured SMS and logs. */
+export async function startTestGateway(env: Record<string, string> = {}, opts: GatewayOptions = {}): Promise<TestGateway> {
+  const logs: string[] = [];
+  const destination = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env });
+  const sender = capturingSender();
+  const gw = await startGateway(config, createLogger({ level: 'debug', destination }), { sender, ...opts });
+  return { gw, url: `http://127.0.0.1:${gw.port}`, sent: sender.sent, logs, stop: () => gw.stop() };
+}
+
+/** POST an Africa's Talking-shaped USSD hop. */
+export async function atUssd(url: string, f: { sessionId: string; phoneNumber: string; text: string; serviceCode?: string }, key?: string) {
+  const body = new URLSearchParams({ serviceCode: '*384*12#', networkCode: '63902', ...f });
+  const res = await fetch(`${url}/ussd/africastalking${key ? `?key=${key}` : ''}`, { method: 'POST', body });
+  return { status: res.status, body: await res.text(), type: res.headers.get('content-type') ?? '' };
+}
+
+/** Wait until `cond` holds (jobs are relayed asynchronously), or fail with `what`. */
+export async function eventually<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
