@@ -24,15 +24,15 @@ export interface SimPhone {
 }
 
 /** A sender that keeps what would have gone out, so the terminal (or a test) shows it as the phone would. */
-export function capturingSender(onSend?: (m: OutboundSms) => void): SmsSender & { sent: OutboundSms[] } {
+export function capturingSender(onSend?: (m: OutboundSms) => void, provider: SmsSender['provider'] = 'console'): SmsSender & { sent: OutboundSms[] } {
   const sent: OutboundSms[] = [];
   return {
-    provider: 'console',
+    provider,
     sent,
     async send(m): Promise<SendResult> {
       sent.push(m);
       onSend?.(m);
-      return { ok: true, providerMessageId: `sim-${sent.length}` };
+      return { ok: true, providerMessageId: `${provider}-${m.id}` };
     },
   };
 }

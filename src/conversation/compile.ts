@@ -1,7 +1,7 @@
 import { assign, setup, type AnyStateMachine } from 'xstate';
 import type { Channel } from '../channels/types.ts';
 import type { Registry } from './registry.ts';
-import { durationMs, refName, type Branch, type FlowFile, type Step, type When } from './schema.ts';
+import { durationMs, type Branch, type FlowFile, type Step, type When } from './schema.ts';
 import { resolveDeep, type TemplateScope } from './templates.ts';
 import type { Effect } from './types.ts';
 
@@ -351,15 +351,5 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
     machine,
     sessionTtlMs: durationMs(def.session.ttl),
     backTargets,
-  };
-}
-
-/** The registry names a step uses, for the checker. */
-export function stepRefs(step: Step): { actions: string[]; guards: string[]; validators: string[] } {
-  const guards = (step.type !== 'end' ? (step.branches ?? []) : []).flatMap((b) => ('guard' in b.when ? [b.when.guard] : []));
-  return {
-    actions: step.type === 'action' ? [step.action] : [],
-    guards,
-    validators: step.type === 'ask' && step.validator ? [refName(step.validator).name] : [],
   };
 }

@@ -399,11 +399,12 @@ function onKeyword(c: Ctx, session: SessionRecord | null, kw: KeywordHit, text: 
         const again = reshow(c, session, help, []);
         if (again?.reply?.text.startsWith(help)) return again;
       }
+      // Asking for help is activity: the waiting conversation gets its full time again.
       const keep = c.channel === 'sms' ? session : null;
-      return {
-        ...plain(c, help, { end: keep === null, outcome: 'keyword', session: keep ? { ...keep, updatedAt: c.now } : null, effects: keep ? [] : dropEffects(session) }),
-        sessionTtlMs: keep ? Math.max(1000, keep.updatedAt + ttlFor(c, flowOf(c.set, keep) ?? undefined) - c.now) : ttlFor(c),
-      };
+      return plain(c, help, {
+        end: keep === null, outcome: 'keyword', session: keep ? { ...keep, updatedAt: c.now } : null,
+        effects: keep ? [] : dropEffects(session), ttlMs: ttlFor(c, keep ? (flowOf(c.set, keep) ?? undefined) : undefined),
+      });
     }
     case 'language': {
       if (kw.locale) return switchLanguage(c, session, kw.locale);

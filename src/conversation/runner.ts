@@ -3,6 +3,7 @@ import type { InboundMessage, Channel } from '../channels/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
+import type { EventFeed } from '../server/events.ts';
 import type { Contact, QueuedJob, SessionRecord, StepCommit, Store } from '../store/types.ts';
 import { latestUssdInput } from '../channels/africastalking/ussd.ts';
 import { requiredData, timerFired, turn, type Effect, type FlowSet, type TurnResult } from './index.ts';
@@ -21,6 +22,8 @@ export interface RunnerDeps {
   newId?: () => string;
   /** How long a provider retry of the same message is recognised. */
   dedupeTtlMs?: number;
+  /** In-process feed of what was queued (the web simulator shows it). */
+  events?: EventFeed;
 }
 
 export interface InboundOutcome {
@@ -96,6 +99,7 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
       return { reply: null, duplicate: true };
     }
     deps.metrics?.flowSteps.inc({ flow: result.flowId ?? 'none', outcome: result.outcome });
+    if (deps.events) announce(deps.events, commit, now.getTime());
     return { reply: result.reply, duplicate: false, result };
   } catch (err) {
     await store.release(loaded.lock).catch(() => undefined);
@@ -114,7 +118,9 @@ export async function handleTimer(deps: RunnerDeps, t: { channel: Channel; phone
       channel: t.channel, provider: 'simulator', from: t.phone, providerFrom: t.phone, to: '', text: '',
       providerMessageId: '', receivedAt: deps.clock.now(),
     };
-    await deps.store.commit(loaded.lock, buildCommit(deps, fake, result, key, undefined));
+    const commit = buildCommit(deps, fake, result, key, undefined);
+    await deps.store.commit(loaded.lock, commit);
+    if (deps.events) announce(deps.events, commit, deps.clock.now().getTime());
     return result;
   } catch (err) {
     await deps.store.release(loaded.lock).catch(() => undefined);
@@ -180,4 +186,14 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
     contact: contactPatch ? { phone: msg.from, patch: contactPatch } : undefined,
     cancelJobIds,
   };
+}
+
+/** Tell the in-process feed what a committed step queued. */
+function announce(events: EventFeed, commit: StepCommit, at: number): void {
+  for (const j of commit.jobs) {
+    const d = j.data as Record<string, unknown>;
+    if (j.queue === 'outbox-sms') events.emit({ type: 'sms.queued', id: j.id, to: String(d.to), text: String(d.text), purpose: d.reply ? 'reply' : undefined, at });
+    else if (j.queue === 'outbox-dhis2') events.emit({ type: 'dhis2.queued', id: j.id, op: String(d.op), ref: String(d.ref), phone: String(d.phone), payload: d.payload, at });
+    else if (j.queue === 'timers') events.emit({ type: 'timer.set', id: j.id, phone: String(d.phone), fireAt: j.runAt ?? at, at });
+  }
 }

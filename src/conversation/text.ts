@@ -15,7 +15,7 @@ export function normalizeWord(s: string): string {
     .replace(/\p{M}/gu, '')
     .toUpperCase()
     .replace(/\s+/g, ' ')
-    .replace(/^[\s.,;:!?'"()\-]+|[\s.,;:!?'"()\-]+$/g, '')
+    .replace(/^[\s.,;:!?'"()-]+|[\s.,;:!?'"()-]+$/g, '')
     .trim();
 }
 

@@ -104,6 +104,8 @@ export interface ImportResult {
   stats: ImportStats;
   /** 200 or 409. */
   httpStatus: number;
+  /** DHIS2's message when the import failed abruptly rather than in validation. */
+  message?: string;
 }
 
 export interface OrgUnitListOptions {
@@ -390,6 +392,7 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
         warnings: (r.validationReport?.warningReports ?? []).map(issue),
         stats: r.stats ?? { created: 0, updated: 0, deleted: 0, ignored: 0, total: 0 },
         httpStatus: a.status,
+        ...(r.message ? { message: r.message } : {}),
       };
     },
   };

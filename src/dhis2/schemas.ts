@@ -227,7 +227,8 @@ export const WebMessageSchema = z.object({
 const ReportEntrySchema = z.object({
   message: z.string().optional(),
   errorCode: z.string(),
-  trackerType: z.enum(TRACKER_TYPES).optional(),
+  // A type this client does not know must not make the whole report unreadable.
+  trackerType: z.enum(TRACKER_TYPES).optional().catch(undefined),
   uid: z.string().optional(),
   args: z.array(z.unknown()).optional(),
 });

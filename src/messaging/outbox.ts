@@ -2,6 +2,7 @@ import type { DeliveryReport, DeliveryStatus, ProviderName, SmsSender } from '..
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
+import type { EventFeed } from '../server/events.ts';
 import type { JobOutcome, JobQueue, QueuedJob, RunningWorker, Store } from '../store/types.ts';
 
 /** What the runner and the scheduler put on `outbox-sms`. */
@@ -57,9 +58,10 @@ export function startSmsRelay(deps: {
   clock: Clock;
   logger: Logger;
   metrics?: Metrics;
+  events?: EventFeed;
   ratePerSecond: number;
 }): RunningWorker {
-  const { store, sender, clock, logger, metrics } = deps;
+  const { store, sender, clock, logger, metrics, events } = deps;
   return deps.queue.process<SendSmsJob>(
     'outbox-sms',
     async (job: QueuedJob<SendSmsJob>): Promise<JobOutcome> => {
@@ -71,6 +73,7 @@ export function startSmsRelay(deps: {
       if (!m.reply && (contact.optedOut || contact.undeliverable)) {
         await store.setJson(`msg:${job.id}`, { id: job.id, to: m.to, provider: sender.provider, status: 'skipped_opted_out', purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
         metrics?.smsStatus.inc({ provider: sender.provider, status: 'skipped_opted_out' });
+        events?.emit({ type: 'sms.skipped', id: job.id, to: m.to, reason: contact.optedOut ? 'opted out' : 'undeliverable', at: now });
         return { ok: true };
       }
       const r = await sender.send({ id: job.id, to: m.to, text: m.text });
@@ -78,6 +81,7 @@ export function startSmsRelay(deps: {
         await store.setJson(`msg:${job.id}`, { id: job.id, to: m.to, provider: sender.provider, providerMessageId: r.providerMessageId, status: 'sent', segments: r.segments, purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
         await store.setJson(`pmsg:${sender.provider}:${r.providerMessageId}`, job.id, MESSAGE_TTL_MS);
         metrics?.smsStatus.inc({ provider: sender.provider, status: 'sent' });
+        events?.emit({ type: 'sms.sent', id: job.id, to: m.to, text: m.text, provider: sender.provider, segments: r.segments, at: now });
         return { ok: true };
       }
       if (r.optOut) await store.setContact(m.to, { optedOut: true });

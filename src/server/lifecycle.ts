@@ -15,6 +15,7 @@ import { createStoreAndQueue } from '../store/index.ts';
 import type { JobQueue, RunningWorker, Store } from '../store/types.ts';
 import { createApp } from './app.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { createEventFeed, type EventFeed } from './events.ts';
 import { JibuError } from '../errors.ts';
 
 export interface Gateway {
@@ -24,6 +25,8 @@ export interface Gateway {
   store: Store;
   queue: JobQueue;
   metrics: Metrics;
+  events: EventFeed;
+  runner: RunnerDeps;
   flows: () => FlowSet;
   /** Replace the running flow set (reload); refuses a set with errors. */
   reloadFlows(): Promise<{ ok: true; version: string } | { ok: false; problems: unknown[] }>;
@@ -54,7 +57,8 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
   };
   try {
     const metrics = createMetrics();
-    const sq = await createStoreAndQueue({ redisUrl: config.REDIS_URL, clock, prefix: opts.redisPrefix });
+    const events = createEventFeed();
+    const sq = await createStoreAndQueue({ redisUrl: config.REDIS_URL, clock, prefix: opts.redisPrefix, logger });
     undo.push(() => sq.close());
     const { store, queue } = sq;
     metrics.watchQueues(queue);
@@ -71,13 +75,13 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     let current = loaded.set;
     logger.info({ flows: [...current.flows.keys()], version: current.version }, 'flows loaded');
 
-    const runner: RunnerDeps = { store, flows: () => current, loadData: opts.loadData ?? (async () => ({})), clock, logger, metrics };
+    const runner: RunnerDeps = { store, flows: () => current, loadData: opts.loadData ?? (async () => ({})), clock, logger, metrics, events };
     const sender = opts.sender ?? createSender(senderOptions(config));
     if (config.SMS_PROVIDER === 'console') logger.info('SMS_PROVIDER is not set: outbound SMS are printed to the console');
 
     const workers: RunningWorker[] = [];
     if (opts.workers !== false) {
-      workers.push(startSmsRelay({ queue, store, sender, clock, logger, metrics, ratePerSecond: config.SMS_RATE_PER_SECOND }));
+      workers.push(startSmsRelay({ queue, store, sender, clock, logger, metrics, events, ratePerSecond: config.SMS_RATE_PER_SECOND }));
       workers.push(queue.process<{ channel: 'ussd' | 'sms'; phone: string; timerId: string }>('timers', async (job) => {
         await handleTimer(runner, job.data);
         return { ok: true };
@@ -110,7 +114,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
 
     let stopping: Promise<void> | undefined;
     return {
-      app, server, port, store, queue, metrics,
+      app, server, port, store, queue, metrics, events, runner,
       flows: () => current,
       async reloadFlows() {
         const next = await loadFlowSet({ ...loadOpts, previous: current });

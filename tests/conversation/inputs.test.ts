@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { FlowSet } from '../../src/conversation/index.ts';
 import { parseAnswer, parseDate, parseYesNo, todayIn, type ParseContext } from '../../src/conversation/input.ts';
 import { builtinValidators } from '../../src/conversation/registry.ts';
+import type { InputSpec } from '../../src/conversation/schema.ts';
 import { NOW, TZ, loadShipped } from './helpers.ts';
 
 let set: FlowSet;
@@ -111,7 +112,7 @@ describe('other answers', () => {
   });
 
   it('choices take a number, a value or a label', () => {
-    const spec = { kind: 'choice', options: [{ value: 'confirm', label: 'answer.yes' }, { value: 'move', label: 'answer.no' }] } as const;
+    const spec: InputSpec = { kind: 'choice', options: [{ value: 'confirm', label: 'answer.yes' }, { value: 'move', label: 'answer.no' }] };
     expect(parseAnswer(spec, '2', ctx)).toEqual({ ok: true, value: 'move' });
     expect(parseAnswer(spec, 'CONFIRM', ctx)).toEqual({ ok: true, value: 'confirm' });
     expect(parseAnswer(spec, 'no', ctx)).toEqual({ ok: true, value: 'move' });

@@ -195,6 +195,17 @@ describe.each([
     expect(found.items.map((t) => t.trackedEntity)).toEqual([te]);
   });
 
+  it('lists a child’s enrollments and iterates the children of a village', async () => {
+    const amina = scheduledEvent(emu, PHONES.twoDue, 'Amina');
+    const enrollments = await client.enrollments({ program: EIR.program, trackedEntity: amina.trackedEntity, orgUnitMode: 'ACCESSIBLE', fields: 'enrollment,status,orgUnit' });
+    expect(enrollments.items).toEqual([{ enrollment: amina.enrollment, status: 'ACTIVE', orgUnit: DEMO.orgUnits.kidutani }]);
+    const inVillage = [...emu.state.trackedEntities.values()].filter((t) => t.orgUnit === DEMO.orgUnits.kidutani).map((t) => t.trackedEntity);
+    const seen: string[] = [];
+    for await (const te of client.iterateTrackedEntities({ program: EIR.program, orgUnits: [DEMO.orgUnits.kidutani], pageSize: 3, fields: 'trackedEntity' })) seen.push(te.trackedEntity);
+    expect(seen.sort()).toEqual(inVillage.sort());
+    expect(inVillage.length).toBeGreaterThan(3);
+  });
+
   it('returns null for an event DHIS2 does not have', async () => {
     expect(await client.event(newUid())).toBeNull();
     expect(await client.trackedEntity(newUid())).toBeNull();

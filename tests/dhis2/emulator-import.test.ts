@@ -131,6 +131,32 @@ describe('tracker import validation codes (reference §7.5)', () => {
   });
 });
 
+describe('creating people (births, reference §7.1)', () => {
+  it('accepts a flat payload linked by client-made uids, and fills server timestamps and storedBy', async () => {
+    const emu = emulator('2.41');
+    const te = newUid();
+    const en = newUid();
+    const ev = newUid();
+    const ou = DEMO.orgUnits.mwele;
+    const r = await post(emu, '&importStrategy=CREATE', {
+      trackedEntities: [{ trackedEntity: te, trackedEntityType: EIR.trackedEntityType, orgUnit: ou, attributes: [{ attribute: EIR.attributes.firstName, value: 'Nuru' }] }],
+      enrollments: [{ enrollment: en, trackedEntity: te, program: EIR.program, orgUnit: ou, enrolledAt: '2025-03-01', attributes: [{ attribute: EIR.attributes.phone, value: '+254700000088' }] }],
+      events: [{ event: ev, enrollment: en, programStage: STAGE, orgUnit: ou, status: 'SCHEDULE', scheduledAt: '2025-04-12' }],
+    });
+    expect(r.report).toMatchObject({ status: 'OK', stats: { created: 3, updated: 0, ignored: 0, total: 3 } });
+    expect(emu.state.trackedEntities.get(te)!.attributes).toEqual({ [EIR.attributes.firstName]: 'Nuru', [EIR.attributes.phone]: '+254700000088' });
+    const stored = (await raw(emu, `/api/tracker/events/${ev}`)).body as Record<string, unknown>;
+    expect(stored).toMatchObject({ program: EIR.program, trackedEntity: te, storedBy: 'admin', createdAt: '2025-03-03T09:00:00.000', updatedAt: '2025-03-03T09:00:00.000', scheduledAt: '2025-04-12T00:00:00.000' });
+  });
+
+  it('E1015: a second active enrollment in the same programme', async () => {
+    const emu = emulator('2.41');
+    const te = scheduledEvent(emu, PHONES.oneDue, 'Neema').trackedEntity;
+    const r = await post(emu, '', { enrollments: [{ enrollment: newUid(), trackedEntity: te, program: EIR.program, orgUnit: DEMO.orgUnits.jumba, enrolledAt: '2025-03-01' }] });
+    expect(r.report.validationReport.errorReports[0]).toMatchObject({ errorCode: 'E1015', trackerType: 'ENROLLMENT', args: [te, EIR.program] });
+  });
+});
+
 describe('atomic modes, import modes and update semantics (reference §7.3, §7.6)', () => {
   it('atomicMode=ALL saves nothing when one object fails: all ignored, no bundleReport, HTTP 409', async () => {
     const emu = emulator('2.40');

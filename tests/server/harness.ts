@@ -13,11 +13,11 @@ export interface TestGateway {
 }
 
 /** A real gateway on an ephemeral port with captured SMS and logs. */
-export async function startTestGateway(env: Record<string, string> = {}, opts: GatewayOptions = {}): Promise<TestGateway> {
+export async function startTestGateway(env: Record<string, string> = {}, opts: GatewayOptions & { senderProvider?: 'console' | 'africastalking' | 'twilio' | 'http' } = {}): Promise<TestGateway> {
   const logs: string[] = [];
   const destination = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env });
-  const sender = capturingSender();
+  const sender = capturingSender(undefined, opts.senderProvider);
   const gw = await startGateway(config, createLogger({ level: 'debug', destination }), { sender, ...opts });
   return { gw, url: `http://127.0.0.1:${gw.port}`, sent: sender.sent, logs, stop: () => gw.stop() };
 }

@@ -51,11 +51,25 @@ const body = fc.oneof(
   fc.uint8Array({ maxLength: 200 }).map((b) => ({ ct: 'application/x-www-form-urlencoded', raw: Buffer.from(b).toString('latin1') })),
 );
 
+// Plausible USSD hops (known sessions, real phones, digit paths with junk mixed in) reach the conversation
+// itself; the rest exercise the parsers.
+const plausibleHop = fc
+  .record({
+    sessionId: fc.constantFrom('p1', 'p2', 'p3', 'p4'),
+    phoneNumber: fc.constantFrom('+254700000901', '+254700000902', '0700000903'),
+    text: fc.array(fc.oneof(fc.stringMatching(/^[0-9]{1,3}$/), fc.constantFrom('98', '0', '00', 'tomorrow', '', '#', '**')), { maxLength: 8 }).map((a) => a.join('*')),
+  })
+  .map((f) => ({ ct: 'application/x-www-form-urlencoded', raw: new URLSearchParams({ serviceCode: '*384*12#', networkCode: '63902', ...f }).toString() }));
+const request_ = fc.oneof(
+  { weight: 1, arbitrary: plausibleHop.map((b) => ['/ussd/africastalking', b] as const) },
+  { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...ROUTES), body) },
+);
+
 describe('webhooks under random and malformed input', () => {
   it(`answer ${RUNS} hostile bodies without a 5xx, and USSD answers are always a CON/END screen of at most 160 characters`, async () => {
     let ussdScreens = 0;
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...ROUTES), body, async (route, b) => {
+      fc.asyncProperty(request_, async ([route, b]) => {
         const res = await post(route, b.raw, b.ct);
         expect(res.status, `${route} ${b.ct} ${b.raw.slice(0, 80)}`).toBeLessThan(500);
         expect(res.text).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace, ever
@@ -69,7 +83,7 @@ describe('webhooks under random and malformed input', () => {
       }),
       { numRuns: RUNS },
     );
-    expect(ussdScreens).toBeGreaterThan(50); // the generator really reached the conversation, not just the parser
+    expect(ussdScreens).toBeGreaterThan(1000); // the generator really reached the conversation, not just the parser
     // The process is still healthy after all of it.
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
   }, 120_000);

@@ -115,8 +115,8 @@ export const DEMO = {
   },
   /** A phone with no DHIS2 record at all. */
   unknownPhone: '+254700000099',
-  /** Generated caregivers use `+2547` + 8 digits from `01000000` up. */
-  generatedPhonePrefix: '+25470',
+  /** Generated caregivers have `+254701` followed by six digits (`+254701000000`, `+254701000001`, …). */
+  generatedPhonePrefix: '+254701',
 } as const;
 
 /** Visits of the schedule: age in days and the vaccines given. */

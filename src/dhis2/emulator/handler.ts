@@ -6,7 +6,7 @@ import { FieldSelector, pick } from './fields.ts';
 import { HttpError, json, webMessageBody } from './http.ts';
 import { addNote, readImportParams, runImport, type ImportEnv, type ImportOutcome } from './importer.ts';
 import type { EmulatorState, EmulatorUser, OrgUnit } from './model.ts';
-import { METADATA_REFS, meFields, orgUnitFields, userFields, type RenderContext } from './render.ts';
+import { METADATA_REFS, meFields, orgUnitFields, userFields } from './render.ts';
 import type { ServerTime } from './time.ts';
 import { getEnrollment, getEvent, getTrackedEntity, listEnrollments, listEvents, listTrackedEntities, type QueryContext } from './tracker.ts';
 
@@ -257,7 +257,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     return (o) => tests.every((t) => t(o));
   }
 
-  function listMetadata<T>(url: URL, ctx: RenderContext, key: string, all: T[], get: (o: T, prop: string) => Array<string | undefined>, render: (o: T, sel: FieldSelector) => unknown): Response {
+  function listMetadata<T>(url: URL, key: string, all: T[], get: (o: T, prop: string) => Array<string | undefined>, render: (o: T, sel: FieldSelector) => unknown): Response {
     const keep = metadataFilter(url, get);
     let matches = all.filter(keep);
     const order = url.searchParams.get('order');
@@ -273,7 +273,6 @@ export function createHandler(deps: HandlerDeps): Handler {
     const paging = metadataPaging(url, matches.length);
     const slice = paging.off ? matches : matches.slice((paging.page - 1) * paging.pageSize, paging.page * paging.pageSize);
     const sel = FieldSelector.parse(url.searchParams.get('fields'), 'id,displayName');
-    void ctx;
     return json(200, { ...(paging.pager ? { pager: paging.pager } : {}), [key]: slice.map((o) => render(o, sel)) });
   }
 
@@ -356,7 +355,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (a === 'users' && get && !b) {
       const phone = url.searchParams.get('phoneNumber');
       const all = [...state.users.values()].filter((u) => phone === null || u.phoneNumber === phone);
-      return listMetadata(url, ctx, 'users', all, userProp, (u, sel) => pick(sel, userFields(minor), u, ctx, METADATA_REFS));
+      return listMetadata(url, 'users', all, userProp, (u, sel) => pick(sel, userFields(minor), u, ctx, METADATA_REFS));
     }
     if (a === 'users' && get && b && !c) {
       const u = state.users.get(b);
@@ -365,7 +364,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     }
     if (a === 'organisationUnits' && get && !b) {
       const all = [...state.orgUnits.values()].sort((x, y) => x.name.localeCompare(y.name));
-      return listMetadata(url, ctx, 'organisationUnits', all, orgUnitProp, (ou, sel) => pick(sel, orgUnitFields, ou, ctx, METADATA_REFS));
+      return listMetadata(url, 'organisationUnits', all, orgUnitProp, (ou, sel) => pick(sel, orgUnitFields, ou, ctx, METADATA_REFS));
     }
     if (a === 'organisationUnits' && get && b && !c) {
       const ou = state.orgUnits.get(b);

@@ -1,0 +1,45 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * What the gateway did, as an in-process feed: the web simulator shows it beside the phone and tests
+ * can wait on it. Payloads carry phone numbers and texts, so this feed is never logged or exported;
+ * it is served only to the simulator (embedded default, or behind ADMIN_TOKEN).
+ */
+export type GatewayEvent =
+  | { type: 'sms.queued'; id: string; to: string; text: string; purpose?: string; at: number }
+  | { type: 'sms.sent'; id: string; to: string; text: string; provider: string; segments?: number; at: number }
+  | { type: 'sms.skipped'; id: string; to: string; reason: string; at: number }
+  | { type: 'dhis2.queued'; id: string; op: string; ref: string; phone: string; payload: unknown; at: number }
+  | { type: 'dhis2.written'; ids: string[]; status: string; requestPayload?: unknown; at: number }
+  | { type: 'dhis2.failed'; ids: string[]; error: string; permanent: boolean; at: number }
+  | { type: 'timer.set'; id: string; phone: string; fireAt: number; at: number };
+
+export interface EventFeed {
+  emit(e: GatewayEvent): void;
+  /** Events after sequence number `since` (for polling), at most `limit`. */
+  since(since: number, limit?: number): { seq: number; events: Array<GatewayEvent & { seq: number }> };
+  on(listener: (e: GatewayEvent & { seq: number }) => void): () => void;
+}
+
+/** A bounded ring of recent events (default 1000) with sequence numbers for polling clients. */
+export function createEventFeed(capacity = 1000): EventFeed {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(100);
+  const ring: Array<GatewayEvent & { seq: number }> = [];
+  let seq = 0;
+  return {
+    emit(e) {
+      const withSeq = { ...e, seq: ++seq };
+      ring.push(withSeq);
+      if (ring.length > capacity) ring.shift();
+      emitter.emit('event', withSeq);
+    },
+    since(since, limit = 200) {
+      return { seq, events: ring.filter((e) => e.seq > since).slice(0, limit) };
+    },
+    on(listener) {
+      emitter.on('event', listener);
+      return () => emitter.off('event', listener);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { atUssd, eventually, startTestGateway, type TestGateway } from './harness.ts';
+
+const REDIS_URL = process.env.JIBU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `jibu-test-gw-${randomUUID().slice(0, 8)}:`;
+const env = { REDIS_URL };
+
+afterAll(async () => {
+  const r = new Redis(REDIS_URL);
+  const keys = await r.keys(`${prefix.replace(/:$/, '')}*`);
+  if (keys.length) await r.del(...keys);
+  r.disconnect();
+});
+
+async function sms(t: TestGateway, id: string, from: string, text: string) {
+  return fetch(`${t.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, from, to: '21512', text }) });
+}
+
+describe('the gateway on Redis', () => {
+  it('walks a USSD conversation with sessions in Redis', async () => {
+    const t = await startTestGateway(env, { redisPrefix: prefix });
+    try {
+      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '' })).body).toMatch(/^CON Jibu demo/);
+      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '2' })).body).toMatch(/^CON How old/);
+      expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('loses nothing across a restart: a queued reply is sent by the next process and the conversation resumes', async () => {
+    const phone = '+254700000502';
+    // First process: accepts the message and commits the reply job, but runs no workers (as if it died before sending).
+    const a = await startTestGateway(env, { redisPrefix: prefix, workers: false });
+    expect((await sms(a, 'restart-1', phone, 'hi')).status).toBe(200);
+    expect((await sms(a, 'restart-2', phone, '2')).status).toBe(200);
+    await a.stop();
+    expect(a.sent).toHaveLength(0);
+
+    const b = await startTestGateway(env, { redisPrefix: prefix });
+    try {
+      const replies = await eventually(() => b.sent.filter((m) => m.to === phone).length >= 2 && b.sent.filter((m) => m.to === phone), 'both queued replies');
+      expect(replies.map((m) => m.text.split('\n')[0])).toEqual([expect.stringMatching(/Jibu demo/), expect.stringMatching(/How old/)]);
+      // A provider retry of a message the first process took is still recognised.
+      expect((await sms(b, 'restart-2', phone, '2')).status).toBe(200);
+      expect((await sms(b, 'restart-3', phone, '9')).status).toBe(200);
+      const next = await eventually(() => b.sent.filter((m) => m.to === phone)[2], 'the answer to the resumed conversation');
+      expect(next.text).toMatch(/When is the next clinic visit/);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(b.sent.filter((m) => m.to === phone)).toHaveLength(3);
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it('refuses to start when Redis is configured but unreachable', async () => {
+    await expect(startTestGateway({ REDIS_URL: 'redis://127.0.0.1:1' }, { redisPrefix: prefix })).rejects.toMatchObject({ code: 'JIBU_STORE_UNAVAILABLE' });
+  });
+});
