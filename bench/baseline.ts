@@ -11,7 +11,7 @@ const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const prefix = process.env.BASELINE_PREFIX ?? 'bench-baseline:';
 const app = express();
 app.use(express.urlencoded({ extended: false }));
-app.post('/ussd', async (req, res) => {
+app.post('/ussd/africastalking', async (req, res) => {
   const { sessionId, phoneNumber, text } = req.body as Record<string, string>;
   const key = `${prefix}${phoneNumber}`;
   const prev = await redis.get(key);

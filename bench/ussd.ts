@@ -218,7 +218,7 @@ async function main() {
     console.log(`paced (${PACED} sessions, ~1 s between hops)`);
     console.log(`  jibu                      ${f(result.paced.hopsPerSec)} hops/s  p50 ${f(result.paced.p50)} ms  p99 ${f(result.paced.p99)} ms (target <= 25)  wrong ${paced.wrong}`);
     console.log(`gateway peak RSS ${f(result.gatewayPeakRssMiB)} MiB; Redis ${f(result.redisBytesPerSession)} bytes per session (${keys.length} live)`);
-    for (const e of [...satGw.examples, ...paced.examples]) console.log(`  wrong reply: ${e}`);
+    for (const e of [...satBase.examples, ...satGw.examples, ...paced.examples]) console.log(`  wrong reply: ${e}`);
     mkdirSync('bench/results', { recursive: true });
     writeFileSync(`bench/results/ussd-latest.json`, JSON.stringify(result, null, 2) + '\n');
     const pass = ratio >= 0.7 && result.paced.p99 <= 25 && satGw.wrong + paced.wrong === 0;

@@ -8,7 +8,11 @@ import type { Logger } from '../log.ts';
 import type { SmsSender } from '../channels/types.ts';
 import { createSender } from '../channels/registry.ts';
 import { loadFlowSet, type FlowSet } from '../conversation/index.ts';
-import { createRegistry } from '../conversation/registry.ts';
+import { createDataLoader, createDomainRegistry } from '../conversation/actions/index.ts';
+import { ALL_MODULES } from '../conversation/actions/all.ts';
+import { loadDeployment, type Deployment } from '../dhis2/deployment.ts';
+import { createDhis2Client, type Dhis2Client } from '../dhis2/client.ts';
+import { createEmulator, type Emulator } from '../dhis2/emulator/index.ts';
 import { handleTimer, type DataLoader, type RunnerDeps } from '../conversation/runner.ts';
 import { startSmsRelay } from '../messaging/outbox.ts';
 import { createStoreAndQueue } from '../store/index.ts';
@@ -27,6 +31,10 @@ export interface Gateway {
   metrics: Metrics;
   events: EventFeed;
   runner: RunnerDeps;
+  deployment: Deployment;
+  dhis2: Dhis2Client;
+  /** The built-in DHIS2 when DHIS2_URL is unset (also served at `/dhis2` for a look at the demo data). */
+  emulator?: Emulator;
   flows: () => FlowSet;
   /** Replace the running flow set (reload); refuses a set with errors. */
   reloadFlows(): Promise<{ ok: true; version: string } | { ok: false; problems: unknown[] }>;
@@ -42,6 +50,8 @@ export interface GatewayOptions {
   /** Key prefix in Redis (tests isolate themselves with it). */
   redisPrefix?: string;
   loadData?: DataLoader;
+  /** Use this emulator instead of creating one (tests share one and inject faults). */
+  emulator?: Emulator;
 }
 
 /**
@@ -64,8 +74,23 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     metrics.watchQueues(queue);
     if (config.embedded.store) logger.warn({ code: 'JIBU_EMBEDDED_STORE' }, 'REDIS_URL is not set: sessions, queues and opt-outs are kept in memory and do NOT survive a restart');
 
-    const registry = createRegistry();
-    const loadOpts = { flowsDir: path.resolve(config.FLOWS_DIR), localesDir: path.resolve(config.LOCALES_DIR), registry, defaultLocale: config.DEFAULT_LOCALE };
+    const deployment = loadDeployment(config.JIBU_CONFIG);
+    let emulator: Emulator | undefined;
+    let dhis2: Dhis2Client;
+    if (config.DHIS2_URL) {
+      const auth = config.DHIS2_TOKEN ? { token: config.DHIS2_TOKEN } : { username: config.DHIS2_USERNAME ?? '', password: config.DHIS2_PASSWORD ?? '' };
+      dhis2 = createDhis2Client({ baseUrl: config.DHIS2_URL, auth, timeoutMs: config.DHIS2_TIMEOUT_MS });
+    } else {
+      emulator = opts.emulator ?? createEmulator({ version: config.DHIS2_EMULATOR_VERSION, clock, serverTimeZone: config.TZ });
+      dhis2 = createDhis2Client({ baseUrl: emulator.baseUrl, auth: { token: emulator.credentials.token }, timeoutMs: config.DHIS2_TIMEOUT_MS, fetch: emulator.fetch });
+      logger.info({ version: emulator.version.raw ?? config.DHIS2_EMULATOR_VERSION }, 'DHIS2_URL is not set: using the built-in DHIS2 emulator with demo data (served at /dhis2, user admin / district)');
+    }
+
+    const registry = createDomainRegistry(deployment, ALL_MODULES);
+    const loadOpts = {
+      flowsDir: path.resolve(config.FLOWS_DIR), localesDir: path.resolve(config.LOCALES_DIR), registry,
+      defaultLocale: config.DEFAULT_LOCALE, timeZone: deployment.timeZone ?? config.TZ, defaultCountry: config.DEFAULT_COUNTRY,
+    };
     const loaded = await loadFlowSet(loadOpts);
     if (!loaded.ok) {
       const lines = loaded.problems.map((p) => `  - ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
@@ -75,7 +100,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     let current = loaded.set;
     logger.info({ flows: [...current.flows.keys()], version: current.version }, 'flows loaded');
 
-    const runner: RunnerDeps = { store, flows: () => current, loadData: opts.loadData ?? (async () => ({})), clock, logger, metrics, events };
+    const runner: RunnerDeps = { store, flows: () => current, loadData: opts.loadData ?? createDataLoader(store, deployment, ALL_MODULES), clock, logger, metrics, events };
     const sender = opts.sender ?? createSender(senderOptions(config));
     if (config.SMS_PROVIDER === 'console') logger.info('SMS_PROVIDER is not set: outbound SMS are printed to the console');
 
@@ -101,6 +126,9 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
           return { store: `unreachable: ${(e as Error).message}` };
         }
       },
+      mount: (a) => {
+        if (emulator) a.use('/dhis2', emulator.app);
+      },
       unavailableText: (locale) => current.translate?.(locale ?? config.DEFAULT_LOCALE, 'errors.unavailable') ?? 'Sorry, the service is busy. Please try again in a few minutes.',
     });
 
@@ -114,7 +142,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
 
     let stopping: Promise<void> | undefined;
     return {
-      app, server, port, store, queue, metrics, events, runner,
+      app, server, port, store, queue, metrics, events, runner, deployment, dhis2, emulator,
       flows: () => current,
       async reloadFlows() {
         const next = await loadFlowSet({ ...loadOpts, previous: current });

@@ -49,7 +49,7 @@ describe('any sequence of inputs', () => {
           expect(r.reply?.end).toBe(r.session === null);
         }
       }),
-      { numRuns: 250 },
+      { numRuns: 150 },
     );
   });
 
@@ -68,7 +68,7 @@ describe('any sequence of inputs', () => {
           expect(isGsm7(r.reply?.text ?? '')).toBe(true);
         }
       }),
-      { numRuns: 200 },
+      { numRuns: 120 },
     );
   });
 
@@ -85,7 +85,7 @@ describe('any sequence of inputs', () => {
           expect(r.sessionTtlMs).toBeGreaterThan(0);
         }
       }),
-      { numRuns: 200 },
+      { numRuns: 120 },
     );
   });
 
@@ -97,7 +97,7 @@ describe('any sequence of inputs', () => {
         a.now = b.now = NOW;
         for (const i of inputs) expect(b.send(i)).toEqual(a.send(i));
       }),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 });

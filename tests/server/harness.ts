@@ -30,11 +30,11 @@ export async function atUssd(url: string, f: { sessionId: string; phoneNumber: s
 }
 
 /** Wait until `cond` holds (jobs are relayed asynchronously), or fail with `what`. */
-export async function eventually<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<T> {
+export async function eventually<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<Exclude<T, false | '' | 0>>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();
-    if (v) return v;
+    if (v) return v as NonNullable<Exclude<T, false | '' | 0>>;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -7,7 +7,14 @@
  *   rm:orgunits              OrgUnitTree     the org unit tree (id -> node)
  *   rm:event:{uid}           EventSnapshot   every scalar field of an Immunization event (for write-back context)
  *   rm:sync                  SyncState       watermarks of the last incremental and full sync
+ * Added by the sync (bookkeeping, not for conversations):
+ *   rm:child:{trackedEntity} ChildRecord     what the views hold for one child, so an incremental sync or a
+ *                                            relayed write can replace exactly that child's entries
+ *   rm:index:{kind}          string[]        ids that have a view (caregivers, defaulters, workers, children),
+ *                                            so a full sync can drop the views no longer backed by DHIS2
  */
+
+import type { Dhis2Event } from '../schemas.ts';
 
 /** One scheduled (or missed) Immunization event of a child, as the conversation shows it. */
 export interface AppointmentView {
@@ -86,7 +93,41 @@ export interface SyncState {
   lastIncrementalAt?: string;
   lastFullAt?: string;
   events?: number;
+  /** "Today" at the last run (`YYYY-MM-DD`): an incremental sync on a later day refreshes newly missed visits. */
+  today?: string;
+  /** The time zone "today" was judged in (deployment, else DHIS2's `serverTimeZoneId`): the relay reuses it. */
+  timeZone?: string;
+  /** Window of the last full sync, as `YYYY-MM-DD` dates. */
+  window?: { from: string; to: string };
 }
+
+/** Every scalar field of an Immunization event as DHIS2 sent it (notes and data values left out). */
+export type EventSnapshot = Omit<Dhis2Event, 'notes' | 'dataValues'>;
+
+/** One child as the views hold it (`rm:child:{trackedEntity}`). */
+export interface ChildRecord {
+  trackedEntity: string;
+  enrollment: string;
+  firstName: string;
+  surname?: string;
+  dateOfBirth?: string;
+  sex?: string;
+  orgUnit: string;
+  /** E.164, when the phone attribute could be read as a number. */
+  phone?: string;
+  /** The attribute as stored, for a case worker to call when it is not a valid number. */
+  rawPhone?: string;
+  locale?: string;
+  /** SCHEDULE Immunization events inside the sync window, earliest first (each has `rm:event:{uid}`). */
+  events: string[];
+  latestEvent?: string;
+  /** `occurredAt` of `latestEvent`, to tell whether a newly completed visit replaces it. */
+  latestOccurredAt?: string;
+  /** Org units whose defaulter list holds an entry of this child. */
+  defaulterOrgUnits: string[];
+}
+
+export type IndexKind = 'caregivers' | 'defaulters' | 'workers' | 'children';
 
 export const rmKeys = {
   caregiver: (phone: string) => `rm:caregiver:${phone}`,
@@ -95,4 +136,6 @@ export const rmKeys = {
   orgUnits: () => 'rm:orgunits',
   event: (uid: string) => `rm:event:${uid}`,
   sync: () => 'rm:sync',
+  child: (trackedEntity: string) => `rm:child:${trackedEntity}`,
+  index: (kind: IndexKind) => `rm:index:${kind}`,
 } as const;

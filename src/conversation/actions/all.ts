@@ -1,0 +1,4 @@
+import type { DomainModule } from './index.ts';
+
+/** Every capability this build ships, in the order their parts are merged (later wins on a name clash). */
+export const ALL_MODULES: readonly DomainModule[] = [];
