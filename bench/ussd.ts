@@ -39,9 +39,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-function startChild(script: string, env: Record<string, string>): Promise<ChildProcess> {
+function startChild(script: string, env: Record<string, string>, extraArgv: string[] = []): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = fork(script, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = fork(script, [], { execArgv: ['--import', 'tsx', ...extraArgv], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
     resolve(child);
@@ -163,7 +163,7 @@ async function main() {
   await gwRedis.flushdb();
   await baseRedis.flushdb();
   const [gwPort, basePort] = [await freePort(), await freePort()];
-  const gw = await startChild('src/main.ts', { PORT: String(gwPort), HOST: '127.0.0.1', REDIS_URL: `${REDIS}/${GW_DB}`, LOG_LEVEL: 'error', SMS_PROVIDER: 'console', SMS_RATE_PER_SECOND: '1000' });
+  const gw = await startChild('src/main.ts', { PORT: String(gwPort), HOST: '127.0.0.1', REDIS_URL: `${REDIS}/${GW_DB}`, LOG_LEVEL: 'error', SMS_PROVIDER: 'console', SMS_RATE_PER_SECOND: '1000' }, (process.env.BENCH_GW_NODE_ARGS ?? '').split(' ').filter(Boolean));
   const base = await startChild('bench/baseline.ts', { PORT: String(basePort), REDIS_URL: `${REDIS}/${BASE_DB}` });
   const gwUrl = `http://127.0.0.1:${gwPort}`;
   const baseUrl = `http://127.0.0.1:${basePort}`;
@@ -174,6 +174,13 @@ async function main() {
     const hopsPerPath = recs.reduce((n, r) => n + r.screens.length, 0) / recs.length;
     console.log(`recorded ${recs.length} paths, ${hopsPerPath.toFixed(1)} hops each on average`);
 
+    if (args.get('profile')) {
+      // Profiling aid: only the gateway under saturation (run with BENCH_GW_NODE_ARGS="--cpu-prof").
+      await drive(gwUrl, recs, 20, () => 0, 3, 'jibu');
+      const s = await drive(gwUrl, recs, CONNS, () => 0, SECONDS, 'jibu');
+      console.log(`profile run: ${(s.hops / s.seconds).toFixed(0)} hops/s, wrong ${s.wrong}`);
+      return;
+    }
     // Warm both up so JIT and connection pools are not measured.
     await drive(gwUrl, recs, 20, () => 0, 3, 'jibu');
     await drive(`${baseUrl}`, recs, 20, () => 0, 3, 'baseline');

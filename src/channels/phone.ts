@@ -18,6 +18,20 @@ const SEPARATORS = /[\s\u00a0\u2000-\u200b\u202f\-\u2010-\u2015.()/]/g;
  */
 export function normalizePhone(raw: unknown, defaultCountry?: string): string | null {
   if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_RAW_LENGTH) return null;
+  // Every USSD hop carries the caller's number; parsing it with the metadata costs more than the rest of
+  // the adapter, and the same few numbers repeat hop after hop.
+  const key = `${defaultCountry ?? ''}|${raw}`;
+  const hit = phoneCache.get(key);
+  if (hit !== undefined) return hit;
+  const value = normalizeUncached(raw, defaultCountry);
+  if (phoneCache.size >= 50_000) phoneCache.clear();
+  phoneCache.set(key, value);
+  return value;
+}
+
+const phoneCache = new Map<string, string | null>();
+
+function normalizeUncached(raw: string, defaultCountry?: string): string | null {
   let compact = raw.trim().replace(SEPARATORS, '');
   if (compact.startsWith('00')) compact = `+${compact.slice(2)}`;
   if (!/^\+?\d{4,17}$/.test(compact)) return null;

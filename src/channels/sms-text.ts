@@ -55,6 +55,7 @@ export function isGsm7(text: string): boolean {
  * Typographic punctuation and invisible spacing with a GSM-7 equivalent that reads the same.
  * `« »` become `"` too: French quotes force UCS-2 and the straight quote keeps the meaning.
  */
+const PLAIN_ASCII = /^[\x20-\x7e\n]*$/;
 const PUNCTUATION: ReadonlyArray<readonly [RegExp, string]> = [
   [/\r\n/g, '\n'],
   [/[\u2018\u2019\u201a\u201b\u2032\u2039\u203a\u00b4`]/g, "'"],
@@ -75,6 +76,8 @@ const PUNCTUATION: ReadonlyArray<readonly [RegExp, string]> = [
  * @example normalizePunctuation('Chanjo – “kesho”…') // 'Chanjo - "kesho"...'
  */
 export function normalizePunctuation(text: string): string {
+  // Fast path: printable ASCII and newlines have nothing to replace (most texts in en/sw/rw).
+  if (PLAIN_ASCII.test(text)) return text;
   let out = text.normalize('NFC');
   for (const [pattern, replacement] of PUNCTUATION) out = out.replace(pattern, replacement);
   return out;

@@ -45,6 +45,7 @@ export interface FlowsCheckReport {
 
 /** The engine's own segment warning (fixed budget) is replaced by ours, which uses the deployment's. */
 const ENGINE_SEGMENT_WARNING = /SMS segments in \S+ \([^)]*\); budget \d+$/;
+const UNUSED_KEY_WARNING = / is not used by any flow$/;
 
 /** `loadDeployment` problems read `path (line 12): message`; keep the line for the `file:line` output. */
 function deploymentProblems(file: string, err: JibuError): FlowProblem[] {
@@ -119,12 +120,12 @@ export async function checkFlows(opts: FlowsCheckOptions): Promise<FlowsCheckRep
   });
   const engineProblems = built.ok ? built.warnings : built.problems;
 
+  const parsed = flowFiles.map((f) => parseFlowFile(f.file, f.text).flow).filter((f): f is ParsedFlow => !!f);
+  // While a flow does not parse, which keys it uses is unknown: "unused" would be noise, not news.
+  const unknownUse = parsed.length < flowFiles.length;
+  problems.push(...engineProblems.filter((p) => !(deployment && ENGINE_SEGMENT_WARNING.test(p.message)) && !(unknownUse && UNUSED_KEY_WARNING.test(p.message))));
   if (deployment) {
-    problems.push(...engineProblems.filter((p) => !ENGINE_SEGMENT_WARNING.test(p.message)));
-    const parsed = flowFiles.map((f) => parseFlowFile(f.file, f.text).flow).filter((f): f is ParsedFlow => !!f);
     problems.push(...smsBudgetProblems(parsed, loc.set, { budget: deployment.sms.segmentBudget, foldAccents: deployment.sms.foldAccents }));
-  } else {
-    problems.push(...engineProblems);
   }
 
   problems.sort(compareProblems);

@@ -142,7 +142,7 @@ export function smsBudgetProblems(flows: readonly ParsedFlow[], locales: LocaleS
       problems.push({
         file: flow.file,
         line: flow.source.lineOf(['steps', id, 'text']) ?? flow.source.keyLineOf(['steps', id]),
-        message: `SMS reply at ${step.type} ${id}${after} takes ${m.segments} segments in ${over.map((o) => o.locale).join(', ')} (deployment budget ${opts.budget})`,
+        message: `SMS reply at ${step.type} ${id}${after} is over the deployment's budget of ${opts.budget} segment${opts.budget === 1 ? '' : 's'} in ${over.map((o) => o.locale).join(', ')}: up to ${m.segments} segments`,
         hint: `worst: ${top.locale}, ${m.units} ${m.encoding} units${why}; shorten the texts or raise sms.segmentBudget`,
         severity: 'warning',
       });

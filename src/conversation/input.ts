@@ -19,9 +19,17 @@ export interface ParseContext {
   defaultCountry?: string;
 }
 
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** `YYYY-MM-DD` of `now` in `timeZone`. `todayIn(new Date('2025-03-01T22:30Z'), 'Africa/Nairobi')` -> `2025-03-02`. */
 export function todayIn(now: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(now);
+  let fmt = dayFormats.get(timeZone);
+  if (!fmt) {
+    // Building a DateTimeFormat costs far more than using one; there are only a few zones.
+    fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormats.set(timeZone, fmt);
+  }
+  const parts = fmt.formatToParts(now);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')}`;
 }

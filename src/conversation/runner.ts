@@ -168,7 +168,7 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
   }
 
   // On SMS the reply is itself an outbound message; on USSD it is the HTTP answer.
-  if (msg.channel === 'sms' && result.reply) jobs.unshift(sms(msg.from, result.reply.text, result.session?.locale ?? 'en', true));
+  if (msg.channel === 'sms' && result.reply) jobs.unshift(sms(msg.from, result.reply.text, result.locale, true));
 
   let session: SessionRecord | null = result.session;
   if (session && msg.channel === 'ussd') {

@@ -10,6 +10,24 @@ import { foldAccents, isGsm7, normalizePunctuation } from '../channels/sms-text.
  * upper case, single spaces, surrounding punctuation gone. `normalizeWord(' Arrêt! ')` -> `ARRET`.
  */
 export function normalizeWord(s: string): string {
+  return memo(wordCache, s, normalizeWordUncached);
+}
+
+// Keywords, labels and typed answers repeat endlessly; folding them is the engine's hottest string work
+// (bench/ussd.ts), so results are kept in small bounded caches.
+const CACHE_LIMIT = 20_000;
+const wordCache = new Map<string, string>();
+const gsmCache = new Map<string, string>();
+function memo(cache: Map<string, string>, key: string, f: (s: string) => string): string {
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const v = f(key);
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(key, v);
+  return v;
+}
+
+function normalizeWordUncached(s: string): string {
   return normalizePunctuation(s)
     .normalize('NFD')
     .replace(/\p{M}/gu, '')
@@ -26,6 +44,10 @@ export function normalizeWord(s: string): string {
  * has (é è à ù) are kept.
  */
 export function foldToGsm7(s: string): string {
+  return memo(gsmCache, s, foldToGsm7Uncached);
+}
+
+function foldToGsm7Uncached(s: string): string {
   const folded = foldAccents(normalizePunctuation(s));
   if (isGsm7(folded)) return folded;
   let out = '';

@@ -1,9 +1,12 @@
 import type { DeliveryReport, DeliveryStatus, ProviderName, SmsSender } from '../channels/types.ts';
+import { prepareSms } from '../channels/sms-text.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { EventFeed } from '../server/events.ts';
 import type { JobOutcome, JobQueue, QueuedJob, RunningWorker, Store } from '../store/types.ts';
+import { deliveryCheckJob } from './delivery-check.ts';
+import { isInDeliveryWindow, nextDeliveryTime, type DeliveryWindow } from './window.ts';
 
 /** What the runner and the scheduler put on `outbox-sms`. */
 export interface SendSmsJob {
@@ -16,6 +19,29 @@ export interface SendSmsJob {
   providerFrom?: string;
   /** What the message is about, for operators (`reminder`, `missed`, `digest`, `reply`). */
   purpose?: string;
+  /**
+   * The message record id (`msg:{id}`) when it differs from the job id: a message held back by quiet
+   * hours travels on as a new job but stays one message.
+   */
+  messageId?: string;
+  /** Already held once for quiet hours: send when it comes round, whatever the clock says. */
+  held?: boolean;
+}
+
+/**
+ * The outbound policy the relay applies to every message (all optional, so a relay without it behaves
+ * as before): quiet hours for unsolicited messages, accent folding, and when a missing delivery report
+ * turns a message `unknown`.
+ */
+export interface OutboundPolicy {
+  /** Local hours in which unsolicited messages may leave (deployment `deliveryWindow`). */
+  deliveryWindow?: DeliveryWindow;
+  /** The deployment time zone the window is read in. */
+  timeZone?: string;
+  /** Deployment `sms.foldAccents`: replace accented letters that would force UCS-2. */
+  foldAccents?: boolean;
+  /** A sent message with no delivery report after this long is counted `unknown` (never re-sent). */
+  unknownAfterMs?: number;
 }
 
 /** The record kept per outbound message (`msg:{id}`), updated by delivery reports. */
@@ -32,7 +58,7 @@ export interface MessageRecord {
   updatedAt: number;
 }
 
-const MESSAGE_TTL_MS = 30 * 24 * 3600_000;
+export const MESSAGE_TTL_MS = 30 * 24 * 3600_000;
 const FINAL: ReadonlySet<string> = new Set(['delivered', 'failed', 'skipped_opted_out']);
 const RANK: Record<string, number> = { queued: 0, unknown: 0, sent: 1, delivered: 2, failed: 2, skipped_opted_out: 2 };
 
@@ -49,7 +75,10 @@ export function nextStatus(current: MessageRecord['status'], reported: DeliveryS
 /**
  * Relay `outbox-sms`: honour opt-out, send through the provider, record the result. Permanent refusals
  * (opt-out, invalid number) mark the contact and are not retried; transient ones are retried with
- * backoff by the queue.
+ * backoff by the queue. With a `policy`: an unsolicited message that comes round outside the delivery
+ * window (a timer that fired at night, a backlog) is held until the window opens; texts are prepared
+ * for GSM-7 (punctuation always, accents when the deployment folds them); each sent message gets a
+ * delayed delivery check that counts it `unknown` when no report came.
  */
 export function startSmsRelay(deps: {
   queue: JobQueue;
@@ -60,28 +89,41 @@ export function startSmsRelay(deps: {
   metrics?: Metrics;
   events?: EventFeed;
   ratePerSecond: number;
+  policy?: OutboundPolicy;
 }): RunningWorker {
   const { store, sender, clock, logger, metrics, events } = deps;
+  const policy = deps.policy ?? {};
   return deps.queue.process<SendSmsJob>(
     'outbox-sms',
     async (job: QueuedJob<SendSmsJob>): Promise<JobOutcome> => {
       const m = job.data;
+      const id = m.messageId ?? job.id;
       const now = clock.now().getTime();
-      const existing = await store.getJson<MessageRecord>(`msg:${job.id}`);
+      const existing = await store.getJson<MessageRecord>(`msg:${id}`);
       if (existing?.providerMessageId) return { ok: true }; // sent before a crash: never send twice
-      const contact = await store.getContact(m.to);
-      if (!m.reply && (contact.optedOut || contact.undeliverable)) {
-        await store.setJson(`msg:${job.id}`, { id: job.id, to: m.to, provider: sender.provider, status: 'skipped_opted_out', purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
-        metrics?.smsStatus.inc({ provider: sender.provider, status: 'skipped_opted_out' });
-        events?.emit({ type: 'sms.skipped', id: job.id, to: m.to, reason: contact.optedOut ? 'opted out' : 'undeliverable', at: now });
+      if (!m.reply && !m.held && policy.deliveryWindow && policy.timeZone && !isInDeliveryWindow(now, policy.deliveryWindow, policy.timeZone)) {
+        // Nothing unsolicited leaves at night: the same message waits, as a new job, for the window.
+        const runAt = nextDeliveryTime(now, policy.deliveryWindow, policy.timeZone);
+        await deps.queue.add([{ id: `${id}:held`, queue: 'outbox-sms', name: job.name, data: { ...m, messageId: id, held: true } satisfies SendSmsJob, runAt }]);
+        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, status: 'queued', purpose: m.purpose, createdAt: existing?.createdAt ?? now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
         return { ok: true };
       }
-      const r = await sender.send({ id: job.id, to: m.to, text: m.text });
+      const contact = await store.getContact(m.to);
+      if (!m.reply && (contact.optedOut || contact.undeliverable)) {
+        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, status: 'skipped_opted_out', purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+        metrics?.smsStatus.inc({ provider: sender.provider, status: 'skipped_opted_out' });
+        events?.emit({ type: 'sms.skipped', id, to: m.to, reason: contact.optedOut ? 'opted out' : 'undeliverable', at: now });
+        return { ok: true };
+      }
+      const prepared = prepareSms(m.text, { foldAccents: policy.foldAccents === true });
+      const r = await sender.send({ id, to: m.to, text: prepared.text });
       if (r.ok) {
-        await store.setJson(`msg:${job.id}`, { id: job.id, to: m.to, provider: sender.provider, providerMessageId: r.providerMessageId, status: 'sent', segments: r.segments, purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
-        await store.setJson(`pmsg:${sender.provider}:${r.providerMessageId}`, job.id, MESSAGE_TTL_MS);
+        const segments = r.segments ?? prepared.segments;
+        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, providerMessageId: r.providerMessageId, status: 'sent', segments, purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+        await store.setJson(`pmsg:${sender.provider}:${r.providerMessageId}`, id, MESSAGE_TTL_MS);
+        if (policy.unknownAfterMs) await deps.queue.add([deliveryCheckJob(id, now, policy.unknownAfterMs)]);
         metrics?.smsStatus.inc({ provider: sender.provider, status: 'sent' });
-        events?.emit({ type: 'sms.sent', id: job.id, to: m.to, text: m.text, provider: sender.provider, segments: r.segments, at: now });
+        events?.emit({ type: 'sms.sent', id, to: m.to, text: prepared.text, provider: sender.provider, segments, at: now });
         return { ok: true };
       }
       if (r.optOut) await store.setContact(m.to, { optedOut: true });
@@ -89,7 +131,7 @@ export function startSmsRelay(deps: {
       metrics?.smsStatus.inc({ provider: sender.provider, status: r.permanent ? 'failed' : 'retrying' });
       logger.warn({ code: 'JIBU_SEND_FAILED', jobId: job.id, permanent: r.permanent, reason: r.reason, providerCode: r.code }, 'SMS send failed');
       if (r.permanent) {
-        await store.setJson(`msg:${job.id}`, { id: job.id, to: m.to, provider: sender.provider, status: 'failed', error: r.reason, purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, status: 'failed', error: r.reason, purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
       }
       return { ok: false, permanent: r.permanent, error: r.reason };
     },

@@ -1,0 +1,302 @@
+import type { Clock } from '../../clock.ts';
+import type { EventFeed } from '../../server/events.ts';
+import type { Metrics } from '../../server/metrics.ts';
+import type { JobOutcome, JobQueue, QueuedJob, RunningWorker, Store } from '../../store/types.ts';
+import type { Dhis2Client, ImportIssue, ImportResult } from '../client.ts';
+import { defaultDeployment, type Deployment } from '../deployment.ts';
+import { Dhis2AuthError, Dhis2RequestError, Dhis2TransportError } from '../errors.ts';
+import type { TrackerPayload } from '../payloads.ts';
+import type { Dhis2Event } from '../schemas.ts';
+import { dateIn } from '../readmodel/calendar.ts';
+import { rmKeys, type SyncState } from '../readmodel/types.ts';
+import { toSnapshot } from '../readmodel/views.ts';
+import { applyWrittenEvents } from '../readmodel/writer.ts';
+import { buildImport, describeIssues, judgeErrors, planJob, type PlannedJob } from './batch.ts';
+import type { Dhis2WriteJob } from './types.ts';
+
+/** The slice of a pino logger the relay uses. It logs codes, counts, job ids and DHIS2 uids, never job data. */
+export interface RelayLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface Dhis2RelayOptions {
+  queue: JobQueue;
+  store: Store;
+  client: Dhis2Client;
+  clock: Clock;
+  logger: RelayLogger;
+  metrics?: Metrics;
+  /** The simulator's feed: `dhis2.written` with the import payload, `dhis2.failed` with the reason. */
+  events?: EventFeed;
+  /** Programme metadata (Immunization stage) for keeping the read model coherent. Default: the built-in one. */
+  deployment?: Deployment;
+  /** "Today" for the read model; default the time zone of the last sync (`rm:sync`), else UTC. */
+  timeZone?: string;
+  /** Most writes in one import request. Default 100. */
+  maxBatch?: number;
+  /** How often to look for writes when the queue was empty (ms). Default 1000. */
+  intervalMs?: number;
+  /** Attempts before a write is dead-lettered. Default 20: with the backoff below, about two hours of DHIS2 outage. */
+  attempts?: number;
+  /** Backoff base (ms), doubled per attempt. Default 2000. */
+  backoffMs?: number;
+  /** Backoff cap (ms). Default 10 minutes. */
+  maxBackoffMs?: number;
+  /** Event uids per `GET /api/tracker/events` (URL length). Default 100. */
+  readChunk?: number;
+  /** Import requests one batch may spend finding which writes DHIS2 refuses. Default 16. */
+  maxImportsPerBatch?: number;
+  /** Suppress DHIS2's own notifications (program rules, completion SMS) triggered by Jibu's writes. */
+  skipSideEffects?: boolean;
+}
+
+/** Every scalar of an event, without what an update must not resend (reference §7.6). */
+const EVENT_FIELDS = '*,!notes,!dataValues,!relationships';
+
+/** What one job ended with, and why, for the queue and the dead letter. */
+type Settled = JobOutcome;
+
+function transient(error: string, detail?: unknown): Settled {
+  return detail === undefined ? { ok: false, permanent: false, error } : { ok: false, permanent: false, error, detail };
+}
+
+function permanent(error: string, detail: unknown): Settled {
+  return { ok: false, permanent: true, error, detail };
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The batch handler behind {@link startDhis2Relay}: writes in, one outcome per write out (same order).
+ * Exposed so the queue's delivery can be reproduced exactly in tests (a job delivered twice).
+ *
+ * Per batch: one `GET /api/tracker/events` (chunked) for the current state of every event written, then
+ * one `POST /api/tracker` (`CREATE_AND_UPDATE`, `atomicMode=ALL`, `async=false`). OK or WARNING (E1119:
+ * a note already there) settles every write. A 409 names objects: their writes are dead-lettered with
+ * DHIS2's codes and messages (E1030 on a create means done; E1032/E1082 means the event is gone), and
+ * the other writes are sent again at once without them. Unreachable DHIS2, 5xx, 429 and timeouts leave
+ * every write to the queue's exponential backoff.
+ */
+export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<QueuedJob<Dhis2WriteJob>>) => Promise<JobOutcome[]> {
+  const { client, clock, logger, metrics, events } = opts;
+  const deployment = opts.deployment ?? defaultDeployment();
+  const readChunk = Math.max(1, opts.readChunk ?? 100);
+  const maxImports = Math.max(1, opts.maxImportsPerBatch ?? 16);
+
+  async function readEvents(uids: string[]): Promise<Map<string, Dhis2Event>> {
+    const found = new Map<string, Dhis2Event>();
+    for (let i = 0; i < uids.length; i += readChunk) {
+      const chunk = uids.slice(i, i + readChunk);
+      try {
+        const page = await client.events({ events: chunk, fields: EVENT_FIELDS, paging: false });
+        metrics?.dhis2Requests.inc({ kind: 'read', outcome: 'ok' });
+        for (const e of page.items) if (!e.deleted) found.set(e.event, e);
+      } catch (err) {
+        metrics?.dhis2Requests.inc({ kind: 'read', outcome: 'error' });
+        throw err;
+      }
+    }
+    return found;
+  }
+
+  async function post(payload: TrackerPayload): Promise<ImportResult> {
+    try {
+      const r = await client.importTracker(payload, { importStrategy: 'CREATE_AND_UPDATE', atomicMode: 'ALL', ...(opts.skipSideEffects ? { skipSideEffects: true } : {}) });
+      metrics?.dhis2Requests.inc({ kind: 'import', outcome: r.status.toLowerCase() });
+      return r;
+    } catch (err) {
+      metrics?.dhis2Requests.inc({ kind: 'import', outcome: err instanceof Dhis2RequestError ? 'refused' : 'unavailable' });
+      throw err;
+    }
+  }
+
+  async function keepReadModelCoherent(written: Dhis2Event[]): Promise<void> {
+    if (!written.length) return;
+    try {
+      const state = await opts.store.getJson<SyncState>(rmKeys.sync());
+      const today = dateIn(opts.timeZone ?? state?.timeZone ?? 'UTC', clock.now());
+      await applyWrittenEvents(opts.store, written.map(toSnapshot), { today, syncedAt: clock.now().getTime(), deployment, ...(state?.window ? { window: state.window } : {}) });
+    } catch (err) {
+      // DHIS2 has the write; a stale view is corrected by the next sync, so the jobs still succeed.
+      logger.warn({ code: 'JIBU_STORE_UNAVAILABLE', events: written.length, reason: reasonOf(err) }, 'read model not updated after a DHIS2 write');
+    }
+  }
+
+  return async function handle(jobs) {
+    const started = performance.now();
+    const outcomes = new Map<string, Settled>();
+    const settle = (id: string, o: Settled) => outcomes.set(id, o);
+    const at = () => clock.now().getTime();
+
+    // 1. Validate: a malformed job can never succeed.
+    const planned: PlannedJob[] = [];
+    for (const j of jobs) {
+      const plan = planJob(j.id, j.data);
+      if (plan.ok) planned.push(plan.planned);
+      else {
+        settle(j.id, permanent(`invalid DHIS2 write job: ${plan.problems.join('; ')}`, { reason: 'invalid_job', problems: plan.problems }));
+        logger.warn({ code: 'JIBU_BAD_REQUEST', jobId: j.id, problems: plan.problems.length }, 'invalid DHIS2 write job dead-lettered');
+      }
+    }
+
+    // 2. Read the current state of every event written (every scalar must be resent on update).
+    const eventUids = [...new Set(planned.flatMap((p) => (p.event ? [p.event] : [])))];
+    let current = new Map<string, Dhis2Event>();
+    try {
+      current = await readEvents(eventUids);
+    } catch (err) {
+      return finish(jobs, outcomes, planned, transient(`DHIS2 unavailable while reading events: ${reasonOf(err)}`, { reason: 'dhis2_unavailable' }), started, at);
+    }
+    const sendable: PlannedJob[] = [];
+    for (const p of planned) {
+      if (p.event && !current.has(p.event)) {
+        const message = `event ${p.event} is not in DHIS2 (deleted, or outside the Jibu account's access)`;
+        settle(p.id, permanent(`DHIS2 event gone: ${message}`, { reason: 'event_gone', op: p.write.op, ref: p.job.ref, event: p.event, message }));
+        logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, event: p.event, reason: 'event_gone' }, 'DHIS2 write dead-lettered: event gone');
+        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: `event ${p.event} gone`, permanent: true, at: at() });
+      } else sendable.push(p);
+    }
+
+    // 3. Import; refine the group only when DHIS2 refuses part of it.
+    const groups: PlannedJob[][] = sendable.length ? [sendable] : [];
+    const written: Dhis2Event[] = [];
+    let imports = 0;
+    while (groups.length) {
+      const group = groups.shift()!;
+      if (imports >= maxImports) {
+        for (const p of group) settle(p.id, transient('left for a later batch: this batch spent its import requests isolating refused writes'));
+        continue;
+      }
+      imports++;
+      const built = buildImport(group, current);
+      let result: ImportResult;
+      try {
+        result = await post(built.payload);
+      } catch (err) {
+        if (err instanceof Dhis2RequestError) {
+          // The body itself was refused (400): halve the group until the write that causes it stands alone.
+          if (group.length > 1) {
+            const half = Math.ceil(group.length / 2);
+            groups.unshift(group.slice(0, half), group.slice(half));
+            continue;
+          }
+          const p = group[0]!;
+          settle(p.id, permanent(`DHIS2 refused the write (${err.dhis2Status}): ${err.message}`, { reason: 'payload_refused', op: p.write.op, ref: p.job.ref, ...(p.event ? { event: p.event } : {}), dhis2: { httpStatus: err.dhis2Status, code: err.dhis2Code, message: err.message } }));
+          logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, dhis2Status: err.dhis2Status, dhis2Code: err.dhis2Code }, 'DHIS2 write dead-lettered: request refused');
+          events?.emit({ type: 'dhis2.failed', ids: [p.id], error: err.message, permanent: true, at: at() });
+          continue;
+        }
+        // Down, 5xx, 429, timeout, or credentials: nothing here can fix it; the queue backs off and retries.
+        const rest = [group, ...groups.splice(0)].flat();
+        const code = err instanceof Dhis2AuthError ? 'JIBU_DHIS2_AUTH' : 'JIBU_DHIS2_UNAVAILABLE';
+        const detail = { reason: err instanceof Dhis2AuthError ? 'dhis2_auth' : 'dhis2_unavailable', ...(err instanceof Dhis2TransportError && err.dhis2Status ? { httpStatus: err.dhis2Status } : {}), ...(err instanceof Dhis2AuthError ? { httpStatus: err.dhis2Status } : {}) };
+        for (const p of rest) settle(p.id, transient(reasonOf(err), detail));
+        logger.warn({ code, jobs: rest.length, timedOut: err instanceof Dhis2TransportError ? err.timedOut : undefined, reason: reasonOf(err) }, 'DHIS2 import failed; writes will be retried');
+        events?.emit({ type: 'dhis2.failed', ids: rest.map((p) => p.id), error: reasonOf(err), permanent: false, at: at() });
+        break;
+      }
+
+      if (result.status !== 'ERROR') {
+        for (const p of group) settle(p.id, { ok: true });
+        for (const [uid, state] of built.after) {
+          current.set(uid, state);
+          written.push(state);
+        }
+        logger.info({ jobs: group.length, events: built.after.size, status: result.status, stats: result.stats, warnings: result.warnings.map((w) => w.code) }, 'DHIS2 import accepted');
+        events?.emit({ type: 'dhis2.written', ids: group.map((p) => p.id), status: result.status, requestPayload: built.payload, at: at() });
+        continue;
+      }
+
+      // 409: atomicMode=ALL saved nothing. Dead-letter the writes DHIS2 named, send the rest again.
+      const { verdicts, unattributed } = judgeErrors(group, result.errors);
+      const clean: PlannedJob[] = [];
+      const isolated: PlannedJob[][] = [];
+      for (const p of group) {
+        const v = verdicts.get(p.id)!;
+        if (v.kind === 'clean') clean.push(p);
+        else if (v.kind === 'isolate' && group.length > 1) isolated.push([p]);
+        else if (v.kind === 'done') settle(p.id, { ok: true });
+        else {
+          const gone = v.kind === 'gone';
+          const reason = gone ? 'event_gone' : 'dhis2_rejected';
+          const error = `${gone ? 'DHIS2 event gone' : 'DHIS2 rejected the write'}: ${describeIssues(v.issues)}`;
+          settle(p.id, permanent(error, { reason, op: p.write.op, ref: p.job.ref, ...(p.event ? { event: p.event } : {}), dhis2: { httpStatus: result.httpStatus, status: result.status, errors: v.issues } }));
+          logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason, errors: v.issues.map(issueForLog) }, 'DHIS2 write dead-lettered');
+          events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: at() });
+        }
+      }
+      if (clean.length === group.length) {
+        // DHIS2 named none of these objects: split until the culprit stands alone.
+        if (group.length > 1) {
+          const half = Math.ceil(group.length / 2);
+          groups.unshift(group.slice(0, half), group.slice(half));
+        } else {
+          const p = group[0]!;
+          const error = `DHIS2 rejected the write: ${describeIssues(unattributed)}`;
+          settle(p.id, permanent(error, { reason: 'dhis2_rejected', op: p.write.op, ref: p.job.ref, ...(p.event ? { event: p.event } : {}), dhis2: { httpStatus: result.httpStatus, status: result.status, errors: unattributed } }));
+          logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason: 'dhis2_rejected', errors: unattributed.map(issueForLog) }, 'DHIS2 write dead-lettered');
+          events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: at() });
+        }
+        continue;
+      }
+      groups.unshift(...(clean.length ? [clean] : []), ...isolated);
+    }
+
+    await keepReadModelCoherent(written);
+    return finish(jobs, outcomes, planned, undefined, started, at);
+  };
+
+  function finish(jobs: Array<QueuedJob<Dhis2WriteJob>>, outcomes: Map<string, Settled>, planned: PlannedJob[], rest: Settled | undefined, started: number, at: () => number): JobOutcome[] {
+    if (rest) {
+      const pending = planned.filter((p) => !outcomes.has(p.id));
+      for (const p of pending) outcomes.set(p.id, rest);
+      if (pending.length && !rest.ok) {
+        logger.warn({ code: 'JIBU_DHIS2_UNAVAILABLE', jobs: pending.length, reason: rest.error }, 'DHIS2 read failed; writes will be retried');
+        events?.emit({ type: 'dhis2.failed', ids: pending.map((p) => p.id), error: rest.error, permanent: false, at: at() });
+      }
+    }
+    const ms = Math.round(performance.now() - started);
+    const counts = { ok: 0, retry: 0, dead: 0 };
+    const result = jobs.map((j) => {
+      const o = outcomes.get(j.id) ?? transient('not settled by the batch');
+      if (o.ok) counts.ok++;
+      else if (o.permanent) counts.dead++;
+      else counts.retry++;
+      return o;
+    });
+    logger.info({ jobs: jobs.length, ...counts, ms }, 'DHIS2 outbox batch done');
+    return result;
+  }
+}
+
+/** Codes, types and uids: DHIS2 messages may quote values (E1007 quotes a phone number), so they stay out of logs. */
+function issueForLog(i: ImportIssue): { code: string; trackerType?: string; uid?: string } {
+  return { code: i.code, ...(i.trackerType ? { trackerType: i.trackerType } : {}), ...(i.uid ? { uid: i.uid } : {}) };
+}
+
+/**
+ * Relay `outbox-dhis2` into DHIS2 (DESIGN.md core loop step 7): up to `maxBatch` writes per
+ * `POST /api/tracker`, at most one batch in flight, every write idempotent (client-made note and object
+ * uids), transient failures retried with exponential backoff, permanent ones dead-lettered with DHIS2's
+ * report (`queue.deadLetters('outbox-dhis2')`, `queue.retryDeadLetter`). After a write lands, the read
+ * model (`rm:event`, caregiver and defaulter views) is brought up to date at once.
+ *
+ * @example
+ * const worker = startDhis2Relay({ queue, store, client, clock, logger, metrics, events });
+ * // on shutdown
+ * await worker.close();
+ */
+export function startDhis2Relay(opts: Dhis2RelayOptions): RunningWorker {
+  const handler = createDhis2BatchHandler(opts);
+  return opts.queue.processBatch<Dhis2WriteJob>('outbox-dhis2', handler, {
+    maxBatch: opts.maxBatch ?? 100,
+    intervalMs: opts.intervalMs ?? 1000,
+    attempts: opts.attempts ?? 20,
+    backoffMs: opts.backoffMs ?? 2000,
+    maxBackoffMs: opts.maxBackoffMs ?? 10 * 60_000,
+  });
+}
