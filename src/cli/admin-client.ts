@@ -163,7 +163,7 @@ export async function jobsRunCommand(name: string, opts: CommonOpts & { date?: s
 export async function flowsReloadCommand(opts: CommonOpts, io: CliIo): Promise<number> {
   try {
     const r = await adminCall(opts, 'POST', '/admin/flows/reload', reloadSchema);
-    io.out(opts.json ? JSON.stringify(r) : `reloaded: version ${r.version}${r.flows ? ` (${r.flows.join(', ')})` : ''}`);
+    io.out(opts.json ? JSON.stringify(r) : `reloaded: version ${r.version}${r.flows?.length ? ` (${r.flows.join(', ')})` : ''}`);
     return 0;
   } catch (err) {
     return fail(io, err);

@@ -3,9 +3,11 @@ import path from 'node:path';
 import type { ParsedFlow } from '../conversation/check.ts';
 import { buildFlowSet, parseFlowFile } from '../conversation/index.ts';
 import { readLocales } from '../conversation/locales.ts';
-import { createRegistry, type Registry } from '../conversation/registry.ts';
+import { createDomainRegistry } from '../conversation/actions/index.ts';
+import { ALL_MODULES } from '../conversation/actions/all.ts';
+import type { Registry } from '../conversation/registry.ts';
 import type { FlowProblem } from '../conversation/types.ts';
-import { loadDeployment, type Deployment } from '../dhis2/deployment.ts';
+import { defaultDeployment, loadDeployment, type Deployment } from '../dhis2/deployment.ts';
 import { JibuError } from '../errors.ts';
 import { flowToMermaid } from './graph.ts';
 import { smsBudgetProblems } from './sms-budget.ts';
@@ -29,7 +31,7 @@ export interface FlowsCheckOptions {
   defaultLocale: string;
   /** Problem paths are shown relative to this folder (default: the working directory). */
   baseDir?: string;
-  /** The gateway's registry (default: the built-in one the gateway uses). */
+  /** The registry to check names against (default: the gateway's, built from the deployment). */
   registry?: Registry;
 }
 
@@ -77,7 +79,6 @@ function compareProblems(a: FlowProblem, b: FlowProblem): number {
 export async function checkFlows(opts: FlowsCheckOptions): Promise<FlowsCheckReport> {
   const base = opts.baseDir ?? process.cwd();
   const rel = (p: string) => path.relative(base, path.resolve(base, p)) || p;
-  const registry = opts.registry ?? createRegistry();
   const problems: FlowProblem[] = [];
 
   let deployment: Deployment | undefined;
@@ -88,6 +89,8 @@ export async function checkFlows(opts: FlowsCheckOptions): Promise<FlowsCheckRep
     problems.push(...deploymentProblems(rel(opts.deploymentFile ?? 'deployment'), err));
   }
 
+  // The registry the gateway builds: the same actions, guards and validators, configured the same way.
+  const registry = opts.registry ?? createDomainRegistry(deployment ?? defaultDeployment(), ALL_MODULES);
   const loc = await readLocales(path.resolve(base, opts.localesDir), { defaultLocale: opts.defaultLocale, relativeTo: base });
 
   const byName = new Map<string, { file: string; text: string }>();

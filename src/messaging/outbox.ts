@@ -26,6 +26,8 @@ export interface SendSmsJob {
   messageId?: string;
   /** Already held once for quiet hours: send when it comes round, whatever the clock says. */
   held?: boolean;
+  /** A clinical alert to staff (a severe reaction): exempt from quiet hours. */
+  urgent?: boolean;
 }
 
 /**
@@ -101,7 +103,7 @@ export function startSmsRelay(deps: {
       const now = clock.now().getTime();
       const existing = await store.getJson<MessageRecord>(`msg:${id}`);
       if (existing?.providerMessageId) return { ok: true }; // sent before a crash: never send twice
-      if (!m.reply && !m.held && policy.deliveryWindow && policy.timeZone && !isInDeliveryWindow(now, policy.deliveryWindow, policy.timeZone)) {
+      if (!m.reply && !m.held && !m.urgent && policy.deliveryWindow && policy.timeZone && !isInDeliveryWindow(now, policy.deliveryWindow, policy.timeZone)) {
         // Nothing unsolicited leaves at night: the same message waits, as a new job, for the window.
         const runAt = nextDeliveryTime(now, policy.deliveryWindow, policy.timeZone);
         await deps.queue.add([{ id: `${id}:held`, queue: 'outbox-sms', name: job.name, data: { ...m, messageId: id, held: true } satisfies SendSmsJob, runAt }]);

@@ -13,6 +13,8 @@ import { ALL_MODULES } from '../conversation/actions/all.ts';
 import { loadDeployment, type Deployment } from '../dhis2/deployment.ts';
 import { createDhis2Client, type Dhis2Client } from '../dhis2/client.ts';
 import { createEmulator, type Emulator } from '../dhis2/emulator/index.ts';
+import { createCaseWorkerSource, syncReadModel, type CaseWorkerSource } from '../dhis2/readmodel/index.ts';
+import { startDhis2Relay } from '../dhis2/outbox/index.ts';
 import { handleTimer, type DataLoader, type RunnerDeps } from '../conversation/runner.ts';
 import { startSmsRelay } from '../messaging/outbox.ts';
 import { createStoreAndQueue } from '../store/index.ts';
@@ -35,6 +37,9 @@ export interface Gateway {
   dhis2: Dhis2Client;
   /** The built-in DHIS2 when DHIS2_URL is unset (also served at `/dhis2` for a look at the demo data). */
   emulator?: Emulator;
+  caseWorkers: CaseWorkerSource;
+  /** Run the read-model sync now. */
+  syncOnce(mode: 'full' | 'incremental'): Promise<unknown>;
   flows: () => FlowSet;
   /** Replace the running flow set (reload); refuses a set with errors. */
   reloadFlows(): Promise<{ ok: true; version: string } | { ok: false; problems: unknown[] }>;
@@ -76,15 +81,21 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
 
     const deployment = loadDeployment(config.JIBU_CONFIG);
     let emulator: Emulator | undefined;
-    let dhis2: Dhis2Client;
+    let dhis2Options: Parameters<typeof createDhis2Client>[0];
     if (config.DHIS2_URL) {
       const auth = config.DHIS2_TOKEN ? { token: config.DHIS2_TOKEN } : { username: config.DHIS2_USERNAME ?? '', password: config.DHIS2_PASSWORD ?? '' };
-      dhis2 = createDhis2Client({ baseUrl: config.DHIS2_URL, auth, timeoutMs: config.DHIS2_TIMEOUT_MS });
+      dhis2Options = { baseUrl: config.DHIS2_URL, auth, timeoutMs: config.DHIS2_TIMEOUT_MS };
     } else {
       emulator = opts.emulator ?? createEmulator({ version: config.DHIS2_EMULATOR_VERSION, clock, serverTimeZone: config.TZ });
-      dhis2 = createDhis2Client({ baseUrl: emulator.baseUrl, auth: { token: emulator.credentials.token }, timeoutMs: config.DHIS2_TIMEOUT_MS, fetch: emulator.fetch });
-      logger.info({ version: emulator.version.raw ?? config.DHIS2_EMULATOR_VERSION }, 'DHIS2_URL is not set: using the built-in DHIS2 emulator with demo data (served at /dhis2, user admin / district)');
+      dhis2Options = { baseUrl: emulator.baseUrl, auth: { token: emulator.credentials.token }, timeoutMs: config.DHIS2_TIMEOUT_MS, fetch: emulator.fetch };
+      logger.info({ version: config.DHIS2_EMULATOR_VERSION }, 'DHIS2_URL is not set: using the built-in DHIS2 emulator with demo data (served at /dhis2, user admin / district)');
     }
+    const dhis2: Dhis2Client = createDhis2Client(dhis2Options);
+    const caseWorkers: CaseWorkerSource = createCaseWorkerSource(dhis2Options);
+    // "Today" for the read model follows the deployment file, else TZ (the same day the flows use).
+    const syncDeployment: Deployment = { ...deployment, timeZone: deployment.timeZone ?? config.TZ };
+    const syncOnce = (mode: 'full' | 'incremental') =>
+      syncReadModel({ client: dhis2, store, deployment: syncDeployment, clock, mode, logger, users: caseWorkers, defaultCountry: config.DEFAULT_COUNTRY });
 
     const registry = createDomainRegistry(deployment, ALL_MODULES);
     const loadOpts = {
@@ -111,7 +122,21 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
         await handleTimer(runner, job.data);
         return { ok: true };
       }, { concurrency: 4 }));
+      workers.push(startDhis2Relay({ queue, store, client: dhis2, clock, logger, metrics, events, deployment: syncDeployment }));
       undo.push(async () => { await Promise.all(workers.map((w) => w.close())); });
+    }
+
+    // The read model must exist before conversations can show appointments. The embedded emulator is
+    // in-process and quick, so the gateway waits for it; a real DHIS2 may be slow or down, so the first
+    // sync runs in the background and readiness does not depend on it (the scheduler keeps it fresh).
+    if (emulator) {
+      const stats = await syncOnce('full');
+      logger.info({ stats }, 'read model synced from the built-in DHIS2');
+    } else {
+      void syncOnce('full').then(
+        (stats) => logger.info({ stats }, 'initial read-model sync done'),
+        (err: unknown) => logger.error({ err, code: 'JIBU_DHIS2_UNAVAILABLE' }, 'initial read-model sync failed; the scheduler will retry'),
+      );
     }
 
     let ready = false;
@@ -142,7 +167,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
 
     let stopping: Promise<void> | undefined;
     return {
-      app, server, port, store, queue, metrics, events, runner, deployment, dhis2, emulator,
+      app, server, port, store, queue, metrics, events, runner, deployment, dhis2, emulator, caseWorkers, syncOnce,
       flows: () => current,
       async reloadFlows() {
         const next = await loadFlowSet({ ...loadOpts, previous: current });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFlows, flowsCheckCommand, formatProblem, type FlowsCheckReport } from '../../src/cli/flows.ts';
 import type { FlowProblem } from '../../src/conversation/index.ts';
-import { captureIo, fixtureSet, markerLine, runJibu } from './helpers.ts';
+import { ROOT, captureIo, fixtureSet, markerLine, runJibu } from './helpers.ts';
 
 /**
  * `jibu flows check` against deliberately broken fixture sets: each must report exactly its problems,
@@ -34,7 +34,7 @@ const CASES: Array<{ fixture: string; what: string; ok: boolean; expected: Expec
       { file: FLOW, marker: 'no-range', severity: 'error', message: /steps\.count\.input\.min: .*expected number/ },
       { file: FLOW, marker: 'no-range', severity: 'error', message: /steps\.count\.input\.max: .*expected number/ },
       { file: FLOW, marker: 'typo', severity: 'error', message: /steps\.count: unknown key "nxt"/, hint: /check the spelling/ },
-      // `nxt` is not `next`, so the required `next` is missing too; zod reports it at the step.
+      // `nxt` is not `next`, so the required `next` is missing too, reported at the step's first line.
       { file: FLOW, marker: 'typo-step', severity: 'error', message: /steps\.count\.next: .*expected string/ },
     ],
   },
@@ -116,6 +116,17 @@ afterAll(async () => {
   for (const c of cleanups) await c();
 });
 
+// The real CLI, spawned at the start so it runs while the in-process tests do.
+let broken: ReturnType<typeof runJibu>;
+let brokenDir = '';
+beforeAll(async () => {
+  const b = await fixtureSet('broken-icu');
+  cleanups.push(b.cleanup);
+  brokenDir = b.dir;
+  const env = { JIBU_CONFIG: '', FLOWS_DIR: '', LOCALES_DIR: '' };
+  broken = runJibu(['flows', 'check', '--flows', 'flows', '--locales', 'locales'], { cwd: brokenDir, env });
+});
+
 async function check(fixture: string): Promise<{ dir: string; report: FlowsCheckReport }> {
   const set = await fixtureSet(fixture);
   cleanups.push(set.cleanup);
@@ -180,30 +191,14 @@ describe('jibu flows check on broken fixtures', () => {
 });
 
 describe('jibu flows check, the command', () => {
-  // Spawned once each, in parallel: the real CLI, its output and its exit code.
-  let shipped: ReturnType<typeof runJibu>;
-  let broken: ReturnType<typeof runJibu>;
-  let budget: ReturnType<typeof runJibu>;
-  let brokenDir = '';
-  let budgetDir = '';
-  beforeAll(async () => {
-    const b = await fixtureSet('broken-icu');
-    const s = await fixtureSet('broken-sms-budget');
-    cleanups.push(b.cleanup, s.cleanup);
-    brokenDir = b.dir;
-    budgetDir = s.dir;
-    const env = { JIBU_CONFIG: '', FLOWS_DIR: '', LOCALES_DIR: '' };
-    shipped = runJibu(['flows', 'check'], { env });
-    broken = runJibu(['flows', 'check', '--flows', 'flows', '--locales', 'locales'], { cwd: brokenDir, env });
-    budget = runJibu(['flows', 'check', '--flows', 'flows', '--locales', 'locales', '--deployment', 'deployment.yaml', '--strict'], { cwd: budgetDir, env });
-  });
-
   it('passes on the shipped flows', async () => {
-    const r = await shipped;
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).not.toMatch(/ {2}error {2}/);
-    expect(r.stdout.trim().split('\n').at(-1)).toMatch(/^✓ \d+ flows? in 5 locales \(en, fr, pt, rw, sw\)/);
+    const io = captureIo();
+    const code = await flowsCheckCommand({ flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', baseDir: ROOT }, io);
+    expect(io.stderr).toEqual([]);
+    expect(code).toBe(0);
+    const out = io.stdout.join('\n');
+    expect(out).not.toMatch(/ {2}error {2}/);
+    expect(out.split('\n').at(-1)).toMatch(/^✓ \d+ flows? in 5 locales \(en, fr, pt, rw, sw\)/);
   });
 
   it('lists each problem of a broken set with file and line and exits non-zero', async () => {
@@ -213,11 +208,5 @@ describe('jibu flows check, the command', () => {
     expect(lines).toContain(`locales/fr/visit.yaml:${await markerLine(brokenDir, FR, 'fr-param')}  error  visit.moved uses parameters {jour} in fr but {date} in en  (the same parameters must appear in every language (ICU names are not translated))`);
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^flows/visit\\.yaml:${await markerLine(brokenDir, FLOW, 'no-param')} {2}error {2}visit\\.thanks_name uses \\{name\\}`)));
     expect(lines.at(-1)).toBe('✗ 2 errors, 0 warnings: the gateway would refuse this set');
-  });
-
-  it('warns about SMS over the deployment budget, and fails on it with --strict', async () => {
-    const r = await budget;
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`flows/visit.yaml:${await markerLine(budgetDir, FLOW, 'over-budget')}  warning  SMS reply at end moved after say moved_info`);
   });
 });

@@ -54,7 +54,9 @@ export interface SyncStats {
   caregivers: number;
   defaulterLists: number;
   defaulters: number;
+  /** Case worker views written; undefined without a user source or when listing users failed. */
   workers?: number;
+  /** Org units fetched (full sync, or an incremental one that found no stored tree). */
   orgUnits?: number;
   removed: { children: number; caregivers: number; defaulterLists: number; workers: number };
   durationMs: number;
@@ -120,7 +122,13 @@ export async function syncReadModel(opts: SyncOptions): Promise<SyncStats> {
 
   if (mode === 'full') await fullSync(run);
   else await incrementalSync(run, state);
-  await syncWorkers(run);
+  try {
+    await syncWorkers(run);
+  } catch (err) {
+    // A service account without user-read rights still gets caregiver and defaulter views; the case
+    // worker views stay as the last successful sync left them.
+    opts.logger?.warn({ code: 'JIBU_DHIS2_UNAVAILABLE', reason: err instanceof Error ? err.message : String(err) }, 'case workers not synced');
+  }
 
   const next: SyncState = { ...state, lastIncrementalAt: startedAt.toISOString(), timeZone, today, window };
   if (mode === 'full') {

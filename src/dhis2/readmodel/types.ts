@@ -97,7 +97,7 @@ export interface SyncState {
   today?: string;
   /** The time zone "today" was judged in (deployment, else DHIS2's `serverTimeZoneId`): the relay reuses it. */
   timeZone?: string;
-  /** Window of the last full sync, as `YYYY-MM-DD` dates. */
+  /** Appointment window of the last sync, as `YYYY-MM-DD` dates (the relay judges written events by it). */
   window?: { from: string; to: string };
 }
 

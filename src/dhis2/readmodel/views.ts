@@ -199,6 +199,7 @@ export function childView(d: DerivedChild, tree?: OrgUnitTree): ChildView {
   return view;
 }
 
+/** `Amina Salim`: how a case worker's list names a child. */
 export function fullName(r: Pick<ChildRecord, 'firstName' | 'surname'>): string {
   return [r.firstName, r.surname].filter(Boolean).join(' ');
 }

@@ -21,6 +21,7 @@ export async function readMany<T>(store: Store, keys: string[], chunk = 500): Pr
   return out;
 }
 
+/** Delete many keys, `chunk` per round trip (one huge DEL would block Redis). */
 export async function deleteMany(store: Store, keys: string[], chunk = 500): Promise<void> {
   for (let i = 0; i < keys.length; i += chunk) await store.delete(keys.slice(i, i + chunk));
 }
@@ -40,6 +41,7 @@ export interface IndexDelta {
   written: { caregivers: number; defaulterLists: number };
 }
 
+/** A delta that changes nothing, to merge the deltas of several pages into. */
 export function emptyDelta(): IndexDelta {
   return {
     add: { caregivers: [], defaulters: [], workers: [], children: [] },
@@ -48,6 +50,7 @@ export function emptyDelta(): IndexDelta {
   };
 }
 
+/** Add `d` to `into` (in place). */
 export function mergeDelta(into: IndexDelta, d: IndexDelta): void {
   for (const kind of Object.keys(into.add) as IndexKind[]) {
     into.add[kind].push(...d.add[kind]);

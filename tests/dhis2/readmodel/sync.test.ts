@@ -319,6 +319,22 @@ describe('read model sync', () => {
     expect(await views('2.42')).toEqual(old);
   });
 
+  it('lists users with a phone page by page, and still syncs the rest when users cannot be read', async () => {
+    const w = await world('memory');
+    const dhis2 = { baseUrl: w.emu.baseUrl, auth: { token: w.emu.credentials.token }, fetch: w.emu.fetch };
+    const users = await createCaseWorkerSource({ ...dhis2, pageSize: 2 }).usersWithPhone();
+    expect(users.map((u) => u.username).sort()).toEqual(['cw.baraka', 'cw.former', 'cw.peter', 'cw.salma', 'cw.zawadi']);
+    expect(w.emu.requests.filter((r) => r.path === '/api/users')).toHaveLength(3);
+
+    const warnings: object[] = [];
+    const refused = { usersWithPhone: () => Promise.reject(new Error('DHIS2 answered 403 to GET /api/users')) };
+    const stats = await w.sync('full', { users: refused, logger: { info: () => undefined, warn: (o) => warnings.push(o) } });
+    expect(stats.workers).toBeUndefined();
+    expect(stats.caregivers).toBeGreaterThan(5);
+    expect(warnings).toEqual([expect.objectContaining({ code: 'JIBU_DHIS2_UNAVAILABLE' })]);
+    expect((await w.store.getJson<SyncState>(rmKeys.sync()))?.lastFullAt).toBe(NOW);
+  });
+
   it('judges "today" in the deployment time zone when it sets one', async () => {
     const w = await world('memory', { now: '2025-03-03T02:00:00.000Z' });
     // 02:00 UTC on 3 March is still 2 March in Lima.

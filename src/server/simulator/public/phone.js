@@ -106,7 +106,8 @@ function addMessage(kind, text) {
     body.append(part);
   });
   const who = kind === 'out' ? 'You' : kind === 'in' ? 'Jibu' : 'Error';
-  const meta = `${[...text].length} characters · ${p.encoding} · ${p.parts.length} SMS`;
+  const n = [...text].length;
+  const meta = `${n} character${n === 1 ? '' : 's'} · ${p.encoding} · ${p.parts.length} SMS`;
   $('inbox').append(el('li', { class: `msg ${kind}` }, el('span', { class: 'who' }, who), body, el('span', { class: 'meta' }, meta)));
   $('inbox').lastElementChild.scrollIntoView({ block: 'nearest' });
 }
@@ -138,11 +139,23 @@ function describe(e) {
   }
 }
 
-const effectItem = (e) => el('li', { class: `effect ${e.type.replace('.', '-')}`, 'data-type': e.type }, ...describe(e));
+const effectItem = (e) => el('li', { class: `effect ${e.type.replace('.', '-')}`, 'data-type': e.type, 'data-id': e.id ?? '' }, ...describe(e));
+
+/** A queued SMS that has since been sent is shown once, as sent. */
+const superseded = (e) => e.type === 'sms.queued' && state.seen.some((x) => x.type === 'sms.sent' && x.id === e.id);
 
 /** The whole feed again (another number, or "every number" toggled); newest first. */
 function renderFeed() {
-  $('feed').replaceChildren(...state.seen.filter(mine).map(effectItem).reverse());
+  $('feed').replaceChildren(...state.seen.filter((e) => mine(e) && !superseded(e)).map(effectItem).reverse());
+}
+
+/** One new event: added on top (so screen readers announce only it), replacing its queued entry. */
+function addEffect(e) {
+  if (!mine(e)) return;
+  if (e.type === 'sms.sent') {
+    for (const li of $('feed').querySelectorAll('li[data-type="sms.queued"]')) if (li.dataset.id === e.id) li.remove();
+  }
+  $('feed').prepend(effectItem(e));
 }
 
 async function poll() {
@@ -157,15 +170,14 @@ async function poll() {
         state.seen.push(e);
         if (e.type === 'dhis2.queued' && e.phone === phone()) state.dhis2Ids.add(e.id);
         if (e.type === 'sms.sent' && e.to === phone()) addMessage('in', e.text);
-        // Only new entries are added, so screen readers announce just those.
-        if (mine(e)) $('feed').prepend(effectItem(e));
+        addEffect(e);
       }
       if (state.seen.length > 500) state.seen.splice(0, state.seen.length - 500);
     }
   } catch {
     // The gateway may be restarting; keep polling.
   }
-  setTimeout(poll, 700);
+  setTimeout(poll, 300);
 }
 
 async function submit(kind) {

@@ -1,0 +1,206 @@
+import { createHash, scryptSync, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { normalizePhone } from '../channels/phone.ts';
+import { JibuError } from '../errors.ts';
+import type { Store } from '../store/types.ts';
+
+/**
+ * A case worker's sign-in credential: a 4-digit PIN kept only as a salted scrypt hash, the count of
+ * wrong tries and the lock they lead to. Stored as one JSON document `cred:{phone}`.
+ *
+ * Why hashing happens inside the (pure, synchronous) conversation step: the runner's data loader runs
+ * before the step and never sees what the worker typed, so the only place that holds both the typed
+ * PIN and the stored hash is the step itself. `scryptSync` with a salt that comes in the document (or
+ * from the step's `newId()`) is deterministic and does no I/O, so the step stays pure and replayable;
+ * the cost parameters are kept modest so one USSD hop stays well under 50 ms. The typed PIN is cleared
+ * from the conversation variables in the very step that reads it, so it is never persisted. What must
+ * be stored (a new hash, a wrong try, a success) leaves the step as a `notify` effect committed
+ * atomically with the session, and {@link applyCredentialOp} applies it idempotently.
+ */
+
+/** scrypt cost: N = 2^13, r = 8, p = 1 (about 20 ms and 8 MiB on a small server). Stored per hash, so it can be raised later. */
+export const SCRYPT_PARAMS = { N: 8192, r: 8, p: 1 } as const;
+const KEY_LENGTH = 32;
+
+export interface LockPolicy {
+  /** Wrong tries in a row that lock the PIN. */
+  maxTries: number;
+  /** First lock period; each later lock (without a successful sign-in between) doubles it. */
+  lockMs: number;
+  /** Longest lock period. */
+  maxLockMs: number;
+}
+
+export const DEFAULT_LOCK_POLICY: LockPolicy = { maxTries: 5, lockMs: 60 * 60_000, maxLockMs: 7 * 24 * 60 * 60_000 };
+
+const ScryptParamsSchema = z.object({ N: z.number().int().min(1024), r: z.number().int().min(1), p: z.number().int().min(1) });
+
+/** The stored document (`cred:{phone}`). Read back with zod: it crosses a process boundary. */
+export const CredentialSchema = z.object({
+  v: z.literal(1),
+  /** The DHIS2 user the PIN belongs to: a phone number moved to another user must sign in afresh. */
+  userId: z.string().optional(),
+  hash: z.string().optional(),
+  salt: z.string().optional(),
+  params: ScryptParamsSchema.optional(),
+  setAt: z.number().optional(),
+  tries: z.number().int().min(0).default(0),
+  /** Locks so far without a successful sign-in in between (each doubles the period). */
+  locks: z.number().int().min(0).default(0),
+  lockedUntil: z.number().optional(),
+  /** Sign-in codes sent (epoch ms), the last hour only: a worker cannot be sent codes without end. */
+  otpSent: z.array(z.number()).default([]),
+  /** Ids of the last operations applied, so a job delivered twice counts once. */
+  applied: z.array(z.string()).default([]),
+});
+export type Credential = z.infer<typeof CredentialSchema>;
+
+/** What a conversation step asks to be written. `id` makes it idempotent. */
+export const CredentialOpSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('set'), id: z.string().min(1), phone: z.string(), userId: z.string(), hash: z.string(), salt: z.string(), params: ScryptParamsSchema, at: z.number() }),
+  z.object({ op: z.literal('failed'), id: z.string().min(1), phone: z.string(), at: z.number() }),
+  z.object({ op: z.literal('succeeded'), id: z.string().min(1), phone: z.string(), at: z.number() }),
+  z.object({ op: z.literal('otpSent'), id: z.string().min(1), phone: z.string(), at: z.number() }),
+]);
+export type CredentialOp = z.infer<typeof CredentialOpSchema>;
+
+export const credentialKey = (phone: string): string => `cred:${phone}`;
+
+const APPLIED_KEEP = 20;
+const OTP_WINDOW_MS = 60 * 60_000;
+
+/** The lock period after the `locks`-th lock (0-based): doubling from `lockMs`, capped. */
+export function lockPeriod(locks: number, policy: LockPolicy = DEFAULT_LOCK_POLICY): number {
+  return Math.min(policy.maxLockMs, policy.lockMs * 2 ** Math.min(locks, 20));
+}
+
+/**
+ * Apply one operation to a credential (pure). A repeated `id` changes nothing. Five wrong tries in a
+ * row lock the PIN; a success clears the tries and the lock history.
+ *
+ * @example applyCredentialOp(null, { op: 'failed', id: 'a1', phone, at: 0 }).tries // 1
+ */
+export function applyCredentialOp(current: Credential | null, op: CredentialOp, policy: LockPolicy = DEFAULT_LOCK_POLICY): Credential {
+  const doc: Credential = current ?? { v: 1, tries: 0, locks: 0, otpSent: [], applied: [] };
+  if (doc.applied.includes(op.id)) return doc;
+  const applied = [...doc.applied, op.id].slice(-APPLIED_KEEP);
+  switch (op.op) {
+    case 'set':
+      return { v: 1, userId: op.userId, hash: op.hash, salt: op.salt, params: op.params, setAt: op.at, tries: 0, locks: 0, otpSent: doc.otpSent, applied };
+    case 'succeeded': {
+      const { lockedUntil: _gone, ...rest } = doc;
+      return { ...rest, tries: 0, locks: 0, applied };
+    }
+    case 'failed': {
+      // A try that arrives while locked (a hop already in flight) does not extend the lock.
+      if (doc.lockedUntil !== undefined && doc.lockedUntil > op.at) return { ...doc, applied };
+      const tries = doc.tries + 1;
+      if (tries < policy.maxTries) return { ...doc, tries, applied };
+      return { ...doc, tries: 0, locks: doc.locks + 1, lockedUntil: op.at + lockPeriod(doc.locks, policy), applied };
+    }
+    case 'otpSent':
+      return { ...doc, otpSent: [...doc.otpSent.filter((t) => t > op.at - OTP_WINDOW_MS), op.at], applied };
+  }
+}
+
+/** Codes sent within the last hour before `now`. */
+export function recentOtps(doc: Credential | null, now: number): number {
+  return (doc?.otpSent ?? []).filter((t) => t > now - OTP_WINDOW_MS).length;
+}
+
+/**
+ * The salted scrypt hash of a PIN, base64. Deterministic: the same PIN, salt and parameters always
+ * give the same hash, which is what keeps the conversation step pure.
+ */
+export function hashPin(pin: string, salt: string, params: { N: number; r: number; p: number } = SCRYPT_PARAMS): string {
+  return scryptSync(pin, salt, KEY_LENGTH, { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 }).toString('base64');
+}
+
+/** Compare a typed PIN with a stored hash in constant time. */
+export function verifyPin(pin: string, stored: Pick<Credential, 'hash' | 'salt' | 'params'>): boolean {
+  if (!stored.hash || !stored.salt || !isPinShaped(pin)) return false;
+  const want = Buffer.from(stored.hash, 'base64');
+  const got = Buffer.from(hashPin(pin, stored.salt, stored.params ?? SCRYPT_PARAMS), 'base64');
+  return want.length === got.length && timingSafeEqual(want, got);
+}
+
+export const isPinShaped = (pin: string): boolean => /^\d{4}$/.test(pin);
+
+/**
+ * Whether a 4-digit PIN is too easy to guess: all one digit (`7777`) or a run up or down (`1234`,
+ * `9876`). Those are the first a person holding someone else's phone would try.
+ */
+export function isWeakPin(pin: string): boolean {
+  if (!isPinShaped(pin)) return true;
+  const d = [...pin].map(Number);
+  const steps = d.slice(1).map((x, i) => x - d[i]!);
+  return steps.every((s) => s === 0) || steps.every((s) => s === 1) || steps.every((s) => s === -1);
+}
+
+/** A salt from a fresh id (the step's `newId()`): 16 bytes of its hash, base64. */
+export function saltFrom(id: string): string {
+  return createHash('sha256').update(`jibu-pin-salt:${id}`).digest().subarray(0, 16).toString('base64');
+}
+
+/**
+ * A 6-digit sign-in code derived from a fresh random id (`crypto.randomUUID()` in production), so the
+ * step that makes it stays pure. 122 random bits folded to 6 digits: uniform enough for a code that
+ * lives ten minutes and allows three tries.
+ */
+export function otpFrom(id: string): string {
+  const n = createHash('sha256').update(`jibu-otp:${id}`).digest().readUInt32BE(0);
+  return String(n % 1_000_000).padStart(6, '0');
+}
+
+/** What the session keeps of a code: a salted hash, never the code. */
+export function otpHash(code: string, salt: string): string {
+  return createHash('sha256').update(`${salt}:${code.trim()}`).digest('base64');
+}
+
+export function otpMatches(typed: string, salt: string, hash: string): boolean {
+  const a = Buffer.from(otpHash(typed, salt), 'base64');
+  const b = Buffer.from(hash, 'base64');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Read a stored credential leniently: a corrupt document counts as none (the worker signs in afresh). */
+export function parseCredential(raw: unknown): Credential | null {
+  if (raw === null || raw === undefined) return null;
+  const r = CredentialSchema.safeParse(raw);
+  return r.success ? r.data : null;
+}
+
+/**
+ * Apply a credential operation under the caller's contact lock (`lock:{phone}`), the lock every
+ * conversation step of that phone also holds: a write never races a sign-in in progress.
+ */
+export async function writeCredentialOp(store: Store, op: CredentialOp, policy: LockPolicy = DEFAULT_LOCK_POLICY): Promise<Credential> {
+  const loaded = await store.lockAndLoad(op.phone, `cred-lock:${op.phone}`);
+  try {
+    const next = applyCredentialOp(parseCredential(await store.getJson(credentialKey(op.phone))), op, policy);
+    await store.setJson(credentialKey(op.phone), next);
+    return next;
+  } finally {
+    await store.release(loaded.lock);
+  }
+}
+
+/**
+ * Forget a case worker's PIN (and any lock), so the next dial signs in with a code sent by SMS again.
+ * For `jibu pin reset <phone>` and the admin API. Returns the E.164 number and whether a PIN existed;
+ * throws JibuError `JIBU_BAD_PHONE` when `phone` is not a phone number.
+ *
+ * @example await resetPin(store, '0711 000 001', { defaultCountry: 'KE' }) // { phone: '+254711000001', reset: true }
+ */
+export async function resetPin(store: Store, phone: string, opts: { defaultCountry?: string } = {}): Promise<{ phone: string; reset: boolean }> {
+  const e164 = normalizePhone(phone, opts.defaultCountry);
+  if (!e164) throw new JibuError('JIBU_BAD_PHONE');
+  const loaded = await store.lockAndLoad(e164, `cred-lock:${e164}`);
+  try {
+    const existed = (await store.getJson(credentialKey(e164))) !== null;
+    await store.delete([credentialKey(e164)]);
+    return { phone: e164, reset: existed };
+  } finally {
+    await store.release(loaded.lock);
+  }
+}

@@ -1,0 +1,363 @@
+import { z } from 'zod';
+import type { Deployment } from '../dhis2/deployment.ts';
+import { dateIn } from '../dhis2/readmodel/calendar.ts';
+import { getCaregiver, getCaseWorker } from '../dhis2/readmodel/read.ts';
+import { rmKeys, type ChildRecord, type DefaulterList, type OrgUnitTree, type SyncState } from '../dhis2/readmodel/types.ts';
+import { sortDefaulters } from '../dhis2/readmodel/views.ts';
+import { readIndex, readMany } from '../dhis2/readmodel/writer.ts';
+import { sessionKey } from '../conversation/runner.ts';
+import type { Store } from '../store/types.ts';
+import { credentialKey, parseCredential, recentOtps, type Credential } from './credentials.ts';
+import { ageInMonths, clipName, daysFrom, inScope, nameMatches, similarNames } from './people.ts';
+
+/**
+ * The `caseWorker` data a case worker's conversation reads on every hop, from the read model only
+ * (DESIGN.md: a USSD hop never waits on DHIS2). Everything a list shows or an action may write is
+ * already cut to the worker's org units here; the actions check again at write time against
+ * {@link CaseWorkerData.trusted}, which this loader builds from the same scoped reads.
+ *
+ * Loaders are not given the conversation's variables, yet a search result depends on what the worker
+ * typed. The loader therefore reads the caller's stored session (the state left by the previous hop)
+ * and takes the few variables it needs (`findBy`, `searchPhone`, `place`, ...). This is why the flow
+ * confirms a search on its own screen: the results are ready on the hop after the one that typed it.
+ */
+
+/** The flow whose session variables the loader reads. */
+export const CASEWORKER_FLOW = 'caseworker';
+
+export interface WorkerInfo {
+  userId: string;
+  username: string;
+  name: string;
+  /** First word of the name, for greetings. */
+  first: string;
+  phone: string;
+  /** Capture org unit ids: the scope. */
+  orgUnits: string[];
+  /** Where births and deaths the worker notifies are recorded: their first capture org unit. */
+  home: { id: string; name: string };
+}
+
+export interface CredentialInfo {
+  state: 'none' | 'set' | 'locked';
+  tries: number;
+  /** Locks since the last successful sign-in (the next lock lasts twice as long). */
+  locks: number;
+  lockedUntil?: number;
+  hash?: string;
+  salt?: string;
+  params?: { N: number; r: number; p: number };
+  userId?: string;
+  /** Operation ids already applied (a step's failed tries not yet in this list are still on their way). */
+  applied: string[];
+  /** Codes sent in the last hour. */
+  otpRecent: number;
+}
+
+export interface DefaulterItem {
+  event: string;
+  enrollment: string;
+  trackedEntity: string;
+  name: string;
+  /** Age in whole months, as digits (`?` when the date of birth is unknown). */
+  age: string;
+  /** Days since the missed visit. */
+  days: number;
+  scheduledAt: string;
+  orgUnit: string;
+  village: string;
+  caregiverPhone: string;
+}
+
+export interface ChildItem {
+  kind: 'child' | 'new';
+  trackedEntity: string;
+  name: string;
+  /** Age in whole months, as digits (`?` when unknown). */
+  age: string;
+  dateOfBirth: string;
+  orgUnit: string;
+  village: string;
+  caregiverPhone: string;
+  /** The latest Immunization visit (an AEFI report attaches to it), or ''. */
+  latestEvent: string;
+}
+
+export interface PlaceItem {
+  /** An org unit id, or `all` for every place. */
+  orgUnit: string;
+  name: string;
+  count: number;
+}
+
+/** What actions may write to: every child and missed event this hop's scoped reads returned. */
+export interface Trusted {
+  children: Record<string, { orgUnit: string; path: string; enrollment?: string; latestEvent?: string; scheduled?: string[] }>;
+  events: Record<string, { trackedEntity: string; enrollment: string; orgUnit: string; path: string }>;
+}
+
+export interface CaseWorkerData {
+  worker: WorkerInfo;
+  cred: CredentialInfo;
+  /** Today in the programme's time zone. */
+  today: string;
+  /** The stored session says this worker signed in (lists are only filled then). */
+  signedIn: boolean;
+  defaulterCount: number;
+  /** The list is long enough to offer a choice of village or facility first. */
+  long: boolean;
+  places: PlaceItem[];
+  /** Every missed visit in scope, oldest first (minus those handled in this session). */
+  defaulters: DefaulterItem[];
+  /** The same, in the place chosen (`place` variable). */
+  filtered: DefaulterItem[];
+  /** Children found by the last search (`findBy`, `searchPhone`, `searchName`). */
+  found: ChildItem[];
+  /** Possible duplicates of the person being notified, then a `new` item; empty when there is none. */
+  duplicates: ChildItem[];
+  trusted: Trusted;
+}
+
+export interface LoaderOptions {
+  /** More missed visits than this: offer a choice of place first. Default 8. */
+  longList?: number;
+  /** Most children a search returns. Default 20. */
+  maxFound?: number;
+}
+
+/** The session variables the loader reads (lenient: anything unexpected is ignored). */
+const PeekSchema = z.object({
+  flowId: z.string(),
+  snapshot: z.object({ context: z.object({ vars: z.record(z.string(), z.unknown()) }) }),
+});
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+const field = (v: unknown, k: string): unknown => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined);
+
+/** The previous hop's variables of the caller's case-worker session, or {}. */
+async function peekVars(store: Store, phone: string): Promise<Record<string, unknown>> {
+  const parsed = PeekSchema.safeParse(await store.getSession(sessionKey('ussd', phone)));
+  return parsed.success && parsed.data.flowId === CASEWORKER_FLOW ? parsed.data.snapshot.context.vars : {};
+}
+
+interface ScopeChild {
+  trackedEntity: string;
+  enrollment: string;
+  name: string;
+  firstName: string;
+  dateOfBirth?: string;
+  orgUnit: string;
+  phone?: string;
+  latestEvent?: string;
+  events: string[];
+}
+
+/** Per store: the org unit tree and each worker's children, kept until the next sync. */
+interface Cache {
+  stamp: string;
+  tree: OrgUnitTree;
+  children: Map<string, ScopeChild[]>;
+}
+const caches = new WeakMap<Store, Cache>();
+
+async function cacheFor(store: Store, sync: SyncState | null): Promise<Cache> {
+  const stamp = `${sync?.lastFullAt ?? ''}|${sync?.lastIncrementalAt ?? ''}`;
+  const cached = caches.get(store);
+  if (cached && cached.stamp === stamp) return cached;
+  const tree = (await store.getJson<OrgUnitTree>(rmKeys.orgUnits())) ?? {};
+  const fresh: Cache = { stamp, tree, children: new Map() };
+  caches.set(store, fresh);
+  return fresh;
+}
+
+const pathOf = (tree: OrgUnitTree, ou: string): string => tree[ou]?.path ?? '';
+
+/**
+ * Every child of the read model inside the worker's org units. The read model has no per-org-unit
+ * index of children, so this scans `rm:index:children` once per sync and worker (cached) and only
+ * when a search or a duplicate check needs it.
+ */
+async function childrenInScope(store: Store, cache: Cache, worker: WorkerInfo): Promise<ScopeChild[]> {
+  const key = worker.orgUnits.join(',');
+  const hit = cache.children.get(key);
+  if (hit) return hit;
+  const ids = await readIndex(store, 'children');
+  const records = await readMany<ChildRecord>(store, ids.map(rmKeys.child));
+  const out: ScopeChild[] = [];
+  for (const r of records) {
+    if (!r || !inScope(pathOf(cache.tree, r.orgUnit), worker.orgUnits)) continue;
+    out.push({
+      trackedEntity: r.trackedEntity,
+      enrollment: r.enrollment,
+      name: [r.firstName, r.surname].filter(Boolean).join(' '),
+      firstName: r.firstName,
+      ...(r.dateOfBirth ? { dateOfBirth: r.dateOfBirth } : {}),
+      orgUnit: r.orgUnit,
+      ...(r.phone ?? r.rawPhone ? { phone: r.phone ?? r.rawPhone } : {}),
+      ...(r.latestEvent ? { latestEvent: r.latestEvent } : {}),
+      events: r.events,
+    });
+  }
+  cache.children.set(key, out);
+  return out;
+}
+
+function workerInfo(view: NonNullable<Awaited<ReturnType<typeof getCaseWorker>>>, tree: OrgUnitTree): WorkerInfo {
+  const home = view.orgUnits[0]?.id ?? '';
+  return {
+    userId: view.userId,
+    username: view.username,
+    name: clipName(view.name, 30),
+    first: clipName(view.name.split(' ')[0] ?? view.name, 16),
+    phone: view.phone,
+    orgUnits: view.orgUnits.map((o) => o.id),
+    home: { id: home, name: clipName(tree[home]?.name ?? home, 30) },
+  };
+}
+
+function credentialInfo(doc: Credential | null, now: number): CredentialInfo {
+  const base = { tries: doc?.tries ?? 0, locks: doc?.locks ?? 0, applied: doc?.applied ?? [], otpRecent: recentOtps(doc, now) };
+  if (!doc?.hash || !doc.salt) return { state: 'none', ...base };
+  const info: CredentialInfo = { state: doc.lockedUntil !== undefined && doc.lockedUntil > now ? 'locked' : 'set', ...base, hash: doc.hash, salt: doc.salt };
+  if (doc.params) info.params = doc.params;
+  if (doc.userId) info.userId = doc.userId;
+  if (doc.lockedUntil !== undefined) info.lockedUntil = doc.lockedUntil;
+  return info;
+}
+
+function childItem(c: { trackedEntity: string; name: string; dateOfBirth?: string; orgUnit: string; phone?: string; latestEvent?: string }, tree: OrgUnitTree, today: string): ChildItem {
+  return {
+    kind: 'child',
+    trackedEntity: c.trackedEntity,
+    name: clipName(c.name || '?'),
+    age: String(ageInMonths(c.dateOfBirth, today) ?? '?'),
+    dateOfBirth: c.dateOfBirth ?? '',
+    orgUnit: c.orgUnit,
+    village: clipName(tree[c.orgUnit]?.name ?? '', 18),
+    caregiverPhone: c.phone ?? '',
+    latestEvent: c.latestEvent ?? '',
+  };
+}
+
+/** The `new` choice closing a duplicate list ("none of these: a new child"). */
+const NEW_ITEM: ChildItem = { kind: 'new', trackedEntity: '', name: '', age: '', dateOfBirth: '', orgUnit: '', village: '', caregiverPhone: '', latestEvent: '' };
+
+/**
+ * Load the `caseWorker` data for the caller, or null when the phone is not an enabled DHIS2 user (the
+ * role then keeps them out of the case-worker flow). One store read for anyone else.
+ *
+ * @example const data = await loadCaseWorkerData(store, deployment, '+254711000001', new Date())
+ */
+export async function loadCaseWorkerData(store: Store, deployment: Deployment, phone: string, now: Date, opts: LoaderOptions = {}): Promise<CaseWorkerData | null> {
+  const view = await getCaseWorker(store, phone);
+  if (!view) return null;
+  const [rawCred, sync, vars] = await Promise.all([store.getJson(credentialKey(phone)), store.getJson<SyncState>(rmKeys.sync()), peekVars(store, phone)]);
+  const cache = await cacheFor(store, sync);
+  const { tree } = cache;
+  const worker = workerInfo(view, tree);
+  const today = dateIn(deployment.timeZone ?? sync?.timeZone ?? 'UTC', now);
+  const signedIn = str(vars.signedInAs) === worker.userId;
+  const trusted: Trusted = { children: {}, events: {} };
+  const allow = (path: string) => inScope(path, worker.orgUnits);
+
+  // Missed visits: the lists of the org units inside the worker's subtrees.
+  const withLists = await readIndex(store, 'defaulters');
+  const lists = await readMany<DefaulterList>(store, withLists.filter((ou) => allow(pathOf(tree, ou))).map(rmKeys.defaulters));
+  const byEvent = new Map<string, DefaulterList['defaulters'][number]>();
+  for (const l of lists) for (const d of l?.defaulters ?? []) if (allow(pathOf(tree, d.orgUnit))) byEvent.set(d.event, d);
+  const handled = new Set(Array.isArray(vars.handled) ? vars.handled.filter((x): x is string => typeof x === 'string') : []);
+  const all: DefaulterItem[] = [];
+  for (const d of sortDefaulters([...byEvent.values()])) {
+    const path = pathOf(tree, d.orgUnit);
+    trusted.events[d.event] = { trackedEntity: d.trackedEntity, enrollment: d.enrollment, orgUnit: d.orgUnit, path };
+    trusted.children[d.trackedEntity] ??= { orgUnit: d.orgUnit, path, enrollment: d.enrollment };
+    if (handled.has(d.event)) continue;
+    all.push({
+      event: d.event,
+      enrollment: d.enrollment,
+      trackedEntity: d.trackedEntity,
+      name: clipName(d.name || '?'),
+      age: String(ageInMonths(d.dateOfBirth, today) ?? '?'),
+      days: Math.max(0, daysFrom(d.scheduledAt, today)),
+      scheduledAt: d.scheduledAt,
+      orgUnit: d.orgUnit,
+      village: clipName(tree[d.orgUnit]?.name ?? '', 18),
+      caregiverPhone: d.caregiverPhone ?? '',
+    });
+  }
+  const counts = new Map<string, number>();
+  for (const d of all) counts.set(d.orgUnit, (counts.get(d.orgUnit) ?? 0) + 1);
+  const places: PlaceItem[] = [...counts]
+    .map(([orgUnit, count]) => ({ orgUnit, name: clipName(tree[orgUnit]?.name ?? orgUnit, 20), count }))
+    .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
+  places.push({ orgUnit: 'all', name: '', count: all.length });
+  const place = str(field(vars.place, 'orgUnit'));
+  const filtered = !place || place === 'all' ? all : all.filter((d) => d.orgUnit === place);
+
+  // Searches and duplicate checks, from what the previous hop saved.
+  const max = opts.maxFound ?? 20;
+  let found: ChildItem[] = [];
+  let duplicates: ChildItem[] = [];
+  const remember = (c: ScopeChild | { trackedEntity: string; orgUnit: string; enrollment?: string; latestEvent?: string }) => {
+    const path = pathOf(tree, c.orgUnit);
+    const known = trusted.children[c.trackedEntity];
+    trusted.children[c.trackedEntity] = { ...known, orgUnit: c.orgUnit, path, ...(c.enrollment ? { enrollment: c.enrollment } : {}), ...(c.latestEvent ? { latestEvent: c.latestEvent } : {}) };
+  };
+  const byPhone = async (p: string) => {
+    const cg = await getCaregiver(store, p);
+    return (cg?.children ?? [])
+      .filter((c) => allow(pathOf(tree, c.orgUnit)))
+      .map((c) => ({ trackedEntity: c.trackedEntity, enrollment: c.enrollment, name: [c.firstName, c.surname].filter(Boolean).join(' '), firstName: c.firstName, ...(c.dateOfBirth ? { dateOfBirth: c.dateOfBirth } : {}), orgUnit: c.orgUnit, phone: p, ...(c.latestEvent ? { latestEvent: c.latestEvent } : {}), events: [] as string[] }));
+  };
+  if (signedIn) {
+    const findBy = str(vars.findBy);
+    const searchPhone = str(vars.searchPhone);
+    const searchName = str(vars.searchName);
+    let hits: ScopeChild[] = [];
+    if (findBy === 'phone' && searchPhone) hits = await byPhone(searchPhone);
+    else if (findBy === 'name' && searchName) hits = (await childrenInScope(store, cache, worker)).filter((c) => nameMatches(searchName, c.name));
+    hits = hits.slice(0, max);
+    hits.forEach(remember);
+    found = hits.map((c) => childItem(c, tree, today));
+
+    const purpose = str(vars.purpose);
+    const dob = str(vars.dob);
+    const name = str(vars.name) ?? '';
+    const carerPhone = purpose === 'birth' ? str(vars.carerPhone) : undefined;
+    // Checked once the last answer is in (the flow shows a summary screen on that hop).
+    if (dob && ((purpose === 'birth' && carerPhone) || (purpose === 'death' && name))) {
+      const scope = await childrenInScope(store, cache, worker);
+      // Same date of birth and a similar name (or no name yet), or the same caregiver phone.
+      const same = scope.filter((c) => c.dateOfBirth === dob && (!name || name === '0' || similarNames(name, c.name)));
+      const sameCarer = carerPhone ? await byPhone(carerPhone) : [];
+      const seen = new Set<string>();
+      const candidates = [...same, ...sameCarer].filter((c) => !seen.has(c.trackedEntity) && seen.add(c.trackedEntity)).slice(0, 6);
+      candidates.forEach(remember);
+      duplicates = candidates.length ? [...candidates.map((c) => childItem(c, tree, today)), NEW_ITEM] : [];
+    }
+
+    // The child being handled: its other scheduled visits (a death skips them all).
+    const te = str(field(vars.subject, 'trackedEntity')) ?? str(field(vars.defaulter, 'trackedEntity'));
+    if (te && trusted.children[te]) {
+      const [record] = await store.getJsonMany<ChildRecord>([rmKeys.child(te)]);
+      if (record && allow(pathOf(tree, record.orgUnit))) {
+        trusted.children[te] = { ...trusted.children[te], scheduled: record.events, ...(record.latestEvent ? { latestEvent: record.latestEvent } : {}) };
+      }
+    }
+  }
+
+  return {
+    worker,
+    cred: credentialInfo(parseCredential(rawCred), now.getTime()),
+    today,
+    signedIn,
+    defaulterCount: all.length,
+    long: all.length > (opts.longList ?? 8),
+    places,
+    defaulters: signedIn ? all : [],
+    filtered: signedIn ? filtered : [],
+    found,
+    duplicates,
+    trusted,
+  };
+}

@@ -1,0 +1,79 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import express from 'express';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { DEMO } from '../../src/dhis2/emulator/demo.ts';
+import { createEventFeed } from '../../src/server/events.ts';
+import { SIMULATOR_PUBLIC_DIR, demoPhoneList, simulatorRouter } from '../../src/server/simulator/router.ts';
+
+function app(feed = createEventFeed()) {
+  const a = express();
+  a.use('/simulator', simulatorRouter({ events: feed, demoPhones: demoPhoneList(), ussdCode: '*384*12#' }));
+  return { a, feed };
+}
+
+describe('simulator router', () => {
+  it('redirects /simulator to /simulator/ so the page finds its script and stylesheet', async () => {
+    const res = await request(app().a).get('/simulator?x=1');
+    expect(res.status).toBe(301);
+    expect(res.headers.location).toBe('/simulator/?x=1');
+  });
+
+  it('serves the page, its script and its stylesheet with the right types', async () => {
+    const { a } = app();
+    const page = await request(a).get('/simulator/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).toContain('<script type="module" src="phone.js"></script>');
+    expect((await request(a).get('/simulator/phone.js')).headers['content-type']).toMatch(/javascript/);
+    expect((await request(a).get('/simulator/phone.css')).headers['content-type']).toMatch(/^text\/css/);
+    for (const p of ['/simulator/%2e%2e/router.ts', '/simulator/..%2frouter.ts']) expect((await request(a).get(p)).status, p).not.toBe(200);
+  });
+
+  it('stays light: page, script and stylesheet together under 30 KB', async () => {
+    let total = 0;
+    for (const f of ['index.html', 'phone.js', 'phone.css']) total += (await stat(path.join(SIMULATOR_PUBLIC_DIR, f))).size;
+    expect(total).toBeLessThan(30 * 1024);
+  });
+
+  it('labels every control of the page and announces the screen to screen readers', async () => {
+    const html = await readFile(path.join(SIMULATOR_PUBLIC_DIR, 'index.html'), 'utf8');
+    const ids = [...html.matchAll(/<(?:input|select)\b[^>]*\bid="([^"]+)"/g)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThan(2);
+    for (const id of ids) expect(html, `label for #${id}`).toMatch(new RegExp(`<label[^>]*for="${id}"|<label[^>]*>\\s*<input[^>]*id="${id}"`));
+    expect(html).toMatch(/id="screen"[^>]*aria-live="polite"/);
+    expect(html).toMatch(/id="feed"[^>]*aria-live="polite"/);
+    expect(html).toMatch(/<html lang="en">/);
+  });
+
+  it('offers the demo caregivers and case workers', async () => {
+    const res = await request(app().a).get('/simulator/api/config');
+    expect(res.status).toBe(200);
+    expect(res.body.ussdCode).toBe('*384*12#');
+    const phones = res.body.phones as Array<{ phone: string; role: string }>;
+    expect(phones).toContainEqual(expect.objectContaining({ phone: DEMO.caregivers.oneChildDueInTwoDays.phone, role: 'caregiver' }));
+    expect(phones).toContainEqual(expect.objectContaining({ phone: DEMO.caseWorkers.kidutani.phone, role: 'caseWorker' }));
+    expect(phones).toHaveLength(Object.keys(DEMO.caregivers).length + Object.keys(DEMO.caseWorkers).length);
+  });
+
+  it('pages the event feed with a cursor that never skips an event', async () => {
+    const { a, feed } = app();
+    for (let i = 0; i < 5; i++) feed.emit({ type: 'timer.set', id: `t${i}`, phone: '+254700000002', fireAt: 1, at: 1 });
+    const first = await request(a).get('/simulator/api/events?since=0&limit=2');
+    expect(first.body.events.map((e: { id: string }) => e.id)).toEqual(['t0', 't1']);
+    const second = await request(a).get(`/simulator/api/events?since=${first.body.next}&limit=2`);
+    expect(second.body.events.map((e: { id: string }) => e.id)).toEqual(['t2', 't3']);
+    const rest = await request(a).get(`/simulator/api/events?since=${second.body.next}`);
+    expect(rest.body.events.map((e: { id: string }) => e.id)).toEqual(['t4']);
+    const none = await request(a).get(`/simulator/api/events?since=${rest.body.next}`);
+    expect(none.body).toEqual({ next: rest.body.next, events: [] });
+    expect(none.headers['cache-control']).toBe('no-store');
+  });
+
+  it('refuses a cursor that is not a number', async () => {
+    const res = await request(app().a).get('/simulator/api/events?since=abc');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('JIBU_BAD_REQUEST');
+  });
+});

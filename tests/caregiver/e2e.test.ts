@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, copyFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fixedClock } from '../../src/clock.ts';
+import { startFlow } from '../../src/conversation/index.ts';
+import { createDataLoader } from '../../src/conversation/actions/index.ts';
+import { caregiverModule, reminderChildren, reminderStart } from '../../src/conversation/actions/caregiver.ts';
+import { sessionKey } from '../../src/conversation/runner.ts';
+import type { FlowSet } from '../../src/conversation/index.ts';
+import { createEmulator, type Emulator } from '../../src/dhis2/emulator/index.ts';
+import { startDhis2Relay, type RelayLogger } from '../../src/dhis2/outbox/index.ts';
+import type { Dhis2Event } from '../../src/dhis2/schemas.ts';
+import { getCaregiver, syncReadModel } from '../../src/dhis2/readmodel/index.ts';
+import type { Gateway } from '../../src/server/lifecycle.ts';
+import type { QueuedJob, RunningWorker } from '../../src/store/types.ts';
+import { startTestGateway, eventually, type TestGateway } from '../server/harness.ts';
+import { cleanupRedis, requireRedis, uniquePrefix, REDIS_URL } from '../store/harness.ts';
+import { NOW, PHONES, ROOT, TZ, loadCaregiverSet } from './helpers.ts';
+
+/**
+ * End to end: the real gateway (HTTP webhooks, runner, store, queues) against the emulator, with the
+ * read-model sync and the DHIS2 outbox relay run as start-up will run them. A caregiver answers a
+ * reminder by SMS; the emulator ends up with the new date and exactly one note.
+ */
+
+const silent: RelayLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const cleanups: Array<() => Promise<void>> = [];
+const prefixes: string[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+const shared: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of shared.splice(0).reverse()) await c();
+  await cleanupRedis(prefixes);
+});
+
+let built: Promise<FlowSet> | undefined;
+/** The shipped caregiver flows (and the demo) with the caregiver module, built once for the file. */
+const caregiverSet = (): Promise<FlowSet> => (built ??= loadCaregiverSet());
+
+interface World {
+  t: TestGateway;
+  gw: Gateway;
+  emu: Emulator;
+  clock: ReturnType<typeof fixedClock>;
+}
+
+/**
+ * A gateway whose runner speaks the shipped caregiver flows. Start-up loads `FLOWS_DIR` with the modules
+ * of `ALL_MODULES`, which the caregiver module may not be part of yet: it gets a folder with the demo
+ * alone, and the runner is then handed the caregiver flow set and data loader (the same files and module
+ * start-up uses once registered). Everything else is the gateway's own: webhooks, runner, store, queues.
+ */
+async function world(opts: { emu?: Emulator; clock?: ReturnType<typeof fixedClock>; redisPrefix?: string; sync?: boolean; bin?: Array<() => Promise<void>> } = {}): Promise<World> {
+  const clock = opts.clock ?? fixedClock(NOW);
+  const emu = opts.emu ?? createEmulator({ version: '2.40', clock, seed: { children: 20 } });
+  const flowsDir = await mkdtemp(path.join(tmpdir(), 'jibu-caregiver-flows-'));
+  await copyFile(path.join(ROOT, 'flows', 'demo.yaml'), path.join(flowsDir, 'demo.yaml'));
+  const env: Record<string, string> = { FLOWS_DIR: flowsDir, LOCALES_DIR: path.join(ROOT, 'locales'), TZ, ...(opts.redisPrefix ? { REDIS_URL } : {}) };
+  const t = await startTestGateway(env, { clock, emulator: emu, ...(opts.redisPrefix ? { redisPrefix: opts.redisPrefix } : {}) });
+  (opts.bin ?? cleanups).push(async () => {
+    await t.stop();
+    await rm(flowsDir, { recursive: true, force: true });
+  });
+  const { gw } = t;
+  const set = await caregiverSet();
+  gw.runner.flows = () => set;
+  gw.runner.loadData = createDataLoader(gw.store, gw.deployment, [caregiverModule]);
+  if (opts.sync !== false) await syncReadModel({ client: gw.dhis2, store: gw.store, deployment: gw.deployment, clock, mode: 'full', defaultCountry: 'KE' });
+  return { t, gw, emu, clock };
+}
+
+/** The scheduler's side of a reminder: open the reply flow for `phone` and commit it as the runner does. */
+async function remind(w: World, phone: string): Promise<void> {
+  const view = await getCaregiver(w.gw.store, phone);
+  if (!view) throw new Error(`no caregiver ${phone} in the read model`);
+  const events = new Set(view.children.flatMap((c) => (c.next ? [c.next.event] : [])));
+  const start = reminderStart({ phone, today: w.emu.today(), children: reminderChildren(view, events) });
+  const key = sessionKey('sms', phone);
+  const loaded = await w.gw.store.lockAndLoad(phone, key);
+  const r = startFlow(w.gw.runner.flows(), loaded.session, {
+    ...start, channel: 'sms', phone, contact: loaded.contact, now: w.clock.now(), newId: randomUUID,
+  });
+  const jobs: QueuedJob[] = r.effects.flatMap((e) => (e.type === 'sendSms' ? [{ id: `sms:${randomUUID()}`, queue: 'outbox-sms' as const, name: 'sendSms', data: { to: e.to, text: e.text, locale: e.locale, reply: false, provider: 'http' } }] : []));
+  expect(jobs).toHaveLength(1);
+  await w.gw.store.commit(loaded.lock, { sessionKey: key, session: r.session, sessionTtlMs: r.sessionTtlMs, jobs });
+}
+
+/** The generic HTTP provider delivering an SMS from `phone` (a provider retry resends the same id). */
+async function sms(w: World, phone: string, text: string, id: string): Promise<number> {
+  const res = await fetch(`${w.t.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, from: phone, to: '21512', text }) });
+  return res.status;
+}
+
+const smsTo = (w: World, phone: string) => w.t.sent.filter((m) => m.to === phone).map((m) => m.text);
+
+async function dhis2Event(w: World, uid: string): Promise<Dhis2Event> {
+  const page = await w.gw.dhis2.events({ events: [uid], fields: '*', paging: false });
+  const e = page.items[0];
+  if (!e) throw new Error(`event ${uid} not in the emulator`);
+  return e;
+}
+
+function relay(w: World, bin = cleanups): RunningWorker {
+  const worker = startDhis2Relay({ queue: w.gw.queue, store: w.gw.store, client: w.gw.dhis2, clock: w.clock, logger: silent, deployment: w.gw.deployment, timeZone: TZ, intervalMs: 20, backoffMs: 50, maxBackoffMs: 200 });
+  bin.push(() => worker.close());
+  return worker;
+}
+
+const imports = (emu: Emulator) => emu.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/api/tracker'));
+
+describe('a reminder reply over SMS, through the gateway into DHIS2', () => {
+  // One gateway, emulator and relay for these tests: each uses its own caregiver phone.
+  let w: World;
+  beforeAll(async () => {
+    w = await world({ bin: shared });
+    relay(w, shared);
+  });
+
+  it('"2" and a valid date move the event\'s scheduledAt and add exactly one note, with the reply delivered twice and a first DHIS2 attempt failing with 503', async () => {
+    const phone = PHONES.oneChild;
+    const view = await getCaregiver(w.gw.store, phone);
+    const uid = view?.children[0]?.next?.event ?? '';
+    const before = await dhis2Event(w, uid);
+    expect(before.scheduledAt?.slice(0, 10)).toBe('2025-11-27');
+    const importsBefore = imports(w.emu).length;
+
+    await remind(w, phone);
+    await eventually(() => smsTo(w, phone).length === 1, 'the reminder SMS');
+    expect(smsTo(w, phone)[0]).toBe('Neema has a clinic visit on 27/11/2025.\n1. Confirm the visit\n2. Change the date');
+
+    // The provider delivers "2" twice (same message id): one answer, one step.
+    expect(await sms(w, phone, '2', 'AT-reply-1')).toBe(200);
+    expect(await sms(w, phone, '2', 'AT-reply-1')).toBe(200);
+    await eventually(() => smsTo(w, phone).length >= 2, 'the date question');
+    // DHIS2 will answer the first import with a 503; the relay backs off and tries again.
+    w.emu.faults.failNext(1, 503, { onlyImports: true });
+    expect(await sms(w, phone, '02122025', 'AT-reply-2')).toBe(200);
+    await eventually(() => smsTo(w, phone).length >= 3, 'the confirmation');
+    const [, question, confirmation, ...extra] = smsTo(w, phone);
+    expect(question).toBe('On which date can you bring Neema? E.g. 25122025 or tomorrow.');
+    expect(confirmation).toMatch(/^Thank you\. The new date for Neema is 02\/12\/2025\. Ref ([A-Z2-9]{6})\.$/);
+    expect(extra).toEqual([]);
+    const ref = /Ref ([A-Z2-9]{6})/.exec(confirmation ?? '')?.[1];
+
+    await eventually(() => imports(w.emu).slice(importsBefore).some((r) => r.status === 503), 'the failed first import');
+    w.clock.advance(60_000);
+    const after = await eventually(async () => {
+      const e = await dhis2Event(w, uid);
+      return e.scheduledAt?.startsWith('2025-12-02') ? e : null;
+    }, 'the new scheduledAt in DHIS2');
+    const added = (after.notes ?? []).filter((n) => !(before.notes ?? []).some((b) => b.note === n.note));
+    expect(added.map((n) => n.value)).toEqual([`Caregiver moved the visit from 2025-11-27 to 2025-12-02 by SMS (Jibu ref ${ref})`]);
+    expect(after.status).toBe('SCHEDULE');
+    expect(imports(w.emu).slice(importsBefore).map((r) => r.status)).toEqual([503, 200]);
+    // The relay kept the read model in step: the next screen shows the new date without a sync.
+    expect((await getCaregiver(w.gw.store, phone))?.children[0]?.next?.scheduledAt).toBe('2025-12-02');
+    expect(await w.gw.queue.deadLetters('outbox-dhis2')).toEqual([]);
+  });
+
+  it('a retried import whose first answer was lost (503 after commit) still leaves one note', async () => {
+    const phone = PHONES.twoChildren;
+    const uid = (await getCaregiver(w.gw.store, phone))?.children.find((c) => c.firstName === 'Juma')?.next?.event ?? '';
+    const before = (await dhis2Event(w, uid)).notes?.length ?? 0;
+    const importsBefore = imports(w.emu).length;
+    await remind(w, phone);
+    w.emu.faults.failNext(1, 503, { onlyImports: true, afterCommit: true });
+    await sms(w, phone, '2', 'AT-two-1'); // Juma
+    await sms(w, phone, '1', 'AT-two-2'); // confirm
+    await eventually(() => smsTo(w, phone).some((t) => t.startsWith('Thank you. We expect Juma')), 'the confirmation');
+    await eventually(() => imports(w.emu).slice(importsBefore).some((r) => r.status === 503), 'the lost answer');
+    w.clock.advance(60_000);
+    await eventually(() => imports(w.emu).slice(importsBefore).some((r) => r.status === 200), 'the retried import');
+    const notes = (await dhis2Event(w, uid)).notes ?? [];
+    expect(notes).toHaveLength(before + 1);
+    expect(notes.at(-1)?.value).toMatch(/^Caregiver confirmed the visit of 2025-11-27 by SMS \(Jibu ref [A-Z2-9]{6}\)$/);
+  });
+
+  it('with DHIS2 down the whole conversation, the caregiver still gets the confirmation, and the write lands when DHIS2 is back', async () => {
+    const phone = PHONES.dueToday;
+    const uid = (await getCaregiver(w.gw.store, phone))?.children[0]?.next?.event ?? '';
+    const notesBefore = (await dhis2Event(w, uid)).notes?.length ?? 0;
+    const importsBefore = imports(w.emu).length;
+    w.emu.faults.down = true;
+    try {
+      await remind(w, phone);
+      await sms(w, phone, '1', 'AT-down-1');
+      await eventually(() => smsTo(w, phone).some((t) => /^Thank you\. We expect Baraka at the clinic on 25\/11\/2025\. Ref [A-Z2-9]{6}\.$/.test(t)), 'the confirmation while DHIS2 is down');
+      w.clock.advance(60_000);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(imports(w.emu).slice(importsBefore)).toEqual([]);
+    } finally {
+      w.emu.faults.down = false;
+    }
+    w.clock.advance(60_000);
+    await eventually(async () => ((await dhis2Event(w, uid)).notes?.length ?? 0) === notesBefore + 1, 'the note once DHIS2 is back', 8000);
+  });
+
+  it('a caller who is not a caregiver still gets the demo flow through the gateway', async () => {
+    await sms(w, PHONES.unknown, 'hello', 'AT-unknown-1');
+    await eventually(() => smsTo(w, PHONES.unknown).length === 1, 'the demo reply');
+    expect(smsTo(w, PHONES.unknown)[0]).toMatch(/^Jibu demo\./);
+  });
+});
+
+describe('with Redis', () => {
+  it('a confirmation queued while DHIS2 is down survives a gateway restart and lands once', async () => {
+    await requireRedis();
+    const prefix = uniquePrefix('caregiver-e2e');
+    prefixes.push(prefix);
+    const clock = fixedClock(NOW);
+    const emu = createEmulator({ version: '2.41', clock, seed: { children: 20 } });
+    emu.faults.down = true;
+    const first = await world({ emu, clock, redisPrefix: prefix, sync: false });
+    emu.faults.down = false;
+    await syncReadModel({ client: first.gw.dhis2, store: first.gw.store, deployment: first.gw.deployment, clock, mode: 'full', defaultCountry: 'KE' });
+    emu.faults.down = true;
+    const phone = PHONES.oneChild;
+    const uid = (await getCaregiver(first.gw.store, phone))?.children[0]?.next?.event ?? '';
+    await remind(first, phone);
+    await sms(first, phone, '1', 'AT-redis-1');
+    await eventually(() => smsTo(first, phone).some((t) => t.startsWith('Thank you. We expect Neema')), 'the confirmation');
+    await first.t.stop();
+
+    emu.faults.down = false;
+    const notesBefore = (await first.gw.dhis2.events({ events: [uid], fields: '*', paging: false })).items[0]?.notes?.length ?? 0;
+    const second = await world({ emu, clock, redisPrefix: prefix, sync: false });
+    relay(second);
+    await eventually(async () => ((await dhis2Event(second, uid)).notes?.length ?? 0) === notesBefore + 1, 'the note after the restart', 8000);
+    // A provider retry of the same reply after the restart is still recognised.
+    await sms(second, phone, '1', 'AT-redis-1');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(smsTo(second, phone)).toEqual([]);
+  });
+});

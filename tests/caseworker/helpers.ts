@@ -1,0 +1,49 @@
+import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadFlowSet, type FlowProblem, type FlowSet } from '../../src/conversation/index.ts';
+import { createDomainRegistry, type DomainModule } from '../../src/conversation/actions/index.ts';
+import { caseWorkerModule } from '../../src/conversation/actions/caseworker.ts';
+import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const LANGS = ['en', 'fr', 'pt', 'rw', 'sw'] as const;
+export const TZ = 'Africa/Nairobi';
+
+/** Where the case-worker flows and texts live. */
+export const SOURCE = { flows: process.env.CW_FLOWS ?? path.join(ROOT, 'flows'), locales: process.env.CW_LOCALES ?? path.join(ROOT, 'locales') };
+const OWN_FLOWS = /^caseworker(-[a-z0-9-]+)?\.yaml$/;
+
+/**
+ * A flows folder with the demo flow and the case-worker flows only, and a locales folder with every
+ * shipped text: the gateway under test then depends on no other capability's flows being registered.
+ */
+export async function caseWorkerDirs(): Promise<{ flowsDir: string; localesDir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'jibu-cw-'));
+  const flowsDir = path.join(dir, 'flows');
+  const localesDir = path.join(dir, 'locales');
+  await mkdir(flowsDir, { recursive: true });
+  await cp(path.join(ROOT, 'flows', 'demo.yaml'), path.join(flowsDir, 'demo.yaml'));
+  for (const f of await readdir(SOURCE.flows)) if (OWN_FLOWS.test(f)) await cp(path.join(SOURCE.flows, f), path.join(flowsDir, f));
+  for (const lang of LANGS) {
+    await mkdir(path.join(localesDir, lang), { recursive: true });
+    for (const f of await readdir(path.join(ROOT, 'locales', lang))) {
+      if (f === 'demo.yaml' || f === 'system.yaml') await cp(path.join(ROOT, 'locales', lang, f), path.join(localesDir, lang, f));
+    }
+    await cp(path.join(SOURCE.locales, lang, 'caseworker.yaml'), path.join(localesDir, lang, 'caseworker.yaml'));
+  }
+  return { flowsDir, localesDir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Load the demo and case-worker flows with the case-worker module, or the problems. */
+export async function loadCaseWorkerSet(opts: { modules?: DomainModule[]; deployment?: Deployment } = {}): Promise<{ set?: FlowSet; problems: FlowProblem[]; warnings: FlowProblem[] }> {
+  const dirs = await caseWorkerDirs();
+  try {
+    const registry = createDomainRegistry(opts.deployment ?? defaultDeployment(), opts.modules ?? [caseWorkerModule]);
+    const r = await loadFlowSet({ flowsDir: dirs.flowsDir, localesDir: dirs.localesDir, registry, defaultLocale: 'en', baseDir: ROOT, timeZone: TZ, defaultCountry: 'KE' });
+    return r.ok ? { set: r.set, problems: [], warnings: r.warnings } : { problems: r.problems, warnings: [] };
+  } finally {
+    await dirs.cleanup();
+  }
+}

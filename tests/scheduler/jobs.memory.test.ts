@@ -1,0 +1,3 @@
+import { schedulerContract } from './contract.ts';
+
+schedulerContract('memory', 'scheduler-memory');
