@@ -12,6 +12,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/src/server/simulator/public ./dist/server/simulator/public
 COPY package.json ./
 COPY bin ./bin
 COPY flows ./flows

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/reminders.ts` — one `reminders` run over 100 000 children (emulator), with flat memory.
+ * `npx tsx bench/reminders.ts` (better: `node --expose-gc --import tsx bench/reminders.ts`) — one `reminders` run over 100 000 children (emulator), with flat memory.
  *
  * Method (also in bench/README.md, "Reminders"):
  *  1. The DHIS2 emulator is seeded with `--children` (default 100 000) children, one scheduled Immunization
@@ -10,8 +10,9 @@
  *  4. The measured run is `createJobs(…).reminders(today)`. RSS and heap are sampled every 25 ms during the
  *     run; the baseline is the RSS just before it (emulator, read model in Redis, flows loaded). The emulator's
  *     fetch is wrapped to count requests: event pages and tracked-entity requests.
- *  5. Flat memory: the peak minus the baseline, and the RSS at each quarter of the run, are reported; they
- *     must not grow with the number of events (the job holds one page of events and its tracked entities).
+ *  5. Flat memory: the peak RSS against the baseline, the RSS at each quarter of the run, and (with
+ *     `--expose-gc`) the live heap after a forced collection every 10th event page and at the end; they must
+ *     not grow with the number of events (the job holds one page of events and its tracked entities).
  */
 import { execSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -47,10 +48,18 @@ async function main(): Promise<void> {
   const seededMs = Math.round(performance.now() - t0);
   const counts = { eventPages: 0, trackedEntityRequests: 0, other: 0 };
   let counting = false;
+  /** Live heap (after a forced collection) every 10th event page: what the run holds as it goes. */
+  const live: Array<{ page: number; heapMB: number }> = [];
   const countingFetch: typeof fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     if (counting) {
-      if (url.pathname === '/api/tracker/events') counts.eventPages++;
+      if (url.pathname === '/api/tracker/events') {
+        counts.eventPages++;
+        if (globalThis.gc && counts.eventPages % 10 === 1) {
+          globalThis.gc();
+          live.push({ page: counts.eventPages, heapMB: mb(process.memoryUsage().heapUsed) });
+        }
+      }
       else if (url.pathname === '/api/tracker/trackedEntities') counts.trackedEntityRequests++;
       else counts.other++;
     }
@@ -81,7 +90,9 @@ async function main(): Promise<void> {
     const m = process.memoryUsage();
     samples.push({ t: performance.now(), rss: m.rss, heap: m.heapUsed });
   };
+  // Start from a collected heap so the baseline is what the process holds, not garbage left by the setup.
   globalThis.gc?.();
+  await new Promise((r) => setTimeout(r, 1000));
   sample();
   const baseline = samples[0]!;
   const timer = setInterval(sample, 25);
@@ -92,9 +103,12 @@ async function main(): Promise<void> {
   counting = false;
   clearInterval(timer);
   sample();
+  const during = samples.slice(1);
+  globalThis.gc?.();
+  const retained = process.memoryUsage().heapUsed;
 
   const rule = report.rules![0]!;
-  const peak = samples.reduce((a, s) => (s.rss > a.rss ? s : a));
+  const peak = during.reduce((a, s) => (s.rss > a.rss ? s : a));
   const quarter = (q: number) => {
     const at = began + (runMs * q) / 4;
     const s = samples.find((x) => x.t >= at) ?? samples.at(-1)!;
@@ -128,8 +142,11 @@ async function main(): Promise<void> {
       peakMinusBaselineMB: mb(peak.rss - baseline.rss),
       rssAtQuartersMB: [quarter(1), quarter(2), quarter(3), quarter(4)],
       heapBaselineMB: mb(baseline.heap),
-      heapPeakMB: mb(Math.max(...samples.map((s) => s.heap))),
-      samples: samples.length,
+      heapPeakMB: mb(Math.max(...during.map((s) => s.heap))),
+      /** Heap after a forced collection at the end, minus the baseline: what the run left behind. */
+      heapRetainedMB: globalThis.gc ? mb(retained - baseline.heap) : null,
+      liveHeapByPageMB: live.map((l) => `${l.page}:${l.heapMB}`).join(' '),
+      samples: during.length,
     },
   };
   console.log(JSON.stringify(result, null, 2));

@@ -197,7 +197,7 @@ export async function resetPin(store: Store, phone: string, opts: { defaultCount
   if (!e164) throw new JibuError('JIBU_BAD_PHONE');
   const loaded = await store.lockAndLoad(e164, `cred-lock:${e164}`);
   try {
-    const existed = (await store.getJson(credentialKey(e164))) !== null;
+    const existed = !!parseCredential(await store.getJson(credentialKey(e164)))?.hash;
     await store.delete([credentialKey(e164)]);
     return { phone: e164, reset: existed };
   } finally {

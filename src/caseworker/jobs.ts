@@ -1,21 +1,18 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { startFlow, type FlowSet } from '../conversation/index.ts';
-import { getCaseWorker } from '../dhis2/readmodel/read.ts';
-import { rmKeys, type CaseWorkerView, type OrgUnitTree } from '../dhis2/readmodel/types.ts';
-import { readIndex, readMany } from '../dhis2/readmodel/writer.ts';
 import type { SendSmsJob } from '../messaging/outbox.ts';
 import type { JobOutcome, QueuedJob, Store } from '../store/types.ts';
 import { CredentialOpSchema, DEFAULT_LOCK_POLICY, writeCredentialOp, type LockPolicy } from './credentials.ts';
-import { inScope } from './people.ts';
 
 /**
  * Job handlers for what case-worker conversation steps hand on as `notify` effects (the runner queues
- * them on `jobs` as `notify.<kind>`): credential writes, and the SMS a case worker gets (sign-in code,
- * severe reaction alert). The lead registers each under its job name.
+ * them on `jobs` as `notify.<kind>`): credential writes, and the sign-in code sent by SMS. Give them
+ * to the scheduler's `jobs` worker (`startScheduler(deps, { handlers })`). A severe reaction a case
+ * worker reports goes out as the shared `aefi.severe` notification, which the scheduler's alert job sends.
  *
- * SMS texts are the one-step flow `flows/caseworker-sms.yaml` rendered with `startFlow`, so they are
- * ordinary locale keys: translated, checked for parity and measured like every other text.
+ * The SMS text is the one-step flow `flows/caseworker-sms.yaml` rendered with `startFlow`, so it is
+ * an ordinary locale key: translated, checked for parity and measured like every other text.
  */
 
 /** The flow whose end screens are the case-worker SMS texts. */
@@ -23,17 +20,6 @@ export const CASEWORKER_SMS_FLOW = 'caseworker-sms';
 
 export const CaseWorkerSmsSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('otp'), id: z.string().min(1), to: z.string(), locale: z.string(), code: z.string().regex(/^\d{6}$/) }),
-  z.object({
-    kind: z.literal('aefi'),
-    id: z.string().min(1),
-    reporter: z.string(),
-    orgUnit: z.string(),
-    trackedEntity: z.string(),
-    child: z.string(),
-    reaction: z.string(),
-    date: z.string(),
-    ref: z.string(),
-  }),
 ]);
 export type CaseWorkerSms = z.infer<typeof CaseWorkerSmsSchema>;
 
@@ -51,17 +37,6 @@ export type JobHandler = (job: QueuedJob, attempt: number) => Promise<JobOutcome
 export const CASEWORKER_JOBS = { credential: 'notify.caseworker.credential', sms: 'notify.caseworker.sms' } as const;
 
 const permanent = (error: string): JobOutcome => ({ ok: false, permanent: true, error });
-
-/**
- * The case workers responsible for an org unit: every enabled worker whose capture org units contain
- * it, other than `except` (the worker who reported, who knows already).
- */
-export async function responsibleWorkers(store: Store, orgUnit: string, except?: string): Promise<CaseWorkerView[]> {
-  const [tree, phones] = await Promise.all([store.getJson<OrgUnitTree>(rmKeys.orgUnits()), readIndex(store, 'workers')]);
-  const path = tree?.[orgUnit]?.path;
-  const views = await readMany<CaseWorkerView>(store, phones.filter((p) => p !== except).map(rmKeys.worker));
-  return views.filter((w): w is CaseWorkerView => !!w && inScope(path, w.orgUnits.map((o) => o.id)));
-}
 
 /**
  * The handlers, by job name.
@@ -101,19 +76,9 @@ export function createCaseWorkerJobs(deps: CaseWorkerJobDeps): Record<string, Jo
       const parsed = CaseWorkerSmsSchema.safeParse(job.data);
       if (!parsed.success) return permanent('invalid case-worker SMS request');
       const m = parsed.data;
-      if (m.kind === 'otp') {
-        // The worker asked for it this minute: it goes out even if the number once sent STOP.
-        const ok = await queueSms(`cw-otp:${m.id}`, m.to, m.locale, { kind: 'otp', code: m.code }, 'otp', true);
-        return ok ? { ok: true } : permanent(`flow ${CASEWORKER_SMS_FLOW} is missing or has no otp text`);
-      }
-      const workers = await responsibleWorkers(store, m.orgUnit, m.reporter);
-      const reporter = await getCaseWorker(store, m.reporter);
-      for (const w of workers) {
-        await queueSms(`cw-aefi:${m.id}:${w.phone}`, w.phone, undefined, {
-          kind: 'aefi', child: m.child, reaction: m.reaction, date: m.date, ref: m.ref, reporter: reporter?.name ?? m.reporter,
-        }, 'aefi-alert', false);
-      }
-      return { ok: true };
+      // The worker asked for it this minute: it goes out even if the number once sent STOP.
+      const ok = await queueSms(`cw-otp:${m.id}`, m.to, m.locale, { kind: m.kind, code: m.code }, 'otp', true);
+      return ok ? { ok: true } : permanent(`flow ${CASEWORKER_SMS_FLOW} is missing or has no ${m.kind} text`);
     },
   };
 }

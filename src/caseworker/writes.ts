@@ -247,3 +247,9 @@ export function aefiWrite(d: Deployment, p: { event: string; reaction: string; s
   const note = `Adverse event after immunization: ${REACTIONS[p.reaction] ?? p.reaction}, ${SEVERITIES[p.severity] ?? p.severity}, since ${p.date}. ${signature(p.username, p.ref)}`;
   return { op: 'event.update', event: p.event, ...(d.aefi.followUp ? { followUp: true } : {}), note };
 }
+
+/** The alert a severe reaction sends to the responsible case workers, in the staff language. */
+export function aefiAlertText(p: { reaction: string; childName: string; since: string; reporter: string; ref: string }): string {
+  const since = /^(\d{4})-(\d{2})-(\d{2})$/.exec(p.since);
+  return `Jibu alert: severe reaction after vaccination (${REACTIONS[p.reaction] ?? p.reaction}) in ${p.childName || 'a child'} since ${since ? `${since[3]}/${since[2]}/${since[1]}` : p.since}, reported by case worker ${p.reporter}. Ref ${p.ref}. Please follow up today.`;
+}

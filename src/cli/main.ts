@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { simulate } from './simulate.ts';
 
 /** The `jibu` command line (`npx jibu …`, `npm run jibu -- …`). */
 const program = new Command('jibu').description('Jibu SMS/USSD gateway for DHIS2 immunization programmes');
@@ -13,6 +12,8 @@ program
   .option('--url <base>', 'talk to a running gateway at this URL')
   .option('--key <secret>', 'WEBHOOK_SECRET of that gateway')
   .action(async (o: { phone: string; ussd?: string; sms?: boolean; url?: string; key?: string }) => {
+    // Imported here: the simulator pulls in the whole gateway, which other commands do not need.
+    const { simulate } = await import('./simulate.ts');
     await simulate(o);
   });
 

@@ -195,5 +195,6 @@ function announce(events: EventFeed, commit: StepCommit, at: number): void {
     if (j.queue === 'outbox-sms') events.emit({ type: 'sms.queued', id: j.id, to: String(d.to), text: String(d.text), purpose: d.reply ? 'reply' : undefined, at });
     else if (j.queue === 'outbox-dhis2') events.emit({ type: 'dhis2.queued', id: j.id, op: String(d.op), ref: String(d.ref), phone: String(d.phone), payload: d.payload, at });
     else if (j.queue === 'timers') events.emit({ type: 'timer.set', id: j.id, phone: String(d.phone), fireAt: j.runAt ?? at, at });
+    else events.emit({ type: 'job.queued', id: j.id, name: j.name, data: j.data, at });
   }
 }

@@ -18,6 +18,8 @@ const payloadSchema = z.looseObject({
   orgUnit: z.string().min(1),
   /** Ready to send, in the deployment's staff language. */
   text: z.string().min(1),
+  /** A case worker who reported it themselves is not alerted about their own report. */
+  reporterPhone: z.string().optional(),
 });
 
 /**
@@ -30,7 +32,7 @@ export async function aefiAlertJobs(store: Store, payload: unknown): Promise<{ o
   if (!p.success) return { ok: false, error: `aefi.severe payload: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
   const [tree, phones] = await Promise.all([getOrgUnitTree(store), readIndex(store, 'workers')]);
   const workers = (await readMany<CaseWorkerView>(store, phones.map(rmKeys.worker))).filter((w): w is CaseWorkerView => w !== null);
-  const responsible = workers.filter((w) => isWithin(tree, p.data.orgUnit, w.orgUnits.map((o) => o.id)));
+  const responsible = workers.filter((w) => w.phone !== p.data.reporterPhone && isWithin(tree, p.data.orgUnit, w.orgUnits.map((o) => o.id)));
   return {
     ok: true,
     jobs: responsible.map((w) => ({

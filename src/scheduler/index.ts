@@ -86,8 +86,10 @@ export function createJobs(deps: SchedulerDeps): Record<JobName, JobRunner> {
     sync: async (date, opts?: JobRunOptions) => {
       const today = todayFor(deps, date);
       return timed('sync', today, async () => {
+        // "Today" in the same zone as every other job (the deployment's, else TZ), not DHIS2's server zone.
+        const deployment = { ...deps.deployment, timeZone: deps.deployment.timeZone ?? deps.timeZone };
         const sync = await syncReadModel({
-          client: deps.dhis2, store: deps.store, deployment: deps.deployment, clock: deps.clock, mode: opts?.mode ?? 'incremental', logger: deps.logger,
+          client: deps.dhis2, store: deps.store, deployment, clock: deps.clock, mode: opts?.mode ?? 'incremental', logger: deps.logger,
           ...(deps.users ? { users: deps.users } : {}), ...(deps.defaultCountry ? { defaultCountry: deps.defaultCountry } : {}), ...(deps.pageSize ? { pageSize: deps.pageSize } : {}),
         });
         return { ok: true, sync, errors: [] };

@@ -12,7 +12,8 @@ export type GatewayEvent =
   | { type: 'dhis2.queued'; id: string; op: string; ref: string; phone: string; payload: unknown; at: number }
   | { type: 'dhis2.written'; ids: string[]; status: string; requestPayload?: unknown; at: number }
   | { type: 'dhis2.failed'; ids: string[]; error: string; permanent: boolean; at: number }
-  | { type: 'timer.set'; id: string; phone: string; fireAt: number; at: number };
+  | { type: 'timer.set'; id: string; phone: string; fireAt: number; at: number }
+  | { type: 'job.queued'; id: string; name: string; data: unknown; at: number };
 
 export interface EventFeed {
   emit(e: GatewayEvent): void;

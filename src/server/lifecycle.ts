@@ -22,6 +22,8 @@ import type { JobQueue, RunningWorker, Store } from '../store/types.ts';
 import { createApp } from './app.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createEventFeed, type EventFeed } from './events.ts';
+import { adminAuth, adminRouter } from './admin.ts';
+import { demoPhoneList, simulatorRouter } from './simulator/router.ts';
 import { JibuError } from '../errors.ts';
 
 export interface Gateway {
@@ -139,6 +141,27 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       );
     }
 
+    let reloading: Promise<{ ok: true; version: string } | { ok: false; problems: unknown[] }> | undefined;
+    const gatewayReload = () => {
+      // One reload at a time: a second request waits for the first instead of racing it.
+      reloading ??= (async () => {
+        try {
+          const next = await loadFlowSet({ ...loadOpts, previous: current });
+          if (!next.ok) return { ok: false as const, problems: next.problems };
+          current = next.set;
+          logger.info({ version: current.version }, 'flows reloaded');
+          return { ok: true as const, version: current.version };
+        } finally {
+          reloading = undefined;
+        }
+      })();
+      return reloading;
+    };
+    const jobRunners: Record<string, (date?: string) => Promise<unknown>> = {
+      sync: async () => syncOnce('incremental'),
+      'sync-full': async () => syncOnce('full'),
+    };
+
     let ready = false;
     const app = createApp({
       config, logger, clock, store, metrics, runner,
@@ -153,6 +176,12 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       },
       mount: (a) => {
         if (emulator) a.use('/dhis2', emulator.app);
+        // Admin endpoints need ADMIN_TOKEN, except in the all-embedded demo where nothing real is at stake.
+        const embedded = config.embedded.store && config.embedded.dhis2;
+        a.use('/admin', adminRouter({ adminToken: config.ADMIN_TOKEN, embedded, reloadFlows: () => gatewayReload(), queue, store, flows: () => current, jobs: jobRunners, clock, timeZone: deployment.timeZone ?? config.TZ, logger }));
+        if (config.SIMULATOR ?? embedded) {
+          a.use('/simulator', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded, browser: true }), simulatorRouter({ events, demoPhones: demoPhoneList(), ussdCode: config.USSD_CODE, webhookKey: config.WEBHOOK_SECRET }));
+        }
       },
       unavailableText: (locale) => current.translate?.(locale ?? config.DEFAULT_LOCALE, 'errors.unavailable') ?? 'Sorry, the service is busy. Please try again in a few minutes.',
     });
@@ -169,13 +198,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     return {
       app, server, port, store, queue, metrics, events, runner, deployment, dhis2, emulator, caseWorkers, syncOnce,
       flows: () => current,
-      async reloadFlows() {
-        const next = await loadFlowSet({ ...loadOpts, previous: current });
-        if (!next.ok) return { ok: false, problems: next.problems };
-        current = next.set;
-        logger.info({ version: current.version }, 'flows reloaded');
-        return { ok: true, version: current.version };
-      },
+      reloadFlows: gatewayReload,
       stop() {
         stopping ??= (async () => {
           ready = false;

@@ -134,7 +134,7 @@ export class Caregiver {
     this.contact = { optedOut: false, ...(locale ? { locale } : {}) };
   }
 
-  get data(): Record<string, unknown> {
+  get data(): { caregiver: CaregiverData | null } {
     return dataFor(this.phone);
   }
 

@@ -16,15 +16,15 @@ export const SOURCE = { flows: process.env.CW_FLOWS ?? path.join(ROOT, 'flows'),
 const OWN_FLOWS = /^caseworker(-[a-z0-9-]+)?\.yaml$/;
 
 /**
- * A flows folder with the demo flow and the case-worker flows only, and a locales folder with every
+ * A flows folder with the case-worker flows only (and the demo flow unless `demo: false`), and a locales folder with every
  * shipped text: the gateway under test then depends on no other capability's flows being registered.
  */
-export async function caseWorkerDirs(): Promise<{ flowsDir: string; localesDir: string; cleanup: () => Promise<void> }> {
+export async function caseWorkerDirs(opts: { demo?: boolean } = {}): Promise<{ flowsDir: string; localesDir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'jibu-cw-'));
   const flowsDir = path.join(dir, 'flows');
   const localesDir = path.join(dir, 'locales');
   await mkdir(flowsDir, { recursive: true });
-  await cp(path.join(ROOT, 'flows', 'demo.yaml'), path.join(flowsDir, 'demo.yaml'));
+  if (opts.demo !== false) await cp(path.join(ROOT, 'flows', 'demo.yaml'), path.join(flowsDir, 'demo.yaml'));
   for (const f of await readdir(SOURCE.flows)) if (OWN_FLOWS.test(f)) await cp(path.join(SOURCE.flows, f), path.join(flowsDir, f));
   for (const lang of LANGS) {
     await mkdir(path.join(localesDir, lang), { recursive: true });

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getDefaultersFor } from '../../src/dhis2/readmodel/read.ts';
-import { startScheduler, type RunningScheduler } from '../../src/scheduler/index.ts';
+import { createJobs, startScheduler, type RunningScheduler } from '../../src/scheduler/index.ts';
+import { createStoreAndQueue } from '../../src/store/index.ts';
 import { createBullmqJobQueue } from '../../src/store/bullmq-queue.ts';
 import { REDIS_URL, eventually } from '../store/harness.ts';
 import { createWorld, defaultersOf, DEMO, MONDAY_10AM, openOn, type Kind, type World } from './world.ts';
@@ -14,8 +15,8 @@ const WEDNESDAY = '2025-03-05';
 
 const countBy = <T>(xs: T[], key: (x: T) => string) => xs.reduce((m, x) => m.set(key(x), (m.get(key(x)) ?? 0) + 1), new Map<string, number>());
 
-/** The scheduler's acceptance, against the emulator and one kind of store and queue. */
-export function schedulerContract(kind: Kind, file: string): void {
+/** Worlds made by a test are closed after it, with whatever it started. */
+function useWorlds(kind: Kind, file: string) {
   const worlds: World[] = [];
   const stoppers: Array<() => Promise<void>> = [];
   afterEach(async () => {
@@ -27,6 +28,12 @@ export function schedulerContract(kind: Kind, file: string): void {
     worlds.push(w);
     return w;
   };
+  return { world, stoppers };
+}
+
+/** Reminders' acceptance, against the emulator and one kind of store and queue. */
+export function remindersContract(kind: Kind, file: string): void {
+  const { world, stoppers } = useWorlds(kind, file);
 
   describe(`reminders (${kind})`, () => {
     it('send exactly one message per caregiver with a child due in 2 days, none to opted-out numbers or for completed, moved or deleted visits, and nothing more when run again', async () => {
@@ -66,6 +73,22 @@ export function schedulerContract(kind: Kind, file: string): void {
       expect(again.rules![0]).toMatchObject({ caregivers: 0, children: 0, alreadyDone: rule.events - 1, optedOut: 1 });
       await sleep(150);
       expect(w.sent).toHaveLength(expected.length);
+    });
+
+    it('two replicas running the same day at the same moment still send each caregiver one message', async () => {
+      const w = await world();
+      await w.sync('full');
+      const expected = [...new Set(openOn(w.emulator, WEDNESDAY).map((a) => a.phone))].sort();
+      // A second replica: its own connections to the same Redis (or, in memory, the same process state).
+      const other = kind === 'redis' ? await createStoreAndQueue({ redisUrl: REDIS_URL, clock: w.clock, prefix: w.prefix! }) : undefined;
+      if (other) stoppers.push(() => other.close());
+      const replica = createJobs({ ...w.deps, ...(other ? { store: other.store, queue: other.queue } : {}) });
+      w.startSmsRelay();
+      const [a, b] = await Promise.all([w.jobs.reminders('2025-03-03'), replica.reminders('2025-03-03')]);
+      expect(a.rules![0]!.caregivers + b.rules![0]!.caregivers).toBe(expected.length);
+      await eventually(() => w.sent.length, (n) => n >= expected.length);
+      await sleep(150);
+      expect(w.sent.map((x) => x.to).sort()).toEqual(expected);
     });
 
     it('a reply to the reminder reaches the right child\'s event in DHIS2', async () => {
@@ -112,6 +135,12 @@ export function schedulerContract(kind: Kind, file: string): void {
       }
     });
   });
+
+}
+
+/** Missed visits, the digest and the scheduler's own acceptance, against one kind of store and queue. */
+export function followUpContract(kind: Kind, file: string): void {
+  const { world, stoppers } = useWorlds(kind, file);
 
   describe(`missed visits and the case-worker digest (${kind})`, () => {
     it('message each caregiver of a child who missed yesterday, add the child to the defaulter list, and the digest counts per worker, only their org units, once', async () => {
@@ -213,8 +242,13 @@ export function schedulerContract(kind: Kind, file: string): void {
       const s = await startScheduler(w.deps);
       stoppers.push(() => s.close());
       await w.store.enqueue([{ id: 'notify:aefi-1', queue: 'jobs', name: 'notify.aefi.severe', data: { ref: 'K7Q2MX', orgUnit: DEMO.orgUnits.kidutani, text: 'Jibu: severe reaction reported for Amina. Ref K7Q2MX' } }]);
-      await eventually(() => w.sent.length, (n) => n === 2);
-      expect(w.sent.map((x) => x.to).sort()).toEqual([DEMO.caseWorkers.kidutani.phone, DEMO.caseWorkers.mtwapa.phone]);
+      // Reported by the Kidutani worker: the facility worker is alerted, not the reporter.
+      await w.store.enqueue([{ id: 'notify:aefi-2', queue: 'jobs', name: 'notify.aefi.severe', data: { ref: 'P3R4ST', orgUnit: DEMO.orgUnits.kidutani, text: 'Jibu: severe reaction reported for Imani. Ref P3R4ST', reporterPhone: DEMO.caseWorkers.kidutani.phone } }]);
+      await eventually(() => w.sent.length, (n) => n === 3);
+      await sleep(100);
+      expect(w.sent.map((x) => `${x.to} ${x.text.slice(-6)}`).sort()).toEqual([
+        `${DEMO.caseWorkers.kidutani.phone} K7Q2MX`, `${DEMO.caseWorkers.mtwapa.phone} K7Q2MX`, `${DEMO.caseWorkers.mtwapa.phone} P3R4ST`,
+      ]);
     });
   });
 }

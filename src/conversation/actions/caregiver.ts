@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { Channel } from '../../channels/types.ts';
 import type { Deployment } from '../../dhis2/deployment.ts';
 import type { Dhis2Write } from '../../dhis2/outbox/types.ts';
-import { rmKeys, type CaregiverView, type ChildView, type SyncState } from '../../dhis2/readmodel/types.ts';
+import { rmKeys, type CaregiverView, type ChildView } from '../../dhis2/readmodel/types.ts';
+import { UID_PATTERN } from '../../dhis2/uid.ts';
+import { isTimeZone } from '../../dhis2/readmodel/calendar.ts';
 import { daysBetween, todayIn } from '../input.ts';
 import { shortRef, type ActionArgs, type ActionResult, type ActionSpec, type GuardFn, type RegistryParts, type RoleSpec, type ValidatorSpec } from '../registry.ts';
 import type { Effect } from '../types.ts';
@@ -71,6 +73,7 @@ const childViewSchema = z.looseObject({
   latestEvent: z.string().optional(),
 });
 const caregiverViewSchema = z.looseObject({ phone: z.string(), locale: z.string().optional(), children: z.array(childViewSchema) });
+const syncStateSchema = z.looseObject({ timeZone: z.string().refine(isTimeZone).optional() });
 
 function visitStatus(scheduledAt: string | undefined, today: string): VisitStatus {
   if (!scheduledAt) return 'none';
@@ -125,8 +128,9 @@ export function caregiverData(view: Pick<CaregiverView, 'phone' | 'locale'> & { 
 }
 
 /** "Today" as the read model judged missed visits: the deployment's zone, else the one the sync used. */
-function zoneOf(deployment: Deployment, sync: SyncState | null): string {
-  return deployment.timeZone ?? sync?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+function zoneOf(deployment: Deployment, sync: unknown): string {
+  const synced = syncStateSchema.safeParse(sync);
+  return deployment.timeZone ?? (synced.success ? synced.data.timeZone : undefined) ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
 /**
@@ -137,7 +141,7 @@ export async function loadCaregiver(ctx: LoaderContext): Promise<CaregiverData |
   const [raw, sync] = await ctx.store.getJsonMany<unknown>([rmKeys.caregiver(ctx.phone), rmKeys.sync()]);
   const view = caregiverViewSchema.safeParse(raw);
   if (!view.success || view.data.children.length === 0) return null;
-  return caregiverData(view.data, todayIn(ctx.now, zoneOf(ctx.deployment, (sync ?? null) as SyncState | null)));
+  return caregiverData(view.data, todayIn(ctx.now, zoneOf(ctx.deployment, sync)));
 }
 
 /** One child a reminder (or missed-visit message) is about, as the scheduler knows it. */
@@ -276,7 +280,7 @@ export const STAFF_TEXTS: Readonly<Record<StaffLocale, StaffTexts>> = {
 // ---------------------------------------------------------------------------------------------------
 // Actions: params come from the flow (templates over the saved child and answers), checked here.
 
-const Uid = z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{10}$/, { error: 'must be a DHIS2 uid' });
+const Uid = z.string().regex(UID_PATTERN, { error: 'must be a DHIS2 uid' });
 const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be YYYY-MM-DD' });
 
 const confirmParams = z.object({ event: Uid, date: IsoDate });

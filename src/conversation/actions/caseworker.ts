@@ -10,7 +10,7 @@ import {
 } from '../../caseworker/credentials.ts';
 import { loadCaseWorkerData, type CaseWorkerData, type LoaderOptions } from '../../caseworker/data.ts';
 import { inScope } from '../../caseworker/people.ts';
-import { aefiWrite, birthWrite, deathWrite, outcomeNote, outcomeWrite, skipVisit, VITAL_EVENTS_DEFAULTS, type VitalEventsExtra } from '../../caseworker/writes.ts';
+import { aefiAlertText, aefiWrite, birthWrite, deathWrite, outcomeNote, outcomeWrite, skipVisit, VITAL_EVENTS_DEFAULTS, type VitalEventsExtra } from '../../caseworker/writes.ts';
 import type { CaseWorkerSms } from '../../caseworker/jobs.ts';
 import type { DomainModule } from './index.ts';
 
@@ -27,7 +27,7 @@ import type { DomainModule } from './index.ts';
 
 export interface CaseWorkerModuleOptions {
   lock?: LockPolicy;
-  /** Sign-in codes expire after this long. Default 10 minutes. */
+  /** Sign-in codes expire after this long. Default 5 minutes (a USSD dial lasts 3; the code dies with it anyway). */
   otpTtlMs?: number;
   /** Wrong codes before the dial ends. Default 3. */
   otpTries?: number;
@@ -79,7 +79,7 @@ const minutesUntil = (until: number | undefined, now: Date) => Math.max(1, Math.
  */
 export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): DomainModule {
   const policy = opts.lock ?? DEFAULT_LOCK_POLICY;
-  const otpTtlMs = opts.otpTtlMs ?? 10 * 60_000;
+  const otpTtlMs = opts.otpTtlMs ?? 5 * 60_000;
   const otpTries = opts.otpTries ?? 3;
   const otpPerHour = opts.otpPerHour ?? 3;
   const extra: VitalEventsExtra = { ...VITAL_EVENTS_DEFAULTS, ...opts.vitalEvents };
@@ -294,9 +294,9 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
         },
       },
       'caseworker.reportAefi': {
-        description: 'Report an adverse event after immunization on the child\'s latest visit; a severe one alerts the responsible case workers by SMS.',
+        description: 'Report an adverse event after immunization on the child\'s latest visit; a severe one alerts the responsible case workers (aefi.severe).',
         sets: ['gate', 'ref'],
-        run: ({ vars, data, phone, newId }) => {
+        run: ({ vars, data, phone, now, newId }) => {
           const d = cwData(data);
           if (!d || !isSignedIn(vars, d)) return denied();
           const child = trustedChild(d, field(vars.subject, 'trackedEntity'));
@@ -308,7 +308,17 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           const ref = shortRef(id);
           const effects: Effect[] = [write(aefiWrite(deployment, { event: child.latestEvent, reaction, severity, date, username: d.worker.username, ref }), ref)];
           if (severity === 'severe') {
-            effects.push(sms({ kind: 'aefi', id, reporter: phone, orgUnit: child.orgUnit, trackedEntity: child.trackedEntity, child: str(field(vars.subject, 'name')) ?? '', reaction, date, ref }));
+            // The shared alert (the scheduler sends it to every case worker responsible for the child).
+            const childName = str(field(vars.subject, 'name')) ?? '';
+            effects.push({
+              type: 'notify',
+              kind: 'aefi.severe',
+              payload: {
+                ref, event: child.latestEvent, trackedEntity: child.trackedEntity, orgUnit: child.orgUnit, childName, reporterPhone: phone,
+                reaction, severity, since: date, channel: 'ussd', reportedAt: now.toISOString(),
+                text: aefiAlertText({ reaction, childName, since: date, reporter: d.worker.name, ref }),
+              },
+            });
           }
           return { vars: { gate: 'saved', ref }, effects };
         },

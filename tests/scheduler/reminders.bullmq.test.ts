@@ -1,8 +1,8 @@
 import { afterAll } from 'vitest';
 import { cleanupRedis } from '../store/harness.ts';
-import { schedulerContract } from './contract.ts';
+import { remindersContract } from './contract.ts';
 
 // Each world deletes its own prefix on close; this closes the shared admin connection.
 afterAll(() => cleanupRedis([]));
 
-schedulerContract('redis', 'scheduler-bullmq');
+remindersContract('redis', 'scheduler-reminders');

@@ -1,0 +1,3 @@
+import { followUpContract } from './contract.ts';
+
+followUpContract('memory', 'scheduler-follow-up');

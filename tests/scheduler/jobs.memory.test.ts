@@ -1,3 +1,0 @@
-import { schedulerContract } from './contract.ts';
-
-schedulerContract('memory', 'scheduler-memory');

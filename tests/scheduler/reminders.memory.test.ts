@@ -1,0 +1,3 @@
+import { remindersContract } from './contract.ts';
+
+remindersContract('memory', 'scheduler-reminders');
