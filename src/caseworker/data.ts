@@ -113,7 +113,7 @@ export interface CaseWorkerData {
   filtered: DefaulterItem[];
   /** Children found by the last search (`findBy`, `searchPhone`, `searchName`). */
   found: ChildItem[];
-  /** Possible duplicates of the person being notified, then a `new` item; empty when there is none. */
+  /** A `new` item, then the possible duplicates of the person being notified; empty when there is none. */
   duplicates: ChildItem[];
   trusted: Trusted;
 }
@@ -331,17 +331,20 @@ export async function loadCaseWorkerData(store: Store, deployment: Deployment, p
       const same = scope.filter((c) => c.dateOfBirth === dob && (!name || name === '0' || similarNames(name, c.name)));
       const sameCarer = carerPhone ? await byPhone(carerPhone) : [];
       const seen = new Set<string>();
-      const candidates = [...same, ...sameCarer].filter((c) => !seen.has(c.trackedEntity) && seen.add(c.trackedEntity)).slice(0, 6);
+      const candidates = [...same, ...sameCarer].filter((c) => !seen.has(c.trackedEntity) && seen.add(c.trackedEntity)).slice(0, 5);
       candidates.forEach(remember);
-      duplicates = candidates.length ? [...candidates.map((c) => childItem(c, tree, today)), NEW_ITEM] : [];
+      // "New" first: always on the first screen, whatever the list's length.
+      duplicates = candidates.length ? [NEW_ITEM, ...candidates.map((c) => childItem(c, tree, today))] : [];
     }
 
-    // The child being handled: its other scheduled visits (a death skips them all).
+    // The child being handled, read afresh (the relay may already have taken it off the lists): its
+    // scheduled visits (a death skips them all). Its own org unit decides whether it is in scope.
     const te = str(field(vars.subject, 'trackedEntity')) ?? str(field(vars.defaulter, 'trackedEntity'));
-    if (te && trusted.children[te]) {
+    if (te) {
       const [record] = await store.getJsonMany<ChildRecord>([rmKeys.child(te)]);
       if (record && allow(pathOf(tree, record.orgUnit))) {
-        trusted.children[te] = { ...trusted.children[te], scheduled: record.events, ...(record.latestEvent ? { latestEvent: record.latestEvent } : {}) };
+        remember({ trackedEntity: te, orgUnit: record.orgUnit, enrollment: record.enrollment, ...(record.latestEvent ? { latestEvent: record.latestEvent } : {}) });
+        trusted.children[te] = { ...trusted.children[te]!, scheduled: record.events };
       }
     }
   }

@@ -42,12 +42,10 @@ export function changesSince(em: Emulator, before: Dhis2Snapshot): Dhis2Diff {
   };
 }
 
-/** The tracked entity of a demo child by first name and surname. */
-export function childNamed(em: Emulator, name: string): StoredTrackedEntity {
+/** The tracked entities of demo children by first name and surname (generated names repeat), in an org unit. */
+export function childrenNamed(em: Emulator, name: string, orgUnit?: string): StoredTrackedEntity[] {
   const [first, last] = name.split(' ');
-  const hit = [...em.state.trackedEntities.values()].find((t) => t.attributes[EIR.attributes.firstName] === first && t.attributes[EIR.attributes.surname] === last);
-  if (!hit) throw new Error(`no child ${name}`);
-  return hit;
+  return [...em.state.trackedEntities.values()].filter((t) => t.attributes[EIR.attributes.firstName] === first && t.attributes[EIR.attributes.surname] === last && (!orgUnit || t.orgUnit === orgUnit));
 }
 
 /** A child's Immunization events, scheduled first, by scheduled date. */
@@ -57,13 +55,13 @@ export function immunizationEvents(em: Emulator, trackedEntity: string): StoredE
     .sort((a, b) => (a.scheduledAt ?? 0) - (b.scheduledAt ?? 0));
 }
 
-/** The missed (SCHEDULE, in the past) visit of a demo child. */
-export function missedVisit(em: Emulator, name: string): StoredEvent {
-  const te = childNamed(em, name);
+/** The missed (SCHEDULE, in the past) visit of the one demo child of that name (and org unit) who has one. */
+export function missedVisit(em: Emulator, name: string, orgUnit?: string): StoredEvent {
   const today = em.today();
-  const e = immunizationEvents(em, te.trackedEntity).find((x) => x.status === 'SCHEDULE' && x.scheduledAt !== undefined && em.time.dateOf(x.scheduledAt) < today);
-  if (!e) throw new Error(`${name} has no missed visit`);
-  return e;
+  const missed = childrenNamed(em, name, orgUnit).flatMap((te) =>
+    immunizationEvents(em, te.trackedEntity).filter((x) => x.status === 'SCHEDULE' && x.scheduledAt !== undefined && em.time.dateOf(x.scheduledAt) < today));
+  if (missed.length !== 1) throw new Error(`${missed.length} missed visits of children named ${name}`);
+  return missed[0]!;
 }
 
 /** `YYYY-MM-DD` of a stored timestamp, in the server's time zone. */

@@ -5,6 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { createRegistry, loadFlowSet, turn, type FlowSet, type LoadFlowSetOptions, type Registry, type TurnResult } from '../../src/conversation/index.ts';
 import type { Contact, SessionRecord } from '../../src/store/types.ts';
+import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
+import { ALL_MODULES } from '../../src/conversation/actions/all.ts';
+import { defaultDeployment } from '../../src/dhis2/deployment.ts';
+
+/** The registry the gateway builds: built-ins plus every shipped capability. */
+const shippedRegistry = () => createDomainRegistry(defaultDeployment(), ALL_MODULES);
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const FLOWS = path.join(ROOT, 'flows');
@@ -18,7 +24,7 @@ export const TZ = 'Africa/Nairobi';
 
 /** Load the shipped flows and locales, failing the test with every problem listed. */
 export async function loadShipped(opts: Partial<LoadFlowSetOptions> = {}): Promise<FlowSet> {
-  const r = await loadFlowSet({ flowsDir: FLOWS, localesDir: LOCALES, registry: createRegistry(), defaultLocale: 'en', baseDir: ROOT, timeZone: TZ, defaultCountry: 'KE', ...opts });
+  const r = await loadFlowSet({ flowsDir: FLOWS, localesDir: LOCALES, registry: shippedRegistry(), defaultLocale: 'en', baseDir: ROOT, timeZone: TZ, defaultCountry: 'KE', ...opts });
   if (!r.ok) expect.fail(r.problems.map((p) => `${p.severity} ${p.file}:${p.line ?? '?'} ${p.message}`).join('\n'));
   return r.set;
 }
