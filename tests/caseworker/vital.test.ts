@@ -38,7 +38,7 @@ describe('a birth', () => {
     expect((await dial.send('2')).text).toBe('Mother\'s or caregiver\'s name');
     expect((await dial.send('Fatuma Hassan')).text).toBe('Caregiver\'s phone number');
     const check = await dial.send('0722 000 111');
-    expect(check.text).toBe('Check: Amani Juma, girl, born 20/11/2025. Carer: Fatuma Hassan, +254722000111\n1. Correct\n2. Start again\n0. Back\n00. Main menu');
+    expect(check.text).toBe('Amani Juma, girl, born 20/11/2025. Carer: Fatuma Hassan, +254722000111. Correct?\n1. Yes\n2. No');
     // No child of that name, date or caregiver in Kidutani: straight to sending.
     expect((await dial.send('1')).text).toBe('Send the birth notification?\n1. Send\n2. Cancel\n00. Main menu');
     const done = await dial.send('1');
@@ -90,7 +90,7 @@ describe('a death', () => {
     expect(dial.screens.at(-1)).toBe('Full name of the person who died');
     expect((await dial.send('Hamisi Baya')).text).toBe('Sex\n1. Female\n2. Male');
     await dial.send('2');
-    expect((await dial.send('01011960')).text).toBe('Check: Hamisi Baya, male, born 01/01/1960.\n1. Correct\n2. Start again\n0. Back\n00. Main menu');
+    expect((await dial.send('01011960')).text).toBe('Hamisi Baya, male, born 01/01/1960. Correct?\n1. Yes\n2. No');
     expect((await dial.send('1')).text).toBe('Date of death, e.g. 25122025');
     await dial.say('24112025', '1');
     expect(dial.screens.at(-1)).toMatch(/^Notify the death of Hamisi Baya on 24\/11\/2025\?/);

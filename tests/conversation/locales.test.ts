@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isGsm7, normalizePunctuation } from '../../src/channels/sms-text.ts';
-import { loadFlowSet, createRegistry, SYSTEM_KEYS, type FlowSet } from '../../src/conversation/index.ts';
+import { loadFlowSet, SYSTEM_KEYS, type FlowSet } from '../../src/conversation/index.ts';
 import { icuArgs, readLocales, type LocaleSet } from '../../src/conversation/locales.ts';
 import { renderAsk, renderEnd, renderMenu, renderSay, menuView, paginate, menuHintLength, t, USSD_LIMIT, type RenderCtx } from '../../src/conversation/render.ts';
 import { defaultHint } from '../../src/conversation/input.ts';
