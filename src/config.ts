@@ -34,6 +34,7 @@ export const configSchema = z
     TWILIO_MESSAGING_SERVICE_SID: optionalString.describe('Twilio messaging service (`MG…`).'),
     SMS_HTTP_URL: z.url({ protocol: /^https?$/ }).optional().describe('Generic HTTP provider: Jibu POSTs `{"id","to","text"}` here.'),
     SMS_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(10).describe('Outbound SMS rate limit per provider.'),
+    SMS_UNKNOWN_AFTER_HOURS: z.coerce.number().positive().max(720).default(48).describe('A sent SMS with no delivery report after this long is counted `unknown` (never re-sent blindly).'),
     WEBHOOK_SECRET: optionalString.describe("Shared secret required as `?key=` on Africa's Talking and generic webhooks."),
     PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional().describe('Public base URL as providers call it (Twilio signs it; status callbacks use it).'),
     ADMIN_TOKEN: optionalString.describe('Bearer token for `/admin/*` (and the simulator outside the embedded default).'),

@@ -103,18 +103,18 @@ export function startSmsRelay(deps: {
       const now = clock.now().getTime();
       const existing = await store.getJson<MessageRecord>(`msg:${id}`);
       if (existing?.providerMessageId) return { ok: true }; // sent before a crash: never send twice
-      if (!m.reply && !m.held && !m.urgent && policy.deliveryWindow && policy.timeZone && !isInDeliveryWindow(now, policy.deliveryWindow, policy.timeZone)) {
-        // Nothing unsolicited leaves at night: the same message waits, as a new job, for the window.
-        const runAt = nextDeliveryTime(now, policy.deliveryWindow, policy.timeZone);
-        await deps.queue.add([{ id: `${id}:held`, queue: 'outbox-sms', name: job.name, data: { ...m, messageId: id, held: true } satisfies SendSmsJob, runAt }]);
-        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, status: 'queued', purpose: m.purpose, createdAt: existing?.createdAt ?? now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
-        return { ok: true };
-      }
       const contact = await store.getContact(m.to);
       if (!m.reply && (contact.optedOut || contact.undeliverable)) {
         await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, status: 'skipped_opted_out', purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
         metrics?.smsStatus.inc({ provider: sender.provider, status: 'skipped_opted_out' });
         events?.emit({ type: 'sms.skipped', id, to: m.to, reason: contact.optedOut ? 'opted out' : 'undeliverable', at: now });
+        return { ok: true };
+      }
+      if (!m.reply && !m.held && !m.urgent && policy.deliveryWindow && policy.timeZone && !isInDeliveryWindow(now, policy.deliveryWindow, policy.timeZone)) {
+        // Opt-out is checked first (and again when the held message is due). Nothing unsolicited leaves at night: the same message waits, as a new job, for the window.
+        const runAt = nextDeliveryTime(now, policy.deliveryWindow, policy.timeZone);
+        await deps.queue.add([{ id: `${id}:held`, queue: 'outbox-sms', name: job.name, data: { ...m, messageId: id, held: true } satisfies SendSmsJob, runAt }]);
+        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, status: 'queued', purpose: m.purpose, createdAt: existing?.createdAt ?? now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
         return { ok: true };
       }
       const prepared = prepareSms(m.text, { foldAccents: policy.foldAccents === true });

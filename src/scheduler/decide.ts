@@ -171,7 +171,10 @@ export function reminderRules(today: string, deployment: Deployment): CaregiverR
   return days.map((n) => ({ kind: 'reminder', tag: `d${n}`, appointmentDate: addDays(today, n) }));
 }
 
-/** The rule of a `missed-appointments` run on `today`: visits `graceDays` ago (yesterday by default). */
+/**
+ * The rule of a `missed-appointments` run on `today`: visits `graceDays` ago (yesterday by default). A
+ * grace of 0 is read as 1: a visit is missed only once its day is over (reference §6).
+ */
 export function missedRule(today: string, deployment: Deployment): CaregiverRule {
   const grace = Math.max(1, deployment.missedVisits.graceDays);
   return { kind: 'missed', tag: `g${grace}`, appointmentDate: addDays(today, -grace) };

@@ -15,6 +15,9 @@ import { createDhis2Client, type Dhis2Client } from '../dhis2/client.ts';
 import { createEmulator, type Emulator } from '../dhis2/emulator/index.ts';
 import { createCaseWorkerSource, syncReadModel, type CaseWorkerSource } from '../dhis2/readmodel/index.ts';
 import { startDhis2Relay } from '../dhis2/outbox/index.ts';
+import { createJobs, startScheduler, type SchedulerDeps } from '../scheduler/index.ts';
+import { createCaseWorkerJobs } from '../caseworker/index.ts';
+import { dhis2GatewayRouter } from './dhis2-gateway.ts';
 import { handleTimer, type DataLoader, type RunnerDeps } from '../conversation/runner.ts';
 import { startSmsRelay } from '../messaging/outbox.ts';
 import { createStoreAndQueue } from '../store/index.ts';
@@ -117,14 +120,27 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     const sender = opts.sender ?? createSender(senderOptions(config));
     if (config.SMS_PROVIDER === 'console') logger.info('SMS_PROVIDER is not set: outbound SMS are printed to the console');
 
+    const timeZone = deployment.timeZone ?? config.TZ;
+    const quiet = { deliveryWindow: deployment.deliveryWindow, timeZone };
+    const schedulerDeps: SchedulerDeps = {
+      store, queue, dhis2, deployment: syncDeployment, clock, logger, flows: () => current, timeZone, ussdCode: config.USSD_CODE,
+      defaultCountry: config.DEFAULT_COUNTRY, users: caseWorkers, metrics, events,
+    };
+    const jobs = createJobs(schedulerDeps);
+
     const workers: RunningWorker[] = [];
     if (opts.workers !== false) {
-      workers.push(startSmsRelay({ queue, store, sender, clock, logger, metrics, events, ratePerSecond: config.SMS_RATE_PER_SECOND }));
+      workers.push(startSmsRelay({
+        queue, store, sender, clock, logger, metrics, events, ratePerSecond: config.SMS_RATE_PER_SECOND,
+        policy: { ...quiet, foldAccents: deployment.sms.foldAccents, unknownAfterMs: config.SMS_UNKNOWN_AFTER_HOURS * 3_600_000 },
+      }));
       workers.push(queue.process<{ channel: 'ussd' | 'sms'; phone: string; timerId: string }>('timers', async (job) => {
         await handleTimer(runner, job.data);
         return { ok: true };
       }, { concurrency: 4 }));
       workers.push(startDhis2Relay({ queue, store, client: dhis2, clock, logger, metrics, events, deployment: syncDeployment }));
+      // Registers the cluster-wide schedules (fixed ids: once per cluster however many replicas) and works the `jobs` queue.
+      workers.push(await startScheduler(schedulerDeps, { handlers: createCaseWorkerJobs({ store, flows: () => current, clock }) }));
       undo.push(async () => { await Promise.all(workers.map((w) => w.close())); });
     }
 
@@ -157,10 +173,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       })();
       return reloading;
     };
-    const jobRunners: Record<string, (date?: string) => Promise<unknown>> = {
-      sync: async () => syncOnce('incremental'),
-      'sync-full': async () => syncOnce('full'),
-    };
+    const jobRunners: Record<string, (date?: string) => Promise<unknown>> = { ...jobs };
 
     let ready = false;
     const app = createApp({
@@ -176,6 +189,10 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       },
       mount: (a) => {
         if (emulator) a.use('/dhis2', emulator.app);
+        a.use('/gateway/dhis2', dhis2GatewayRouter({
+          store, clock, logger, secret: config.WEBHOOK_SECRET, embedded: config.embedded.store && config.embedded.dhis2,
+          defaultCountry: config.DEFAULT_COUNTRY, quiet, events,
+        }));
         // Admin endpoints need ADMIN_TOKEN, except in the all-embedded demo where nothing real is at stake.
         const embedded = config.embedded.store && config.embedded.dhis2;
         a.use('/admin', adminRouter({ adminToken: config.ADMIN_TOKEN, embedded, reloadFlows: () => gatewayReload(), queue, store, flows: () => current, jobs: jobRunners, clock, timeZone: deployment.timeZone ?? config.TZ, logger }));

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { measureSms } from '../../src/channels/sms-text.ts';
-import { loadFlowSet } from '../../src/conversation/index.ts';
+import { loadFlowSet, type FlowSet } from '../../src/conversation/index.ts';
 import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
 import { ALL_MODULES } from '../../src/conversation/actions/all.ts';
 import { menuHintLength, menuView, paginate, renderAsk, type RenderCtx } from '../../src/conversation/render.ts';
@@ -10,11 +10,17 @@ import { LANGS, loadCaseWorkerSet, ROOT, TZ } from './helpers.ts';
 
 /** The case-worker flows and texts as files: they load clean, and their fixed menus fit one USSD page. */
 
+let loaded: Awaited<ReturnType<typeof loadCaseWorkerSet>>;
+let set: FlowSet;
+beforeAll(async () => {
+  loaded = await loadCaseWorkerSet();
+  set = loaded.set!;
+});
+
 describe('the case-worker flows and texts', () => {
-  it('load with no problem and no warning: every text in five languages, same parameters, every key used', async () => {
-    const r = await loadCaseWorkerSet();
-    expect([...r.problems, ...r.warnings].map((p) => `${p.file}:${p.line ?? '?'} ${p.message}`)).toEqual([]);
-    expect([...r.set!.flows.keys()].sort()).toEqual(['caseworker', 'caseworker-sms', 'demo']);
+  it('load with no problem and no warning: every text in five languages, same parameters, every key used', () => {
+    expect([...loaded.problems, ...loaded.warnings].map((p) => `${p.file}:${p.line ?? '?'} ${p.message}`)).toEqual([]);
+    expect([...set.flows.keys()].sort()).toEqual(['caseworker', 'caseworker-sms', 'demo']);
   });
 
   it('load with every module of the build, beside the other capabilities\' flows, without a problem of their own', async () => {
@@ -25,10 +31,9 @@ describe('the case-worker flows and texts', () => {
     if (r.ok) expect(r.set.flows.get('caseworker')?.def.entry).toMatchObject({ ussd: ['*384*12#'], role: 'caseWorker' });
   });
 
-  it.each(LANGS)('show every fixed menu on one USSD page in %s, even with the invalid-choice hint', async (locale) => {
-    const { set } = await loadCaseWorkerSet();
-    const flow = set!.flows.get('caseworker')!;
-    const ctx: RenderCtx = { locales: set!.locales, locale, channel: 'ussd', params: (p) => Object.fromEntries(Object.keys(p ?? {}).map((k) => [k, k === 'count' ? 99 : 'Mwanajuma Wanjiku'])) };
+  it.each(LANGS)('show every fixed menu on one USSD page in %s, even with the invalid-choice hint', (locale) => {
+    const flow = set.flows.get('caseworker')!;
+    const ctx: RenderCtx = { locales: set.locales, locale, channel: 'ussd', params: (p) => Object.fromEntries(Object.keys(p ?? {}).map((k) => [k, k === 'count' ? 99 : 'Mwanajuma Wanjiku'])) };
     const paged: string[] = [];
     for (const [id, step] of Object.entries(flow.def.steps)) {
       if (step.type !== 'menu' || !step.options) continue;
@@ -37,18 +42,16 @@ describe('the case-worker flows and texts', () => {
     expect(paged).toEqual([]);
   });
 
-  it.each(LANGS)('fit the longest birth summary a worker can type on one screen in %s', async (locale) => {
-    const { set } = await loadCaseWorkerSet();
-    const step = set!.flows.get('caseworker')!.def.steps.birth_check!;
+  it.each(LANGS)('fit the longest birth summary a worker can type on one screen in %s', (locale) => {
+    const step = set.flows.get('caseworker')!.def.steps.birth_check!;
     if (step.type !== 'ask') throw new Error('birth_check is a yes/no question');
     const longest = { name: 'W'.repeat(30), sex: 'female', dob: '2025-11-20', carer: 'W'.repeat(30), phone: '+254722000111' };
-    const ctx: RenderCtx = { locales: set!.locales, locale, channel: 'ussd', params: () => longest };
+    const ctx: RenderCtx = { locales: set.locales, locale, channel: 'ussd', params: () => longest };
     expect(renderAsk(ctx, step).text.length).toBeLessThanOrEqual(160);
   });
 
-  it.each(LANGS)('send the sign-in code in one SMS in %s', async (locale) => {
-    const { set } = await loadCaseWorkerSet();
-    const text = set!.translate(locale, 'caseworker.sms.otp', { code: '123456' });
+  it.each(LANGS)('send the sign-in code in one SMS in %s', (locale) => {
+    const text = set.translate(locale, 'caseworker.sms.otp', { code: '123456' });
     expect(text).toContain('123456');
     expect(measureSms(text).segments).toBe(1);
   });

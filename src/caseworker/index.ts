@@ -1,0 +1,14 @@
+/**
+ * Community case workers on USSD: sign-in credentials (code by SMS, then a PIN kept as a scrypt hash),
+ * the `caseWorker` read-model data their flow reads, the DHIS2 writes their reports become, and the job
+ * handlers for what their conversation steps hand on. The conversation module itself (actions, guards,
+ * validators, role) is `src/conversation/actions/caseworker.ts`.
+ */
+export {
+  resetPin, writeCredentialOp, applyCredentialOp, hashPin, verifyPin, isWeakPin, lockPeriod, credentialKey,
+  DEFAULT_LOCK_POLICY, SCRYPT_PARAMS, CredentialSchema, CredentialOpSchema,
+  type Credential, type CredentialOp, type LockPolicy,
+} from './credentials.ts';
+export { createCaseWorkerJobs, CASEWORKER_JOBS, CASEWORKER_SMS_FLOW, type CaseWorkerJobDeps, type CaseWorkerSms, type JobHandler } from './jobs.ts';
+export { loadCaseWorkerData, CASEWORKER_FLOW, type CaseWorkerData, type ChildItem, type DefaulterItem, type LoaderOptions } from './data.ts';
+export { VITAL_EVENTS_DEFAULTS, STAFF_NOTES, type VitalEventsExtra } from './writes.ts';
