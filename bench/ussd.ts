@@ -76,7 +76,8 @@ function post(url: string, body: string): Promise<{ status: number; text: string
 
 const mask = (s: string) => s.replace(/\b(JB-?[A-Z0-9]{3,}|[A-Z0-9]{6,})\b/g, '<ref>');
 let phoneSeq = 0;
-const nextPhone = () => `+25471${String(1_000_000 + (phoneSeq++ % 8_999_999)).padStart(7, '0')}`;
+// +25479… is outside every demo range (caregivers +2547000…/+254701…, case workers +2547110…), so every bench caller is a stranger on the demo flow.
+const nextPhone = () => `+25479${String(1_000_000 + (phoneSeq++ % 8_999_999)).padStart(7, '0')}`;
 
 interface Recorded { inputs: string[]; screens: string[] }
 const VOCAB = ['1', '2', '3', '4', '5', '98', '0', '00', '1', '2', '12', '7', 'tomorrow', '31122030', 'x', ''];

@@ -12,7 +12,7 @@ export const LANGS = ['en', 'fr', 'pt', 'rw', 'sw'] as const;
 export const TZ = 'Africa/Nairobi';
 
 /** Where the case-worker flows and texts live. */
-export const SOURCE = { flows: process.env.CW_FLOWS ?? path.join(ROOT, 'flows'), locales: process.env.CW_LOCALES ?? path.join(ROOT, 'locales') };
+export const SOURCE = { flows: path.join(ROOT, 'flows'), locales: path.join(ROOT, 'locales') };
 const OWN_FLOWS = /^caseworker(-[a-z0-9-]+)?\.yaml$/;
 
 /**

@@ -4,6 +4,7 @@ import { credentialKey } from '../../src/caseworker/credentials.ts';
 import { createCaseWorkerJobs } from '../../src/caseworker/jobs.ts';
 import { createEmulator, type Emulator, type EmulatorUserInput } from '../../src/dhis2/emulator/index.ts';
 import { startDhis2Relay } from '../../src/dhis2/outbox/index.ts';
+import { rmKeys } from '../../src/dhis2/readmodel/index.ts';
 import { startSmsRelay } from '../../src/messaging/outbox.ts';
 import { aefiAlertJobs, AEFI_ALERT_JOB } from '../../src/scheduler/alerts.ts';
 import type { JobOutcome, QueueName, RunningWorker } from '../../src/store/types.ts';
@@ -112,6 +113,8 @@ export async function startWorld(opts: { env?: Record<string, string>; users?: E
   const dirs = await caseWorkerDirs({ demo: opts.demo ?? true });
   const t = await startTestGateway({ FLOWS_DIR: dirs.flowsDir, LOCALES_DIR: dirs.localesDir, DEFAULT_COUNTRY: 'KE', TZ: 'Africa/Nairobi', ...opts.env }, { emulator, clock, workers: false });
   const { gw } = t;
+  // The gateway syncs the read model from the built-in DHIS2 at start-up; make sure of it.
+  if (!(await gw.store.getJson(rmKeys.sync()))) await gw.syncOnce('full');
   const jobs = createCaseWorkerJobs({ store: gw.store, flows: gw.flows, clock });
   const workers: RunningWorker[] = [
     startSmsRelay({ queue: gw.queue, store: gw.store, sender: { provider: 'console', send: async (m) => { t.sent.push(m); return { ok: true, providerMessageId: `console-${m.id}` }; } }, clock, logger: gw.runner.logger, ratePerSecond: 1000 }),

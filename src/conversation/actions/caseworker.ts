@@ -227,7 +227,7 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
       },
       'caseworker.notifyBirth': {
         description: 'Notify a birth in Vital Events (a new child, or the registry child the worker recognised) at the worker\'s org unit.',
-        sets: ['gate', 'ref', 'checked', 'dob'],
+        sets: ['gate', 'ref', 'dob'],
         run: ({ vars, data, newId }) => {
           const d = cwData(data);
           if (!d || !isSignedIn(vars, d)) return denied();
@@ -251,12 +251,12 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
             ...(name && name !== '0' ? { childName: name } : {}), ...(existing ? { existing } : {}),
           });
           // The duplicate check is done: stop the loader looking again on the next hops.
-          return { vars: { gate: 'saved', ref, checked: false, dob: null }, effects: [write(w, ref)] };
+          return { vars: { gate: 'saved', ref, dob: null }, effects: [write(w, ref)] };
         },
       },
       'caseworker.notifyDeath': {
         description: 'Notify a death in Vital Events, for a registry child in the worker\'s area or a new person; skips the child\'s remaining visits.',
-        sets: ['gate', 'ref', 'checked', 'dob', 'skipped'],
+        sets: ['gate', 'ref', 'dob', 'skipped'],
         run: ({ vars, data, newId }) => {
           const d = cwData(data);
           if (!d || !isSignedIn(vars, d)) return denied();
@@ -290,7 +290,7 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
               effects.push(write(deathWrite(deployment, extra, { ...base, orgUnit: d.worker.home.id, person: { name, sex, dateOfBirth: dob } }), ref));
             }
           }
-          return { vars: { gate: 'saved', ref, checked: false, dob: null, skipped }, effects };
+          return { vars: { gate: 'saved', ref, dob: null, skipped }, effects };
         },
       },
       'caseworker.reportAefi': {
