@@ -169,3 +169,17 @@ export async function flowsReloadCommand(opts: CommonOpts, io: CliIo): Promise<n
     return fail(io, err);
   }
 }
+
+export const pinResetSchema = z.object({ phone: z.string(), reset: z.boolean() });
+
+/** `jibu pin reset <phone>`: forget a case worker's PIN and lock; the next dial signs in with a new SMS code. */
+export async function pinResetCommand(phone: string, opts: CommonOpts, io: CliIo): Promise<number> {
+  try {
+    const r = await adminCall(opts, 'POST', '/admin/pin/reset', pinResetSchema, { phone });
+    if (opts.json) io.out(JSON.stringify(r));
+    else io.out(r.reset ? `PIN of ${r.phone} reset: the next dial sends a new sign-in code by SMS` : `${r.phone} had no PIN set; nothing to reset`);
+    return 0;
+  } catch (err) {
+    return fail(io, err);
+  }
+}

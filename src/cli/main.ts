@@ -86,6 +86,13 @@ withAdmin(jobs.command('run').description('run a scheduled job now, as if today 
     process.exitCode = await jobsRunCommand(name, o, consoleIo);
   });
 
+const pin = program.command('pin').description('case-worker PINs on a running gateway');
+withAdmin(pin.command('reset').description("forget a case worker's PIN and lock; the next dial signs in again by SMS code").argument('<phone>', 'the worker\'s phone number'))
+  .action(async (phone: string, o: AdminOpts) => {
+    const { pinResetCommand } = await import('./admin-client.ts');
+    process.exitCode = await pinResetCommand(phone, o, consoleIo);
+  });
+
 const schemas = program.command('schemas').description('JSON Schemas of the flow and deployment files, generated from the zod schemas');
 schemas.command('write').description('regenerate schemas/*.schema.json').action(async () => {
   const { writeSchemas } = await import('./schemas.ts');

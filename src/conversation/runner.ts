@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { InboundMessage, Channel } from '../channels/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { EventFeed } from '../server/events.ts';
 import type { Contact, QueuedJob, SessionRecord, StepCommit, Store } from '../store/types.ts';
-import { latestUssdInput } from '../channels/africastalking/ussd.ts';
 import { requiredData, timerFired, turn, type Effect, type FlowSet, type TurnResult } from './index.ts';
 
 /** Loads the read-model data a flow declared (`data:` in the flow file). Must be fast: no DHIS2 calls. */
@@ -66,7 +65,7 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
 
     if (msg.channel === 'ussd') {
       const sameSession = session !== null && session.ussdSessionId === msg.sessionId;
-      if (sameSession && session?.lastReply && session.ussdPath === (msg.ussdPath ?? '')) {
+      if (sameSession && session?.lastReply && session.ussdPath === pathMark(msg.ussdPath ?? '')) {
         // The provider re-sent a hop we already answered: show the same screen again, change nothing.
         await store.release(loaded.lock);
         deps.metrics?.duplicates.inc({ provider: msg.provider });
@@ -74,7 +73,7 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
       }
       if (!sameSession) session = null; // a new dial is a new conversation; progress is keyed by phone, not kept across dials
       const isNew = session === null;
-      text = isNew ? '' : latestUssdInput(msg.ussdPath ?? '', session?.ussdPath);
+      text = isNew ? '' : latestInput(msg.ussdPath ?? '', session?.ussdPath);
       ussd = { sessionId: msg.sessionId ?? '', serviceCode: msg.to, isNew };
     }
 
@@ -172,7 +171,7 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
 
   let session: SessionRecord | null = result.session;
   if (session && msg.channel === 'ussd') {
-    session = { ...session, ussdSessionId: msg.sessionId, ussdPath: msg.ussdPath ?? '', lastReply: result.reply ?? undefined };
+    session = { ...session, ussdSessionId: msg.sessionId, ussdPath: pathMark(msg.ussdPath ?? ''), lastReply: result.reply ?? undefined };
   } else if (session && result.reply) {
     session = { ...session, lastReply: result.reply };
   }
@@ -197,4 +196,28 @@ function announce(events: EventFeed, commit: StepCommit, at: number): void {
     else if (j.queue === 'timers') events.emit({ type: 'timer.set', id: j.id, phone: String(d.phone), fireAt: j.runAt ?? at, at });
     else events.emit({ type: 'job.queued', id: j.id, name: j.name, data: j.data, at });
   }
+}
+
+/**
+ * What the session keeps of the USSD path already consumed: its length and a digest, never the text.
+ * Africa's Talking re-sends everything typed in the dial on every hop (PINs and one-time codes
+ * included), so storing the raw path would keep secrets in Redis for the session's lifetime.
+ */
+export function pathMark(path: string): string {
+  return `#${path.length}:${createHash('sha256').update(path).digest('base64url').slice(0, 22)}`;
+}
+
+/**
+ * The newest input of a hop, given the accumulated path and the mark of the path already consumed:
+ * what follows `consumed*` when the path extends it, '' when the path is unchanged (an empty input or a
+ * retry), and the whole text when it does not extend it (aggregators that send only the latest input).
+ */
+export function latestInput(path: string, consumedMark: string | undefined): string {
+  const m = consumedMark ? /^#(\d+):/.exec(consumedMark) : null;
+  if (!m || !consumedMark) return path;
+  const len = Number(m[1]);
+  if (path.length === len && pathMark(path) === consumedMark) return '';
+  if (len === 0) return path;
+  if (path.length > len && path[len] === '*' && pathMark(path.slice(0, len)) === consumedMark) return path.slice(len + 1);
+  return path;
 }

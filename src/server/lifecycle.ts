@@ -17,6 +17,9 @@ import { createCaseWorkerSource, syncReadModel, type CaseWorkerSource } from '..
 import { startDhis2Relay } from '../dhis2/outbox/index.ts';
 import { createJobs, startScheduler, type SchedulerDeps } from '../scheduler/index.ts';
 import { createCaseWorkerJobs } from '../caseworker/index.ts';
+import { resetPin } from '../caseworker/credentials.ts';
+import { z } from 'zod';
+import { errorBody } from '../errors.ts';
 import { dhis2GatewayRouter } from './dhis2-gateway.ts';
 import { handleTimer, type DataLoader, type RunnerDeps } from '../conversation/runner.ts';
 import { startSmsRelay } from '../messaging/outbox.ts';
@@ -195,6 +198,16 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
         }));
         // Admin endpoints need ADMIN_TOKEN, except in the all-embedded demo where nothing real is at stake.
         const embedded = config.embedded.store && config.embedded.dhis2;
+        a.post('/admin/pin/reset', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded }), async (req, res) => {
+          const body = z.object({ phone: z.string().min(3).max(32) }).safeParse(req.body);
+          if (!body.success) return void res.status(400).json(errorBody('JIBU_BAD_REQUEST', 'expected {"phone": "+2547…"}'));
+          try {
+            res.json(await resetPin(store, body.data.phone, { defaultCountry: config.DEFAULT_COUNTRY }));
+          } catch (err) {
+            if (err instanceof JibuError) return void res.status(err.status).json(errorBody(err.code));
+            throw err;
+          }
+        });
         a.use('/admin', adminRouter({ adminToken: config.ADMIN_TOKEN, embedded, reloadFlows: () => gatewayReload(), queue, store, flows: () => current, jobs: jobRunners, clock, timeZone: deployment.timeZone ?? config.TZ, logger }));
         if (config.SIMULATOR ?? embedded) {
           a.use('/simulator', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded, browser: true }), simulatorRouter({ events, demoPhones: demoPhoneList(), ussdCode: config.USSD_CODE, webhookKey: config.WEBHOOK_SECRET }));
