@@ -1,10 +1,9 @@
 import { prepareSms, type SmsMeasure } from '../channels/sms-text.ts';
-import type { ParsedFlow } from '../conversation/check.ts';
+import { sampleParams, type ParsedFlow } from '../conversation/check.ts';
 import { stepEdges } from '../conversation/compile.ts';
-import { icuArgs, type LocaleSet } from '../conversation/locales.ts';
+import type { LocaleSet } from '../conversation/locales.ts';
 import { askLines, t, type RenderCtx } from '../conversation/render.ts';
 import type { Params, Step } from '../conversation/schema.ts';
-import { templateRefs } from '../conversation/templates.ts';
 import type { FlowProblem } from '../conversation/types.ts';
 
 /**
@@ -21,28 +20,8 @@ export interface SmsBudgetOptions {
   foldAccents?: boolean;
 }
 
-/** Runtime values are unknown here: a text parameter gets a name-sized sample, as the engine's checker does. */
-const SAMPLE_TEXT = 'XXXXXXXXXXXX';
 /** Say chains longer than this are not followed (a loop of says is the checker's error, not ours). */
 const MAX_CHAIN = 12;
-
-function sampleParams(locales: LocaleSet, locale: string, key: string, provided: Params | undefined): Record<string, unknown> {
-  const entry = locales.entry(locale, key);
-  if (!entry || typeof entry.value !== 'string') return {};
-  let args: ReturnType<typeof icuArgs>;
-  try {
-    args = icuArgs(entry.value);
-  } catch {
-    return {};
-  }
-  const out: Record<string, unknown> = {};
-  for (const [name, kind] of args) {
-    const p = provided?.[name];
-    if (p !== undefined && templateRefs(p).length === 0) out[name] = p;
-    else out[name] = kind === 'number' ? 99 : kind === 'date' ? new Date(Date.UTC(2025, 11, 31)) : kind === 'select' ? 'other' : SAMPLE_TEXT;
-  }
-  return out;
-}
 
 /** The SMS text a step shows on its own (no say prefix), or null for steps that show nothing. */
 function stepSms(ctx: RenderCtx, step: Step): string | null {

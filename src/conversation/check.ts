@@ -57,8 +57,8 @@ function stepTexts(id: string, step: Step): Array<{ key: string; params: Params 
   return out;
 }
 
-/** Sample values for rendering a screen whose values are only known at runtime. */
-function sampleParams(locales: LocaleSet, locale: string, key: string, provided: Record<string, unknown> | undefined): Record<string, unknown> {
+/** Sample values for rendering a screen whose values are only known at runtime (the checker and `jibu flows check`'s SMS budget). */
+export function sampleParams(locales: LocaleSet, locale: string, key: string, provided: Record<string, unknown> | undefined): Record<string, unknown> {
   const entry = locales.entry(locale, key);
   if (!entry || typeof entry.value !== 'string') return {};
   let args: Map<string, ArgKind>;

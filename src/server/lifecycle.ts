@@ -60,6 +60,8 @@ export interface GatewayOptions {
   sender?: SmsSender;
   /** Start the queue workers in this process (default true; `jibu worker` splits them out). */
   workers?: boolean;
+  /** Relay DHIS2 writes to DHIS2 (default true). `jibu simulate --dry-run` turns it off: writes stay queued, shown not made. */
+  dhis2Relay?: boolean;
   /** Key prefix in Redis (tests isolate themselves with it). */
   redisPrefix?: string;
   loadData?: DataLoader;
@@ -141,7 +143,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
         await handleTimer(runner, job.data);
         return { ok: true };
       }, { concurrency: 4 }));
-      workers.push(startDhis2Relay({ queue, store, client: dhis2, clock, logger, metrics, events, deployment: syncDeployment }));
+      if (opts.dhis2Relay !== false) workers.push(startDhis2Relay({ queue, store, client: dhis2, clock, logger, metrics, events, deployment: syncDeployment }));
       // Registers the cluster-wide schedules (fixed ids: once per cluster however many replicas) and works the `jobs` queue.
       workers.push(await startScheduler(schedulerDeps, { handlers: createCaseWorkerJobs({ store, flows: () => current, clock }) }));
       undo.push(async () => { await Promise.all(workers.map((w) => w.close())); });
