@@ -11,7 +11,8 @@ program
   .option('--sms', 'SMS mode instead of USSD')
   .option('--url <base>', 'talk to a running gateway at this URL')
   .option('--key <secret>', 'WEBHOOK_SECRET of that gateway')
-  .action(async (o: { phone: string; ussd?: string; sms?: boolean; url?: string; key?: string }) => {
+  .option('--dry-run', 'show the DHIS2 writes the conversation would make instead of making them (embedded gateway only)')
+  .action(async (o: { phone: string; ussd?: string; sms?: boolean; url?: string; key?: string; dryRun?: boolean }) => {
     // Imported here: the simulator pulls in the whole gateway, which other commands do not need.
     const { simulate } = await import('./simulate.ts');
     await simulate(o);

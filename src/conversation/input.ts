@@ -29,10 +29,21 @@ export function todayIn(now: Date, timeZone: string): string {
     fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
     dayFormats.set(timeZone, fmt);
   }
+  // Since 1980 every zone's UTC offset is a whole number of quarter hours, so the local date can only
+  // change on a quarter-hour boundary: one formatting per zone and quarter hour is enough.
+  const ms = now.getTime();
+  const quarter = ms >= QUARTERS_SINCE_MS ? Math.floor(ms / QUARTER_MS) : NaN;
+  const hit = lastDay.get(timeZone);
+  if (hit && hit.quarter === quarter) return hit.day;
   const parts = fmt.formatToParts(now);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')}`;
+  const day = `${get('year')}-${get('month')}-${get('day')}`;
+  if (!Number.isNaN(quarter)) lastDay.set(timeZone, { quarter, day });
+  return day;
 }
+const QUARTER_MS = 900_000;
+const QUARTERS_SINCE_MS = Date.UTC(1980, 0, 1);
+const lastDay = new Map<string, { quarter: number; day: string }>();
 
 /** Add whole days to an ISO date. */
 export function addDays(iso: string, days: number): string {

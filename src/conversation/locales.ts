@@ -68,6 +68,7 @@ export class LocaleSet {
   readonly defaultLocale: string;
   readonly entries: ReadonlyMap<string, ReadonlyMap<string, LocaleEntry>>;
   private readonly cache = new Map<string, IntlMessageFormat | Error>();
+  private readonly anyLocaleWords = new Map<string, ReadonlyArray<{ locale: string; word: string }>>();
 
   constructor(entries: Map<string, Map<string, LocaleEntry>>, defaultLocale: string) {
     this.entries = entries;
@@ -137,10 +138,16 @@ export class LocaleSet {
   }
 
   /** The words of a list key in every locale (keywords work whatever language the contact chose). */
-  wordsAnyLocale(key: string): Array<{ locale: string; word: string }> {
+  wordsAnyLocale(key: string): ReadonlyArray<{ locale: string; word: string }> {
+    // Asked for on every inbound message (keywords, yes/no, date words); translations never change
+    // after loading (a reload builds a new set), so the list is built once per key.
+    const hit = this.anyLocaleWords.get(key);
+    if (hit) return hit;
     const out: Array<{ locale: string; word: string }> = [];
     for (const locale of this.locales) for (const word of this.words(locale, key)) out.push({ locale, word });
-    return out;
+    const frozen = Object.freeze(out);
+    this.anyLocaleWords.set(key, frozen);
+    return frozen;
   }
 
   private compiled(locale: string, key: string, message: string): IntlMessageFormat | Error {

@@ -62,10 +62,13 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
     let session = loaded.session;
     let text = msg.text;
     let ussd: { sessionId: string; serviceCode: string; isNew: boolean } | undefined;
+    // The digest of this hop's path: checked against the session and stored with it (hashed once).
+    let mark: string | undefined;
 
     if (msg.channel === 'ussd') {
+      mark = pathMark(msg.ussdPath ?? '');
       const sameSession = session !== null && session.ussdSessionId === msg.sessionId;
-      if (sameSession && session?.lastReply && session.ussdPath === pathMark(msg.ussdPath ?? '')) {
+      if (sameSession && session?.lastReply && session.ussdPath === mark) {
         // The provider re-sent a hop we already answered: show the same screen again, change nothing.
         await store.release(loaded.lock);
         deps.metrics?.duplicates.inc({ provider: msg.provider });
@@ -91,7 +94,7 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
       ussd,
     });
 
-    const commit = buildCommit(deps, msg, result, key, seenKey);
+    const commit = buildCommit(deps, msg, result, key, seenKey, mark);
     const outcome = await store.commit(loaded.lock, commit);
     if (outcome === 'duplicate') {
       deps.metrics?.duplicates.inc({ provider: msg.provider });
@@ -128,7 +131,7 @@ export async function handleTimer(deps: RunnerDeps, t: { channel: Channel; phone
 }
 
 /** Turn a pure step's result into the one atomic write: session, contact, jobs, dedupe marker. */
-function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, key: string, seenKey: string | undefined): StepCommit {
+function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, key: string, seenKey: string | undefined, mark?: string): StepCommit {
   const newId = deps.newId ?? randomUUID;
   const jobs: QueuedJob[] = [];
   const cancelJobIds: string[] = [];
@@ -171,7 +174,7 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
 
   let session: SessionRecord | null = result.session;
   if (session && msg.channel === 'ussd') {
-    session = { ...session, ussdSessionId: msg.sessionId, ussdPath: pathMark(msg.ussdPath ?? ''), lastReply: result.reply ?? undefined };
+    session = { ...session, ussdSessionId: msg.sessionId, ussdPath: mark ?? pathMark(msg.ussdPath ?? ''), lastReply: result.reply ?? undefined };
   } else if (session && result.reply) {
     session = { ...session, lastReply: result.reply };
   }

@@ -15,8 +15,9 @@ import { startTestGateway, type TestGateway } from '../server/harness.ts';
 /**
  * The web phone simulator end to end in headless Chromium (Debian's `chromium`, installed in CI by
  * `.ci/browser-deps`): a tester picks a demo caregiver, dials, answers the demo flow to the end,
- * then holds the same conversation by SMS and sees the effects appear beside the phone.
- * Without Chromium this test fails; it never skips.
+ * then holds the same conversation by SMS and sees the effects appear beside the phone; and, on the
+ * caregiver flows, confirms a visit and sees the real DHIS2 write queued and then written to the
+ * embedded DHIS2 (screenshots kept in `__artifacts__/`). Without Chromium this test fails; it never skips.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,6 +34,17 @@ let url = '';
 let browser: Browser;
 let page: Page;
 
+/** The simulator mounted the way the lead mounts it in front of the gateway's own routes: one origin for the page and the webhooks. */
+async function serve(gateway: TestGateway): Promise<{ server: Server; url: string }> {
+  const app = express();
+  app.use('/simulator', simulatorRouter({ events: gateway.gw.events, demoPhones: demoPhoneList(), ussdCode: '*384*12#' }));
+  app.use(gateway.gw.app);
+  const listening = app.listen(0, '127.0.0.1');
+  await once(listening, 'listening');
+  const addr = listening.address();
+  return { server: listening, url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
+}
+
 beforeAll(async () => {
   expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (bash .ci/browser-deps)`).toBe(true);
   // The embedded default on the demo flow only, so this test does not depend on other flows in progress.
@@ -40,14 +52,7 @@ beforeAll(async () => {
   await cp(path.join(ROOT, 'flows/demo.yaml'), path.join(dir, 'flows/demo.yaml'));
   await cp(path.join(ROOT, 'locales'), path.join(dir, 'locales'), { recursive: true });
   t = await startTestGateway({ FLOWS_DIR: path.join(dir, 'flows'), LOCALES_DIR: path.join(dir, 'locales'), TZ: 'Africa/Nairobi' });
-  // Mounted the way the lead mounts it in front of the gateway's own routes: one origin for the page and the webhooks.
-  const app = express();
-  app.use('/simulator', simulatorRouter({ events: t.gw.events, demoPhones: demoPhoneList(), ussdCode: '*384*12#' }));
-  app.use(t.gw.app);
-  server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const addr = server.address();
-  url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  ({ server, url } = await serve(t));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -183,5 +188,68 @@ describe('web phone simulator', () => {
     await page.keyboard.type('*384*12#');
     await page.keyboard.press('Enter');
     await screenShows('Jibu demo. What would you like to do?');
+  });
+});
+
+describe('web phone simulator on the caregiver flows', () => {
+  let cgDir = '';
+  let cg: TestGateway;
+  let cgServer: Server;
+  let cgUrl = '';
+
+  beforeAll(async () => {
+    // The caregiver flows (and the demo they fall back to) on a gateway whose DHIS2 relay writes to its embedded emulator.
+    cgDir = await mkdtemp(path.join(tmpdir(), 'jibu-browser-cg-'));
+    await mkdir(path.join(cgDir, 'flows'), { recursive: true });
+    for (const f of ['demo.yaml', 'caregiver-main.yaml', 'caregiver-aefi.yaml', 'caregiver-reminder.yaml']) await cp(path.join(ROOT, 'flows', f), path.join(cgDir, 'flows', f));
+    await cp(path.join(ROOT, 'locales'), path.join(cgDir, 'locales'), { recursive: true });
+    cg = await startTestGateway({ FLOWS_DIR: path.join(cgDir, 'flows'), LOCALES_DIR: path.join(cgDir, 'locales'), TZ: 'Africa/Nairobi' });
+    ({ server: cgServer, url: cgUrl } = await serve(cg));
+  }, 30_000);
+
+  afterAll(async () => {
+    cgServer?.close();
+    await cg?.stop();
+    if (cgDir) await rm(cgDir, { recursive: true, force: true });
+  });
+
+  it('a caregiver confirms the visit by USSD and sees the real DHIS2 write queued, then written to DHIS2', async () => {
+    const p = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    try {
+      await p.goto(`${cgUrl}/simulator/`);
+      await p.locator(`#number option[value="${PHONE}"]`).waitFor({ state: 'attached' });
+      await p.selectOption('#number', PHONE);
+      await p.fill('#input', '*384*12#');
+      await p.click('#call');
+      await p.locator('#screen-text', { hasText: /^Neema: next clinic visit \d\d\/\d\d\/\d{4}\./ }).waitFor({ timeout: 5_000 });
+      expect(await p.locator('#screen-text').innerText()).toContain('1. Confirm the visit');
+      await p.fill('#input', '1');
+      await p.press('#input', 'Enter');
+      await p.locator('#screen-text', { hasText: /Thank you\. We expect Neema at the clinic on/ }).waitFor({ timeout: 5_000 });
+      const ref = /Ref ([A-Z2-9]{6})\./.exec(await p.locator('#screen-text').innerText())?.[1];
+      expect(ref).toMatch(/^[A-Z2-9]{6}$/);
+
+      const queued = p.locator('#feed li[data-type="dhis2.queued"]');
+      await queued.waitFor({ timeout: 5_000 });
+      expect(await queued.count()).toBe(1);
+      expect(await queued.innerText()).toContain('DHIS2 write queued: event.note');
+      expect(await queued.innerText()).toContain(`ref ${ref}`);
+      await queued.locator('summary').click();
+      const payload = JSON.parse(await queued.locator('pre').innerText()) as { op: string; event: string; note: string };
+      expect(payload).toMatchObject({ op: 'event.note', note: expect.stringContaining(`(Jibu ref ${ref})`) });
+
+      // The relay writes to the embedded DHIS2 and reports it: no event is emitted by this test.
+      const written = p.locator('#feed li[data-type="dhis2.written"]', { hasText: 'DHIS2 write OK' });
+      await written.waitFor({ timeout: 10_000 });
+      const emulator = cg.gw.emulator;
+      if (!emulator) return expect.fail('the embedded gateway has no emulator');
+      expect(emulator.state.notesOf(payload.event).map((n) => n.value)).toContainEqual(payload.note);
+
+      await mkdir(ARTIFACTS, { recursive: true });
+      await p.screenshot({ path: path.join(ARTIFACTS, 'simulator-dhis2-write.png'), fullPage: true });
+      expect(existsSync(path.join(ARTIFACTS, 'simulator-dhis2-write.png'))).toBe(true);
+    } finally {
+      await p.close();
+    }
   });
 });
