@@ -13,7 +13,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'bench/**', 'bin/**', 'src/dhis2/emulator/main.ts', 'src/channels/console/**'],
+    files: ['src/cli/**', 'bench/**', 'bin/**', 'src/cli/dhis2-emulator.ts', 'src/channels/console/**'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -3,7 +3,7 @@
  * DHIS2 (the emulator, as a separate process on loopback HTTP), counted and checked for duplicates.
  *
  * Method (also in bench/README.md, "DHIS2 write-back outbox"):
- *  1. The DHIS2 emulator runs as a child process (`src/dhis2/emulator/main.ts`, 2.41 by default) seeded with
+ *  1. The DHIS2 emulator runs as a child process (`src/cli/dhis2-emulator.ts`, 2.41 by default) seeded with
  *     enough children that every write targets its own scheduled Immunization event.
  *  2. Jibu's side runs here: the Redis store and BullMQ queues (`createStoreAndQueue`, the outbox forwarder
  *     included) under a private prefix, the read model filled by one full sync, then the relay
@@ -44,7 +44,7 @@ const silent = { info: () => undefined, warn: () => undefined, error: () => unde
 
 function startEmulator(): Promise<{ child: ChildProcess; url: string; token: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/dhis2/emulator/main.ts', '--port', '0', '--version', VERSION, '--children', String(CHILDREN)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/dhis2-emulator.ts', '--port', '0', '--version', VERSION, '--children', String(CHILDREN)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`emulator exited ${code}`)));
