@@ -10,6 +10,10 @@ const SECRET_KEYS = new Set([
 /** Keys holding phone numbers: masked, not removed, so operators can still correlate (`+2547******89`). */
 const PHONE_KEYS = new Set(['phone', 'from', 'to', 'msisdn', 'phoneNumber', 'caller', 'recipient']);
 
+/** Only values that look like numbers are masked (`from` is also a date bound in sync statistics). */
+const PHONE_LIKE = /^\+?[\d\s().-]{6,}$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}/;
+
 /** `+254712345689` -> `+2547******89`: country code and one digit kept, last two kept. */
 export function maskPhoneForLog(v: string): string {
   const digits = v.replace(/[^\d+]/g, '');
@@ -25,7 +29,7 @@ function scrub(value: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     if (SECRET_KEYS.has(k)) out[k] = v === undefined || v === null ? v : '[redacted]';
-    else if (PHONE_KEYS.has(k) && typeof v === 'string') out[k] = maskPhoneForLog(v);
+    else if (PHONE_KEYS.has(k) && typeof v === 'string' && PHONE_LIKE.test(v) && !ISO_DATE.test(v)) out[k] = maskPhoneForLog(v);
     else out[k] = scrub(v, depth + 1);
   }
   return out;

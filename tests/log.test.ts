@@ -24,3 +24,13 @@ describe('logging', () => {
     expect(maskPhoneForLog('12')).toBe('***');
   });
 });
+
+describe('logging of non-phone values under phone-like keys', () => {
+  it('leaves dates and words readable while still masking numbers', () => {
+    const { lines, logger } = capture();
+    logger.info({ window: { from: '2026-11-28', to: '+254700000001' } }, 'sync');
+    const out = lines.join('');
+    expect(out).toContain('"from":"2026-11-28"');
+    expect(out).not.toContain('+254700000001');
+  });
+});
