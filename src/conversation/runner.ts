@@ -32,6 +32,8 @@ export interface InboundOutcome {
 }
 
 const DEDUPE_TTL_MS = 48 * 3600_000;
+/** A USSD dial lasts at most 180 s (reference §1.4). */
+const USSD_DIAL_TTL_MS = 180_000;
 
 export function sessionKey(channel: Channel, phone: string): string {
   return `${channel}:${phone}`;
@@ -74,7 +76,7 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
         deps.metrics?.duplicates.inc({ provider: msg.provider });
         return { reply: session.lastReply, duplicate: true };
       }
-      if (!sameSession) session = null; // a new dial is a new conversation; progress is keyed by phone, not kept across dials
+      if (!sameSession || session?.ended) session = null; // a new dial is a new conversation; progress is keyed by phone, not kept across dials
       const isNew = session === null;
       text = isNew ? '' : latestInput(msg.ussdPath ?? '', session?.ussdPath);
       ussd = { sessionId: msg.sessionId ?? '', serviceCode: msg.to, isNew };
@@ -173,6 +175,17 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
   if (msg.channel === 'sms' && result.reply) jobs.unshift(sms(msg.from, result.reply.text, result.locale, true));
 
   let session: SessionRecord | null = result.session;
+  let sessionTtlMs = result.sessionTtlMs;
+  if (!session && msg.channel === 'ussd' && result.reply && msg.sessionId) {
+    // Keep the final screen for the rest of the dial: a re-sent last hop gets it again instead of
+    // starting over (and meeting its own dedupe marker).
+    const at = deps.clock.now().getTime();
+    session = {
+      flowId: result.flowId ?? 'ended', flowVersion: 'ended', channel: 'ussd', snapshot: null, locale: result.locale,
+      startedAt: at, updatedAt: at, ended: true,
+    };
+    sessionTtlMs = USSD_DIAL_TTL_MS;
+  }
   if (session && msg.channel === 'ussd') {
     session = { ...session, ussdSessionId: msg.sessionId, ussdPath: mark ?? pathMark(msg.ussdPath ?? ''), lastReply: result.reply ?? undefined };
   } else if (session && result.reply) {
@@ -182,7 +195,7 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
   return {
     sessionKey: key,
     session,
-    sessionTtlMs: result.sessionTtlMs,
+    sessionTtlMs,
     jobs,
     dedupe: seenKey ? { key: seenKey, ttlMs: deps.dedupeTtlMs ?? DEDUPE_TTL_MS } : undefined,
     contact: contactPatch ? { phone: msg.from, patch: contactPatch } : undefined,

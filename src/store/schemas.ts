@@ -20,6 +20,7 @@ export const sessionRecordSchema = z.looseObject({
   ussdSessionId: z.string().optional(),
   ussdPath: z.string().optional(),
   lastReply: z.object({ text: z.string(), end: z.boolean() }).optional(),
+  ended: z.boolean().optional(),
   invalidCount: z.number().int().nonnegative().optional(),
 }) satisfies z.ZodType<SessionRecord>;
 

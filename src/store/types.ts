@@ -17,6 +17,11 @@ export interface SessionRecord {
   ussdPath?: string;
   /** The last screen or SMS text we answered with (replayed when a provider retries the same hop). */
   lastReply?: { text: string; end: boolean };
+  /**
+   * USSD: the dial reached END. The record stays for the dial's lifetime only so that a provider
+   * re-sending the last hop gets the same final screen; it never resumes a conversation.
+   */
+  ended?: boolean;
   /** How many invalid inputs in a row on the current step (bounded re-prompts). */
   invalidCount?: number;
 }

@@ -42,6 +42,18 @@ describe("Africa's Talking USSD end to end", () => {
     expect(next.body).toMatch(/^CON When is the next clinic visit/);
   });
 
+  it('shows the same final screen when AT re-sends the hop that ended the dial, and a new dial starts afresh', async () => {
+    const sessionId = 'ATUid_e2e_end_retry';
+    const phone = '+254700000107';
+    await atUssd(t.url, { sessionId, phoneNumber: phone, text: '' });
+    const end = await atUssd(t.url, { sessionId, phoneNumber: phone, text: '3' });
+    expect(end.body).toMatch(/^END Thank you for trying Jibu/);
+    const again = await atUssd(t.url, { sessionId, phoneNumber: phone, text: '3' });
+    expect(again.body).toBe(end.body);
+    const fresh = await atUssd(t.url, { sessionId: 'ATUid_e2e_end_retry_2', phoneNumber: phone, text: '' });
+    expect(fresh.body).toMatch(/^CON Jibu demo/);
+  });
+
   it('keeps its own record of hops, so an aggregator that sends only the latest input works too', async () => {
     const sessionId = 'latest-only-1';
     await atUssd(t.url, { sessionId, phoneNumber: '+254700000103', text: '' });
