@@ -546,16 +546,19 @@ export function turn(set: FlowSet, session: SessionRecord | null, input: TurnInp
 }
 
 /**
- * What data the runner must load before a turn: the session's flow's `data` list, or, for a new
- * conversation, everything the channel's entry flows (and their roles) need.
+ * What data the runner must load before a turn: the session's flow's `data` list while a conversation
+ * goes on; for a new conversation (no session, or one waiting on the language menu), also everything
+ * the channel's entry flows (and their roles) need. A turn that goes on to start a new conversation
+ * anyway (a restart keyword, an incompatible session) reads names outside this list: the runner sees
+ * that (every name is in {@link dataNames}), loads them and runs the pure turn again.
  */
 export function requiredData(set: FlowSet, session: SessionRecord | null, channel: Channel): string[] {
   const names = new Set<string>();
   const flow = session && session.flowId !== LANGUAGE_FLOW ? flowOf(set, session) : null;
   if (flow) {
     flow.def.data.forEach((d) => names.add(d));
+    return [...names].sort();
   }
-  // Keywords (restart) and incompatible sessions may start a new conversation in this very turn.
   for (const f of set.flows.values()) {
     if (!f.def.entry || !f.def.channels.includes(channel)) continue;
     if (channel === 'ussd' ? !f.def.entry.ussd : !f.def.entry.sms) continue;
@@ -563,6 +566,21 @@ export function requiredData(set: FlowSet, session: SessionRecord | null, channe
     set.registry.roles[f.def.entry.role]?.needs.forEach((d) => names.add(d));
   }
   return [...names].sort();
+}
+
+const allDataNames = new WeakMap<FlowSet, ReadonlySet<string>>();
+
+/** Every data name a turn on this flow set may read: each flow's `data` and each role's `needs`. */
+export function dataNames(set: FlowSet): ReadonlySet<string> {
+  let names = allDataNames.get(set);
+  if (!names) {
+    const all = new Set<string>();
+    for (const f of set.flows.values()) f.def.data.forEach((d) => all.add(d));
+    for (const r of Object.values(set.registry.roles)) r.needs.forEach((d) => all.add(d));
+    names = all;
+    allDataNames.set(set, names);
+  }
+  return names;
 }
 
 /**

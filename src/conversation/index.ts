@@ -3,7 +3,7 @@
  * machines from a registry, stepped purely; the runner (`runner.ts`) does the I/O around it.
  */
 export { loadFlowSet, buildFlowSet, parseFlowFile, type LoadFlowSetOptions, type LoadFlowSetResult } from './loader.ts';
-export { turn, timerFired, requiredData, startFlow, LANGUAGE_FLOW } from './engine.ts';
+export { turn, timerFired, requiredData, dataNames, startFlow, LANGUAGE_FLOW } from './engine.ts';
 export { retainKey, SYSTEM_KEYS, USSD_SESSION_TTL_MS, type FlowSet } from './flowset.ts';
 export type { CompiledFlow, FlowContext, FlowEvent, FlowInput, Env } from './compile.ts';
 export { createRegistry, type Registry, type RegistryParts, type ActionFn, type ActionSpec, type ActionArgs, type ActionResult, type GuardFn, type ValidatorSpec, type RoleSpec } from './registry.ts';

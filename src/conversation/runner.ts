@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { EventFeed } from '../server/events.ts';
 import type { Contact, QueuedJob, SessionRecord, StepCommit, Store } from '../store/types.ts';
-import { requiredData, timerFired, turn, type Effect, type FlowSet, type TurnResult } from './index.ts';
+import { dataNames, requiredData, timerFired, turn, type Effect, type FlowSet, type TurnInput, type TurnResult } from './index.ts';
 
 /** Loads the read-model data a flow declared (`data:` in the flow file). Must be fast: no DHIS2 calls. */
 export type DataLoader = (names: string[], ctx: { phone: string; channel: Channel; now: Date }) => Promise<Record<string, unknown>>;
@@ -83,8 +83,7 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
     }
 
     const set = deps.flows();
-    const data = await deps.loadData(requiredData(set, session, msg.channel), { phone: msg.from, channel: msg.channel, now });
-    const result = turn(set, session, {
+    const result = await loadAndTurn(deps, set, session, {
       channel: msg.channel,
       phone: msg.from,
       text,
@@ -92,7 +91,6 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
       contact: loaded.contact,
       now,
       newId: deps.newId ?? randomUUID,
-      data,
       ussd,
     });
 
@@ -108,6 +106,35 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
   } catch (err) {
     await store.release(loaded.lock).catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Load the data this turn is expected to need ({@link requiredData}) and take the pure step. A step that
+ * reads a data name that was not loaded (a keyword restarting into another flow mid-conversation) is
+ * taken again with it: the step is pure, so the first attempt leaves nothing behind. Most hops of an
+ * ongoing conversation thereby load only their own flow's data, not every entry flow's role look-ups.
+ */
+async function loadAndTurn(deps: RunnerDeps, set: FlowSet, session: SessionRecord | null, input: Omit<TurnInput, 'data'>): Promise<TurnResult> {
+  const ctx = { phone: input.phone, channel: input.channel, now: input.now };
+  const data: Record<string, unknown> = await deps.loadData(requiredData(set, session, input.channel), ctx);
+  const known = dataNames(set);
+  for (;;) {
+    const missing = new Set<string>();
+    const watched = new Proxy(data, {
+      get(target, name, receiver) {
+        if (typeof name === 'string' && !Object.hasOwn(target, name) && known.has(name)) missing.add(name);
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+      has(target, name) {
+        if (typeof name === 'string' && !Object.hasOwn(target, name) && known.has(name)) missing.add(name);
+        return Reflect.has(target, name);
+      },
+    });
+    const result = turn(set, session, { ...input, data: watched });
+    if (missing.size === 0) return result;
+    const more = await deps.loadData([...missing].sort(), ctx);
+    for (const name of missing) data[name] = more[name]; // an own key from now on, even when undefined: asked once
   }
 }
 

@@ -30,7 +30,11 @@ export interface AppDeps {
   mount?: (app: express.Express) => void;
 }
 
-const BODY_LIMIT = '64kb';
+/** Largest accepted webhook body (Express parsers and the USSD fast path alike). */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+const BODY_LIMIT = BODY_LIMIT_BYTES;
+/** Most form fields accepted in one body. */
+export const FORM_PARAMETER_LIMIT = 200;
 
 function toWebhookRequest(req: Request): WebhookRequest {
   return { method: req.method, originalUrl: req.originalUrl, headers: req.headers, query: req.query as Record<string, unknown>, body: req.body ?? {} };
@@ -38,6 +42,51 @@ function toWebhookRequest(req: Request): WebhookRequest {
 
 function fail(res: Response, code: ErrorCode, detail?: unknown): void {
   res.status(ERRORS[code].status).json(errorBody(code, detail));
+}
+
+/** An HTTP answer independent of Express: the USSD fast path writes it to the socket itself. */
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** The error answer Express's `res.json(errorBody(…))` would give. */
+export function errorAnswer(code: ErrorCode, detail?: unknown): HttpAnswer {
+  return { status: ERRORS[code].status, contentType: 'application/json; charset=utf-8', body: JSON.stringify(errorBody(code, detail)) };
+}
+
+function sendAnswer(res: Response, a: HttpAnswer): void {
+  res.status(a.status).type(a.contentType).send(a.body);
+}
+
+/**
+ * One Africa's Talking USSD hop from query and form body to the answer: readiness, webhook key, parse,
+ * the core loop, render. Infrastructure failures give a polite `END` (the caller is on the line and AT
+ * does not retry hops); malformed or forged requests give a 4xx with a stable code. Never throws.
+ */
+export async function answerAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'query' | 'body'>): Promise<HttpAnswer> {
+  if (!deps.isReady()) return errorAnswer('JIBU_NOT_READY');
+  const key = checkWebhookKey(req.query.key, deps.config.WEBHOOK_SECRET);
+  if (!key.ok) return errorAnswer(key.code);
+  const parsed = at.parseUssd(req, deps.config.DEFAULT_COUNTRY);
+  if (!parsed.ok) return errorAnswer(parsed.code, parsed.detail);
+  const u = parsed.value;
+  const msg: InboundMessage = {
+    channel: 'ussd', provider: 'africastalking', from: u.phone, providerFrom: u.providerPhone, to: u.serviceCode,
+    text: '', ussdPath: u.path, sessionId: u.sessionId, networkCode: u.networkCode,
+    providerMessageId: `${u.sessionId}:${u.path}`, receivedAt: deps.clock.now(),
+  };
+  let reply: { text: string; end: boolean };
+  try {
+    const out = await handleInbound(deps.runner, msg);
+    reply = out.reply ?? { text: deps.unavailableText(), end: true };
+  } catch (err) {
+    deps.logger.error({ err, code: codeOf(err) }, 'USSD hop could not be processed');
+    reply = { text: deps.unavailableText(), end: true };
+  }
+  const r = at.renderUssd(reply.text, reply.end);
+  return { status: 200, contentType: `${r.contentType}; charset=utf-8`, body: r.body };
 }
 
 /**
@@ -61,7 +110,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
     next();
   });
-  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 200 }));
+  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: FORM_PARAMETER_LIMIT }));
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
 
   app.get('/healthz', (_req, res) => {
@@ -85,26 +134,9 @@ export function createApp(deps: AppDeps): express.Express {
   const run = (msg: InboundMessage) => handleInbound(deps.runner, msg);
 
   // --- Africa's Talking USSD -------------------------------------------------------------
-  app.post('/ussd/africastalking', accepting, keyed, async (req, res) => {
-    const parsed = at.parseUssd(toWebhookRequest(req), config.DEFAULT_COUNTRY);
-    if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
-    const u = parsed.value;
-    const msg: InboundMessage = {
-      channel: 'ussd', provider: 'africastalking', from: u.phone, providerFrom: u.providerPhone, to: u.serviceCode,
-      text: '', ussdPath: u.path, sessionId: u.sessionId, networkCode: u.networkCode,
-      providerMessageId: `${u.sessionId}:${u.path}`, receivedAt: deps.clock.now(),
-    };
-    let reply: { text: string; end: boolean };
-    try {
-      const out = await run(msg);
-      reply = out.reply ?? { text: deps.unavailableText(), end: true };
-    } catch (err) {
-      // USSD has no provider retry: the caller is on the line. A polite END beats a network error screen.
-      logger.error({ err, code: codeOf(err) }, 'USSD hop could not be processed');
-      reply = { text: deps.unavailableText(), end: true };
-    }
-    const r = at.renderUssd(reply.text, reply.end);
-    res.status(200).type(r.contentType).send(r.body);
+  // The same answer as the fast path in fast-ussd.ts, which takes plain form posts before Express does.
+  app.post('/ussd/africastalking', async (req, res) => {
+    sendAnswer(res, await answerAtUssd(deps, toWebhookRequest(req)));
   });
 
   app.post('/ussd/africastalking/events', keyed, async (req, res) => {

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import path from 'node:path';
 import type express from 'express';
@@ -25,7 +25,8 @@ import { handleTimer, type DataLoader, type RunnerDeps } from '../conversation/r
 import { startSmsRelay } from '../messaging/outbox.ts';
 import { createStoreAndQueue } from '../store/index.ts';
 import type { JobQueue, RunningWorker, Store } from '../store/types.ts';
-import { createApp } from './app.ts';
+import { createApp, type AppDeps } from './app.ts';
+import { createRequestListener } from './fast-ussd.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createEventFeed, type EventFeed } from './events.ts';
 import { adminAuth, adminRouter } from './admin.ts';
@@ -181,7 +182,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     const jobRunners: Record<string, (date?: string) => Promise<unknown>> = { ...jobs };
 
     let ready = false;
-    const app = createApp({
+    const appDeps: AppDeps = {
       config, logger, clock, store, metrics, runner,
       isReady: () => ready,
       readiness: async () => {
@@ -216,9 +217,10 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
         }
       },
       unavailableText: (locale) => current.translate?.(locale ?? config.DEFAULT_LOCALE, 'errors.unavailable') ?? 'Sorry, the service is busy. Please try again in a few minutes.',
-    });
+    };
+    const app = createApp(appDeps);
 
-    const server = app.listen(config.PORT, config.HOST);
+    const server = createServer(createRequestListener(app, appDeps)).listen(config.PORT, config.HOST);
     await once(server, 'listening');
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
