@@ -87,7 +87,10 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
       channel: msg.channel,
       phone: msg.from,
       text,
-      locale: loaded.contact.locale,
+      // A conversation goes on in the language it started in (a reminder written in the DHIS2 language
+      // attribute's language is answered in it); a new one starts in the contact's choice, else the default.
+      // A language switch during the conversation changes both.
+      locale: session?.locale ?? loaded.contact.locale,
       contact: loaded.contact,
       now,
       newId: deps.newId ?? randomUUID,
