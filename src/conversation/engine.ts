@@ -345,6 +345,26 @@ function entryFlow(c: Ctx, text: string, serviceCode: string | undefined): Compi
   return ranked[0]?.flow ?? null;
 }
 
+/**
+ * On SMS, a whole message that is another flow's entry keyword (REACTION, MADHARA…) starts that flow even
+ * in the middle of a conversation, as a global keyword would — unless the step waits for free text, where
+ * the word may simply be the answer. Only a flow the keyword itself selects (its role fits) interrupts.
+ */
+function keywordFlow(c: Ctx, current: CompiledFlow, snap: AnyMachineSnapshot, text: string): CompiledFlow | null {
+  const word = normalizeWord(text);
+  if (!word) return null;
+  const { step } = stepOf(current, snap);
+  if (step?.type === 'ask' && step.input.kind === 'text') return null;
+  const named = [...c.set.flows.values()].some((f) => {
+    const sms = f.def.entry?.sms;
+    return f !== current && typeof sms === 'object' && c.set.locales.wordsAnyLocale(sms.keywords).some((x) => x.word === word);
+  });
+  if (!named) return null;
+  const chosen = entryFlow(c, text, undefined);
+  const sms = chosen?.def.entry?.sms;
+  return chosen && chosen !== current && typeof sms === 'object' && c.set.locales.wordsAnyLocale(sms.keywords).some((x) => x.word === word) ? chosen : null;
+}
+
 function begin(c: Ctx, flow: CompiledFlow, vars: Record<string, unknown> = {}): Settled {
   const input: FlowInput = { phone: c.phone, channel: c.channel, vars, env: envFor(c) };
   const [snap] = initialTransition(flow.machine, input);
@@ -534,6 +554,10 @@ export function turn(set: FlowSet, session: SessionRecord | null, input: TurnInp
         effects: dropEffects(current),
         prefer: current.flowId,
       });
+    }
+    const interrupting = c.channel === 'sms' ? keywordFlow(c, flow, snap, text) : null;
+    if (interrupting) {
+      return startNew(c, text, serviceCode, { outcome: 'started', effects: dropEffects(current), prefer: interrupting.id });
     }
     const { event, hint } = interpret(c, flow, snap, text);
     const [next] = transition(flow.machine, snap, event);

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Effect, FlowSet } from '../../src/conversation/index.ts';
-import { CAREGIVER_AEFI_FLOW } from '../../src/conversation/actions/caregiver.ts';
+import { CAREGIVER_AEFI_FLOW, CAREGIVER_REMINDER_FLOW } from '../../src/conversation/actions/caregiver.ts';
 import { parseDeployment } from '../../src/dhis2/deployment.ts';
 import { Caregiver, LANGS, PHONES, eventOf, loadCaregiverSet, text, writes, type Lang } from './helpers.ts';
 
@@ -80,6 +80,16 @@ describe('a reaction reported by SMS keyword', () => {
     expect(text(cg.send('AEFI'))).toBe('Which child had a reaction?\n1. Amina\n2. Juma');
     const r = cg.say('2', '3', '1', 'yesterday');
     expect(writes(r).map((w) => w.payload)).toEqual([expect.objectContaining({ op: 'event.update', event: eventOf(PHONES.twoChildren, 'Juma').latest })]);
+  });
+
+  it('the keyword interrupts a reminder conversation waiting for 1 or 2, and the report goes on from there', () => {
+    const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday, 'sw');
+    expect(cg.remind().session?.flowId).toBe(CAREGIVER_REMINDER_FLOW);
+    const r = cg.send('MADHARA');
+    expect(r.flowId).toBe(CAREGIVER_AEFI_FLOW);
+    expect(r.session?.flowId).toBe(CAREGIVER_AEFI_FLOW);
+    expect(text(r).split('\n')[0]).toBe(tr('sw', 'caregiver.aefi.reaction', { name: 'Tumaini' }));
+    expect(text(cg.send('1')).split('\n')[0]).toBe(tr('sw', 'caregiver.aefi.severity'));
   });
 
   it('the keyword from a phone with no child in DHIS2 does not open a report', () => {
