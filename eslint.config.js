@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'tests/**/__artifacts__/**'] },
+  { ignores: ['dist/**', '.tmp-build-*/**', 'node_modules/**', 'coverage/**', 'tests/**/__artifacts__/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
