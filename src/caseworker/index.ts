@@ -11,4 +11,4 @@ export {
 } from './credentials.ts';
 export { createCaseWorkerJobs, CASEWORKER_JOBS, CASEWORKER_SMS_FLOW, type CaseWorkerJobDeps, type CaseWorkerSms, type JobHandler } from './jobs.ts';
 export { loadCaseWorkerData, CASEWORKER_FLOW, type CaseWorkerData, type ChildItem, type DefaulterItem, type LoaderOptions } from './data.ts';
-export { VITAL_EVENTS_DEFAULTS, STAFF_NOTES, type VitalEventsExtra } from './writes.ts';
+export { VITAL_EVENTS_DEFAULTS, CASEWORKER_STAFF_TEXTS, type CaseWorkerStaffTexts, type VitalEventsExtra } from './writes.ts';

@@ -1,4 +1,4 @@
-import type { Deployment, Outcome } from '../dhis2/deployment.ts';
+import type { Deployment, Outcome, StaffLocale } from '../dhis2/deployment.ts';
 import type { Dhis2Write } from '../dhis2/outbox/types.ts';
 import { uidFromKey } from '../dhis2/uid.ts';
 
@@ -7,9 +7,9 @@ import { uidFromKey } from '../dhis2/uid.ts';
  * reference §7). New objects get uids derived from the step's fresh id, so the write committed with
  * the session carries them and a retried import can never create the same birth twice.
  *
- * Notes are written in the staff language (English): they are read in the DHIS2 web app by programme
- * staff, not by the worker who reported. A deployment's custom outcome names its note in
- * `outcomes.<name>.note`; a note key not listed here is written as given.
+ * Notes are written in the deployment's staff language (`staffLocale`): they are read in the DHIS2
+ * web app by programme staff, not by the worker who reported. A deployment's custom outcome names its
+ * note in `outcomes.<name>.note`; a note key with no built-in text is written as given.
  */
 
 /** Vital Events package metadata the deployment file does not map yet (package defaults, reference §10.2). */
@@ -28,38 +28,180 @@ export const VITAL_EVENTS_DEFAULTS: VitalEventsExtra = {
   placeOfDeathDataElement: 'MAqI45DkhPd',
 };
 
-/** Staff notes for the built-in outcomes, keyed by the deployment's `note` keys. */
-export const STAFF_NOTES: Readonly<Record<string, (p: { date?: string }) => string>> = {
-  'outcome.will_come': ({ date }) => `Case worker follow-up: the caregiver will bring the child on ${date ?? 'a new date'}.`,
-  'outcome.vaccinated_elsewhere': () => 'Case worker follow-up: the child was vaccinated elsewhere.',
-  'outcome.moved_away': () => 'Case worker follow-up: the family has moved away.',
-  'outcome.refused': () => 'Case worker follow-up: the caregiver refused the vaccination.',
-  'outcome.not_found': () => 'Case worker follow-up: the child could not be found.',
-  'outcome.died': () => 'Case worker follow-up: the child has died.',
-};
+/** The note keys of the built-in outcomes (`DEFAULT_OUTCOMES`); a deployment may name others. */
+export const OUTCOME_NOTE_KEYS = ['outcome.will_come', 'outcome.vaccinated_elsewhere', 'outcome.moved_away', 'outcome.refused', 'outcome.not_found', 'outcome.died'] as const;
+export type OutcomeNoteKey = (typeof OUTCOME_NOTE_KEYS)[number];
+/** Places of birth or death, as `flows/caseworker.yaml` saves them. */
+export const PLACE_KEYS = ['facility', 'home', 'other'] as const;
+/** Reactions after a vaccine, as `flows/caseworker.yaml` saves them. */
+export const REACTION_KEYS = ['fever', 'swelling', 'rash', 'vomiting', 'fits', 'breathing', 'other'] as const;
+export const SEVERITY_KEYS = ['mild', 'moderate', 'severe'] as const;
 
-export const PLACES: Readonly<Record<string, string>> = { facility: 'Health facility', home: 'Home', other: 'Other' };
-
-export const REACTIONS: Readonly<Record<string, string>> = {
-  fever: 'fever',
-  swelling: 'swelling or pain where the vaccine was given',
-  rash: 'rash',
-  vomiting: 'vomiting or diarrhoea',
-  fits: 'fits (convulsions)',
-  breathing: 'difficulty breathing',
-  other: 'another reaction',
-};
-
-export const SEVERITIES: Readonly<Record<string, string>> = { mild: 'mild', moderate: 'moderate', severe: 'severe (hospital or life-threatening)' };
-
-/** Who reported and how to find the report again, appended to every note. */
-export function signature(username: string, ref: string): string {
-  return `Reported by ${username} via Jibu USSD, ref ${ref}.`;
+export interface CaseWorkerStaffTexts {
+  /** Notes of the built-in outcomes; `date` is the new visit date (ISO) when the outcome has one. */
+  outcomes: Record<OutcomeNoteKey, (a: { date?: string }) => string>;
+  /** Who reported and how to find the report again, appended to every note. */
+  signature: (a: { username: string; ref: string }) => string;
+  /** Note on each other booked visit of a child reported dead. */
+  visitSkipped: string;
+  birth: (a: { place: string }) => string;
+  death: (a: { place: string }) => string;
+  /** Also the value of the Place of birth / Place of death TEXT data elements. */
+  places: Record<(typeof PLACE_KEYS)[number], string>;
+  reactions: Record<(typeof REACTION_KEYS)[number], string>;
+  severities: Record<(typeof SEVERITY_KEYS)[number], string>;
+  aefi: (a: { reaction: string; severity: string; since: string }) => string;
+  /** The SMS to case workers; `since` as DD/MM/YYYY (read on a phone, not in DHIS2), `child` may be empty. */
+  alert: (a: { reaction: string; child: string; since: string; reporter: string; ref: string }) => string;
 }
 
-export function outcomeNote(outcome: Outcome, p: { date?: string; username: string; ref: string }): string {
-  const text = STAFF_NOTES[outcome.note]?.({ date: p.date }) ?? outcome.note;
-  return `${text} ${signature(p.username, p.ref)}`;
+/**
+ * What a case worker's reports become in DHIS2, by staff language (the deployment's `staffLocale`):
+ * read in the DHIS2 web app by programme staff, not by the worker who reported. Dates in notes stay
+ * ISO, unambiguous in every DHIS2 locale. The English texts are the reference.
+ */
+export const CASEWORKER_STAFF_TEXTS: Readonly<Record<StaffLocale, CaseWorkerStaffTexts>> = {
+  en: {
+    outcomes: {
+      'outcome.will_come': ({ date }) => `Case worker follow-up: the caregiver will bring the child on ${date ?? 'a new date'}.`,
+      'outcome.vaccinated_elsewhere': () => 'Case worker follow-up: the child was vaccinated elsewhere.',
+      'outcome.moved_away': () => 'Case worker follow-up: the family has moved away.',
+      'outcome.refused': () => 'Case worker follow-up: the caregiver refused the vaccination.',
+      'outcome.not_found': () => 'Case worker follow-up: the child could not be found.',
+      'outcome.died': () => 'Case worker follow-up: the child has died.',
+    },
+    signature: (a) => `Reported by ${a.username} via Jibu USSD, ref ${a.ref}.`,
+    visitSkipped: 'Visit skipped: the child was reported dead by a case worker.',
+    birth: (a) => `Birth notified by a case worker: ${a.place}.`,
+    death: (a) => `Death notified by a case worker: ${a.place}.`,
+    places: { facility: 'Health facility', home: 'Home', other: 'Other' },
+    reactions: {
+      fever: 'fever', swelling: 'swelling or pain where the vaccine was given', rash: 'rash', vomiting: 'vomiting or diarrhoea',
+      fits: 'fits (convulsions)', breathing: 'difficulty breathing', other: 'another reaction',
+    },
+    severities: { mild: 'mild', moderate: 'moderate', severe: 'severe (hospital or life-threatening)' },
+    aefi: (a) => `Adverse event after immunization: ${a.reaction}, ${a.severity}, since ${a.since}.`,
+    alert: (a) => `Jibu alert: severe reaction after vaccination (${a.reaction}) in ${a.child || 'a child'} since ${a.since}, reported by case worker ${a.reporter}. Ref ${a.ref}. Please follow up today.`,
+  },
+  fr: {
+    outcomes: {
+      'outcome.will_come': ({ date }) => `Suivi par l'agent communautaire : le parent amènera l'enfant ${date ? `le ${date}` : 'à une nouvelle date'}.`,
+      'outcome.vaccinated_elsewhere': () => 'Suivi par l\'agent communautaire : l\'enfant a été vacciné ailleurs.',
+      'outcome.moved_away': () => 'Suivi par l\'agent communautaire : la famille a déménagé.',
+      'outcome.refused': () => 'Suivi par l\'agent communautaire : le parent a refusé la vaccination.',
+      'outcome.not_found': () => 'Suivi par l\'agent communautaire : l\'enfant n\'a pas été retrouvé.',
+      'outcome.died': () => 'Suivi par l\'agent communautaire : l\'enfant est décédé.',
+    },
+    signature: (a) => `Signalé par ${a.username} via Jibu USSD, réf. ${a.ref}.`,
+    visitSkipped: 'Visite annulée : l\'enfant a été déclaré décédé par un agent communautaire.',
+    birth: (a) => `Naissance notifiée par un agent communautaire : ${a.place}.`,
+    death: (a) => `Décès notifié par un agent communautaire : ${a.place}.`,
+    places: { facility: 'Centre de santé', home: 'Domicile', other: 'Autre' },
+    reactions: {
+      fever: 'fièvre', swelling: 'gonflement ou douleur au point d\'injection', rash: 'éruption cutanée', vomiting: 'vomissements ou diarrhée',
+      fits: 'convulsions', breathing: 'difficulté à respirer', other: 'autre réaction',
+    },
+    severities: { mild: 'légère', moderate: 'modérée', severe: 'grave (hospitalisation ou danger de mort)' },
+    aefi: (a) => `Manifestation post-vaccinale indésirable (MAPI) : ${a.reaction}, ${a.severity}, depuis le ${a.since}.`,
+    alert: (a) => `Alerte Jibu : réaction grave après vaccination (${a.reaction}) chez ${a.child || 'un enfant'} depuis le ${a.since}, signalée par l'agent communautaire ${a.reporter}. Réf. ${a.ref}. Merci de faire le suivi aujourd'hui.`,
+  },
+  pt: {
+    outcomes: {
+      'outcome.will_come': ({ date }) => `Seguimento pelo agente comunitário: o cuidador trará a criança ${date ? `em ${date}` : 'numa nova data'}.`,
+      'outcome.vaccinated_elsewhere': () => 'Seguimento pelo agente comunitário: a criança foi vacinada noutro local.',
+      'outcome.moved_away': () => 'Seguimento pelo agente comunitário: a família mudou-se.',
+      'outcome.refused': () => 'Seguimento pelo agente comunitário: o cuidador recusou a vacinação.',
+      'outcome.not_found': () => 'Seguimento pelo agente comunitário: a criança não foi encontrada.',
+      'outcome.died': () => 'Seguimento pelo agente comunitário: a criança faleceu.',
+    },
+    signature: (a) => `Registado por ${a.username} via Jibu USSD, ref. ${a.ref}.`,
+    visitSkipped: 'Consulta cancelada: a criança foi declarada falecida por um agente comunitário.',
+    birth: (a) => `Nascimento notificado por um agente comunitário: ${a.place}.`,
+    death: (a) => `Óbito notificado por um agente comunitário: ${a.place}.`,
+    places: { facility: 'Unidade sanitária', home: 'Casa', other: 'Outro' },
+    reactions: {
+      fever: 'febre', swelling: 'inchaço ou dor no local da vacina', rash: 'erupção na pele', vomiting: 'vómitos ou diarreia',
+      fits: 'convulsões', breathing: 'dificuldade a respirar', other: 'outra reação',
+    },
+    severities: { mild: 'ligeira', moderate: 'moderada', severe: 'grave (hospital ou risco de vida)' },
+    aefi: (a) => `Evento adverso pós-vacinação (EAPV): ${a.reaction}, ${a.severity}, desde ${a.since}.`,
+    alert: (a) => `Alerta Jibu: reação grave após vacinação (${a.reaction}) em ${a.child || 'uma criança'} desde ${a.since}, comunicada pelo agente comunitário ${a.reporter}. Ref. ${a.ref}. Por favor, faça o seguimento hoje.`,
+  },
+  sw: {
+    outcomes: {
+      'outcome.will_come': ({ date }) => `Ufuatiliaji wa mhudumu wa afya ya jamii: mlezi atamleta mtoto ${date ? `tarehe ${date}` : 'tarehe nyingine'}.`,
+      'outcome.vaccinated_elsewhere': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mtoto alichanjwa kwingine.',
+      'outcome.moved_away': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: familia imehama.',
+      'outcome.refused': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mlezi amekataa chanjo.',
+      'outcome.not_found': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mtoto hakupatikana.',
+      'outcome.died': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mtoto amefariki.',
+    },
+    signature: (a) => `Imeripotiwa na ${a.username} kupitia Jibu USSD, kumb. ${a.ref}.`,
+    visitSkipped: 'Ziara imefutwa: mhudumu wa afya ya jamii ameripoti kwamba mtoto amefariki.',
+    birth: (a) => `Kuzaliwa kumeripotiwa na mhudumu wa afya ya jamii: ${a.place}.`,
+    death: (a) => `Kifo kimeripotiwa na mhudumu wa afya ya jamii: ${a.place}.`,
+    places: { facility: 'Kituo cha afya', home: 'Nyumbani', other: 'Kwingine' },
+    reactions: {
+      fever: 'homa', swelling: 'uvimbe au maumivu mahali pa sindano', rash: 'vipele', vomiting: 'kutapika au kuhara',
+      fits: 'degedege', breathing: 'shida ya kupumua', other: 'madhara mengine',
+    },
+    severities: { mild: 'madogo', moderate: 'ya wastani', severe: 'makali (hospitali au hatari ya kifo)' },
+    aefi: (a) => `Madhara baada ya chanjo (AEFI): ${a.reaction}, ${a.severity}, tangu ${a.since}.`,
+    alert: (a) => `Tahadhari ya Jibu: madhara makali baada ya chanjo (${a.reaction}) kwa ${a.child || 'mtoto'} tangu ${a.since}, yameripotiwa na mhudumu wa afya ya jamii ${a.reporter}. Kumb. ${a.ref}. Tafadhali fuatilia leo.`,
+  },
+  rw: {
+    outcomes: {
+      'outcome.will_come': ({ date }) => `Ikurikirana ry'umujyanama w'ubuzima: umurezi azazana umwana ${date ? `ku wa ${date}` : 'ku yindi tariki'}.`,
+      'outcome.vaccinated_elsewhere': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umwana yakingiriwe ahandi.',
+      'outcome.moved_away': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umuryango wimukiye ahandi.',
+      'outcome.refused': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umurezi yanze ko umwana akingirwa.',
+      'outcome.not_found': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umwana ntiyabonetse.',
+      'outcome.died': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umwana yapfuye.',
+    },
+    signature: (a) => `Byatangajwe na ${a.username} hakoreshejwe Jibu USSD, nimero ${a.ref}.`,
+    visitSkipped: 'Gahunda yasibwe: umujyanama w\'ubuzima yatangaje ko umwana yapfuye.',
+    birth: (a) => `Ivuka ryamenyeshejwe n'umujyanama w'ubuzima: ${a.place}.`,
+    death: (a) => `Urupfu rwamenyeshejwe n'umujyanama w'ubuzima: ${a.place}.`,
+    places: { facility: 'Ivuriro', home: 'Mu rugo', other: 'Ahandi' },
+    reactions: {
+      fever: 'umuriro', swelling: 'kubyimba cyangwa kubabara aho baterewe urukingo', rash: 'uduheri ku mubiri', vomiting: 'kuruka cyangwa impiswi',
+      fits: 'kugagara', breathing: 'guhumeka nabi', other: 'izindi ngaruka',
+    },
+    severities: { mild: 'zoroheje', moderate: 'ziringaniye', severe: 'zikomeye (ibitaro cyangwa akaga ku buzima)' },
+    aefi: (a) => `Ingaruka zabaye nyuma yo gukingirwa: ${a.reaction}, ${a.severity}, kuva ku wa ${a.since}.`,
+    alert: (a) => `Impuruza ya Jibu: ingaruka zikomeye nyuma yo gukingirwa (${a.reaction}) ${a.child ? `kuri ${a.child}` : 'ku mwana'} kuva ku wa ${a.since}, byatangajwe n'umujyanama w'ubuzima ${a.reporter}. Nimero ${a.ref}. Mwakurikirana uyu munsi.`,
+  },
+};
+
+/** The text of `key` in `map`, or undefined: keys come from flow files, and must not reach `Object.prototype`. */
+function textOf(map: Readonly<Record<string, string>>, key: string): string | undefined {
+  return Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
+/** A place as staff read it (note and data value); a place a flow saves under another name is written as given. */
+export function placeText(locale: StaffLocale, place: string): string {
+  return textOf(CASEWORKER_STAFF_TEXTS[locale].places, place) ?? place;
+}
+
+/** Who reported and how to find the report again, appended to every note. */
+export function signature(username: string, ref: string, locale: StaffLocale): string {
+  return CASEWORKER_STAFF_TEXTS[locale].signature({ username, ref });
+}
+
+/**
+ * The note of an outcome: the built-in text of its `note` key in the staff language, or, for a key a
+ * deployment made up, the key itself as written; then the signature.
+ *
+ * @example
+ * outcomeNote({ note: 'outcome.refused' }, { username: 'cw.zawadi', ref: 'K7Q2MX', locale: 'fr' })
+ * // "Suivi par l'agent communautaire : le parent a refusé la vaccination. Signalé par cw.zawadi via Jibu USSD, réf. K7Q2MX."
+ * outcomeNote({ note: 'Transferred.' }, { username: 'cw.zawadi', ref: 'K7Q2MX', locale: 'fr' })
+ * // "Transferred. Signalé par cw.zawadi via Jibu USSD, réf. K7Q2MX."
+ */
+export function outcomeNote(outcome: Outcome, p: { date?: string; username: string; ref: string; locale: StaffLocale }): string {
+  const outcomes: Readonly<Record<string, (a: { date?: string }) => string>> = CASEWORKER_STAFF_TEXTS[p.locale].outcomes;
+  const text = Object.hasOwn(outcomes, outcome.note) ? outcomes[outcome.note]?.({ date: p.date }) : undefined;
+  return `${text ?? outcome.note} ${signature(p.username, p.ref, p.locale)}`;
 }
 
 /**
@@ -84,8 +226,8 @@ export function outcomeWrite(outcome: Outcome, event: string, note: string, date
 }
 
 /** Skip a scheduled visit that can no longer happen (the child died): reminders stop with it. */
-export function skipVisit(event: string, p: { username: string; ref: string }): Dhis2Write {
-  return { op: 'event.update', event, status: 'SKIPPED', note: `Visit skipped: the child was reported dead by a case worker. ${signature(p.username, p.ref)}` };
+export function skipVisit(event: string, p: { username: string; ref: string; locale: StaffLocale }): Dhis2Write {
+  return { op: 'event.update', event, status: 'SKIPPED', note: `${CASEWORKER_STAFF_TEXTS[p.locale].visitSkipped} ${signature(p.username, p.ref, p.locale)}` };
 }
 
 /** Split "Mwanaisha Salim" into first name and surname (the rest). */
@@ -133,7 +275,8 @@ export function birthWrite(d: Deployment, x: VitalEventsExtra, b: BirthReport): 
   const a = d.immunization.attributes;
   const carer = splitName(b.carerName);
   const name = b.childName ? splitName(b.childName) : undefined;
-  const note = `Birth notified by a case worker: ${PLACES[b.place] ?? b.place}. ${signature(b.username, b.ref)}`;
+  const place = placeText(d.staffLocale, b.place);
+  const note = `${CASEWORKER_STAFF_TEXTS[d.staffLocale].birth({ place })} ${signature(b.username, b.ref, d.staffLocale)}`;
   const event = {
     event: uids.event,
     program: ven.program,
@@ -144,7 +287,7 @@ export function birthWrite(d: Deployment, x: VitalEventsExtra, b: BirthReport): 
     occurredAt: b.dateOfBirth,
     dataValues: [
       { dataElement: ven.notificationDataElement, value: 'true' },
-      { dataElement: x.placeOfBirthDataElement, value: PLACES[b.place] ?? b.place },
+      { dataElement: x.placeOfBirthDataElement, value: place },
     ],
     notes: [{ note: uids.note, value: note }],
   };
@@ -201,7 +344,8 @@ export function deathWrite(d: Deployment, x: VitalEventsExtra, r: DeathReport): 
   const uids = notificationUids(r.id);
   const ven = d.vitalEvents;
   const a = d.immunization.attributes;
-  const note = `Death notified by a case worker: ${PLACES[r.place] ?? r.place}. ${signature(r.username, r.ref)}`;
+  const place = placeText(d.staffLocale, r.place);
+  const note = `${CASEWORKER_STAFF_TEXTS[d.staffLocale].death({ place })} ${signature(r.username, r.ref, d.staffLocale)}`;
   const event = {
     event: uids.event,
     program: ven.program,
@@ -212,7 +356,7 @@ export function deathWrite(d: Deployment, x: VitalEventsExtra, r: DeathReport): 
     occurredAt: r.dateOfDeath,
     dataValues: [
       { dataElement: ven.notificationDataElement, value: 'true' },
-      { dataElement: x.placeOfDeathDataElement, value: PLACES[r.place] ?? r.place },
+      { dataElement: x.placeOfDeathDataElement, value: place },
     ],
     notes: [{ note: uids.note, value: note }],
   };
@@ -244,12 +388,24 @@ export function deathWrite(d: Deployment, x: VitalEventsExtra, r: DeathReport): 
 
 /** An adverse event after immunization, written as the deployment says on the child's latest visit. */
 export function aefiWrite(d: Deployment, p: { event: string; reaction: string; severity: string; date: string; username: string; ref: string }): Dhis2Write {
-  const note = `Adverse event after immunization: ${REACTIONS[p.reaction] ?? p.reaction}, ${SEVERITIES[p.severity] ?? p.severity}, since ${p.date}. ${signature(p.username, p.ref)}`;
+  const t = CASEWORKER_STAFF_TEXTS[d.staffLocale];
+  const text = t.aefi({ reaction: textOf(t.reactions, p.reaction) ?? p.reaction, severity: textOf(t.severities, p.severity) ?? p.severity, since: p.date });
+  const note = `${text} ${signature(p.username, p.ref, d.staffLocale)}`;
   return { op: 'event.update', event: p.event, ...(d.aefi.followUp ? { followUp: true } : {}), note };
 }
 
-/** The alert a severe reaction sends to the responsible case workers, in the staff language. */
-export function aefiAlertText(p: { reaction: string; childName: string; since: string; reporter: string; ref: string }): string {
+/**
+ * The alert a severe reaction sends to the responsible case workers, in the staff language. It is an
+ * SMS read on a phone, so the date is written DD/MM/YYYY.
+ */
+export function aefiAlertText(p: { reaction: string; childName: string; since: string; reporter: string; ref: string; locale: StaffLocale }): string {
+  const t = CASEWORKER_STAFF_TEXTS[p.locale];
   const since = /^(\d{4})-(\d{2})-(\d{2})$/.exec(p.since);
-  return `Jibu alert: severe reaction after vaccination (${REACTIONS[p.reaction] ?? p.reaction}) in ${p.childName || 'a child'} since ${since ? `${since[3]}/${since[2]}/${since[1]}` : p.since}, reported by case worker ${p.reporter}. Ref ${p.ref}. Please follow up today.`;
+  return t.alert({
+    reaction: textOf(t.reactions, p.reaction) ?? p.reaction,
+    child: p.childName,
+    since: since ? `${since[3]}/${since[2]}/${since[1]}` : p.since,
+    reporter: p.reporter,
+    ref: p.ref,
+  });
 }

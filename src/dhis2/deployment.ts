@@ -24,6 +24,13 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
+/**
+ * The languages Jibu ships texts in. The staff language is one of them: what Jibu writes into DHIS2
+ * (notes, text data values) and its alerts to staff are read by programme staff, not by caregivers.
+ */
+export const STAFF_LOCALES = ['en', 'fr', 'pt', 'sw', 'rw'] as const;
+export type StaffLocale = (typeof STAFF_LOCALES)[number];
+
 export const ImmunizationSchema = z
   .strictObject({
     program: Uid.default('SSLpOM0r1U7').describe('EIR programme'),
@@ -83,6 +90,10 @@ export const DeploymentSchema = z.strictObject({
     .refine(isTimeZone, { error: 'must be an IANA time zone such as Africa/Nairobi' })
     .optional()
     .describe("The programme's time zone; unset: DHIS2's serverTimeZoneId"),
+  staffLocale: z
+    .enum(STAFF_LOCALES, { error: `must be one of the languages Jibu ships: ${STAFF_LOCALES.join(', ')}` })
+    .default('en')
+    .describe('Language of what programme staff read: the notes and text values Jibu writes into DHIS2 and its alerts to case workers (caregivers keep their own language)'),
   immunization: ImmunizationSchema,
   vitalEvents: VitalEventsSchema,
   reschedule: z

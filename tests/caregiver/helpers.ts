@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import { buildFlowSet, startFlow, turn, type Effect, type FlowSet, type LoadFlowSetResult, type TurnResult } from '../../src/conversation/index.ts';
 import { readLocales } from '../../src/conversation/locales.ts';
 import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
-import { caregiverData, createCaregiverModule, reminderChildren, reminderStart, type CaregiverData, type CaregiverModuleOptions } from '../../src/conversation/actions/caregiver.ts';
+import { caregiverData, createCaregiverModule, reminderChildren, reminderStart, type CaregiverData } from '../../src/conversation/actions/caregiver.ts';
 import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
 import type { CaregiverView } from '../../src/dhis2/readmodel/types.ts';
 import type { Contact, SessionRecord } from '../../src/store/types.ts';
@@ -90,15 +90,15 @@ export async function caregiverFlowFiles(): Promise<Array<{ file: string; text: 
  * locales, failing with every error. Other capabilities' flows are left out on purpose: their modules
  * are not this folder's to load, and the full set is checked where every module is registered.
  */
-export async function loadCaregiverSet(opts: { deployment?: Deployment; module?: CaregiverModuleOptions } = {}): Promise<FlowSet> {
+export async function loadCaregiverSet(opts: { deployment?: Deployment } = {}): Promise<FlowSet> {
   const r = await buildCaregiverSet(opts);
   if (!r.ok) expect.fail(r.problems.map((p) => `${p.severity} ${p.file}:${p.line ?? '?'} ${p.message}`).join('\n'));
   return r.set;
 }
 
-export async function buildCaregiverSet(opts: { deployment?: Deployment; module?: CaregiverModuleOptions } = {}): Promise<LoadFlowSetResult> {
+export async function buildCaregiverSet(opts: { deployment?: Deployment } = {}): Promise<LoadFlowSetResult> {
   const deployment = opts.deployment ?? defaultDeployment();
-  const registry = createDomainRegistry(deployment, [createCaregiverModule(opts.module)]);
+  const registry = createDomainRegistry(deployment, [createCaregiverModule()]);
   const loc = await readLocales(path.join(ROOT, 'locales'), { defaultLocale: 'en', relativeTo: ROOT });
   return buildFlowSet({
     flowFiles: await caregiverFlowFiles(), locales: loc.set, localeProblems: loc.problems, localeFiles: loc.files, registry,

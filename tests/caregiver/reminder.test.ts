@@ -208,8 +208,8 @@ describe('the deployment decides', () => {
     expect(writes(cg.send('09122025'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-09' });
   });
 
-  it('the language of the notes DHIS2 staff read', async () => {
-    const french = await loadCaregiverSet({ module: { staffLocale: 'fr' } });
+  it('the language of the notes DHIS2 staff read (staffLocale), whatever the caregiver speaks', async () => {
+    const french = await loadCaregiverSet({ deployment: parseDeployment({ staffLocale: 'fr' }) });
     const cg = new Caregiver(french, 'sms', PHONES.oneChild, 'sw');
     cg.remind();
     const w = writes(cg.send('1'))[0];

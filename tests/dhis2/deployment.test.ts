@@ -122,6 +122,14 @@ describe('the deployment file', () => {
     ]);
   });
 
+  it('takes the staff language from the shipped ones (default English) and names them when another is given', () => {
+    expect(defaultDeployment().staffLocale).toBe('en');
+    expect(loadDeployment(file('french-staff.yaml', 'staffLocale: fr\n')).staffLocale).toBe('fr');
+    expect(problems(file('klingon-staff.yaml', 'timeZone: Africa/Kigali\nstaffLocale: tlh\n'))).toEqual([
+      'staffLocale (line 2): must be one of the languages Jibu ships: en, fr, pt, sw, rw',
+    ]);
+  });
+
   it('reports YAML syntax errors and a missing file readably', () => {
     expect(problems(file('syntax.yaml', 'immunization:\n  program: [SSLpOM0r1U7\nsms: 1\n'))[0]).toMatch(/syntax\.yaml:\d+: /);
     expect(problems(join(dir, 'missing.yaml'))).toEqual([`${join(dir, 'missing.yaml')}: file not found`]);

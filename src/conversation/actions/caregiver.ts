@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Channel } from '../../channels/types.ts';
-import type { Deployment } from '../../dhis2/deployment.ts';
+import type { Deployment, StaffLocale } from '../../dhis2/deployment.ts';
 import type { Dhis2Write } from '../../dhis2/outbox/types.ts';
 import { rmKeys, type CaregiverView, type ChildView } from '../../dhis2/readmodel/types.ts';
 import { UID_PATTERN } from '../../dhis2/uid.ts';
@@ -212,7 +212,7 @@ export type Severity = (typeof SEVERITIES)[number];
 /** Reactions that are serious whatever severity the caregiver chose (WHO AEFI: seizures, breathing). */
 const ALWAYS_SEVERE: ReadonlySet<Reaction> = new Set(['seizure', 'breathing']);
 
-export type StaffLocale = 'en' | 'fr' | 'pt' | 'sw' | 'rw';
+export type { StaffLocale };
 
 interface StaffTexts {
   via: Record<Channel, string>;
@@ -225,9 +225,9 @@ interface StaffTexts {
 }
 
 /**
- * Note texts by staff language. They are written into DHIS2, where the staff of a deployment read
- * them, so they follow the deployment, not the caregiver's language. Dates are ISO: unambiguous in
- * every DHIS2 locale.
+ * Note texts by staff language (the deployment's `staffLocale`). They are written into DHIS2, where
+ * the staff of a deployment read them, so they follow the deployment, not the caregiver's language.
+ * Dates are ISO: unambiguous in every DHIS2 locale.
  */
 export const STAFF_TEXTS: Readonly<Record<StaffLocale, StaffTexts>> = {
   en: {
@@ -316,14 +316,12 @@ function isCaregiverData(v: unknown): v is CaregiverData {
   return !!v && typeof v === 'object' && Array.isArray((v as { children?: unknown }).children);
 }
 
-export interface CaregiverModuleOptions {
-  /** Language of the notes written to DHIS2 (its staff read them). Default English. */
-  staffLocale?: StaffLocale;
-}
-
-/** The registry parts of the caregiver flows for a deployment (pure; exported for tests and tools). */
-export function caregiverParts(deployment: Deployment, opts: CaregiverModuleOptions = {}): RegistryParts {
-  const staff = STAFF_TEXTS[opts.staffLocale ?? 'en'];
+/**
+ * The registry parts of the caregiver flows for a deployment (pure; exported for tests and tools).
+ * Notes and alerts are in the deployment's `staffLocale`.
+ */
+export function caregiverParts(deployment: Deployment): RegistryParts {
+  const staff = STAFF_TEXTS[deployment.staffLocale];
   const { minDaysAhead, maxDaysAhead } = deployment.reschedule;
 
   const confirm: ActionSpec = {
@@ -427,16 +425,18 @@ export function caregiverParts(deployment: Deployment, opts: CaregiverModuleOpti
 }
 
 /**
- * The caregiver capability for a given staff language.
- * `createDomainRegistry(deployment, [createCaregiverModule({ staffLocale: 'fr' })])`.
+ * The caregiver capability. Its notes follow the deployment it is registered with, so one module
+ * serves every deployment.
+ *
+ * @example createDomainRegistry(parseDeployment({ staffLocale: 'fr' }), [createCaregiverModule()]) // notes in French
  */
-export function createCaregiverModule(opts: CaregiverModuleOptions = {}): DomainModule {
+export function createCaregiverModule(): DomainModule {
   return {
     name: 'caregiver',
-    parts: (deployment) => caregiverParts(deployment, opts),
+    parts: caregiverParts,
     loaders: { caregiver: loadCaregiver },
   };
 }
 
-/** The caregiver capability with notes in English (add it to `ALL_MODULES`). */
+/** The caregiver capability (in `ALL_MODULES`). */
 export const caregiverModule: DomainModule = createCaregiverModule();

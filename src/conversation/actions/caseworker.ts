@@ -211,14 +211,14 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           const date = isIso(params.date) ? params.date : undefined;
           if (outcome.reschedule && !date) return denied();
           const ref = shortRef(newId());
-          const note = outcomeNote(outcome, { date, username: d.worker.username, ref });
+          const note = outcomeNote(outcome, { date, username: d.worker.username, ref, locale: deployment.staffLocale });
           const effects: Effect[] = [write(outcomeWrite(outcome, event, note, date), ref)];
           const handled = [...strings(vars.handled), event];
           if (name !== 'died') return { vars: { gate: 'saved', ref, handled }, effects };
           // A child who died gets no more visits: skip the others too, so no reminder goes out.
           const child = d.trusted.children[trusted.trackedEntity];
           const others = (child?.scheduled ?? []).filter((e) => e !== event);
-          for (const e of others) effects.push(write(skipVisit(e, { username: d.worker.username, ref }), ref));
+          for (const e of others) effects.push(write(skipVisit(e, { username: d.worker.username, ref, locale: deployment.staffLocale }), ref));
           return {
             vars: { gate: 'died', ref, handled, skipped: [...strings(vars.skipped), event, ...others], subject: { kind: 'child', trackedEntity: trusted.trackedEntity, name: field(vars.defaulter, 'name') ?? '' } },
             effects,
@@ -274,7 +274,7 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
             if (!child) return denied();
             effects.push(write(deathWrite(deployment, extra, { ...base, orgUnit: child.orgUnit, existing: { trackedEntity: child.trackedEntity } }), ref));
             const rest = (child.scheduled ?? []).filter((e) => !skipped.includes(e));
-            for (const e of rest) effects.push(write(skipVisit(e, { username: d.worker.username, ref }), ref));
+            for (const e of rest) effects.push(write(skipVisit(e, { username: d.worker.username, ref, locale: deployment.staffLocale }), ref));
             skipped = [...skipped, ...rest];
           } else {
             const name = str(vars.name);
@@ -316,7 +316,7 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
               payload: {
                 ref, event: child.latestEvent, trackedEntity: child.trackedEntity, orgUnit: child.orgUnit, childName, reporterPhone: phone,
                 reaction, severity, since: date, channel: 'ussd', reportedAt: now.toISOString(),
-                text: aefiAlertText({ reaction, childName, since: date, reporter: d.worker.name, ref }),
+                text: aefiAlertText({ reaction, childName, since: date, reporter: d.worker.name, ref, locale: deployment.staffLocale }),
               },
             });
           }
