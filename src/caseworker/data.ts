@@ -152,12 +152,23 @@ interface ScopeChild {
   events: string[];
 }
 
-/** Per store: the org unit tree and each worker's children, kept until the next sync. */
+/**
+ * Per store: the org unit tree and the children of the worker scopes searched lately, kept until the next
+ * sync (a dial re-runs the same search or duplicate check on each hop while its answers are on screen).
+ * Bounded: at most {@link CACHE_SCOPES} scopes and {@link CACHE_CHILDREN} children over all of them, the
+ * least recently used scope leaving first. A scope larger than the whole budget (a national supervisor)
+ * is kept alone, so memory never exceeds one copy of the registry, where it used to hold one per scope.
+ */
 interface Cache {
   stamp: string;
   tree: OrgUnitTree;
+  /** Scope key -> its children; Map order is recency (a hit moves the entry to the end). */
   children: Map<string, ScopeChild[]>;
+  /** Children held over all scopes. */
+  held: number;
 }
+const CACHE_SCOPES = 64;
+const CACHE_CHILDREN = 50_000;
 const caches = new WeakMap<Store, Cache>();
 
 async function cacheFor(store: Store, sync: SyncState | null): Promise<Cache> {
@@ -165,40 +176,76 @@ async function cacheFor(store: Store, sync: SyncState | null): Promise<Cache> {
   const cached = caches.get(store);
   if (cached && cached.stamp === stamp) return cached;
   const tree = (await store.getJson<OrgUnitTree>(rmKeys.orgUnits())) ?? {};
-  const fresh: Cache = { stamp, tree, children: new Map() };
+  const fresh: Cache = { stamp, tree, children: new Map(), held: 0 };
   caches.set(store, fresh);
   return fresh;
 }
 
+function cached(cache: Cache, key: string): ScopeChild[] | undefined {
+  const hit = cache.children.get(key);
+  if (hit) {
+    cache.children.delete(key);
+    cache.children.set(key, hit);
+  }
+  return hit;
+}
+
+/** Cache a scope's children: the least recently used scopes leave until it fits (a scope over budget stays alone). */
+function keep(cache: Cache, key: string, children: ScopeChild[]): void {
+  for (const [oldest, list] of cache.children) {
+    if (cache.children.size < CACHE_SCOPES && cache.held + children.length <= CACHE_CHILDREN) break;
+    cache.children.delete(oldest);
+    cache.held -= list.length;
+  }
+  cache.children.set(key, children);
+  cache.held += children.length;
+}
+
 const pathOf = (tree: OrgUnitTree, ou: string): string => tree[ou]?.path ?? '';
 
+function scopeChild(r: ChildRecord): ScopeChild {
+  return {
+    trackedEntity: r.trackedEntity,
+    enrollment: r.enrollment,
+    name: [r.firstName, r.surname].filter(Boolean).join(' '),
+    firstName: r.firstName,
+    ...(r.dateOfBirth ? { dateOfBirth: r.dateOfBirth } : {}),
+    orgUnit: r.orgUnit,
+    ...(r.phone ?? r.rawPhone ? { phone: r.phone ?? r.rawPhone } : {}),
+    ...(r.latestEvent ? { latestEvent: r.latestEvent } : {}),
+    events: r.events,
+  };
+}
+
 /**
- * Every child of the read model inside the worker's org units. The read model has no per-org-unit
- * index of children, so this scans `rm:index:children` once per sync and worker (cached) and only
- * when a search or a duplicate check needs it.
+ * The ids of the children at the org units inside `orgUnits`' subtrees, sorted like `rm:index:children`
+ * (searches keep their order and their cut at `maxFound`). The tree names the org units in scope; only
+ * their `rm:index:children-ou:*` lists are read.
  */
-async function childrenInScope(store: Store, cache: Cache, worker: WorkerInfo): Promise<ScopeChild[]> {
-  const key = worker.orgUnits.join(',');
-  const hit = cache.children.get(key);
+async function idsInScope(store: Store, tree: OrgUnitTree, orgUnits: readonly string[]): Promise<string[]> {
+  const inside = Object.keys(tree).filter((ou) => inScope(pathOf(tree, ou), orgUnits));
+  const lists = await readMany<string[]>(store, inside.map(rmKeys.childrenAt));
+  const ids = new Set<string>();
+  for (const l of lists) for (const te of l ?? []) ids.add(te);
+  return [...ids].sort();
+}
+
+/**
+ * Every child of the read model inside the worker's org units, read only when a search or a duplicate
+ * check needs it: the children lists of the org units in scope, then those children's records. Each
+ * record's own org unit decides again, so a list a concurrent move left behind never widens the scope.
+ * A read model that has no per-org-unit lists yet (`SyncState.childrenByOrgUnit`, written before they
+ * existed and not synced since) is scanned whole instead, as it always was.
+ */
+async function childrenInScope(store: Store, cache: Cache, worker: WorkerInfo, indexed: boolean): Promise<ScopeChild[]> {
+  const key = [...worker.orgUnits].sort().join(',');
+  const hit = cached(cache, key);
   if (hit) return hit;
-  const ids = await readIndex(store, 'children');
+  const ids = indexed ? await idsInScope(store, cache.tree, worker.orgUnits) : await readIndex(store, 'children');
   const records = await readMany<ChildRecord>(store, ids.map(rmKeys.child));
   const out: ScopeChild[] = [];
-  for (const r of records) {
-    if (!r || !inScope(pathOf(cache.tree, r.orgUnit), worker.orgUnits)) continue;
-    out.push({
-      trackedEntity: r.trackedEntity,
-      enrollment: r.enrollment,
-      name: [r.firstName, r.surname].filter(Boolean).join(' '),
-      firstName: r.firstName,
-      ...(r.dateOfBirth ? { dateOfBirth: r.dateOfBirth } : {}),
-      orgUnit: r.orgUnit,
-      ...(r.phone ?? r.rawPhone ? { phone: r.phone ?? r.rawPhone } : {}),
-      ...(r.latestEvent ? { latestEvent: r.latestEvent } : {}),
-      events: r.events,
-    });
-  }
-  cache.children.set(key, out);
+  for (const r of records) if (r && inScope(pathOf(cache.tree, r.orgUnit), worker.orgUnits)) out.push(scopeChild(r));
+  keep(cache, key, out);
   return out;
 }
 
@@ -254,6 +301,7 @@ export async function loadCaseWorkerData(store: Store, deployment: Deployment, p
   const [rawCred, sync, vars] = await Promise.all([store.getJson(credentialKey(phone)), store.getJson<SyncState>(rmKeys.sync()), peekVars(store, phone)]);
   const cache = await cacheFor(store, sync);
   const { tree } = cache;
+  const indexed = sync?.childrenByOrgUnit === true;
   const worker = workerInfo(view, tree);
   const today = dateIn(deployment.timeZone ?? sync?.timeZone ?? 'UTC', now);
   const signedIn = str(vars.signedInAs) === worker.userId;
@@ -315,7 +363,7 @@ export async function loadCaseWorkerData(store: Store, deployment: Deployment, p
     const searchName = str(vars.searchName);
     let hits: ScopeChild[] = [];
     if (findBy === 'phone' && searchPhone) hits = await byPhone(searchPhone);
-    else if (findBy === 'name' && searchName) hits = (await childrenInScope(store, cache, worker)).filter((c) => nameMatches(searchName, c.name));
+    else if (findBy === 'name' && searchName) hits = (await childrenInScope(store, cache, worker, indexed)).filter((c) => nameMatches(searchName, c.name));
     hits = hits.slice(0, max);
     hits.forEach(remember);
     found = hits.map((c) => childItem(c, tree, today));
@@ -326,7 +374,7 @@ export async function loadCaseWorkerData(store: Store, deployment: Deployment, p
     const carerPhone = purpose === 'birth' ? str(vars.carerPhone) : undefined;
     // Checked once the last answer is in (the flow shows a summary screen on that hop).
     if (dob && ((purpose === 'birth' && carerPhone) || (purpose === 'death' && name))) {
-      const scope = await childrenInScope(store, cache, worker);
+      const scope = await childrenInScope(store, cache, worker, indexed);
       // Same date of birth and a similar name (or no name yet), or the same caregiver phone.
       const same = scope.filter((c) => c.dateOfBirth === dob && (!name || name === '0' || similarNames(name, c.name)));
       const sameCarer = carerPhone ? await byPhone(carerPhone) : [];

@@ -7,7 +7,7 @@ import { addDays, dateIn, isTimeZone } from './calendar.ts';
 import { rmKeys, type CaregiverView, type ChildRecord, type ChildView, type DefaulterList, type DefaulterView, type IndexKind, type OrgUnitTree, type SyncState } from './types.ts';
 import type { CaseWorkerSource } from './users.ts';
 import { caseWorkerView, childView, defaulterEntries, deriveChild, orgUnitTree, sortChildren, sortDefaulters, TRACKED_ENTITY_FIELDS, type DerivedChild, type SyncWindow, type ViewContext } from './views.ts';
-import { deleteMany, emptyDelta, inGroups, mergeDelta, readIndex, readMany, replaceChildren, updateIndexes, type ChildChange } from './writer.ts';
+import { deleteMany, emptyDelta, groupChildrenByOrgUnit, inGroups, mergeDelta, readIndex, readMany, rebuildChildrenByOrgUnit, replaceChildren, updateIndexes, writeChildrenByOrgUnit, type ChildChange } from './writer.ts';
 
 /** The slice of a pino logger the sync uses: counts and codes, never names or phone numbers. */
 export interface SyncLogger {
@@ -130,7 +130,8 @@ export async function syncReadModel(opts: SyncOptions): Promise<SyncStats> {
     opts.logger?.warn({ code: 'JIBU_DHIS2_UNAVAILABLE', reason: err instanceof Error ? err.message : String(err) }, 'case workers not synced');
   }
 
-  const next: SyncState = { ...state, lastIncrementalAt: startedAt.toISOString(), timeZone, today, window };
+  // Both modes leave `rm:index:children-ou:*` complete (an incremental one builds it when it finds none).
+  const next: SyncState = { ...state, lastIncrementalAt: startedAt.toISOString(), timeZone, today, window, childrenByOrgUnit: true };
   if (mode === 'full') {
     next.lastFullAt = startedAt.toISOString();
     next.events = run.stats.appointments;
@@ -189,6 +190,7 @@ async function fullSync(run: Run): Promise<void> {
   const defaulters = new Map<string, DefaulterView[]>();
   const seen = new Set<string>();
   const children = new Set<string>();
+  const homes: Array<{ trackedEntity: string; orgUnit: string }> = [];
   let buffer: string[] = [];
 
   // One page of tracked entities at a time: their records and snapshots are written straight away; only
@@ -207,6 +209,7 @@ async function fullSync(run: Run): Promise<void> {
       for (const e of previous[i]?.events ?? []) if (!keep.has(e)) stale.push(rmKeys.event(e));
       if (!d) return;
       children.add(uid);
+      homes.push({ trackedEntity: uid, orgUnit: d.record.orgUnit });
       stats.appointments += d.snapshots.length;
       for (const s of d.snapshots) writes.push([rmKeys.event(s.event), s]);
       writes.push([rmKeys.child(uid), d.record]);
@@ -264,6 +267,7 @@ async function fullSync(run: Run): Promise<void> {
   await writeIndex(run, 'caregivers', [...caregivers.keys()]);
   await writeIndex(run, 'defaulters', [...defaulters.keys()]);
   await writeIndex(run, 'children', [...children]);
+  await writeChildrenByOrgUnit(store, groupChildrenByOrgUnit(homes));
 }
 
 function collect(d: DerivedChild, caregivers: Map<string, { children: ChildView[]; locale?: string }>, defaulters: Map<string, DefaulterView[]>, run: Run): void {
@@ -342,6 +346,8 @@ async function incrementalSync(run: Run, state: SyncState): Promise<void> {
   }
   await flush();
   await updateIndexes(store, delta);
+  // A read model written before the per-org-unit lists existed gets them once, from its child records.
+  if (!state.childrenByOrgUnit) await rebuildChildrenByOrgUnit(store);
   stats.caregivers = delta.written.caregivers;
   stats.defaulterLists = delta.written.defaulterLists;
   stats.removed.children = delta.remove.children.length;

@@ -10,8 +10,10 @@
  * Added by the sync (bookkeeping, not for conversations):
  *   rm:child:{trackedEntity} ChildRecord     what the views hold for one child, so an incremental sync or a
  *                                            relayed write can replace exactly that child's entries
- *   rm:index:{kind}          string[]        ids that have a view (caregivers, defaulters, workers, children),
- *                                            so a full sync can drop the views no longer backed by DHIS2
+ *   rm:index:{kind}          string[]        ids that have a view (caregivers, defaulters, workers, children,
+ *                                            children-ou), so a full sync can drop the views no longer backed by DHIS2
+ *   rm:index:children-ou:{orgUnit} string[]  children (`rm:child:*`) whose own org unit is exactly that one, so a
+ *                                            case worker's search reads only the children of their subtrees
  */
 
 import type { Dhis2Event } from '../schemas.ts';
@@ -99,6 +101,11 @@ export interface SyncState {
   timeZone?: string;
   /** Appointment window of the last sync, as `YYYY-MM-DD` dates (the relay judges written events by it). */
   window?: { from: string; to: string };
+  /**
+   * `rm:index:children-ou:*` holds every child: a sync built it whole (a read model written before that index
+   * existed lacks it, and a case-worker search then scans every child instead).
+   */
+  childrenByOrgUnit?: boolean;
 }
 
 /** Every scalar field of an Immunization event as DHIS2 sent it (notes and data values left out). */
@@ -127,7 +134,8 @@ export interface ChildRecord {
   defaulterOrgUnits: string[];
 }
 
-export type IndexKind = 'caregivers' | 'defaulters' | 'workers' | 'children';
+/** `children-ou`: the org units that have a `rm:index:children-ou:{orgUnit}` list. */
+export type IndexKind = 'caregivers' | 'defaulters' | 'workers' | 'children' | 'children-ou';
 
 export const rmKeys = {
   caregiver: (phone: string) => `rm:caregiver:${phone}`,
@@ -138,4 +146,5 @@ export const rmKeys = {
   sync: () => 'rm:sync',
   child: (trackedEntity: string) => `rm:child:${trackedEntity}`,
   index: (kind: IndexKind) => `rm:index:${kind}`,
+  childrenAt: (orgUnit: string) => `rm:index:children-ou:${orgUnit}`,
 } as const;

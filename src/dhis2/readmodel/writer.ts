@@ -5,8 +5,9 @@ import { childView, defaulterEntries, isAppointment, sortChildren, sortDefaulter
 
 /**
  * Store-side operations of the read model: replacing one child's entries in the caregiver and defaulter
- * views (incremental sync, relayed writes) and the `rm:index:*` bookkeeping that lets a full sync drop
- * views nobody backs any more. Views are whole JSON documents; a change reads, edits and rewrites them.
+ * views and in the per-org-unit lists of children (incremental sync, relayed writes) and the `rm:index:*`
+ * bookkeeping that lets a full sync drop views nobody backs any more. Views are whole JSON documents; a
+ * change reads, edits and rewrites them.
  */
 
 /** Parallel store writes in bounded groups: ioredis pipelines them, without one huge burst. */
@@ -44,8 +45,8 @@ export interface IndexDelta {
 /** A delta that changes nothing, to merge the deltas of several pages into. */
 export function emptyDelta(): IndexDelta {
   return {
-    add: { caregivers: [], defaulters: [], workers: [], children: [] },
-    remove: { caregivers: [], defaulters: [], workers: [], children: [] },
+    add: { caregivers: [], defaulters: [], workers: [], children: [], 'children-ou': [] },
+    remove: { caregivers: [], defaulters: [], workers: [], children: [], 'children-ou': [] },
     written: { caregivers: 0, defaulterLists: 0 },
   };
 }
@@ -68,8 +69,8 @@ export interface ReplaceOptions {
 
 /**
  * Replace the entries of some children in every view: their caregiver views (old and new phone), their
- * defaulter lists (old and new org units), their event snapshots and child records. Views left empty are
- * deleted. Returns the view ids created and removed.
+ * defaulter lists (old and new org units), the children lists of their own org units (old and new), their
+ * event snapshots and child records. Views left empty are deleted. Returns the view ids created and removed.
  */
 export async function replaceChildren(store: Store, changes: ChildChange[], opts: ReplaceOptions): Promise<IndexDelta> {
   const delta = emptyDelta();
@@ -77,17 +78,22 @@ export async function replaceChildren(store: Store, changes: ChildChange[], opts
   const changed = new Set(changes.map((c) => c.trackedEntity));
   const phones = new Set<string>();
   const orgUnits = new Set<string>();
+  const homes = new Set<string>();
   for (const c of changes) {
     if (c.prev?.phone) phones.add(c.prev.phone);
     for (const ou of c.prev?.defaulterOrgUnits ?? []) orgUnits.add(ou);
+    if (c.prev?.orgUnit) homes.add(c.prev.orgUnit);
     if (c.next?.record.phone) phones.add(c.next.record.phone);
     for (const ou of c.next?.record.defaulterOrgUnits ?? []) orgUnits.add(ou);
+    if (c.next?.record.orgUnit) homes.add(c.next.record.orgUnit);
   }
   const phoneList = [...phones];
   const ouList = [...orgUnits];
-  const [caregivers, lists] = await Promise.all([
+  const homeList = [...homes];
+  const [caregivers, lists, homeLists] = await Promise.all([
     readMany<CaregiverView>(store, phoneList.map(rmKeys.caregiver)),
     readMany<DefaulterList>(store, ouList.map(rmKeys.defaulters)),
+    readMany<string[]>(store, homeList.map(rmKeys.childrenAt)),
   ]);
 
   const writes: Array<[string, unknown]> = [];
@@ -132,6 +138,25 @@ export async function replaceChildren(store: Store, changes: ChildChange[], opts
     if (!before) delta.add.defaulters.push(orgUnit);
   });
 
+  // The children of each org unit the changed children were or are at: a child that moved leaves its old
+  // list; a list is rewritten only when it changed (a relayed write never moves a child).
+  homeList.forEach((orgUnit, i) => {
+    const before = homeLists[i];
+    const ids = new Set((before ?? []).filter((te) => !changed.has(te)));
+    for (const c of changes) if (c.next?.record.orgUnit === orgUnit) ids.add(c.trackedEntity);
+    const after = [...ids].sort();
+    if (before && sameIds(before, after)) return;
+    if (!after.length) {
+      if (before) {
+        deletes.push(rmKeys.childrenAt(orgUnit));
+        delta.remove['children-ou'].push(orgUnit);
+      }
+      return;
+    }
+    writes.push([rmKeys.childrenAt(orgUnit), after]);
+    if (!before?.length) delta.add['children-ou'].push(orgUnit);
+  });
+
   for (const c of changes) {
     const keep = new Set(c.next?.record.events ?? []);
     for (const uid of c.prev?.events ?? []) if (!keep.has(uid)) deletes.push(rmKeys.event(uid));
@@ -148,6 +173,50 @@ export async function replaceChildren(store: Store, changes: ChildChange[], opts
   await inGroups(writes, 200, ([key, value]) => store.setJson(key, value));
   await deleteMany(store, deletes);
   return delta;
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Children grouped by their own org unit, each group sorted (what `rm:index:children-ou:{orgUnit}` holds).
+ * A child without an org unit is in no group: it is inside no case worker's area.
+ *
+ * @example groupChildrenByOrgUnit([{ trackedEntity: 'b', orgUnit: 'V1' }, { trackedEntity: 'a', orgUnit: 'V1' }]) // Map { 'V1' => ['a', 'b'] }
+ */
+export function groupChildrenByOrgUnit(children: Iterable<Pick<ChildRecord, 'trackedEntity' | 'orgUnit'>>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const c of children) {
+    if (!c.orgUnit) continue;
+    const list = out.get(c.orgUnit);
+    if (list) list.push(c.trackedEntity);
+    else out.set(c.orgUnit, [c.trackedEntity]);
+  }
+  for (const list of out.values()) list.sort();
+  return out;
+}
+
+/**
+ * Replace every per-org-unit list of children with `byOrgUnit` (a full sync, or the first sync after the
+ * index was introduced): lists are written, those of org units no longer holding a child are deleted, and
+ * the `children-ou` index names exactly the org units written.
+ */
+export async function writeChildrenByOrgUnit(store: Store, byOrgUnit: Map<string, string[]>): Promise<void> {
+  await inGroups([...byOrgUnit], 200, ([orgUnit, ids]) => store.setJson(rmKeys.childrenAt(orgUnit), [...ids].sort()));
+  const gone = (await readIndex(store, 'children-ou')).filter((ou) => !byOrgUnit.has(ou));
+  await deleteMany(store, gone.map(rmKeys.childrenAt));
+  await store.setJson(rmKeys.index('children-ou'), [...byOrgUnit.keys()].sort());
+}
+
+/** Build the per-org-unit lists from the child records the read model holds (`chunk` records per read). */
+export async function rebuildChildrenByOrgUnit(store: Store, chunk = 500): Promise<void> {
+  const ids = await readIndex(store, 'children');
+  const homes: Array<Pick<ChildRecord, 'trackedEntity' | 'orgUnit'>> = [];
+  for (let i = 0; i < ids.length; i += chunk) {
+    for (const r of await store.getJsonMany<ChildRecord>(ids.slice(i, i + chunk).map(rmKeys.child))) if (r) homes.push({ trackedEntity: r.trackedEntity, orgUnit: r.orgUnit });
+  }
+  await writeChildrenByOrgUnit(store, groupChildrenByOrgUnit(homes));
 }
 
 /** Read an index (ids that have a view of that kind). */
