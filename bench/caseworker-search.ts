@@ -23,7 +23,7 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { deleteRedisPrefix } from './redis-prefix.ts';
 import { CASEWORKER_FLOW, loadCaseWorkerData } from '../src/caseworker/data.ts';
 import { fixedClock } from '../src/clock.ts';
 import { sessionKey } from '../src/conversation/runner.ts';
@@ -191,14 +191,7 @@ async function main(): Promise<void> {
   } finally {
     await sq.close();
     if (STORE === 'redis') {
-      const r = new Redis(REDIS);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix.replace(/:$/, '')}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(keys);
-      } while (cursor !== '0');
-      r.disconnect();
+      await deleteRedisPrefix(REDIS, prefix);
     }
   }
 }

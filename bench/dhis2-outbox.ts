@@ -20,6 +20,7 @@ import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Redis } from 'ioredis';
+import { deleteRedisPrefix } from './redis-prefix.ts';
 import { systemClock } from '../src/clock.ts';
 import { createDhis2Client, type Dhis2Client } from '../src/dhis2/client.ts';
 import { defaultDeployment } from '../src/dhis2/deployment.ts';
@@ -204,12 +205,7 @@ async function main(): Promise<void> {
     if (!report.pass) process.exitCode = 1;
   } finally {
     await sq.close();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX.replace(/:$/, '')}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(keys);
-    } while (cursor !== '0');
+    await deleteRedisPrefix(redis, PREFIX);
     redis.disconnect();
     emu.child.kill('SIGTERM');
   }

@@ -18,7 +18,7 @@ import { execSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { deleteRedisPrefix } from './redis-prefix.ts';
 import { fixedClock } from '../src/clock.ts';
 import { caregiverModule } from '../src/conversation/actions/caregiver.ts';
 import { createDomainRegistry } from '../src/conversation/actions/index.ts';
@@ -158,14 +158,7 @@ async function main(): Promise<void> {
   await sq.close();
   await rm(dir, { recursive: true, force: true });
   if (STORE === 'redis') {
-    const r = new Redis(REDIS);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix.replace(/:$/, '')}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteRedisPrefix(REDIS, prefix);
   }
 }
 

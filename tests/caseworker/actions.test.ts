@@ -8,6 +8,7 @@ import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
 import { createCaseWorkerModule, isSignedIn } from '../../src/conversation/actions/caseworker.ts';
 import type { ActionArgs } from '../../src/conversation/registry.ts';
 import { DEFAULT_OUTCOMES, parseDeployment } from '../../src/dhis2/deployment.ts';
+import { KIDUTANI_PATH, caseWorkerFixture } from './helpers.ts';
 
 /**
  * The case-worker actions as pure functions: what each one does with the data a hop loaded and the
@@ -18,32 +19,11 @@ const deployment = parseDeployment({ outcomes: { transferred: { note: 'Transferr
 const registry = createDomainRegistry(deployment, [createCaseWorkerModule()]);
 const NOW = new Date('2025-11-25T07:00:00Z');
 const salt = saltFrom('fixture');
-const hash = hashPin('4821', salt);
-const PATH = '/JbKenya0001/JbDstKlf001/JbFacMtw001/JbVilKdt001';
+const PATH = KIDUTANI_PATH;
 
-function data(over: Partial<CaseWorkerData> = {}, cred: Partial<CaseWorkerData['cred']> = {}): CaseWorkerData {
-  return {
-    worker: { userId: 'JbUsrCw0001', username: 'cw.zawadi', name: 'Zawadi Mwangi', first: 'Zawadi', phone: '+254711000001', orgUnits: ['JbVilKdt001'], home: { id: 'JbVilKdt001', name: 'Kidutani' } },
-    cred: { state: 'set', tries: 0, locks: 0, hash, salt, userId: 'JbUsrCw0001', applied: [], otpRecent: 0, ...cred },
-    today: '2025-11-25',
-    signedIn: true,
-    defaulterCount: 1,
-    long: false,
-    places: [],
-    defaulters: [],
-    filtered: [],
-    found: [],
-    duplicates: [],
-    trusted: {
-      children: { TeKidutani1: { orgUnit: 'JbVilKdt001', path: PATH, enrollment: 'EnKidutani1', scheduled: ['EvMissed001', 'EvLater0001'] } },
-      events: { EvMissed001: { trackedEntity: 'TeKidutani1', enrollment: 'EnKidutani1', orgUnit: 'JbVilKdt001', path: PATH } },
-    },
-    ...over,
-  };
-}
 
 let ids = 0;
-function act(name: string, vars: Record<string, unknown>, d: CaseWorkerData | null = data(), params: Record<string, unknown> = {}, now = NOW) {
+function act(name: string, vars: Record<string, unknown>, d: CaseWorkerData | null = caseWorkerFixture(), params: Record<string, unknown> = {}, now = NOW) {
   const args: ActionArgs = { vars, params, data: d ? { caseWorker: d } : {}, phone: '+254711000001', locale: 'en', channel: 'ussd', now, newId: () => `id-${++ids}` };
   return registry.actions[name]!.run(args);
 }
@@ -55,15 +35,15 @@ const signedIn = () => SIGNED;
 describe('sign-in steps', () => {
   it('start where the worker stands: menu, PIN, code, locked, too many codes, or unknown', () => {
     const gate = (vars: Record<string, unknown>, d: CaseWorkerData | null) => act('caseworker.begin', vars, d).vars?.gate;
-    expect(gate(signedIn(), data())).toBe('in');
-    expect(gate({}, data())).toBe('pin');
-    expect(gate({}, data({}, { state: 'none' }))).toBe('otp');
-    expect(gate({}, data({}, { state: 'none', otpRecent: 3 }))).toBe('busy');
-    expect(gate({}, data({}, { state: 'locked', lockedUntil: NOW.getTime() + 90_000 }))).toBe('locked');
-    expect(act('caseworker.begin', {}, data({}, { state: 'locked', lockedUntil: NOW.getTime() + 90_000 })).vars?.lockMinutes).toBe(2);
+    expect(gate(signedIn(), caseWorkerFixture())).toBe('in');
+    expect(gate({}, caseWorkerFixture())).toBe('pin');
+    expect(gate({}, caseWorkerFixture({}, { state: 'none' }))).toBe('otp');
+    expect(gate({}, caseWorkerFixture({}, { state: 'none', otpRecent: 3 }))).toBe('busy');
+    expect(gate({}, caseWorkerFixture({}, { state: 'locked', lockedUntil: NOW.getTime() + 90_000 }))).toBe('locked');
+    expect(act('caseworker.begin', {}, caseWorkerFixture({}, { state: 'locked', lockedUntil: NOW.getTime() + 90_000 })).vars?.lockMinutes).toBe(2);
     expect(gate({}, null)).toBe('unknown');
     // A PIN left by another DHIS2 user who had this phone: the new one signs in with a code.
-    expect(gate({}, data({}, { userId: 'JbUsrOther1' }))).toBe('otp');
+    expect(gate({}, caseWorkerFixture({}, { userId: 'JbUsrOther1' }))).toBe('otp');
   });
 
   it('clear the typed code in every outcome, and refuse an expired one', () => {
@@ -73,7 +53,7 @@ describe('sign-in steps', () => {
       const r = act('caseworker.checkOtp', { ...base, otp: typed });
       expect([r.vars?.gate, r.vars?.otp]).toEqual([gate, null]);
     }
-    expect(act('caseworker.checkOtp', { ...base, otp: code }, data(), {}, new Date(NOW.getTime() + 61_000)).vars).toMatchObject({ gate: 'otp_expired', otp: null });
+    expect(act('caseworker.checkOtp', { ...base, otp: code }, caseWorkerFixture(), {}, new Date(NOW.getTime() + 61_000)).vars).toMatchObject({ gate: 'otp_expired', otp: null });
     expect(act('caseworker.checkOtp', { ...base, otp: '111111', otpTries: 2 }).vars).toMatchObject({ gate: 'otp_failed', otp: null });
   });
 
@@ -81,7 +61,7 @@ describe('sign-in steps', () => {
     const held = act('caseworker.holdPin', { pinNew: '4821' });
     expect(held.vars).toMatchObject({ pinNew: null });
     expect(JSON.stringify(held.vars)).not.toContain('4821');
-    const setPin = act('caseworker.setPin', { ...held.vars, pinAgain: '4821' }, data({}, { state: 'none' }));
+    const setPin = act('caseworker.setPin', { ...held.vars, pinAgain: '4821' }, caseWorkerFixture({}, { state: 'none' }));
     expect(setPin.vars).toMatchObject({ gate: 'in', pinAgain: null, pinHash: null, signedInAs: 'JbUsrCw0001' });
     expect(setPin.effects).toEqual([{ type: 'notify', kind: 'caseworker.credential', payload: expect.objectContaining({ op: 'set', hash: held.vars?.pinHash }) }]);
     expect(JSON.stringify([setPin.vars, setPin.effects])).not.toContain('4821');
@@ -91,22 +71,22 @@ describe('sign-in steps', () => {
 
   it('count wrong tries of this dial whose writes are not stored yet, and lock at the fifth', () => {
     // Three stored, one of this dial on its way, and this one: five.
-    const r = act('caseworker.checkPin', { pin: '1111', failed: ['pending-1'] }, data({}, { tries: 3, applied: [] }));
+    const r = act('caseworker.checkPin', { pin: '1111', failed: ['pending-1'] }, caseWorkerFixture({}, { tries: 3, applied: [] }));
     expect(r.vars).toMatchObject({ gate: 'locked', lockMinutes: 60 });
     // The same try already stored is not counted twice.
-    expect(act('caseworker.checkPin', { pin: '1111', failed: ['pending-1'] }, data({}, { tries: 3, applied: ['pending-1'] })).vars).toMatchObject({ gate: 'retry', triesLeft: 1 });
-    expect(act('caseworker.checkPin', { pin: '1111' }, data({}, { locks: 2, tries: 4 })).vars).toMatchObject({ gate: 'locked', lockMinutes: 240 });
+    expect(act('caseworker.checkPin', { pin: '1111', failed: ['pending-1'] }, caseWorkerFixture({}, { tries: 3, applied: ['pending-1'] })).vars).toMatchObject({ gate: 'retry', triesLeft: 1 });
+    expect(act('caseworker.checkPin', { pin: '1111' }, caseWorkerFixture({}, { locks: 2, tries: 4 })).vars).toMatchObject({ gate: 'locked', lockMinutes: 240 });
   });
 
   it('keep a sign-in only while the PIN it used is the PIN in force', () => {
     const vars = signedIn();
-    expect(isSignedIn(vars, data())).toBe(true);
-    expect(isSignedIn(vars, data({ worker: { ...data().worker, userId: 'JbUsrOther1' } }))).toBe(false);
-    expect(isSignedIn(vars, data({}, { state: 'locked' }))).toBe(false);
-    expect(isSignedIn(vars, data({}, { state: 'none' }))).toBe(false); // reset by an admin
-    expect(isSignedIn(vars, data({}, { hash: hashPin('9182', salt) }))).toBe(false); // replaced since
+    expect(isSignedIn(vars, caseWorkerFixture())).toBe(true);
+    expect(isSignedIn(vars, caseWorkerFixture({ worker: { ...caseWorkerFixture().worker, userId: 'JbUsrOther1' } }))).toBe(false);
+    expect(isSignedIn(vars, caseWorkerFixture({}, { state: 'locked' }))).toBe(false);
+    expect(isSignedIn(vars, caseWorkerFixture({}, { state: 'none' }))).toBe(false); // reset by an admin
+    expect(isSignedIn(vars, caseWorkerFixture({}, { hash: hashPin('9182', salt) }))).toBe(false); // replaced since
     // A PIN set in this dial, whose write has not landed yet.
-    expect(isSignedIn({ ...vars, pendingFp: vars.credFp }, data({}, { state: 'none' }))).toBe(true);
+    expect(isSignedIn({ ...vars, pendingFp: vars.credFp }, caseWorkerFixture({}, { state: 'none' }))).toBe(true);
   });
 });
 
@@ -125,12 +105,12 @@ describe('writes', () => {
   });
 
   it("write a country's own outcome with its own note text", () => {
-    const r = act('caseworker.recordOutcome', { ...signedIn(), defaulter }, data(), { outcome: 'transferred' });
+    const r = act('caseworker.recordOutcome', { ...signedIn(), defaulter }, caseWorkerFixture(), { outcome: 'transferred' });
     expect(r.effects).toEqual([{ type: 'dhis2Write', op: 'event.update', ref: r.vars?.ref, payload: { op: 'event.update', event: 'EvMissed001', status: 'SKIPPED', note: `Transferred to another facility. Reported by cw.zawadi via Jibu USSD, ref ${r.vars?.ref}.` } }]);
   });
 
   it('a death skips every other booked visit of the child too', () => {
-    const r = act('caseworker.recordOutcome', { ...signedIn(), defaulter }, data(), { outcome: 'died' });
+    const r = act('caseworker.recordOutcome', { ...signedIn(), defaulter }, caseWorkerFixture(), { outcome: 'died' });
     expect(r.vars).toMatchObject({ gate: 'died', skipped: ['EvMissed001', 'EvLater0001'], subject: { kind: 'child', trackedEntity: 'TeKidutani1', name: 'Zuri Achieng' } });
     expect(r.effects?.map((e) => e.type === 'dhis2Write' && [(e.payload as { event: string }).event, (e.payload as { status?: string }).status])).toEqual([['EvMissed001', 'SKIPPED'], ['EvLater0001', 'SKIPPED']]);
   });
@@ -138,15 +118,15 @@ describe('writes', () => {
   it('write nothing for a child or event that this hop\'s scoped data does not hold, whatever the variables say', () => {
     fc.assert(fc.property(fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{10}$/), fc.constantFrom('refused', 'died', 'will_come', 'nonsense'), (event, outcome) => {
       fc.pre(event !== 'EvMissed001');
-      const r = act('caseworker.recordOutcome', { ...signedIn(), defaulter: { ...defaulter, event } }, data(), { outcome, date: '2025-12-01' });
+      const r = act('caseworker.recordOutcome', { ...signedIn(), defaulter: { ...defaulter, event } }, caseWorkerFixture(), { outcome, date: '2025-12-01' });
       return r.vars?.gate === 'denied' && !r.effects?.length;
     }));
     // The trusted entry itself, if its path left the worker's area, is refused too.
-    const moved = data();
+    const moved = caseWorkerFixture();
     moved.trusted.events.EvMissed001!.path = '/JbKenya0001/JbDstKwl001/JbFacMsb001/JbVilBmn001';
     expect(act('caseworker.recordOutcome', { ...signedIn(), defaulter }, moved, { outcome: 'refused' }).vars?.gate).toBe('denied');
     // Not signed in: nothing, even for the worker's own child.
-    expect(act('caseworker.recordOutcome', { defaulter }, data(), { outcome: 'refused' }).vars?.gate).toBe('denied');
+    expect(act('caseworker.recordOutcome', { defaulter }, caseWorkerFixture(), { outcome: 'refused' }).vars?.gate).toBe('denied');
     expect(act('caseworker.notifyDeath', { subject: { kind: 'child', trackedEntity: 'TeKidutani1' }, deathDate: '2025-11-24', deathPlace: 'home' }).vars?.gate).toBe('denied');
     expect(act('caseworker.reportAefi', { ...signedIn(), subject: { trackedEntity: 'TeOutside01' }, reaction: 'fever', severity: 'mild', reactionDate: '2025-11-24' }).vars?.gate).toBe('denied');
   });

@@ -6,6 +6,8 @@ import { loadFlowSet, type FlowProblem, type FlowSet } from '../../src/conversat
 import { createDomainRegistry, type DomainModule } from '../../src/conversation/actions/index.ts';
 import { caseWorkerModule } from '../../src/conversation/actions/caseworker.ts';
 import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
+import { hashPin, saltFrom } from '../../src/caseworker/credentials.ts';
+import type { CaseWorkerData } from '../../src/caseworker/data.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LANGS = ['en', 'fr', 'pt', 'rw', 'sw'] as const;
@@ -46,4 +48,35 @@ export async function loadCaseWorkerSet(opts: { modules?: DomainModule[]; deploy
   } finally {
     await dirs.cleanup();
   }
+}
+
+/** The org-unit path of Kidutani, the fixture worker's village. */
+export const KIDUTANI_PATH = '/JbKenya0001/JbDstKlf001/JbFacMtw001/JbVilKdt001';
+const fixtureSalt = saltFrom('fixture');
+/** The fixture worker's PIN is 4821. */
+export const FIXTURE_PIN_HASH = hashPin('4821', fixtureSalt);
+
+/**
+ * What a hop loads for Zawadi, the fixture case worker of Kidutani (PIN 4821, signed in), with one child in
+ * scope (a missed visit, a later one, a latest given dose): the input of the case-worker actions as pure functions.
+ */
+export function caseWorkerFixture(over: Partial<CaseWorkerData> = {}, cred: Partial<CaseWorkerData['cred']> = {}): CaseWorkerData {
+  return {
+    worker: { userId: 'JbUsrCw0001', username: 'cw.zawadi', name: 'Zawadi Mwangi', first: 'Zawadi', phone: '+254711000001', orgUnits: ['JbVilKdt001'], home: { id: 'JbVilKdt001', name: 'Kidutani' } },
+    cred: { state: 'set', tries: 0, locks: 0, hash: FIXTURE_PIN_HASH, salt: fixtureSalt, userId: 'JbUsrCw0001', applied: [], otpRecent: 0, ...cred },
+    today: '2025-11-25',
+    signedIn: true,
+    defaulterCount: 1,
+    long: false,
+    places: [],
+    defaulters: [],
+    filtered: [],
+    found: [],
+    duplicates: [],
+    trusted: {
+      children: { TeKidutani1: { orgUnit: 'JbVilKdt001', path: KIDUTANI_PATH, enrollment: 'EnKidutani1', scheduled: ['EvMissed001', 'EvLater0001'], latestEvent: 'EvGiven0001' } },
+      events: { EvMissed001: { trackedEntity: 'TeKidutani1', enrollment: 'EnKidutani1', orgUnit: 'JbVilKdt001', path: KIDUTANI_PATH } },
+    },
+    ...over,
+  };
 }

@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { hashPin, saltFrom } from '../../src/caseworker/credentials.ts';
-import type { CaseWorkerData } from '../../src/caseworker/data.ts';
 import { CASEWORKER_STAFF_TEXTS, OUTCOME_NOTE_KEYS, PLACE_KEYS, REACTION_KEYS, SEVERITY_KEYS, VITAL_EVENTS_DEFAULTS } from '../../src/caseworker/writes.ts';
 import { ALL_MODULES } from '../../src/conversation/actions/all.ts';
 import { STAFF_TEXTS } from '../../src/conversation/actions/caregiver.ts';
@@ -15,7 +13,7 @@ import type { Effect } from '../../src/conversation/types.ts';
 import { DEFAULT_OUTCOMES, STAFF_LOCALES, defaultDeployment, parseDeployment, type StaffLocale } from '../../src/dhis2/deployment.ts';
 import { DEMO } from '../../src/dhis2/emulator/index.ts';
 import { changesSince, missedVisit, snapshot, type Dhis2Snapshot } from './dhis2.ts';
-import { ROOT } from './helpers.ts';
+import { ROOT, caseWorkerFixture } from './helpers.ts';
 import { option, startWorld, type World } from './world.ts';
 
 /**
@@ -25,29 +23,7 @@ import { option, startWorld, type World } from './world.ts';
  */
 
 const NOW = new Date('2025-11-25T07:00:00Z');
-const PATH = '/JbKenya0001/JbDstKlf001/JbFacMtw001/JbVilKdt001';
-const salt = saltFrom('fixture');
-const hash = hashPin('4821', salt);
 
-function data(): CaseWorkerData {
-  return {
-    worker: { userId: 'JbUsrCw0001', username: 'cw.zawadi', name: 'Zawadi Mwangi', first: 'Zawadi', phone: '+254711000001', orgUnits: ['JbVilKdt001'], home: { id: 'JbVilKdt001', name: 'Kidutani' } },
-    cred: { state: 'set', tries: 0, locks: 0, hash, salt, userId: 'JbUsrCw0001', applied: [], otpRecent: 0 },
-    today: '2025-11-25',
-    signedIn: true,
-    defaulterCount: 1,
-    long: false,
-    places: [],
-    defaulters: [],
-    filtered: [],
-    found: [],
-    duplicates: [],
-    trusted: {
-      children: { TeKidutani1: { orgUnit: 'JbVilKdt001', path: PATH, enrollment: 'EnKidutani1', scheduled: ['EvMissed001', 'EvLater0001'], latestEvent: 'EvGiven0001' } },
-      events: { EvMissed001: { trackedEntity: 'TeKidutani1', enrollment: 'EnKidutani1', orgUnit: 'JbVilKdt001', path: PATH } },
-    },
-  };
-}
 
 /** The gateway's registry for a deployment, and its actions run the way the engine runs them. */
 function gateway(locale?: StaffLocale) {
@@ -56,7 +32,7 @@ function gateway(locale?: StaffLocale) {
   let ids = 0;
   return (name: string, vars: Record<string, unknown>, params: Record<string, unknown> = {}) => {
     // The worker's own language is Swahili: it must not leak into what staff read.
-    const args: ActionArgs = { vars, params, data: { caseWorker: data() }, phone: '+254711000001', locale: 'sw', channel: 'ussd', now: NOW, newId: () => `id-${++ids}` };
+    const args: ActionArgs = { vars, params, data: { caseWorker: caseWorkerFixture() }, phone: '+254711000001', locale: 'sw', channel: 'ussd', now: NOW, newId: () => `id-${++ids}` };
     return registry.actions[name]!.run(args);
   };
 }
