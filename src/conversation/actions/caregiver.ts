@@ -252,10 +252,10 @@ export const STAFF_TEXTS: Readonly<Record<StaffLocale, StaffTexts>> = {
     via: { sms: 'SMS', ussd: 'USSD' },
     confirmed: (a) => `O cuidador confirmou a consulta de ${a.date} por ${a.via} (ref. Jibu ${a.ref})`,
     rescheduled: (a) => `O cuidador mudou a consulta de ${a.from} para ${a.to} por ${a.via} (ref. Jibu ${a.ref})`,
-    reaction: (a) => `O cuidador comunicou por ${a.via} uma reacção após a vacinação: ${a.reaction}, ${a.severity}, desde ${a.since} (ref. Jibu ${a.ref})`,
-    reactions: { fever: 'febre', site: 'inchaço ou dor no local da injecção', rash: 'erupção na pele', vomiting: 'vómitos ou diarreia', crying: 'choro excessivo', seizure: 'convulsões', breathing: 'dificuldade em respirar', other: 'outra reacção' },
+    reaction: (a) => `O cuidador comunicou por ${a.via} uma reação após a vacinação: ${a.reaction}, ${a.severity}, desde ${a.since} (ref. Jibu ${a.ref})`,
+    reactions: { fever: 'febre', site: 'inchaço ou dor no local da injeção', rash: 'erupção na pele', vomiting: 'vómitos ou diarreia', crying: 'choro excessivo', seizure: 'convulsões', breathing: 'dificuldade em respirar', other: 'outra reação' },
     severities: { mild: 'ligeira', moderate: 'moderada', severe: 'grave' },
-    alert: (a) => `Jibu: reacção grave comunicada para ${a.child} (cuidador ${a.phone}): ${a.reaction} desde ${a.since}. Ref. ${a.ref}`,
+    alert: (a) => `Jibu: reação grave comunicada para ${a.child} (cuidador ${a.phone}): ${a.reaction} desde ${a.since}. Ref. ${a.ref}`,
   },
   sw: {
     via: { sms: 'SMS', ussd: 'USSD' },
