@@ -42,6 +42,7 @@ console.log(`  Basic auth:  ${emulator.credentials.username} / ${emulator.creden
 console.log(`  ApiToken:    ${emulator.credentials.token}`);
 console.log(`  ApiToken v2: ${emulator.credentials.tokenV2}`);
 console.log(`  try: curl -H "Authorization: ApiToken ${emulator.credentials.token}" ${server.url}/api/system/info`);
+console.log('  SMS: configure a Generic HTTP gateway at /api/gateways, then POST /api/sms/outbound; DHIS2 reminders: POST /api/emulator/programNotifications/run');
 if (opts.demo) {
   console.log('  demo caregivers:');
   for (const c of Object.values(DEMO.caregivers)) console.log(`    ${c.phone}  ${c.name}: ${c.demonstrates}`);

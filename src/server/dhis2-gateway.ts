@@ -79,9 +79,22 @@ function fail(res: Response, code: ErrorCode, detail?: unknown): void {
  * The text as DHIS2 meant it. A text DHIS2 URL-encoded has no spaces (they became `+`) and carries `+`
  * or `%XX`; a raw text almost always has spaces. A text that does not decode is kept as it came.
  *
+ * With `fromUrl` (the text came in the query string: `useGet`/`sendUrlParameters`) DHIS2 has encoded it
+ * twice — `SmsUtils.encode`, then Spring's `UriComponentsBuilder.encode()`, which encodes `%` again — and
+ * the query parser undid only the second: what is left is URLEncoder output whose `+` are already spaces,
+ * i.e. nothing but letters, digits, `.-*_`, spaces and `%XX`. Such a text is decoded once more.
+ *
  * @example gatewayText('Vaccination+reminder%3A+05%2F03') // 'Vaccination reminder: 05/03'
+ * @example gatewayText('Vaccination reminder%3A 05%2F03', { fromUrl: true }) // 'Vaccination reminder: 05/03'
  */
-export function gatewayText(raw: string): string {
+export function gatewayText(raw: string, opts: { fromUrl?: boolean } = {}): string {
+  if (opts.fromUrl && /%[0-9A-F]{2}/.test(raw) && /^(?:[A-Za-z0-9.*_\- ]|%[0-9A-F]{2})*$/.test(raw)) {
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return raw;
+    }
+  }
   if (/\s/.test(raw) || !/[+%]/.test(raw)) return raw;
   if (/%(?![0-9a-fA-F]{2})/.test(raw)) return raw;
   try {
@@ -142,7 +155,8 @@ export function dhis2GatewayRouter(deps: Dhis2GatewayDeps): express.Router {
     const query = Object.fromEntries(Object.entries(req.query).filter(([k, v]) => k !== 'key' && typeof v === 'string'));
     const parsed = bodySchema.safeParse({ ...query, ...body });
     if (!parsed.success) return fail(res, 'JIBU_BAD_REQUEST', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`));
-    const text = gatewayText(parsed.data.text).slice(0, MAX_TEXT);
+    const fromUrl = body.text === undefined && body.message === undefined;
+    const text = gatewayText(parsed.data.text, { fromUrl }).slice(0, MAX_TEXT);
     const { valid, invalid } = gatewayRecipients(parsed.data.to, deps.defaultCountry);
     if (valid.length + invalid.length > maxRecipients) return fail(res, 'JIBU_BAD_REQUEST', `at most ${maxRecipients} recipients per request`);
     if (!valid.length) return fail(res, 'JIBU_BAD_PHONE', { invalid });

@@ -79,6 +79,17 @@ describe('DHIS2 Generic HTTP gateway: the shapes DHIS2 sends', () => {
     const res = await request(app).get('/gateway/dhis2').query({ key: SECRET, to: '+254700000002', text: TEXT });
     expect(res.status).toBe(200);
     await eventually(() => sent.length, (n) => n === 1);
+    expect(sent[0]!.text).toBe(TEXT);
+  });
+
+  it('GET as DHIS2 2.39+ sends it: the URL-encoded text percent-encoded again by Spring is decoded to the original', async () => {
+    const { app, sent } = rig();
+    const once = new URLSearchParams({ t: TEXT }).toString().slice(2); // SmsUtils.encode (Java's URLEncoder)
+    const twice = once.replace(/%/g, '%25'); // UriComponentsBuilder.encode() leaves + and , but encodes %
+    const res = await request(app).get(`/gateway/dhis2?key=${SECRET}&to=254700000002&text=${twice}`);
+    expect(res.status).toBe(200);
+    await eventually(() => sent.length, (n) => n === 1);
+    expect(sent[0]!.text).toBe(TEXT);
   });
 
   it('accepts recipients/message as names too, and Authorization: Bearer', async () => {
@@ -169,6 +180,17 @@ describe('reading what DHIS2 put in the placeholders', () => {
     expect(gatewayText('Call 0700 000 000 + bring the card')).toBe('Call 0700 000 000 + bring the card');
     expect(gatewayText('100%')).toBe('100%');
     expect(gatewayText('Hello')).toBe('Hello');
+  });
+
+  it('a text from the query string (useGet/sendUrlParameters) arrives still URL-encoded once, because DHIS2 encoded it twice: decoded', () => {
+    // SmsUtils.encode gives 'Visit+on+05%2F03%2C+50%25+done'; Spring encodes % again; the query parser undoes that and turns + into spaces.
+    expect(gatewayText('Visit on 05%2F03%2C 50%25 done', { fromUrl: true })).toBe('Visit on 05/03, 50% done');
+    expect(gatewayText('Habari%21', { fromUrl: true })).toBe('Habari!');
+    // A raw text (DHIS2 2.38, or any text with characters URLEncoder would have encoded) is left as it is.
+    expect(gatewayText('Pay 50%2F50, ok?', { fromUrl: true })).toBe('Pay 50%2F50, ok?');
+    expect(gatewayText('Visit on 05/03', { fromUrl: true })).toBe('Visit on 05/03');
+    // In a JSON or form body the same string is a raw text.
+    expect(gatewayText('Visit on 05%2F03 done')).toBe('Visit on 05%2F03 done');
   });
 
   it('splits ${recipients} on commas or semicolons and reads each number', () => {

@@ -7,6 +7,7 @@ import { HttpError, json, webMessageBody } from './http.ts';
 import { addNote, readImportParams, runImport, type ImportEnv, type ImportOutcome } from './importer.ts';
 import type { EmulatorState, EmulatorUser, OrgUnit } from './model.ts';
 import { METADATA_REFS, meFields, orgUnitFields, userFields } from './render.ts';
+import { EmulatorSms, type SmsOptions } from './sms.ts';
 import type { ServerTime } from './time.ts';
 import { getEnrollment, getEvent, getTrackedEntity, listEnrollments, listEvents, listTrackedEntities, type QueryContext } from './tracker.ts';
 
@@ -68,12 +69,16 @@ export interface HandlerDeps {
   time: ServerTime;
   clock: Clock;
   systemId: string;
+  /** Gateway calls of `POST /api/sms/outbound` (reference §9.3). */
+  sms?: SmsOptions;
 }
 
 export interface Handler {
   handle(req: Request): Promise<Response>;
   faults: EmulatorFaults;
   requests: RequestRecord[];
+  /** SMS gateways and outbound SMS (`/api/gateways`, `/api/sms/outbound`). */
+  sms: EmulatorSms;
 }
 
 const MAX_RECORDS = 5000;
@@ -99,6 +104,7 @@ export function createHandler(deps: HandlerDeps): Handler {
   const rules: FailRule[] = [];
   const jobs = new Map<string, Job>();
   const requests: RequestRecord[] = [];
+  const sms = new EmulatorSms({ state, minor, clock, time, options: deps.sms });
 
   const faults: EmulatorFaults = {
     failNext(n, status = 503, opts = {}) {
@@ -389,6 +395,8 @@ export function createHandler(deps: HandlerDeps): Handler {
         return json(200, addNote(importEnv(user), b, c, await readJson(req)));
       }
     }
+    const smsAnswer = await sms.route(req, url, segments, user, listMetadata);
+    if (smsAnswer) return smsAnswer;
     return notFoundPath(path);
   }
 
@@ -424,5 +432,5 @@ export function createHandler(deps: HandlerDeps): Handler {
     return res;
   }
 
-  return { handle, faults, requests };
+  return { handle, faults, requests, sms };
 }

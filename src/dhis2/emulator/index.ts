@@ -7,12 +7,15 @@ import { DEMO, seedAdmin, seedDemo, seedOrgUnits, type DemoSeedOptions } from '.
 import { createHandler, EmulatorDownError, type EmulatorFaults, type RequestRecord } from './handler.ts';
 import { packageMetadata } from './metadata.ts';
 import { EmulatorState, type EmulatorUser } from './model.ts';
+import type { EmulatorSms, SmsOptions } from './sms.ts';
 import { ServerTime } from './time.ts';
 
 export { DEMO, type DemoSeedOptions } from './demo.ts';
 export { EIR, VEN } from './metadata.ts';
 export { EmulatorState } from './model.ts';
 export type { EmulatorFaults, RequestRecord } from './handler.ts';
+export type { EmulatorSms, GatewayCall, NotificationRun, SendResult, SmsOptions, StoredGateway, StoredOutboundSms } from './sms.ts';
+export { EIR_VISIT_REMINDER, type ProgramNotificationTemplate } from './notifications.ts';
 export { makeToken, isValidTokenChecksum } from './auth.ts';
 
 /** The late patch releases the emulator imitates for a bare `2.NN` (the tags the reference was checked against). */
@@ -44,6 +47,8 @@ export interface EmulatorOptions {
   /** Extra DHIS2 users. */
   users?: EmulatorUserInput[];
   faults?: { latencyMs?: number; down?: boolean };
+  /** DHIS2's outgoing SMS: the HTTP client its Generic HTTP gateway calls (default the global fetch), `${text}` encoding. */
+  sms?: SmsOptions;
 }
 
 export interface ListeningEmulator {
@@ -63,6 +68,8 @@ export interface Emulator {
   readonly faults: EmulatorFaults;
   /** The last requests answered (method, path, query, status): tests count imports and version probes with it. */
   readonly requests: RequestRecord[];
+  /** SMS gateways, the OutboundSms log and every gateway call made (`/api/gateways`, `/api/sms/outbound`). */
+  readonly sms: EmulatorSms;
   /** The emulator core: a web-standard request in, a response out. */
   handle(req: Request): Promise<Response>;
   /** A fetch that dispatches to `handle` in-process (no port); honours abort signals; rejects like a refused connection when down. */
@@ -118,7 +125,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     state.addUser(user, u.token);
   }
 
-  const { handle, faults, requests } = createHandler({ state, version, time, clock, systemId: randomUUID() });
+  const { handle, faults, requests, sms } = createHandler({ state, version, time, clock, systemId: randomUUID(), sms: opts.sms });
   if (opts.faults?.latencyMs) faults.latencyMs = opts.faults.latencyMs;
   if (opts.faults?.down) faults.down = true;
 
@@ -151,8 +158,12 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     let body: string | undefined = chunks.length ? Buffer.concat(chunks).toString('utf8') : undefined;
-    // Mounted behind a JSON body parser the stream is already consumed: use what it parsed.
-    if (!body && req.body !== undefined && typeof req.body === 'object') body = JSON.stringify(req.body);
+    // Mounted behind body parsers the stream is already consumed: use what they parsed, in the request's own format.
+    if (!body && req.body !== undefined && typeof req.body === 'object') {
+      body = req.is('application/x-www-form-urlencoded')
+        ? new URLSearchParams(Object.entries(req.body as Record<string, unknown>).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, String(x)]))).toString()
+        : JSON.stringify(req.body);
+    }
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) {
       if (v === undefined || ['content-length', 'transfer-encoding', 'connection', 'host'].includes(k)) continue;
@@ -190,6 +201,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     credentials: { username: DEMO.admin.username, password: DEMO.admin.password, token: DEMO.token, tokenV2: DEMO.tokenV2 },
     faults,
     requests,
+    sms,
     handle,
     fetch: inProcessFetch as typeof fetch,
     app,
