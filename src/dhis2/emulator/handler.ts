@@ -3,7 +3,7 @@ import { newUid } from '../uid.ts';
 import type { Dhis2Version } from '../version.ts';
 import { authenticate, hasAuthority } from './auth.ts';
 import { FieldSelector, pick } from './fields.ts';
-import { HttpError, json, webMessageBody } from './http.ts';
+import { HttpError, json, readJson, webMessageBody } from './http.ts';
 import { addNote, readImportParams, runImport, type ImportEnv, type ImportOutcome } from './importer.ts';
 import type { EmulatorState, EmulatorUser, OrgUnit } from './model.ts';
 import { METADATA_REFS, meFields, orgUnitFields, userFields } from './render.ts';
@@ -129,14 +129,6 @@ export function createHandler(deps: HandlerDeps): Handler {
     return rule;
   }
 
-  async function readJson(req: Request): Promise<unknown> {
-    const text = await req.text();
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new HttpError(400, 'JSON parse error: Unexpected character or end of input');
-    }
-  }
 
   function importEnv(user: EmulatorUser): ImportEnv {
     return { state, version, time, now: clock.now().getTime(), user };

@@ -54,3 +54,13 @@ export function queryError(minor: number, message: string): HttpError {
 export function accessError(minor: number, message: string): HttpError {
   return new HttpError(minor <= 40 ? 409 : 403, message);
 }
+
+/** A JSON request body, or DHIS2's 400 for one that does not parse. */
+export async function readJson(req: Request): Promise<unknown> {
+  const text = await req.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new HttpError(400, 'JSON parse error: Unexpected character or end of input');
+  }
+}

@@ -13,7 +13,7 @@ import {
   type GatewayParameter,
   type GatewayRequest,
 } from './gateway-render.ts';
-import { HttpError, json, webMessageBody } from './http.ts';
+import { HttpError, json, readJson, webMessageBody } from './http.ts';
 import type { EmulatorState, EmulatorUser } from './model.ts';
 import { dueNotifications, EIR_VISIT_REMINDER, type DueNotification, type ProgramNotificationTemplate } from './notifications.ts';
 import type { ServerTime } from './time.ts';
@@ -458,15 +458,6 @@ export class EmulatorSms {
       return json(500, webMessageBody(500, result.description, result.devMessage ? { devMessage: result.devMessage } : {}));
     }
     return undefined;
-  }
-}
-
-async function readJson(req: Request): Promise<unknown> {
-  const text = await req.text();
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new HttpError(400, 'JSON parse error: Unexpected character or end of input');
   }
 }
 
