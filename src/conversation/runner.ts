@@ -162,13 +162,53 @@ export async function handleTimer(deps: RunnerDeps, t: { channel: Channel; phone
   }
 }
 
+/** What a step's effects become in its atomic commit. */
+export interface EffectJobs {
+  jobs: QueuedJob[];
+  cancelJobIds: string[];
+  contact?: Partial<Contact>;
+}
+
+/**
+ * Turn effects into durable jobs, job cancellations and a contact patch — for a step the runner takes
+ * and for a flow the scheduler opens alike. Only SMS jobs differ between the two (a reply's provider
+ * details, or an unsolicited message's delivery window), so the caller builds those.
+ */
+export function jobsForEffects(
+  effects: readonly Effect[],
+  ctx: { phone: string; channel: Channel; newId: () => string; smsJob: (e: Extract<Effect, { type: 'sendSms' }>) => QueuedJob },
+): EffectJobs {
+  const jobs: QueuedJob[] = [];
+  const cancelJobIds: string[] = [];
+  let contact: Partial<Contact> | undefined;
+  for (const e of effects) {
+    switch (e.type) {
+      case 'sendSms':
+        jobs.push(ctx.smsJob(e));
+        break;
+      case 'dhis2Write':
+        jobs.push({ id: `dhis2:${e.ref}:${ctx.newId()}`, queue: 'outbox-dhis2', name: e.op, data: { op: e.op, payload: e.payload, ref: e.ref, phone: ctx.phone } });
+        break;
+      case 'startTimer':
+        jobs.push({ id: `timer:${e.timerId}`, queue: 'timers', name: 'timer', data: { channel: ctx.channel, phone: ctx.phone, timerId: e.timerId }, runAt: e.fireAt });
+        break;
+      case 'cancelTimer':
+        cancelJobIds.push(`timer:${e.timerId}`);
+        break;
+      case 'setContact':
+        contact = { ...contact, ...e.patch };
+        break;
+      case 'notify':
+        jobs.push({ id: `notify:${ctx.newId()}`, queue: 'jobs', name: `notify.${e.kind}`, data: e.payload });
+        break;
+    }
+  }
+  return contact ? { jobs, cancelJobIds, contact } : { jobs, cancelJobIds };
+}
+
 /** Turn a pure step's result into the one atomic write: session, contact, jobs, dedupe marker. */
 function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, key: string, seenKey: string | undefined, mark?: string): StepCommit {
   const newId = deps.newId ?? randomUUID;
-  const jobs: QueuedJob[] = [];
-  const cancelJobIds: string[] = [];
-  let contactPatch: Partial<Contact> | undefined;
-
   const sms = (to: string, text: string, locale: string, reply: boolean): QueuedJob => ({
     id: `sms:${newId()}`,
     queue: 'outbox-sms',
@@ -177,29 +217,9 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
     // (that is how STOP gets its confirmation); everything unsolicited checks opt-out before sending.
     data: { to, text, locale, reply, providerFrom: msg.providerFrom, provider: msg.provider },
   });
-
-  for (const e of result.effects as Effect[]) {
-    switch (e.type) {
-      case 'sendSms':
-        jobs.push(sms(e.to, e.text, e.locale, false));
-        break;
-      case 'dhis2Write':
-        jobs.push({ id: `dhis2:${e.ref}:${newId()}`, queue: 'outbox-dhis2', name: e.op, data: { op: e.op, payload: e.payload, ref: e.ref, phone: msg.from } });
-        break;
-      case 'startTimer':
-        jobs.push({ id: `timer:${e.timerId}`, queue: 'timers', name: 'timer', data: { channel: msg.channel, phone: msg.from, timerId: e.timerId }, runAt: e.fireAt });
-        break;
-      case 'cancelTimer':
-        cancelJobIds.push(`timer:${e.timerId}`);
-        break;
-      case 'setContact':
-        contactPatch = { ...contactPatch, ...e.patch };
-        break;
-      case 'notify':
-        jobs.push({ id: `notify:${newId()}`, queue: 'jobs', name: `notify.${e.kind}`, data: e.payload });
-        break;
-    }
-  }
+  const { jobs, cancelJobIds, contact: contactPatch } = jobsForEffects(result.effects, {
+    phone: msg.from, channel: msg.channel, newId, smsJob: (e) => sms(e.to, e.text, e.locale, false),
+  });
 
   // On SMS the reply is itself an outbound message; on USSD it is the HTTP answer.
   if (msg.channel === 'sms' && result.reply) jobs.unshift(sms(msg.from, result.reply.text, result.locale, true));

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import { startFlow, type Effect, type FlowSet, type TurnResult } from '../conversation/index.ts';
-import { sessionKey, type DataLoader } from '../conversation/runner.ts';
+import { jobsForEffects, sessionKey, type DataLoader, type EffectJobs } from '../conversation/runner.ts';
 import { unsolicitedSmsJob, type QuietHours } from '../messaging/unsolicited.ts';
 import type { EventFeed } from '../server/events.ts';
 import type { Contact, QueuedJob, StepCommit, Store } from '../store/types.ts';
@@ -51,37 +51,12 @@ export function stableIds(base: string): () => string {
  * Turn a started flow's effects into durable jobs, as the runner does for a step; SMS effects are
  * unsolicited here (nobody wrote to us), so they wait for the delivery window.
  */
-export function jobsForEffects(
-  effects: readonly Effect[],
-  ctx: { phone: string; now: number; idBase: string; purpose: string; quiet?: QuietHours; newId: () => string },
-): { jobs: QueuedJob[]; cancelJobIds: string[]; contact?: Partial<Contact> } {
-  const jobs: QueuedJob[] = [];
-  const cancelJobIds: string[] = [];
-  let contact: Partial<Contact> | undefined;
+function openingJobs(effects: readonly Effect[], ctx: { phone: string; now: number; idBase: string; purpose: string; quiet?: QuietHours; newId: () => string }): EffectJobs {
   let sms = 0;
-  for (const e of effects) {
-    switch (e.type) {
-      case 'sendSms':
-        jobs.push(unsolicitedSmsJob({ id: `sms:${ctx.idBase}${sms++ ? `:${sms}` : ''}`, to: e.to, text: e.text, locale: e.locale, purpose: ctx.purpose }, ctx.now, ctx.quiet));
-        break;
-      case 'dhis2Write':
-        jobs.push({ id: `dhis2:${e.ref}:${ctx.newId()}`, queue: 'outbox-dhis2', name: e.op, data: { op: e.op, payload: e.payload, ref: e.ref, phone: ctx.phone } });
-        break;
-      case 'startTimer':
-        jobs.push({ id: `timer:${e.timerId}`, queue: 'timers', name: 'timer', data: { channel: 'sms', phone: ctx.phone, timerId: e.timerId }, runAt: e.fireAt });
-        break;
-      case 'cancelTimer':
-        cancelJobIds.push(`timer:${e.timerId}`);
-        break;
-      case 'setContact':
-        contact = { ...contact, ...e.patch };
-        break;
-      case 'notify':
-        jobs.push({ id: `notify:${ctx.newId()}`, queue: 'jobs', name: `notify.${e.kind}`, data: e.payload });
-        break;
-    }
-  }
-  return contact ? { jobs, cancelJobIds, contact } : { jobs, cancelJobIds };
+  return jobsForEffects(effects, {
+    phone: ctx.phone, channel: 'sms', newId: ctx.newId,
+    smsJob: (e) => unsolicitedSmsJob({ id: `sms:${ctx.idBase}${sms++ ? `:${sms}` : ''}`, to: e.to, text: e.text, locale: e.locale, purpose: ctx.purpose }, ctx.now, ctx.quiet),
+  });
 }
 
 /**
@@ -108,7 +83,7 @@ export async function openConversation(deps: OutboundDeps, req: OpenRequest): Pr
       await deps.store.release(loaded.lock);
       return { outcome: result.error ? 'failed' : 'no_flow', result };
     }
-    const { jobs, cancelJobIds, contact } = jobsForEffects(result.effects, { phone: req.phone, now: now.getTime(), idBase: req.idBase, purpose: req.purpose, quiet: deps.quiet, newId });
+    const { jobs, cancelJobIds, contact } = openingJobs(result.effects, { phone: req.phone, now: now.getTime(), idBase: req.idBase, purpose: req.purpose, quiet: deps.quiet, newId });
     const commit: StepCommit = {
       sessionKey: key,
       session: result.session,

@@ -218,6 +218,23 @@ interface Item<T> {
   warnings: Issue[];
 }
 
+/** DHIS2's identity codes per tracker type: the uid already exists (CREATE), does not exist, is deleted. */
+const IDENTITY_CODES: Record<'TRACKED_ENTITY' | 'ENROLLMENT' | 'EVENT', { exists: string; missing: string; deleted: string }> = {
+  TRACKED_ENTITY: { exists: 'E1002', missing: 'E1063', deleted: 'E1114' },
+  ENROLLMENT: { exists: 'E1080', missing: 'E1081', deleted: 'E1113' },
+  EVENT: { exists: 'E1030', missing: 'E1032', deleted: 'E1082' },
+};
+
+/** The checks every tracker object meets first: uid format, existence against the strategy, not deleted. */
+function checkIdentity(item: Item<unknown>, type: keyof typeof IDENTITY_CODES, existing: { deleted?: boolean } | undefined): void {
+  const { uid, strategy, errors } = item;
+  const codes = IDENTITY_CODES[type];
+  if (!isUid(uid)) errors.push(issue(type, uid, 'E1048', uid, uid));
+  if (strategy === 'CREATE' && existing) errors.push(issue(type, uid, codes.exists, uid));
+  if (strategy !== 'CREATE' && !existing) errors.push(issue(type, uid, codes.missing, uid));
+  if (existing?.deleted) errors.push(issue(type, uid, codes.deleted, uid));
+}
+
 const PHONE = /^[0-9+()#.\s/ext-]{6,50}$/;
 
 /** Why `value` does not fit `valueType`, or undefined when it does (E1007 / E1302). */
@@ -351,10 +368,7 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
   for (const t of tes) {
     const { obj, uid } = t;
     const existing = state.trackedEntities.get(uid);
-    if (!isUid(uid)) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1048', uid, uid));
-    if (t.strategy === 'CREATE' && existing) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1002', uid));
-    if (t.strategy !== 'CREATE' && !existing) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1063', uid));
-    if (existing?.deleted) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1114', uid));
+    checkIdentity(t, 'TRACKED_ENTITY', existing);
     if (t.errors.length) continue;
     if (t.strategy === 'DELETE') {
       const live = (state.enrollmentsByTrackedEntity.get(uid) ?? []).some((en) => !en.deleted);
@@ -374,10 +388,7 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
   for (const e of ens) {
     const { obj, uid } = e;
     const existing = state.enrollments.get(uid);
-    if (!isUid(uid)) e.errors.push(issue('ENROLLMENT', uid, 'E1048', uid, uid));
-    if (e.strategy === 'CREATE' && existing) e.errors.push(issue('ENROLLMENT', uid, 'E1080', uid));
-    if (e.strategy !== 'CREATE' && !existing) e.errors.push(issue('ENROLLMENT', uid, 'E1081', uid));
-    if (existing?.deleted) e.errors.push(issue('ENROLLMENT', uid, 'E1113', uid));
+    checkIdentity(e, 'ENROLLMENT', existing);
     if (e.errors.length) continue;
     if (e.strategy === 'DELETE') {
       const live = (state.eventsByEnrollment.get(uid) ?? []).some((ev) => !ev.deleted);
@@ -413,10 +424,7 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
   for (const ev of evs) {
     const { obj, uid } = ev;
     const existing = state.events.get(uid);
-    if (!isUid(uid)) ev.errors.push(issue('EVENT', uid, 'E1048', uid, uid));
-    if (ev.strategy === 'CREATE' && existing) ev.errors.push(issue('EVENT', uid, 'E1030', uid));
-    if (ev.strategy !== 'CREATE' && !existing) ev.errors.push(issue('EVENT', uid, 'E1032', uid));
-    if (existing?.deleted) ev.errors.push(issue('EVENT', uid, 'E1082', uid));
+    checkIdentity(ev, 'EVENT', existing);
     if (ev.errors.length || ev.strategy === 'DELETE') continue;
 
     const stage = obj.programStage ? state.metadata.stages.get(obj.programStage) : undefined;

@@ -326,11 +326,7 @@ export class EmulatorState {
       seq: ++this.seq,
     };
     this.enrollments.set(en.enrollment, en);
-    const list = this.enrollmentsByTrackedEntity.get(en.trackedEntity);
-    if (list) list.push(en);
-    else this.enrollmentsByTrackedEntity.set(en.trackedEntity, [en]);
-    for (const n of en.notes ?? []) this.noteUids.add(n.note);
-    this.revision++;
+    this.stored(this.enrollmentsByTrackedEntity, en.trackedEntity, en);
     return en;
   }
 
@@ -364,12 +360,17 @@ export class EmulatorState {
       seq: ++this.seq,
     };
     this.events.set(ev.event, ev);
-    const list = this.eventsByEnrollment.get(ev.enrollment);
-    if (list) list.push(ev);
-    else this.eventsByEnrollment.set(ev.enrollment, [ev]);
-    for (const n of ev.notes ?? []) this.noteUids.add(n.note);
-    this.revision++;
+    this.stored(this.eventsByEnrollment, ev.enrollment, ev);
     return ev;
+  }
+
+  /** Index a new enrollment or event under its parent, register its note uids, count the change. */
+  private stored<T extends { notes?: StoredNote[] }>(byParent: Map<string, T[]>, parent: string, item: T): void {
+    const list = byParent.get(parent);
+    if (list) list.push(item);
+    else byParent.set(parent, [item]);
+    for (const n of item.notes ?? []) this.noteUids.add(n.note);
+    this.revision++;
   }
 
   /** Notes of an event (tests: "exactly one note"). */
