@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JibuError } from './errors.ts';
+import { isTimeZone } from './dhis2/readmodel/calendar.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -72,15 +73,6 @@ function crossFieldProblems(env: Record<string, string>): string[] {
 }
 
 export type Config = z.infer<typeof configSchema> & { embedded: { store: boolean; dhis2: boolean } };
-
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Read the configuration from an environment object. Throws a JibuError `JIBU_CONFIG_INVALID` whose

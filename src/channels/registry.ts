@@ -2,7 +2,7 @@ import { JibuError } from '../errors.ts';
 import { createAfricasTalkingSender, type AfricasTalkingSdk } from './africastalking/sender.ts';
 import { createConsoleSender } from './console/sender.ts';
 import { createHttpSender } from './http/sender.ts';
-import { createTwilioSender, type TwilioMessagesClient } from './twilio/sender.ts';
+import { createTwilioSender, type TwilioSenderOptions } from './twilio/sender.ts';
 import type { SmsSender } from './types.ts';
 
 /** Providers that can send (`simulator` only receives). */
@@ -12,15 +12,8 @@ export type SenderProvider = 'console' | 'africastalking' | 'twilio' | 'http';
 export interface SenderOptions {
   provider: SenderProvider;
   africastalking?: { username: string; apiKey: string; from?: string; sdk?: AfricasTalkingSdk };
-  twilio?: {
-    accountSid: string;
-    authToken: string;
-    from?: string;
-    messagingServiceSid?: string;
-    /** Defaults to `publicUrl + /sms/twilio/status` when `publicUrl` is set. */
-    statusCallbackUrl?: string;
-    client?: TwilioMessagesClient;
-  };
+  /** `statusCallbackUrl` defaults to `publicUrl + /sms/twilio/status` when `publicUrl` is set. */
+  twilio?: TwilioSenderOptions;
   http?: { url: string; timeoutMs?: number; headers?: Record<string, string>; fetch?: typeof fetch };
   console?: { write?: (chunk: string) => void };
   /** `PUBLIC_URL`, used for Twilio status callbacks. */

@@ -36,15 +36,8 @@ export interface ActionSpec {
   description?: string;
 }
 
-export interface GuardArgs {
-  vars: Readonly<Record<string, unknown>>;
-  params: Record<string, unknown>;
-  data: Readonly<Record<string, unknown>>;
-  phone: string;
-  locale: string;
-  channel: Channel;
-  now: Date;
-}
+/** What a guard sees: an action's arguments without the id source (a guard decides, it creates nothing). */
+export type GuardArgs = Omit<ActionArgs, 'newId'>;
 
 export type GuardFn = (args: GuardArgs) => boolean;
 

@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
 import { JibuError } from '../errors.ts';
 import { UID_PATTERN } from './uid.ts';
+import { isTimeZone } from './readmodel/calendar.ts';
 
 /**
  * The deployment file (`JIBU_CONFIG`, YAML): which DHIS2 metadata plays which role, and the programme's
@@ -14,15 +15,6 @@ import { UID_PATTERN } from './uid.ts';
 const Uid = z.string().regex(UID_PATTERN, { error: 'must be a DHIS2 UID: 11 letters or digits, starting with a letter' });
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day as HH:MM (24-hour), e.g. 08:00' });
-
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The languages Jibu ships texts in. The staff language is one of them: what Jibu writes into DHIS2

@@ -32,7 +32,8 @@ export interface AppointmentView {
   status: 'SCHEDULE';
 }
 
-export interface ChildView {
+/** Who a child is, as both the caregiver views and the child records hold it. */
+export interface ChildIdentity {
   trackedEntity: string;
   enrollment: string;
   firstName: string;
@@ -41,6 +42,9 @@ export interface ChildView {
   dateOfBirth?: string;
   sex?: string;
   orgUnit: string;
+}
+
+export interface ChildView extends ChildIdentity {
   /** Earliest SCHEDULE Immunization event, missed or upcoming. */
   next?: AppointmentView;
   /** Latest Immunization event (any status) — AEFI reports attach to it. */
@@ -112,14 +116,7 @@ export interface SyncState {
 export type EventSnapshot = Omit<Dhis2Event, 'notes' | 'dataValues'>;
 
 /** One child as the views hold it (`rm:child:{trackedEntity}`). */
-export interface ChildRecord {
-  trackedEntity: string;
-  enrollment: string;
-  firstName: string;
-  surname?: string;
-  dateOfBirth?: string;
-  sex?: string;
-  orgUnit: string;
+export interface ChildRecord extends ChildIdentity {
   /** E.164, when the phone attribute could be read as a number. */
   phone?: string;
   /** The attribute as stored, for a case worker to call when it is not a valid number. */
