@@ -13,6 +13,15 @@ export default tseslint.config(
     },
   },
   {
+    // The DHIS2 emulator is a fake of another system: only the embedded-default wiring, its own CLI
+    // and the tests and benches may import it (docs/architecture.md, "The emulator behind a wall").
+    files: ['src/**/*.ts'],
+    ignores: ['src/emulator/**', 'src/server/embedded.ts', 'src/cli/dhis2-emulator.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/emulator', '**/emulator/*', '**/emulator/**'], message: 'The DHIS2 emulator is behind a wall: reach it through src/server/embedded.ts.' }] }],
+    },
+  },
+  {
     files: ['src/cli/**', 'bench/**', 'bin/**', 'src/cli/dhis2-emulator.ts', 'src/channels/console/**'],
     rules: { 'no-console': 'off' },
   },

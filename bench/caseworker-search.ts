@@ -29,7 +29,7 @@ import { fixedClock } from '../src/clock.ts';
 import { sessionKey } from '../src/conversation/runner.ts';
 import { createDhis2Client } from '../src/dhis2/client.ts';
 import { defaultDeployment } from '../src/dhis2/deployment.ts';
-import { createEmulator, DEMO, type Emulator } from '../src/dhis2/emulator/index.ts';
+import { createEmulator, DEMO, type Emulator } from '../src/emulator/index.ts';
 import { createCaseWorkerSource, rmKeys, syncReadModel, type SyncState } from '../src/dhis2/readmodel/index.ts';
 import { createStoreAndQueue } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';

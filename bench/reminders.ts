@@ -25,7 +25,7 @@ import { createDomainRegistry } from '../src/conversation/actions/index.ts';
 import { loadFlowSet } from '../src/conversation/index.ts';
 import { createDhis2Client } from '../src/dhis2/client.ts';
 import { defaultDeployment } from '../src/dhis2/deployment.ts';
-import { createEmulator } from '../src/dhis2/emulator/index.ts';
+import { createEmulator } from '../src/emulator/index.ts';
 import { syncReadModel } from '../src/dhis2/readmodel/index.ts';
 import { createLogger } from '../src/log.ts';
 import { createJobs } from '../src/scheduler/index.ts';

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { createEmulator } from '../dhis2/emulator/index.ts';
-import { DEMO } from '../dhis2/emulator/demo.ts';
+import { createEmulator } from '../emulator/index.ts';
+import { DEMO } from '../emulator/demo.ts';
 
 /**
  * `npm run dhis2-emulator -- --port 8080 --version 2.40`: the emulator on a port, so any DHIS2 client

@@ -12,7 +12,7 @@ import { createDataLoader, createDomainRegistry } from '../conversation/actions/
 import { ALL_MODULES } from '../conversation/actions/all.ts';
 import { loadDeployment, type Deployment } from '../dhis2/deployment.ts';
 import { createDhis2Client, type Dhis2Client } from '../dhis2/client.ts';
-import { createEmulator, type Emulator } from '../dhis2/emulator/index.ts';
+import { embeddedDhis2, type Emulator } from './embedded.ts';
 import { createCaseWorkerSource, syncReadModel, type CaseWorkerSource } from '../dhis2/readmodel/index.ts';
 import { startDhis2Relay } from '../dhis2/outbox/index.ts';
 import { createJobs, startScheduler, type SchedulerDeps } from '../scheduler/index.ts';
@@ -30,7 +30,7 @@ import { createRequestListener } from './fast-ussd.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createEventFeed, type EventFeed } from './events.ts';
 import { adminAuth, adminRouter } from './admin.ts';
-import { demoPhoneList, simulatorRouter } from './simulator/router.ts';
+import { simulatorRouter, type DemoPhone } from './simulator/router.ts';
 import { JibuError } from '../errors.ts';
 
 export interface Gateway {
@@ -92,13 +92,16 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
 
     const deployment = loadDeployment(config.JIBU_CONFIG);
     let emulator: Emulator | undefined;
+    let demoPhones: DemoPhone[] = [];
     let dhis2Options: Parameters<typeof createDhis2Client>[0];
     if (config.DHIS2_URL) {
       const auth = config.DHIS2_TOKEN ? { token: config.DHIS2_TOKEN } : { username: config.DHIS2_USERNAME ?? '', password: config.DHIS2_PASSWORD ?? '' };
       dhis2Options = { baseUrl: config.DHIS2_URL, auth, timeoutMs: config.DHIS2_TIMEOUT_MS };
     } else {
-      emulator = opts.emulator ?? createEmulator({ version: config.DHIS2_EMULATOR_VERSION, clock, serverTimeZone: config.TZ });
-      dhis2Options = { baseUrl: emulator.baseUrl, auth: { token: emulator.credentials.token }, timeoutMs: config.DHIS2_TIMEOUT_MS, fetch: emulator.fetch };
+      const embedded = embeddedDhis2(config, clock, opts.emulator);
+      emulator = embedded.emulator;
+      dhis2Options = embedded.clientOptions;
+      demoPhones = embedded.demoPhones;
       logger.info({ version: config.DHIS2_EMULATOR_VERSION }, 'DHIS2_URL is not set: using the built-in DHIS2 emulator with demo data (served at /dhis2, user admin / district)');
     }
     const dhis2: Dhis2Client = createDhis2Client(dhis2Options);
@@ -213,7 +216,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
         });
         a.use('/admin', adminRouter({ adminToken: config.ADMIN_TOKEN, embedded, reloadFlows: () => gatewayReload(), queue, store, flows: () => current, jobs: jobRunners, clock, timeZone: deployment.timeZone ?? config.TZ, logger }));
         if (config.SIMULATOR ?? embedded) {
-          a.use('/simulator', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded, browser: true }), simulatorRouter({ events, demoPhones: demoPhoneList(), ussdCode: config.USSD_CODE, webhookKey: config.WEBHOOK_SECRET }));
+          a.use('/simulator', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded, browser: true }), simulatorRouter({ events, demoPhones, ussdCode: config.USSD_CODE, webhookKey: config.WEBHOOK_SECRET }));
         }
       },
       unavailableText: (locale) => current.translate?.(locale ?? config.DEFAULT_LOCALE, 'errors.unavailable') ?? 'Sorry, the service is busy. Please try again in a few minutes.',

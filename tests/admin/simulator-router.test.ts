@@ -3,9 +3,10 @@ import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { DEMO } from '../../src/dhis2/emulator/demo.ts';
+import { DEMO } from '../../src/emulator/demo.ts';
 import { createEventFeed } from '../../src/server/events.ts';
-import { SIMULATOR_PUBLIC_DIR, demoPhoneList, simulatorRouter } from '../../src/server/simulator/router.ts';
+import { SIMULATOR_PUBLIC_DIR, simulatorRouter } from '../../src/server/simulator/router.ts';
+import { demoPhoneList } from '../../src/server/embedded.ts';
 
 function app(feed = createEventFeed()) {
   const a = express();

@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO } from '../../src/dhis2/emulator/demo.ts';
-import { demoPhoneList, simulatorRouter } from '../../src/server/simulator/router.ts';
+import { DEMO } from '../../src/emulator/demo.ts';
+import { simulatorRouter } from '../../src/server/simulator/router.ts';
+import { demoPhoneList } from '../../src/server/embedded.ts';
 import { startTestGateway, type TestGateway } from '../server/harness.ts';
 
 /**

@@ -4,7 +4,7 @@ import { fixedClock } from '../../src/clock.ts';
 import { startFlow } from '../../src/conversation/index.ts';
 import { reminderChildren, reminderStart } from '../../src/conversation/actions/caregiver.ts';
 import { sessionKey } from '../../src/conversation/runner.ts';
-import { createEmulator, type Emulator } from '../../src/dhis2/emulator/index.ts';
+import { createEmulator, type Emulator } from '../../src/emulator/index.ts';
 import type { Dhis2Event } from '../../src/dhis2/schemas.ts';
 import { startDhis2Relay, type RelayLogger } from '../../src/dhis2/outbox/index.ts';
 import { getCaregiver } from '../../src/dhis2/readmodel/index.ts';

@@ -1,4 +1,4 @@
-import { EIR, type Emulator } from '../../src/dhis2/emulator/index.ts';
+import { EIR, type Emulator } from '../../src/emulator/index.ts';
 
 /** What tests read back from the emulator: DHIS2 as the system of record after the relay ran. */
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, EIR, VEN } from '../../src/dhis2/emulator/index.ts';
+import { DEMO, EIR, VEN } from '../../src/emulator/index.ts';
 import { newUid } from '../../src/dhis2/uid.ts';
 import { eventually } from '../server/harness.ts';
 import { changesSince, dateOf, immunizationEvents, missedVisit, snapshot, type Dhis2Snapshot } from './dhis2.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, EIR, VEN } from '../../src/dhis2/emulator/index.ts';
+import { DEMO, EIR, VEN } from '../../src/emulator/index.ts';
 import { rmKeys, type DefaulterList } from '../../src/dhis2/readmodel/index.ts';
 import { changesSince, dateOf, snapshot, type Dhis2Snapshot } from './dhis2.ts';
 import { EXTRA_WORKERS, option, startWorld, type World } from './world.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetPin } from '../../src/caseworker/credentials.ts';
 import { sessionKey } from '../../src/conversation/runner.ts';
-import { DEMO } from '../../src/dhis2/emulator/index.ts';
+import { DEMO } from '../../src/emulator/index.ts';
 import { rmKeys, type DefaulterList } from '../../src/dhis2/readmodel/index.ts';
 import { changesSince, snapshot, type Dhis2Snapshot } from './dhis2.ts';
 import { option, startWorld, type Dial, type World } from './world.ts';

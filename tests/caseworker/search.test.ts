@@ -6,7 +6,7 @@ import { fixedClock } from '../../src/clock.ts';
 import { sessionKey } from '../../src/conversation/runner.ts';
 import { createDhis2Client } from '../../src/dhis2/client.ts';
 import { defaultDeployment } from '../../src/dhis2/deployment.ts';
-import { createEmulator, DEMO, type Emulator, type EmulatorUserInput } from '../../src/dhis2/emulator/index.ts';
+import { createEmulator, DEMO, type Emulator, type EmulatorUserInput } from '../../src/emulator/index.ts';
 import { createCaseWorkerSource, rmKeys, syncReadModel, type ChildRecord, type SyncOptions, type SyncState } from '../../src/dhis2/readmodel/index.ts';
 import type { Store } from '../../src/store/types.ts';
 import { makeStore, type StoreKind, type TestStore } from '../dhis2/readmodel/harness.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialKey, resetPin } from '../../src/caseworker/credentials.ts';
-import { DEMO } from '../../src/dhis2/emulator/index.ts';
+import { DEMO } from '../../src/emulator/index.ts';
 import { startWorld, type World } from './world.ts';
 
 /** Sign-in over the AT USSD webhook: a code by SMS and a PIN the first time, the PIN later, the lock. */

@@ -11,7 +11,7 @@ import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
 import type { ActionArgs, Registry } from '../../src/conversation/registry.ts';
 import type { Effect } from '../../src/conversation/types.ts';
 import { DEFAULT_OUTCOMES, STAFF_LOCALES, defaultDeployment, parseDeployment, type StaffLocale } from '../../src/dhis2/deployment.ts';
-import { DEMO } from '../../src/dhis2/emulator/index.ts';
+import { DEMO } from '../../src/emulator/index.ts';
 import { changesSince, missedVisit, snapshot, type Dhis2Snapshot } from './dhis2.ts';
 import { ROOT, caseWorkerFixture } from './helpers.ts';
 import { option, startWorld, type World } from './world.ts';

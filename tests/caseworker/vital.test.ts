@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, EIR, VEN } from '../../src/dhis2/emulator/index.ts';
+import { DEMO, EIR, VEN } from '../../src/emulator/index.ts';
 import { changesSince, childrenNamed, dateOf, immunizationEvents, snapshot, type Dhis2Snapshot } from './dhis2.ts';
 import { startWorld, type World } from './world.ts';
 

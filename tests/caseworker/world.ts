@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import { credentialKey } from '../../src/caseworker/credentials.ts';
 import { createCaseWorkerJobs } from '../../src/caseworker/jobs.ts';
-import { createEmulator, type Emulator, type EmulatorUserInput } from '../../src/dhis2/emulator/index.ts';
+import { createEmulator, type Emulator, type EmulatorUserInput } from '../../src/emulator/index.ts';
 import { startDhis2Relay } from '../../src/dhis2/outbox/index.ts';
 import { rmKeys } from '../../src/dhis2/readmodel/index.ts';
 import { startSmsRelay } from '../../src/messaging/outbox.ts';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Dhis2WriteSchema } from '../../src/dhis2/outbox/schemas.ts';
-import { DEMO } from '../../src/dhis2/emulator/index.ts';
+import { DEMO } from '../../src/emulator/index.ts';
 
 /**
  * `jibu simulate` as a person runs it: the real CLI in a child process with the embedded gateway,

@@ -6,7 +6,7 @@ import { hashPin, otpFrom, saltFrom, SCRYPT_PARAMS } from '../../src/caseworker/
 import type { CaseWorkerData } from '../../src/caseworker/data.ts';
 import { startFlow, turn, type Env, type FlowEvent, type FlowFile, type FlowSet, type TurnResult } from '../../src/conversation/index.ts';
 import { reminderChildren, reminderStart } from '../../src/conversation/actions/caregiver.ts';
-import { DEMO } from '../../src/dhis2/emulator/index.ts';
+import { DEMO } from '../../src/emulator/index.ts';
 import { Dhis2WriteSchema } from '../../src/dhis2/outbox/schemas.ts';
 import type { SessionRecord } from '../../src/store/types.ts';
 import { dataFor as cgDataFor, NOW as CG_NOW, PHONES, TODAY as CG_TODAY, viewOf as cgViewOf } from '../caregiver/helpers.ts';

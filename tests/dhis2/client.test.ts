@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Dhis2Client } from '../../src/dhis2/client.ts';
-import { DEMO, EIR, makeToken, type Emulator } from '../../src/dhis2/emulator/index.ts';
+import { DEMO, EIR, makeToken, type Emulator } from '../../src/emulator/index.ts';
 import { Dhis2AuthError, Dhis2TransportError } from '../../src/dhis2/errors.ts';
 import { eventUpdate, type TrackerPayload } from '../../src/dhis2/payloads.ts';
 import { newUid } from '../../src/dhis2/uid.ts';

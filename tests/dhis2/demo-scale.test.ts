@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import { createDhis2Client } from '../../src/dhis2/client.ts';
-import { createEmulator, EIR } from '../../src/dhis2/emulator/index.ts';
+import { createEmulator, EIR } from '../../src/emulator/index.ts';
 
 describe('demo data at bench scale', () => {
   it('generates 100 000 scheduled events in memory and pages through them', async () => {

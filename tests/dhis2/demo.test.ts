@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
-import { createEmulator, DEMO, EIR, VEN } from '../../src/dhis2/emulator/index.ts';
+import { createEmulator, DEMO, EIR, VEN } from '../../src/emulator/index.ts';
 import { isUid } from '../../src/dhis2/uid.ts';
 import { child, emulator, PHONES, scheduledEvent, TODAY } from './helpers.ts';
 

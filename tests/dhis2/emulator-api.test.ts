@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEMO, EIR, isValidTokenChecksum, makeToken } from '../../src/dhis2/emulator/index.ts';
+import { DEMO, EIR, isValidTokenChecksum, makeToken } from '../../src/emulator/index.ts';
 import { isUid } from '../../src/dhis2/uid.ts';
 import { emulator, PHONES, raw, scheduledEvent } from './helpers.ts';
 

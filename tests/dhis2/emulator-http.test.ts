@@ -1,7 +1,7 @@
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDhis2Client } from '../../src/dhis2/client.ts';
-import { EIR, type Emulator, type ListeningEmulator } from '../../src/dhis2/emulator/index.ts';
+import { EIR, type Emulator, type ListeningEmulator } from '../../src/emulator/index.ts';
 import { Dhis2TransportError } from '../../src/dhis2/errors.ts';
 import { eventUpdate } from '../../src/dhis2/payloads.ts';
 import { newUid } from '../../src/dhis2/uid.ts';

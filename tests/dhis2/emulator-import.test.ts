@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEMO, EIR, type Emulator } from '../../src/dhis2/emulator/index.ts';
+import { DEMO, EIR, type Emulator } from '../../src/emulator/index.ts';
 import { newUid } from '../../src/dhis2/uid.ts';
 import { emulator, PHONES, raw, scheduledEvent } from './helpers.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EIR } from '../../src/dhis2/emulator/index.ts';
-import { renderNotification } from '../../src/dhis2/emulator/notifications.ts';
+import { EIR } from '../../src/emulator/index.ts';
+import { renderNotification } from '../../src/emulator/notifications.ts';
 import { child, emulator, PHONES, raw, scheduledEvent, TODAY } from './helpers.ts';
 
 const GATEWAY = {

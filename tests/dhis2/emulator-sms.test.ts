@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { javaUrlEncode } from '../../src/dhis2/emulator/gateway-render.ts';
-import type { Emulator } from '../../src/dhis2/emulator/index.ts';
+import { javaUrlEncode } from '../../src/emulator/gateway-render.ts';
+import type { Emulator } from '../../src/emulator/index.ts';
 import { emulator, raw } from './helpers.ts';
 
 const SECRET = 'dhis2-gateway-secret-0001';

@@ -7,7 +7,7 @@ import {
   stripPhonePrefix,
   substituteTemplate,
   type GenericHttpGateway,
-} from '../../src/dhis2/emulator/gateway-render.ts';
+} from '../../src/emulator/gateway-render.ts';
 
 const TEXT = "Dear parent, Amina's visit is on 05/03 (Jumba) — 100% free!";
 const TO = ['254700000001', '254700000002'];

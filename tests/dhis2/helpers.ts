@@ -1,7 +1,7 @@
 import { fixedClock } from '../../src/clock.ts';
 import { createDhis2Client, type Dhis2Client, type Dhis2ClientOptions } from '../../src/dhis2/client.ts';
-import { createEmulator, DEMO, EIR, type Emulator, type EmulatorOptions } from '../../src/dhis2/emulator/index.ts';
-import type { StoredEvent, StoredTrackedEntity } from '../../src/dhis2/emulator/model.ts';
+import { createEmulator, DEMO, EIR, type Emulator, type EmulatorOptions } from '../../src/emulator/index.ts';
+import type { StoredEvent, StoredTrackedEntity } from '../../src/emulator/model.ts';
 
 /** Monday 3 March 2025, 09:00 in Nairobi (UTC+3): the tests' "now". */
 export const NOW = '2025-03-03T06:00:00.000Z';

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FieldSelector } from '../../src/dhis2/emulator/fields.ts';
-import { ServerTime } from '../../src/dhis2/emulator/time.ts';
-import { parseFilters } from '../../src/dhis2/emulator/tracker.ts';
+import { FieldSelector } from '../../src/emulator/fields.ts';
+import { ServerTime } from '../../src/emulator/time.ts';
+import { parseFilters } from '../../src/emulator/tracker.ts';
 import { beforeBound, encodeQuery, eventFieldsFor, eventQueryParams, formatAttributeFilter, trackedEntityQueryParams } from '../../src/dhis2/params.ts';
 import { eventUpdate, toWirePayload } from '../../src/dhis2/payloads.ts';
 import { EventSchema } from '../../src/dhis2/schemas.ts';

@@ -4,7 +4,7 @@ import type { SessionRecord } from '../../src/store/types.ts';
 import { sessionKey } from '../../src/conversation/runner.ts';
 import { createDhis2Client } from '../../src/dhis2/client.ts';
 import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
-import { createEmulator } from '../../src/dhis2/emulator/index.ts';
+import { createEmulator } from '../../src/emulator/index.ts';
 import { createCaseWorkerSource, syncReadModel } from '../../src/dhis2/readmodel/index.ts';
 import { createMemoryJobQueue } from '../../src/store/memory-queue.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowSet, TurnResult } from '../../src/conversation/index.ts';
-import { DEMO } from '../../src/dhis2/emulator/index.ts';
+import { DEMO } from '../../src/emulator/index.ts';
 import { Dhis2WriteSchema } from '../../src/dhis2/outbox/schemas.ts';
 import { Caregiver, LANGS, type Lang } from '../caregiver/helpers.ts';
 import { loadShipped } from '../conversation/helpers.ts';

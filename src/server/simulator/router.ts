@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { z } from 'zod';
-import { DEMO } from '../../dhis2/emulator/demo.ts';
 import { errorBody } from '../../errors.ts';
 import type { EventFeed } from '../events.ts';
 
@@ -33,18 +32,6 @@ export interface SimulatorDeps {
   webhookKey?: string;
 }
 
-/**
- * The demo caregivers and case workers of the emulator's seed, for the number picker.
- *
- * @example demoPhoneList()[0] // { phone: '+254700000001', label: 'Mwanaisha Salim (caregiver)', role: 'caregiver', note: 'two children…' }
- */
-export function demoPhoneList(demo: typeof DEMO = DEMO): DemoPhone[] {
-  const out: DemoPhone[] = [];
-  for (const c of Object.values(demo.caregivers)) out.push({ phone: c.phone, label: `${c.name} (caregiver)`, role: 'caregiver', note: c.demonstrates });
-  for (const w of Object.values(demo.caseWorkers)) out.push({ phone: w.phone, label: `${w.name} (case worker)`, role: 'caseWorker', note: w.demonstrates });
-  return out;
-}
-
 /** The page, script and stylesheet live next to this file (copy `public/` along in a built image). */
 export const SIMULATOR_PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
@@ -57,7 +44,7 @@ const eventsQuerySchema = z.object({
  * `GET /` the page; `GET /api/config` the demo numbers and where to send webhooks;
  * `GET /api/events?since=N` the feed after sequence N as `{ next, events }` (poll with `since=next`).
  *
- * @example app.use('/simulator', simulatorRouter({ events: gateway.events, demoPhones: demoPhoneList(), ussdCode: config.USSD_CODE }))
+ * @example app.use('/simulator', simulatorRouter({ events: gateway.events, demoPhones, ussdCode: config.USSD_CODE }))
  */
 export function simulatorRouter(deps: SimulatorDeps): express.Router {
   const router = express.Router();

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../src/clock.ts';
 import { createDhis2Client } from '../../../src/dhis2/client.ts';
-import { createEmulator, DEMO, EIR, type Emulator } from '../../../src/dhis2/emulator/index.ts';
+import { createEmulator, DEMO, EIR, type Emulator } from '../../../src/emulator/index.ts';
 import { createDhis2BatchHandler, noteUid, type RelayLogger } from '../../../src/dhis2/outbox/index.ts';
 import type { Dhis2Write } from '../../../src/dhis2/outbox/types.ts';
 import { newUid } from '../../../src/dhis2/uid.ts';

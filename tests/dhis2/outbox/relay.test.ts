@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../src/clock.ts';
 import { createDhis2Client } from '../../../src/dhis2/client.ts';
 import { defaultDeployment } from '../../../src/dhis2/deployment.ts';
-import { createEmulator, DEMO, EIR, type Emulator } from '../../../src/dhis2/emulator/index.ts';
+import { createEmulator, DEMO, EIR, type Emulator } from '../../../src/emulator/index.ts';
 import { noteUid, startDhis2Relay, type Dhis2RelayOptions, type RelayLogger } from '../../../src/dhis2/outbox/index.ts';
 import { getCaregiver, getDefaultersFor, rmKeys, syncReadModel, type EventSnapshot } from '../../../src/dhis2/readmodel/index.ts';
 import type { RunningWorker } from '../../../src/store/types.ts';

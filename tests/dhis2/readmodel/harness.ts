@@ -1,8 +1,8 @@
 import type { Clock } from '../../../src/clock.ts';
 import { createMemoryJobQueue, createMemoryStore, createRedisStore } from '../../../src/store/index.ts';
 import type { Store } from '../../../src/store/types.ts';
-import { EIR, type Emulator } from '../../../src/dhis2/emulator/index.ts';
-import type { StoredEvent } from '../../../src/dhis2/emulator/model.ts';
+import { EIR, type Emulator } from '../../../src/emulator/index.ts';
+import type { StoredEvent } from '../../../src/emulator/model.ts';
 import { REDIS_URL, deletePrefix, requireRedis, uniquePrefix } from '../../store/harness.ts';
 
 export type StoreKind = 'memory' | 'redis';

@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../src/clock.ts';
 import { createDhis2Client, type Dhis2Client } from '../../../src/dhis2/client.ts';
 import { defaultDeployment } from '../../../src/dhis2/deployment.ts';
-import { createEmulator, DEMO, EIR, type Emulator } from '../../../src/dhis2/emulator/index.ts';
+import { createEmulator, DEMO, EIR, type Emulator } from '../../../src/emulator/index.ts';
 import { eventUpdate } from '../../../src/dhis2/payloads.ts';
 import {
   createCaseWorkerSource,

@@ -1,5 +1,5 @@
-import { ORG_UNIT_MODES, EVENT_STATUSES, ENROLLMENT_STATUSES, type OrgUnitMode } from '../schemas.ts';
-import { isUid } from '../uid.ts';
+import { ORG_UNIT_MODES, EVENT_STATUSES, ENROLLMENT_STATUSES, type OrgUnitMode } from '../dhis2/schemas.ts';
+import { isUid } from '../dhis2/uid.ts';
 import { hasAuthority } from './auth.ts';
 import { FieldSelector, pick } from './fields.ts';
 import { HttpError, accessError, json, queryError } from './http.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Clock } from '../../clock.ts';
-import { newUid } from '../uid.ts';
+import type { Clock } from '../clock.ts';
+import { newUid } from '../dhis2/uid.ts';
 import { hasAuthority } from './auth.ts';
 import { FieldSelector, pick, type FieldTable } from './fields.ts';
 import {

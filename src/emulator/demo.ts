@@ -1,4 +1,4 @@
-import { uidFromRandom } from '../uid.ts';
+import { uidFromRandom } from '../dhis2/uid.ts';
 import { makeToken } from './auth.ts';
 import { EIR, VEN } from './metadata.ts';
 import type { EmulatorState, EmulatorUser, StoredDataValue, StoredEvent, UserRef } from './model.ts';

@@ -1,6 +1,6 @@
-import type { Clock } from '../../clock.ts';
-import { newUid } from '../uid.ts';
-import type { Dhis2Version } from '../version.ts';
+import type { Clock } from '../clock.ts';
+import { newUid } from '../dhis2/uid.ts';
+import type { Dhis2Version } from '../dhis2/version.ts';
 import { authenticate, hasAuthority } from './auth.ts';
 import { FieldSelector, pick } from './fields.ts';
 import { HttpError, json, readJson, webMessageBody } from './http.ts';

@@ -1,4 +1,4 @@
-import type { EnrollmentStatus, EventStatus } from '../schemas.ts';
+import type { EnrollmentStatus, EventStatus } from '../dhis2/schemas.ts';
 
 /**
  * The emulator's database. Instants are epoch milliseconds (formatted in the server time zone on the way

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { systemClock, type Clock } from '../../clock.ts';
-import { parseDhis2Version, SUPPORTED_MINORS, type Dhis2Version } from '../version.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { parseDhis2Version, SUPPORTED_MINORS, type Dhis2Version } from '../dhis2/version.ts';
 import { DEMO, seedAdmin, seedDemo, seedOrgUnits, type DemoSeedOptions } from './demo.ts';
 import { createHandler, EmulatorDownError, type EmulatorFaults, type RequestRecord } from './handler.ts';
 import { packageMetadata } from './metadata.ts';

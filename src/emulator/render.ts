@@ -1,4 +1,4 @@
-import type { Dhis2Version } from '../version.ts';
+import type { Dhis2Version } from '../dhis2/version.ts';
 import { pick, type FieldSelector, type FieldTable } from './fields.ts';
 import type {
   EmulatorState,

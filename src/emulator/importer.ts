@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ENROLLMENT_STATUSES, EVENT_STATUSES, type EventStatus, type TrackerType } from '../schemas.ts';
-import { isUid, newUid } from '../uid.ts';
-import { hasScheduledEventRules, type Dhis2Version } from '../version.ts';
+import { ENROLLMENT_STATUSES, EVENT_STATUSES, type EventStatus, type TrackerType } from '../dhis2/schemas.ts';
+import { isUid, newUid } from '../dhis2/uid.ts';
+import { hasScheduledEventRules, type Dhis2Version } from '../dhis2/version.ts';
 import { hasAuthority } from './auth.ts';
 import { HttpError } from './http.ts';
 import type { EmulatorState, EmulatorUser, Geometry, StoredDataValue, StoredNote, UserRef, ValueType } from './model.ts';
