@@ -18,7 +18,17 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/emulator/**', 'src/server/embedded.ts', 'src/cli/dhis2-emulator.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/emulator', '**/emulator/*', '**/emulator/**'], message: 'The DHIS2 emulator is behind a wall: reach it through src/server/embedded.ts.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/emulator', '**/emulator/*', '**/emulator/**'],
+              message: 'The DHIS2 emulator is behind a wall: reach it through src/server/embedded.ts.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -27,6 +37,14 @@ export default tseslint.config(
   },
   {
     files: ['bin/**/*.js', 'public/**/*.js', 'src/server/simulator/**/*.js'],
-    languageOptions: { globals: { console: 'readonly', process: 'readonly', document: 'readonly', window: 'readonly', fetch: 'readonly' } },
+    languageOptions: {
+      globals: {
+        console: 'readonly',
+        process: 'readonly',
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+      },
+    },
   },
 );

@@ -20,4 +20,7 @@ app.post('/ussd/africastalking', async (req, res) => {
   res.type('text/plain').send(`CON ${phoneNumber} hop ${state.hops} ${text}`);
 });
 const server = app.listen(port, '127.0.0.1', () => process.send?.({ ready: port }));
-process.on('SIGTERM', () => { server.close(); void redis.quit(); });
+process.on('SIGTERM', () => {
+  server.close();
+  void redis.quit();
+});

@@ -34,7 +34,12 @@ import { createCaseWorkerSource, rmKeys, syncReadModel, type SyncState } from '.
 import { createStoreAndQueue } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';
 
-const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k ?? '', v ?? 'true']; }));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k ?? '', v ?? 'true'];
+  }),
+);
 const CHILDREN = Number(args.get('children') ?? 100_000);
 const VILLAGES = Number(args.get('villages') ?? 12);
 const STORE = args.get('store') ?? 'redis';
@@ -63,7 +68,12 @@ function spreadVillages(emu: Emulator, total: number): void {
   const villages = [...emu.state.orgUnits.values()].filter((o) => o.level === 4).map((o) => o.id);
   for (let i = villages.length; i < total; i++) {
     const id = `JbVilB${String(i).padStart(5, '0')}`;
-    emu.state.addOrgUnit({ id, name: `Village ${i}`, parent: facilities[i % facilities.length]!, openingDate: '2010-01-01' });
+    emu.state.addOrgUnit({
+      id,
+      name: `Village ${i}`,
+      parent: facilities[i % facilities.length]!,
+      openingDate: '2010-01-01',
+    });
     villages.push(id);
   }
   const named = new Set(Object.values(DEMO.caregivers).map((c) => c.phone as string));
@@ -84,17 +94,27 @@ function spreadVillages(emu: Emulator, total: number): void {
 function observed(store: Store, legacy: boolean): { store: Store; reads: { child: number; other: number } } {
   const reads = { child: 0, other: 0 };
   const count = (keys: string[]) => {
-    for (const k of keys) if (k.startsWith('rm:child:')) reads.child++; else reads.other++;
+    for (const k of keys)
+      if (k.startsWith('rm:child:')) reads.child++;
+      else reads.other++;
   };
-  const strip = <T,>(key: string, v: T): T => {
+  const strip = <T>(key: string, v: T): T => {
     if (!legacy || key !== rmKeys.sync() || !v) return v;
     const { childrenByOrgUnit: _m, ...rest } = v as SyncState;
     return rest as T;
   };
   const proxy = new Proxy(store, {
     get(target, prop) {
-      if (prop === 'getJson') return async <T,>(key: string) => { count([key]); return strip(key, await target.getJson<T>(key)); };
-      if (prop === 'getJsonMany') return async <T,>(keys: string[]) => { count(keys); return (await target.getJsonMany<T>(keys)).map((v, i) => strip(keys[i]!, v)); };
+      if (prop === 'getJson')
+        return async <T>(key: string) => {
+          count([key]);
+          return strip(key, await target.getJson<T>(key));
+        };
+      if (prop === 'getJsonMany')
+        return async <T>(keys: string[]) => {
+          count(keys);
+          return (await target.getJsonMany<T>(keys)).map((v, i) => strip(keys[i]!, v));
+        };
       const v: unknown = Reflect.get(target, prop, target);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
@@ -126,7 +146,15 @@ async function main(): Promise<void> {
   const sq = await createStoreAndQueue({ redisUrl: STORE === 'redis' ? REDIS : undefined, clock, prefix });
   try {
     const t1 = performance.now();
-    const sync = await syncReadModel({ client: createDhis2Client(dhis2), store: sq.store, deployment, clock, mode: 'full', users: createCaseWorkerSource(dhis2), defaultCountry: 'KE' });
+    const sync = await syncReadModel({
+      client: createDhis2Client(dhis2),
+      store: sq.store,
+      deployment,
+      clock,
+      mode: 'full',
+      users: createCaseWorkerSource(dhis2),
+      defaultCountry: 'KE',
+    });
     const syncMs = Math.round(performance.now() - t1);
     const ouLists = ((await sq.store.getJson<string[]>(rmKeys.index('children-ou'))) ?? []).length;
 
@@ -137,11 +165,22 @@ async function main(): Promise<void> {
       const at = Date.parse(NOW);
       await sq.store.commit(loaded.lock, {
         sessionKey: key,
-        session: { flowId: CASEWORKER_FLOW, flowVersion: 'bench', channel: 'ussd', snapshot: { context: { vars: { signedInAs: w.id, findBy: 'name', searchName: QUERY } } }, locale: 'en', startedAt: at, updatedAt: at },
+        session: {
+          flowId: CASEWORKER_FLOW,
+          flowVersion: 'bench',
+          channel: 'ussd',
+          snapshot: { context: { vars: { signedInAs: w.id, findBy: 'name', searchName: QUERY } } },
+          locale: 'en',
+          startedAt: at,
+          updatedAt: at,
+        },
         sessionTtlMs: 3_600_000,
         jobs: [],
       });
-      const runs: Record<'scan' | 'index', { first: number[]; next: number[]; child: number; other: number; found: string }> = {
+      const runs: Record<
+        'scan' | 'index',
+        { first: number[]; next: number[]; child: number; other: number; found: string }
+      > = {
         scan: { first: [], next: [], child: 0, other: 0, found: '' },
         index: { first: [], next: [], child: 0, other: 0, found: '' },
       };
@@ -165,8 +204,18 @@ async function main(): Promise<void> {
       rows.push({
         worker: w.label,
         found: runs.index.found ? runs.index.found.split(',').length : 0,
-        scan: { firstSearchMs: ms(median(runs.scan.first)), childRecordsRead: runs.scan.child, otherKeysRead: runs.scan.other, nextHopMs: ms(median(runs.scan.next)) },
-        index: { firstSearchMs: ms(median(runs.index.first)), childRecordsRead: runs.index.child, otherKeysRead: runs.index.other, nextHopMs: ms(median(runs.index.next)) },
+        scan: {
+          firstSearchMs: ms(median(runs.scan.first)),
+          childRecordsRead: runs.scan.child,
+          otherKeysRead: runs.scan.other,
+          nextHopMs: ms(median(runs.scan.next)),
+        },
+        index: {
+          firstSearchMs: ms(median(runs.index.first)),
+          childRecordsRead: runs.index.child,
+          otherKeysRead: runs.index.other,
+          nextHopMs: ms(median(runs.index.next)),
+        },
       });
     }
 
@@ -181,13 +230,32 @@ async function main(): Promise<void> {
     })();
     const report = {
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version, commit },
-      setup: { children: CHILDREN, villages: Math.max(VILLAGES, 12), store: STORE, query: QUERY, rounds: ROUNDS, seedMs, syncMs, childrenInReadModel: sync.children, orgUnitLists: ouLists },
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model,
+        memGB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        commit,
+      },
+      setup: {
+        children: CHILDREN,
+        villages: Math.max(VILLAGES, 12),
+        store: STORE,
+        query: QUERY,
+        rounds: ROUNDS,
+        seedMs,
+        syncMs,
+        childrenInReadModel: sync.children,
+        orgUnitLists: ouLists,
+      },
       workers: rows,
     };
     console.log(JSON.stringify(report, null, 2));
     mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(path.join(ROOT, 'bench/results/caseworker-search-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(
+      path.join(ROOT, 'bench/results/caseworker-search-latest.json'),
+      `${JSON.stringify(report, null, 2)}\n`,
+    );
   } finally {
     await sq.close();
     if (STORE === 'redis') {

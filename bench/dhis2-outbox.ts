@@ -29,7 +29,12 @@ import { addDays, dateIn, syncReadModel } from '../src/dhis2/readmodel/index.ts'
 import { createStoreAndQueue } from '../src/store/index.ts';
 import type { QueuedJob } from '../src/store/types.ts';
 
-const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k ?? '', v ?? 'true']; }));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k ?? '', v ?? 'true'];
+  }),
+);
 const REDIS = args.get('redis') ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const WRITES = Number(args.get('writes') ?? 10_000);
 const FAULT_WRITES = Number(args.get('fault-writes') ?? 2_000);
@@ -45,7 +50,21 @@ const silent = { info: () => undefined, warn: () => undefined, error: () => unde
 
 function startEmulator(): Promise<{ child: ChildProcess; url: string; token: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/dhis2-emulator.ts', '--port', '0', '--version', VERSION, '--children', String(CHILDREN)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/dhis2-emulator.ts',
+        '--port',
+        '0',
+        '--version',
+        VERSION,
+        '--children',
+        String(CHILDREN),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`emulator exited ${code}`)));
@@ -70,7 +89,16 @@ function instrumentedFetch() {
       return fetch(req);
     }
     counts.imports++;
-    const unavailable = () => new Response(JSON.stringify({ httpStatus: 'Service Unavailable', httpStatusCode: 503, status: 'ERROR', message: 'injected' }), { status: 503, headers: { 'content-type': 'application/json' } });
+    const unavailable = () =>
+      new Response(
+        JSON.stringify({
+          httpStatus: 'Service Unavailable',
+          httpStatusCode: 503,
+          status: 'ERROR',
+          message: 'injected',
+        }),
+        { status: 503, headers: { 'content-type': 'application/json' } },
+      );
     // Alternate the two faults so both happen early in the scenario.
     if (faults.refuse > 0 && (faults.lose === 0 || counts.imports % 2 === 0)) {
       faults.refuse--;
@@ -91,7 +119,13 @@ function instrumentedFetch() {
 
 async function scheduledEvents(client: Dhis2Client, n: number): Promise<string[]> {
   const out: string[] = [];
-  for await (const e of client.iterateEvents({ programStage: STAGE, status: 'SCHEDULE', fields: 'event', order: 'event:asc', pageSize: 1000 })) {
+  for await (const e of client.iterateEvents({
+    programStage: STAGE,
+    status: 'SCHEDULE',
+    fields: 'event',
+    order: 'event:asc',
+    pageSize: 1000,
+  })) {
     out.push(e.event);
     if (out.length >= n) break;
   }
@@ -104,17 +138,34 @@ function jobsFor(events: string[], tag: string, today: string): Array<QueuedJob<
     const payload: Dhis2Write =
       i % 2 === 0
         ? { op: 'event.note', event, note: 'Caregiver confirmed the visit (SMS)' }
-        : { op: 'event.reschedule', event, scheduledAt: addDays(today, 7 + (i % 23)), note: 'Caregiver asked to move the visit (SMS)' };
-    return { id: `bench-${tag}-${i}`, queue: 'outbox-dhis2', name: 'dhis2Write', data: { op: payload.op, payload, ref: `JB-${i}`, phone: `+2547${String(10_000_000 + i).slice(-8)}` } };
+        : {
+            op: 'event.reschedule',
+            event,
+            scheduledAt: addDays(today, 7 + (i % 23)),
+            note: 'Caregiver asked to move the visit (SMS)',
+          };
+    return {
+      id: `bench-${tag}-${i}`,
+      queue: 'outbox-dhis2',
+      name: 'dhis2Write',
+      data: { op: payload.op, payload, ref: `JB-${i}`, phone: `+2547${String(10_000_000 + i).slice(-8)}` },
+    };
   });
 }
 
 /** Read every written event back: notes per event and the date of the reschedules. */
-async function verify(client: Dhis2Client, jobs: Array<QueuedJob<Dhis2WriteJob>>): Promise<{ missing: number; duplicates: number; wrongDate: number }> {
+async function verify(
+  client: Dhis2Client,
+  jobs: Array<QueuedJob<Dhis2WriteJob>>,
+): Promise<{ missing: number; duplicates: number; wrongDate: number }> {
   const result = { missing: 0, duplicates: 0, wrongDate: 0 };
   for (let i = 0; i < jobs.length; i += 100) {
     const chunk = jobs.slice(i, i + 100);
-    const page = await client.events({ events: chunk.map((j) => (j.data.payload as { event: string }).event), fields: 'event,scheduledAt,notes[note,value]', paging: false });
+    const page = await client.events({
+      events: chunk.map((j) => (j.data.payload as { event: string }).event),
+      fields: 'event,scheduledAt,notes[note,value]',
+      paging: false,
+    });
     const byId = new Map(page.items.map((e) => [e.event, e]));
     for (const j of chunk) {
       const w = j.data.payload as Extract<Dhis2Write, { event: string }>;
@@ -133,7 +184,12 @@ async function main(): Promise<void> {
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
   const emu = await startEmulator();
   const io = instrumentedFetch();
-  const client = createDhis2Client({ baseUrl: emu.url, auth: { token: emu.token }, fetch: io.fetch, timeoutMs: 30_000 });
+  const client = createDhis2Client({
+    baseUrl: emu.url,
+    auth: { token: emu.token },
+    fetch: io.fetch,
+    timeoutMs: 30_000,
+  });
   const sq = await createStoreAndQueue({ redisUrl: REDIS, clock: systemClock, prefix: PREFIX, logger: silent });
   const deployment = defaultDeployment();
   try {
@@ -141,9 +197,21 @@ async function main(): Promise<void> {
     const events = await scheduledEvents(client, WRITES + FAULT_WRITES);
 
     const t = performance.now();
-    const sync = READ_MODEL ? await syncReadModel({ client, store: sq.store, deployment, clock: systemClock, mode: 'full', defaultCountry: 'KE' }) : undefined;
+    const sync = READ_MODEL
+      ? await syncReadModel({
+          client,
+          store: sq.store,
+          deployment,
+          clock: systemClock,
+          mode: 'full',
+          defaultCountry: 'KE',
+        })
+      : undefined;
     const syncMs = performance.now() - t;
-    if (sync) console.log(`read model: ${sync.appointments} appointments, ${sync.caregivers} caregivers in ${(syncMs / 1000).toFixed(1)} s`);
+    if (sync)
+      console.log(
+        `read model: ${sync.appointments} appointments, ${sync.caregivers} caregivers in ${(syncMs / 1000).toFixed(1)} s`,
+      );
 
     const scenario = async (name: string, targets: string[], faults: { refuse: number; lose: number }) => {
       const jobs = jobsFor(targets, name, today);
@@ -154,7 +222,16 @@ async function main(): Promise<void> {
       const enqueueMs = performance.now() - t0;
       Object.assign(io.faults, faults);
       t0 = performance.now();
-      const worker = startDhis2Relay({ queue: sq.queue, store: sq.store, client, clock: systemClock, logger: silent, deployment, maxBatch: MAX_BATCH, backoffMs: 500 });
+      const worker = startDhis2Relay({
+        queue: sq.queue,
+        store: sq.store,
+        client,
+        clock: systemClock,
+        logger: silent,
+        deployment,
+        maxBatch: MAX_BATCH,
+        backoffMs: 500,
+      });
       for (;;) {
         const c = await sq.queue.counts('outbox-dhis2');
         if (c.waiting + c.delayed + c.active === 0) break;
@@ -162,13 +239,21 @@ async function main(): Promise<void> {
       }
       const relayMs = performance.now() - t0;
       await worker.close();
-      const requests = { importRequests: io.counts.imports - before.imports, readRequests: io.counts.reads - before.reads };
-      const dead = (await sq.queue.deadLetters('outbox-dhis2', 1000)).filter((d) => d.id.startsWith(`bench-${name}-`)).length;
+      const requests = {
+        importRequests: io.counts.imports - before.imports,
+        readRequests: io.counts.reads - before.reads,
+      };
+      const dead = (await sq.queue.deadLetters('outbox-dhis2', 1000)).filter((d) =>
+        d.id.startsWith(`bench-${name}-`),
+      ).length;
       const check = await verify(client, jobs);
       const r = {
         writes: jobs.length,
         ...requests,
-        injected: { refusedBeforeDhis2: io.counts.refused - before.refused, answerLostAfterCommit: io.counts.lost - before.lost },
+        injected: {
+          refusedBeforeDhis2: io.counts.refused - before.refused,
+          answerLostAfterCommit: io.counts.lost - before.lost,
+        },
         deadLetters: dead,
         ...check,
         enqueueSeconds: +(enqueueMs / 1000).toFixed(2),
@@ -180,10 +265,15 @@ async function main(): Promise<void> {
     };
 
     const clean = await scenario('clean', events.slice(0, WRITES), { refuse: 0, lose: 0 });
-    const withFaults = FAULT_WRITES > 0 ? await scenario('faults', events.slice(WRITES, WRITES + FAULT_WRITES), { refuse: 3, lose: 3 }) : undefined;
+    const withFaults =
+      FAULT_WRITES > 0
+        ? await scenario('faults', events.slice(WRITES, WRITES + FAULT_WRITES), { refuse: 3, lose: 3 })
+        : undefined;
 
     const commit = execSync('git rev-parse --short HEAD').toString().trim();
-    const dirty = execSync('git status --porcelain -- src/dhis2 bench/dhis2-outbox.ts').toString().trim() ? '+uncommitted' : '';
+    const dirty = execSync('git status --porcelain -- src/dhis2 bench/dhis2-outbox.ts').toString().trim()
+      ? '+uncommitted'
+      : '';
     const report = {
       date: new Date().toISOString(),
       commit: commit + dirty,
@@ -194,10 +284,18 @@ async function main(): Promise<void> {
       redis: redisVersion,
       dhis2: `emulator ${VERSION} (child process, loopback HTTP), ${CHILDREN} children`,
       maxBatch: MAX_BATCH,
-      readModelSync: sync ? { seconds: +(syncMs / 1000).toFixed(1), appointments: sync.appointments, caregivers: sync.caregivers } : 'skipped',
+      readModelSync: sync
+        ? { seconds: +(syncMs / 1000).toFixed(1), appointments: sync.appointments, caregivers: sync.caregivers }
+        : 'skipped',
       clean,
       faults: withFaults,
-      pass: clean.importRequests <= Math.ceil(clean.writes / 100) && clean.duplicates === 0 && clean.missing === 0 && clean.wrongDate === 0 && clean.deadLetters === 0 && (!withFaults || (withFaults.duplicates === 0 && withFaults.missing === 0 && withFaults.deadLetters === 0)),
+      pass:
+        clean.importRequests <= Math.ceil(clean.writes / 100) &&
+        clean.duplicates === 0 &&
+        clean.missing === 0 &&
+        clean.wrongDate === 0 &&
+        clean.deadLetters === 0 &&
+        (!withFaults || (withFaults.duplicates === 0 && withFaults.missing === 0 && withFaults.deadLetters === 0)),
     };
     mkdirSync('bench/results', { recursive: true });
     writeFileSync('bench/results/dhis2-outbox-latest.json', `${JSON.stringify(report, null, 2)}\n`);

@@ -31,7 +31,12 @@ import { createLogger } from '../src/log.ts';
 import { createJobs } from '../src/scheduler/index.ts';
 import { createStoreAndQueue } from '../src/store/index.ts';
 
-const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k ?? '', v ?? 'true']; }));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k ?? '', v ?? 'true'];
+  }),
+);
 const CHILDREN = Number(args.get('children') ?? 100_000);
 const STORE = args.get('store') ?? 'redis';
 const REDIS = args.get('redis') ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -59,8 +64,7 @@ async function main(): Promise<void> {
           globalThis.gc();
           live.push({ page: counts.eventPages, heapMB: mb(process.memoryUsage().heapUsed) });
         }
-      }
-      else if (url.pathname === '/api/tracker/trackedEntities') counts.trackedEntityRequests++;
+      } else if (url.pathname === '/api/tracker/trackedEntities') counts.trackedEntityRequests++;
       else counts.other++;
     }
     const answer = await emulator.fetch(input, init);
@@ -68,7 +72,11 @@ async function main(): Promise<void> {
     if (counting) emulator.requests.length = 0;
     return answer;
   };
-  const client = createDhis2Client({ baseUrl: emulator.baseUrl, auth: { token: emulator.credentials.token }, fetch: countingFetch });
+  const client = createDhis2Client({
+    baseUrl: emulator.baseUrl,
+    auth: { token: emulator.credentials.token },
+    fetch: countingFetch,
+  });
   const deployment = defaultDeployment();
   const prefix = `jibubench-reminders-${process.pid}:`;
   const sq = await createStoreAndQueue({ redisUrl: STORE === 'redis' ? REDIS : undefined, clock, prefix });
@@ -77,17 +85,46 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'jibu-bench-flows-'));
   await mkdir(path.join(dir, 'flows'));
   await mkdir(path.join(dir, 'locales', 'en'), { recursive: true });
-  for (const f of ['caregiver-reminder.yaml', 'scheduler-digest.yaml']) await copyFile(path.join(ROOT, 'flows', f), path.join(dir, 'flows', f));
-  for (const f of ['system.yaml', 'caregiver.yaml', 'scheduler.yaml']) await copyFile(path.join(ROOT, 'locales', 'en', f), path.join(dir, 'locales', 'en', f));
-  const loaded = await loadFlowSet({ flowsDir: path.join(dir, 'flows'), localesDir: path.join(dir, 'locales'), registry: createDomainRegistry(deployment, [caregiverModule]), defaultLocale: 'en', locales: ['en'], timeZone: TZ });
+  for (const f of ['caregiver-reminder.yaml', 'scheduler-digest.yaml'])
+    await copyFile(path.join(ROOT, 'flows', f), path.join(dir, 'flows', f));
+  for (const f of ['system.yaml', 'caregiver.yaml', 'scheduler.yaml'])
+    await copyFile(path.join(ROOT, 'locales', 'en', f), path.join(dir, 'locales', 'en', f));
+  const loaded = await loadFlowSet({
+    flowsDir: path.join(dir, 'flows'),
+    localesDir: path.join(dir, 'locales'),
+    registry: createDomainRegistry(deployment, [caregiverModule]),
+    defaultLocale: 'en',
+    locales: ['en'],
+    timeZone: TZ,
+  });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const set = loaded.set;
 
   const t1 = performance.now();
-  const sync = await syncReadModel({ client, store: sq.store, deployment, clock, mode: 'full', defaultCountry: 'KE', pageSize: PAGE });
+  const sync = await syncReadModel({
+    client,
+    store: sq.store,
+    deployment,
+    clock,
+    mode: 'full',
+    defaultCountry: 'KE',
+    pageSize: PAGE,
+  });
   const syncMs = Math.round(performance.now() - t1);
 
-  const jobs = createJobs({ store: sq.store, queue: sq.queue, dhis2: client, deployment, clock, logger, flows: () => set, timeZone: TZ, ussdCode: '*384*12#', defaultCountry: 'KE', pageSize: PAGE });
+  const jobs = createJobs({
+    store: sq.store,
+    queue: sq.queue,
+    dhis2: client,
+    deployment,
+    clock,
+    logger,
+    flows: () => set,
+    timeZone: TZ,
+    ussdCode: '*384*12#',
+    defaultCountry: 'KE',
+    pageSize: PAGE,
+  });
   const samples: Array<{ t: number; rss: number; heap: number }> = [];
   const sample = () => {
     const m = process.memoryUsage();
@@ -125,8 +162,22 @@ async function main(): Promise<void> {
     }
   })();
   const result = {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version, commit },
-    setup: { children: CHILDREN, store: STORE, pageSize: PAGE, seedMs: seededMs, syncMs, syncedAppointments: sync.appointments, caregiversInReadModel: sync.caregivers },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      memGB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      commit,
+    },
+    setup: {
+      children: CHILDREN,
+      store: STORE,
+      pageSize: PAGE,
+      seedMs: seededMs,
+      syncMs,
+      syncedAppointments: sync.appointments,
+      caregiversInReadModel: sync.caregivers,
+    },
     run: {
       durationMs: runMs,
       appointmentsDue: rule.events,

@@ -21,7 +21,12 @@ import { execSync } from 'node:child_process';
 import os from 'node:os';
 import { Redis } from 'ioredis';
 
-const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k ?? '', v ?? 'true']; }));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k ?? '', v ?? 'true'];
+  }),
+);
 const REDIS = args.get('redis') ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CONNS = Number(args.get('connections') ?? 100);
 const PACED = Number(args.get('sessions') ?? 1000);
@@ -42,7 +47,11 @@ async function freePort(): Promise<number> {
 
 function startChild(script: string, env: Record<string, string>, extraArgv: string[] = []): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = fork(script, [], { execArgv: ['--import', 'tsx', ...extraArgv], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = fork(script, [], {
+      execArgv: ['--import', 'tsx', ...extraArgv],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
     resolve(child);
@@ -54,7 +63,9 @@ async function waitReady(url: string): Promise<void> {
     try {
       const r = await fetch(url);
       if (r.status < 500) return;
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} never became ready`);
@@ -70,7 +81,9 @@ function post(url: string, body: string, chunked = false): Promise<{ status: num
     const req = request(url, { method: 'POST', agent, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
+      res.on('data', (c: string) => {
+        text += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text, ms: performance.now() - t0 }));
     });
     req.on('error', reject);
@@ -83,18 +96,30 @@ let phoneSeq = 0;
 // +25479… is outside every demo range (caregivers +2547000…/+254701…, case workers +2547110…), so every bench caller is a stranger on the demo flow.
 const nextPhone = () => `+25479${String(1_000_000 + (phoneSeq++ % 8_999_999)).padStart(7, '0')}`;
 
-interface Recorded { inputs: string[]; screens: string[] }
+interface Recorded {
+  inputs: string[];
+  screens: string[];
+}
 const VOCAB = ['1', '2', '3', '4', '5', '98', '0', '00', '1', '2', '12', '7', 'tomorrow', '31122030', 'x', ''];
 
 async function hop(base: string, sessionId: string, phone: string, path: string[], viaExpress = false) {
-  const body = new URLSearchParams({ sessionId, serviceCode: '*384*12#', phoneNumber: phone, networkCode: '63902', text: path.join('*') }).toString();
+  const body = new URLSearchParams({
+    sessionId,
+    serviceCode: '*384*12#',
+    phoneNumber: phone,
+    networkCode: '63902',
+    text: path.join('*'),
+  }).toString();
   return post(`${base}/ussd/africastalking`, body, viaExpress);
 }
 
 async function record(base: string): Promise<Recorded[]> {
   const out: Recorded[] = [];
   let seed = 7;
-  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
   for (let k = 0; k < PATHS; k++) {
     const phone = nextPhone();
     const sid = `rec-${k}-${Date.now()}`;
@@ -113,41 +138,71 @@ async function record(base: string): Promise<Recorded[]> {
   return out;
 }
 
-interface Stats { hops: number; wrong: number; lat: number[]; examples: string[] }
+interface Stats {
+  hops: number;
+  wrong: number;
+  lat: number[];
+  examples: string[];
+}
 const newStats = (): Stats => ({ hops: 0, wrong: 0, lat: [], examples: [] });
 
-async function runSession(base: string, rec: Recorded, st: Stats, pauseMs: () => number, deadline: number, kind: 'jibu' | 'baseline') {
+async function runSession(
+  base: string,
+  rec: Recorded,
+  st: Stats,
+  pauseMs: () => number,
+  deadline: number,
+  kind: 'jibu' | 'baseline',
+) {
   const phone = nextPhone();
   const sid = `b-${phone}-${Math.random().toString(36).slice(2)}`;
   for (let i = 0; i <= rec.inputs.length; i++) {
     if (performance.now() > deadline) return;
-    const r = await hop(base, sid, phone, rec.inputs.slice(0, i)).catch((e: Error) => ({ status: 0, text: e.message, ms: 0 }));
+    const r = await hop(base, sid, phone, rec.inputs.slice(0, i)).catch((e: Error) => ({
+      status: 0,
+      text: e.message,
+      ms: 0,
+    }));
     st.hops++;
     st.lat.push(r.ms);
-    const ok = kind === 'jibu'
-      ? r.status === 200 && mask(r.text) === rec.screens[i]
-      : r.status === 200 && r.text.startsWith(`CON ${phone} hop ${i + 1} `);
+    const ok =
+      kind === 'jibu'
+        ? r.status === 200 && mask(r.text) === rec.screens[i]
+        : r.status === 200 && r.text.startsWith(`CON ${phone} hop ${i + 1} `);
     if (!ok) {
       st.wrong++;
-      if (st.examples.length < 3) st.examples.push(`hop ${i} got ${r.status} ${JSON.stringify(r.text.slice(0, 80))} want ${JSON.stringify((rec.screens[i] ?? '').slice(0, 80))}`);
+      if (st.examples.length < 3)
+        st.examples.push(
+          `hop ${i} got ${r.status} ${JSON.stringify(r.text.slice(0, 80))} want ${JSON.stringify((rec.screens[i] ?? '').slice(0, 80))}`,
+        );
     }
     const p = pauseMs();
     if (p > 0) await new Promise((res) => setTimeout(res, p));
   }
 }
 
-async function drive(base: string, recs: Recorded[], workers: number, pause: () => number, seconds: number, kind: 'jibu' | 'baseline', stagger = 0): Promise<Stats & { seconds: number }> {
+async function drive(
+  base: string,
+  recs: Recorded[],
+  workers: number,
+  pause: () => number,
+  seconds: number,
+  kind: 'jibu' | 'baseline',
+  stagger = 0,
+): Promise<Stats & { seconds: number }> {
   const st = newStats();
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
-  await Promise.all(Array.from({ length: workers }, async (_, w) => {
-    if (stagger) await new Promise((r) => setTimeout(r, (w / workers) * stagger));
-    let i = w;
-    while (performance.now() < deadline) {
-      const rec = recs[i++ % recs.length];
-      if (rec) await runSession(base, rec, st, pause, deadline, kind);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      if (stagger) await new Promise((r) => setTimeout(r, (w / workers) * stagger));
+      let i = w;
+      while (performance.now() < deadline) {
+        const rec = recs[i++ % recs.length];
+        if (rec) await runSession(base, rec, st, pause, deadline, kind);
+      }
+    }),
+  );
   return { ...st, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -177,7 +232,18 @@ async function main() {
   await gwRedis.flushdb();
   await baseRedis.flushdb();
   const [gwPort, basePort] = [await freePort(), await freePort()];
-  const gw = await startChild('src/main.ts', { PORT: String(gwPort), HOST: '127.0.0.1', REDIS_URL: `${REDIS}/${GW_DB}`, LOG_LEVEL: 'error', SMS_PROVIDER: 'console', SMS_RATE_PER_SECOND: '1000' }, (process.env.BENCH_GW_NODE_ARGS ?? '').split(' ').filter(Boolean));
+  const gw = await startChild(
+    'src/main.ts',
+    {
+      PORT: String(gwPort),
+      HOST: '127.0.0.1',
+      REDIS_URL: `${REDIS}/${GW_DB}`,
+      LOG_LEVEL: 'error',
+      SMS_PROVIDER: 'console',
+      SMS_RATE_PER_SECOND: '1000',
+    },
+    (process.env.BENCH_GW_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  );
   const base = await startChild('bench/baseline.ts', { PORT: String(basePort), REDIS_URL: `${REDIS}/${BASE_DB}` });
   const gwUrl = `http://127.0.0.1:${gwPort}`;
   const baseUrl = `http://127.0.0.1:${basePort}`;
@@ -213,7 +279,11 @@ async function main() {
       const order: Array<'baseline' | 'jibu'> = i % 2 === 0 ? ['baseline', 'jibu'] : ['jibu', 'baseline'];
       const got: Record<string, number> = {};
       for (const kind of order) got[kind] = await runOne(kind);
-      rounds.push({ baseline: got.baseline ?? NaN, jibu: got.jibu ?? NaN, ratio: (got.jibu ?? NaN) / (got.baseline ?? NaN) });
+      rounds.push({
+        baseline: got.baseline ?? NaN,
+        jibu: got.jibu ?? NaN,
+        ratio: (got.jibu ?? NaN) / (got.baseline ?? NaN),
+      });
     }
     const paced = await drive(gwUrl, recs, PACED, () => 800 + Math.random() * 400, SECONDS, 'jibu', 1000);
 
@@ -230,17 +300,47 @@ async function main() {
 
     const result = {
       date: new Date().toISOString(),
-      commit: (() => { try { return execSync('git rev-parse --short HEAD').toString().trim(); } catch { return 'unknown'; } })(),
+      commit: (() => {
+        try {
+          return execSync('git rev-parse --short HEAD').toString().trim();
+        } catch {
+          return 'unknown';
+        }
+      })(),
       node: process.version,
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model,
-      method: { connections: CONNS, pacedSessions: PACED, seconds: SECONDS, rounds: ROUNDS, recordedPaths: recs.length },
+      method: {
+        connections: CONNS,
+        pacedSessions: PACED,
+        seconds: SECONDS,
+        rounds: ROUNDS,
+        recordedPaths: recs.length,
+      },
       saturation: {
         rounds,
-        baseline: { hopsPerSec: satBase.hops / satBase.seconds, p50: pct(satBase.lat, 50), p99: pct(satBase.lat, 99), wrong: satBase.wrong },
-        jibu: { hopsPerSec: satGw.hops / satGw.seconds, p50: pct(satGw.lat, 50), p99: pct(satGw.lat, 99), wrong: satGw.wrong, examples: satGw.examples },
+        baseline: {
+          hopsPerSec: satBase.hops / satBase.seconds,
+          p50: pct(satBase.lat, 50),
+          p99: pct(satBase.lat, 99),
+          wrong: satBase.wrong,
+        },
+        jibu: {
+          hopsPerSec: satGw.hops / satGw.seconds,
+          p50: pct(satGw.lat, 50),
+          p99: pct(satGw.lat, 99),
+          wrong: satGw.wrong,
+          examples: satGw.examples,
+        },
       },
-      paced: { hops: paced.hops, hopsPerSec: paced.hops / paced.seconds, p50: pct(paced.lat, 50), p99: pct(paced.lat, 99), wrong: paced.wrong, examples: paced.examples },
+      paced: {
+        hops: paced.hops,
+        hopsPerSec: paced.hops / paced.seconds,
+        p50: pct(paced.lat, 50),
+        p99: pct(paced.lat, 99),
+        wrong: paced.wrong,
+        examples: paced.examples,
+      },
       gatewayPeakRssMiB: peakRss(gw.pid),
       redisBytesPerSession: perSession,
       liveSessionKeys: keys.length,
@@ -248,12 +348,22 @@ async function main() {
     const ratio = result.saturation.jibu.hopsPerSec / result.saturation.baseline.hopsPerSec;
     const f = (n: number) => n.toFixed(2);
     console.log(`\nsaturation (${CONNS} connections, no pause, ${SECONDS} s each in ${ROUNDS} alternating rounds)`);
-    console.log(`  baseline express+ioredis  ${f(result.saturation.baseline.hopsPerSec)} hops/s  p50 ${f(result.saturation.baseline.p50)} ms  p99 ${f(result.saturation.baseline.p99)} ms  wrong ${satBase.wrong}`);
-    console.log(`  jibu                      ${f(result.saturation.jibu.hopsPerSec)} hops/s  p50 ${f(result.saturation.jibu.p50)} ms  p99 ${f(result.saturation.jibu.p99)} ms  wrong ${satGw.wrong}`);
-    console.log(`  ratio                     ${(ratio * 100).toFixed(1)} % of baseline (target >= 70 %); per round ${rounds.map((r) => `${(r.ratio * 100).toFixed(0)} %`).join(', ')}`);
+    console.log(
+      `  baseline express+ioredis  ${f(result.saturation.baseline.hopsPerSec)} hops/s  p50 ${f(result.saturation.baseline.p50)} ms  p99 ${f(result.saturation.baseline.p99)} ms  wrong ${satBase.wrong}`,
+    );
+    console.log(
+      `  jibu                      ${f(result.saturation.jibu.hopsPerSec)} hops/s  p50 ${f(result.saturation.jibu.p50)} ms  p99 ${f(result.saturation.jibu.p99)} ms  wrong ${satGw.wrong}`,
+    );
+    console.log(
+      `  ratio                     ${(ratio * 100).toFixed(1)} % of baseline (target >= 70 %); per round ${rounds.map((r) => `${(r.ratio * 100).toFixed(0)} %`).join(', ')}`,
+    );
     console.log(`paced (${PACED} sessions, ~1 s between hops)`);
-    console.log(`  jibu                      ${f(result.paced.hopsPerSec)} hops/s  p50 ${f(result.paced.p50)} ms  p99 ${f(result.paced.p99)} ms (target <= 25)  wrong ${paced.wrong}`);
-    console.log(`gateway peak RSS ${f(result.gatewayPeakRssMiB)} MiB; Redis ${f(result.redisBytesPerSession)} bytes per session (${keys.length} live)`);
+    console.log(
+      `  jibu                      ${f(result.paced.hopsPerSec)} hops/s  p50 ${f(result.paced.p50)} ms  p99 ${f(result.paced.p99)} ms (target <= 25)  wrong ${paced.wrong}`,
+    );
+    console.log(
+      `gateway peak RSS ${f(result.gatewayPeakRssMiB)} MiB; Redis ${f(result.redisBytesPerSession)} bytes per session (${keys.length} live)`,
+    );
     for (const e of [...satBase.examples, ...satGw.examples, ...paced.examples]) console.log(`  wrong reply: ${e}`);
     mkdirSync('bench/results', { recursive: true });
     writeFileSync(`bench/results/ussd-latest.json`, JSON.stringify(result, null, 2) + '\n');

@@ -10,7 +10,11 @@ export function fixedClock(start: Date | string): Clock & { set(d: Date | string
   let t = new Date(start).getTime();
   return {
     now: () => new Date(t),
-    set: (d) => { t = new Date(d).getTime(); },
-    advance: (ms) => { t += ms; },
+    set: (d) => {
+      t = new Date(d).getTime();
+    },
+    advance: (ms) => {
+      t += ms;
+    },
   };
 }

@@ -13,42 +13,96 @@ const optionalString = z.string().trim().min(1).optional();
  * default where one exists (in-memory store, built-in DHIS2 emulator, console SMS). The README's
  * configuration table is generated from these descriptions (`npm run docs:config`) and checked in tests.
  */
-export const configSchema = z
-  .object({
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port the gateway listens on.'),
-    HOST: z.string().default('0.0.0.0').describe('Interface to bind.'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional().describe('Redis for sessions, queues and the read model. Unset: in memory (nothing survives a restart).'),
-    DHIS2_URL: z.url({ protocol: /^https?$/ }).optional().describe('Base URL of the DHIS2 server (without `/api`). Unset: the built-in emulator with demo data.'),
-    DHIS2_TOKEN: optionalString.describe('DHIS2 personal access token, sent as `Authorization: ApiToken …`.'),
-    DHIS2_USERNAME: optionalString.describe('DHIS2 user for Basic auth (when no token).'),
-    DHIS2_PASSWORD: optionalString.describe('DHIS2 password for Basic auth.'),
-    DHIS2_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000).describe('Timeout of every DHIS2 request.'),
-    DHIS2_EMULATOR_VERSION: z.enum(['2.38', '2.39', '2.40', '2.41', '2.42']).default('2.40').describe('DHIS2 version the built-in emulator imitates (only without DHIS2_URL).'),
-    SMS_PROVIDER: z.enum(['console', 'africastalking', 'twilio', 'http']).default('console').describe('Outbound SMS provider. `console` prints messages.'),
-    AT_USERNAME: optionalString.describe("Africa's Talking username (`sandbox` for the sandbox)."),
-    AT_API_KEY: optionalString.describe("Africa's Talking API key."),
-    AT_SENDER_ID: optionalString.describe("Africa's Talking sender id or short code (optional)."),
-    TWILIO_ACCOUNT_SID: optionalString.describe('Twilio account SID (`AC…`).'),
-    TWILIO_AUTH_TOKEN: optionalString.describe('Twilio auth token; also validates `X-Twilio-Signature`.'),
-    TWILIO_FROM: optionalString.describe('Twilio sender number (or use TWILIO_MESSAGING_SERVICE_SID).'),
-    TWILIO_MESSAGING_SERVICE_SID: optionalString.describe('Twilio messaging service (`MG…`).'),
-    SMS_HTTP_URL: z.url({ protocol: /^https?$/ }).optional().describe('Generic HTTP provider: Jibu POSTs `{"id","to","text"}` here.'),
-    SMS_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(10).describe('Outbound SMS rate limit per provider.'),
-    SMS_UNKNOWN_AFTER_HOURS: z.coerce.number().positive().max(720).default(48).describe('A sent SMS with no delivery report after this long is counted `unknown` (never re-sent blindly).'),
-    WEBHOOK_SECRET: optionalString.describe("Shared secret required as `?key=` on Africa's Talking and generic webhooks."),
-    PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional().describe('Public base URL as providers call it (Twilio signs it; status callbacks use it).'),
-    ADMIN_TOKEN: optionalString.describe('Bearer token for `/admin/*` (and the simulator outside the embedded default).'),
-    TZ: z.string().default('Africa/Nairobi').describe('Deployment time zone (quiet hours, "today").'),
-    DEFAULT_COUNTRY: z.string().length(2).toUpperCase().default('KE').describe('Country for reading national phone numbers (ISO 3166 alpha-2).'),
-    DEFAULT_LOCALE: z.enum(['en', 'fr', 'sw', 'rw', 'pt']).default('en').describe('Language for contacts who have not chosen one.'),
-    JIBU_CONFIG: optionalString.describe('Path of the deployment file (YAML). Unset: built-in EIR/VEN package defaults.'),
-    FLOWS_DIR: z.string().default('flows').describe('Folder of flow files.'),
-    LOCALES_DIR: z.string().default('locales').describe('Folder of translations.'),
-    USSD_CODE: z.string().default('*384*12#').describe('USSD code shown in messages to case workers.'),
-    SIMULATOR: bool.optional().describe('Serve the web phone simulator at `/simulator` (default: on in the embedded default, else off).'),
-    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000).describe('How long SIGTERM waits for in-flight work.'),
-  });
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port the gateway listens on.'),
+  HOST: z.string().default('0.0.0.0').describe('Interface to bind.'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level.'),
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/ })
+    .optional()
+    .describe('Redis for sessions, queues and the read model. Unset: in memory (nothing survives a restart).'),
+  DHIS2_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('Base URL of the DHIS2 server (without `/api`). Unset: the built-in emulator with demo data.'),
+  DHIS2_TOKEN: optionalString.describe('DHIS2 personal access token, sent as `Authorization: ApiToken …`.'),
+  DHIS2_USERNAME: optionalString.describe('DHIS2 user for Basic auth (when no token).'),
+  DHIS2_PASSWORD: optionalString.describe('DHIS2 password for Basic auth.'),
+  DHIS2_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(120_000)
+    .default(15_000)
+    .describe('Timeout of every DHIS2 request.'),
+  DHIS2_EMULATOR_VERSION: z
+    .enum(['2.38', '2.39', '2.40', '2.41', '2.42'])
+    .default('2.40')
+    .describe('DHIS2 version the built-in emulator imitates (only without DHIS2_URL).'),
+  SMS_PROVIDER: z
+    .enum(['console', 'africastalking', 'twilio', 'http'])
+    .default('console')
+    .describe('Outbound SMS provider. `console` prints messages.'),
+  AT_USERNAME: optionalString.describe("Africa's Talking username (`sandbox` for the sandbox)."),
+  AT_API_KEY: optionalString.describe("Africa's Talking API key."),
+  AT_SENDER_ID: optionalString.describe("Africa's Talking sender id or short code (optional)."),
+  TWILIO_ACCOUNT_SID: optionalString.describe('Twilio account SID (`AC…`).'),
+  TWILIO_AUTH_TOKEN: optionalString.describe('Twilio auth token; also validates `X-Twilio-Signature`.'),
+  TWILIO_FROM: optionalString.describe('Twilio sender number (or use TWILIO_MESSAGING_SERVICE_SID).'),
+  TWILIO_MESSAGING_SERVICE_SID: optionalString.describe('Twilio messaging service (`MG…`).'),
+  SMS_HTTP_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('Generic HTTP provider: Jibu POSTs `{"id","to","text"}` here.'),
+  SMS_RATE_PER_SECOND: z.coerce
+    .number()
+    .positive()
+    .max(1000)
+    .default(10)
+    .describe('Outbound SMS rate limit per provider.'),
+  SMS_UNKNOWN_AFTER_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(720)
+    .default(48)
+    .describe('A sent SMS with no delivery report after this long is counted `unknown` (never re-sent blindly).'),
+  WEBHOOK_SECRET: optionalString.describe(
+    "Shared secret required as `?key=` on Africa's Talking and generic webhooks.",
+  ),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('Public base URL as providers call it (Twilio signs it; status callbacks use it).'),
+  ADMIN_TOKEN: optionalString.describe('Bearer token for `/admin/*` (and the simulator outside the embedded default).'),
+  TZ: z.string().default('Africa/Nairobi').describe('Deployment time zone (quiet hours, "today").'),
+  DEFAULT_COUNTRY: z
+    .string()
+    .length(2)
+    .toUpperCase()
+    .default('KE')
+    .describe('Country for reading national phone numbers (ISO 3166 alpha-2).'),
+  DEFAULT_LOCALE: z
+    .enum(['en', 'fr', 'sw', 'rw', 'pt'])
+    .default('en')
+    .describe('Language for contacts who have not chosen one.'),
+  JIBU_CONFIG: optionalString.describe('Path of the deployment file (YAML). Unset: built-in EIR/VEN package defaults.'),
+  FLOWS_DIR: z.string().default('flows').describe('Folder of flow files.'),
+  LOCALES_DIR: z.string().default('locales').describe('Folder of translations.'),
+  USSD_CODE: z.string().default('*384*12#').describe('USSD code shown in messages to case workers.'),
+  SIMULATOR: bool
+    .optional()
+    .describe('Serve the web phone simulator at `/simulator` (default: on in the embedded default, else off).'),
+  SHUTDOWN_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(120_000)
+    .default(10_000)
+    .describe('How long SIGTERM waits for in-flight work.'),
+});
 
 /**
  * Settings that only make sense together. Checked on the raw environment, so they are reported in the
@@ -61,13 +115,37 @@ function crossFieldProblems(env: Record<string, string>): string[] {
   const need = (cond: boolean, path: string, message: string) => {
     if (cond) problems.push(`${path}: ${message}`);
   };
-  need(provider === 'africastalking' && !(has('AT_USERNAME') && has('AT_API_KEY')), 'AT_API_KEY', 'AT_USERNAME and AT_API_KEY are required with SMS_PROVIDER=africastalking');
-  need(provider === 'twilio' && !(has('TWILIO_ACCOUNT_SID') && has('TWILIO_AUTH_TOKEN')), 'TWILIO_AUTH_TOKEN', 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required with SMS_PROVIDER=twilio');
-  need(provider === 'twilio' && !(has('TWILIO_FROM') || has('TWILIO_MESSAGING_SERVICE_SID')), 'TWILIO_FROM', 'TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required with SMS_PROVIDER=twilio');
+  need(
+    provider === 'africastalking' && !(has('AT_USERNAME') && has('AT_API_KEY')),
+    'AT_API_KEY',
+    'AT_USERNAME and AT_API_KEY are required with SMS_PROVIDER=africastalking',
+  );
+  need(
+    provider === 'twilio' && !(has('TWILIO_ACCOUNT_SID') && has('TWILIO_AUTH_TOKEN')),
+    'TWILIO_AUTH_TOKEN',
+    'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required with SMS_PROVIDER=twilio',
+  );
+  need(
+    provider === 'twilio' && !(has('TWILIO_FROM') || has('TWILIO_MESSAGING_SERVICE_SID')),
+    'TWILIO_FROM',
+    'TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required with SMS_PROVIDER=twilio',
+  );
   need(provider === 'http' && !has('SMS_HTTP_URL'), 'SMS_HTTP_URL', 'SMS_HTTP_URL is required with SMS_PROVIDER=http');
-  need(has('TWILIO_AUTH_TOKEN') && !has('PUBLIC_URL'), 'PUBLIC_URL', 'PUBLIC_URL is required to validate Twilio signatures');
-  need(has('DHIS2_URL') && !has('DHIS2_TOKEN') && !(has('DHIS2_USERNAME') && has('DHIS2_PASSWORD')), 'DHIS2_TOKEN', 'DHIS2_TOKEN or DHIS2_USERNAME and DHIS2_PASSWORD are required with DHIS2_URL');
-  need(has('DHIS2_URL') && !has('ADMIN_TOKEN'), 'ADMIN_TOKEN', 'ADMIN_TOKEN is required when connected to a real DHIS2 (admin endpoints would be unprotected)');
+  need(
+    has('TWILIO_AUTH_TOKEN') && !has('PUBLIC_URL'),
+    'PUBLIC_URL',
+    'PUBLIC_URL is required to validate Twilio signatures',
+  );
+  need(
+    has('DHIS2_URL') && !has('DHIS2_TOKEN') && !(has('DHIS2_USERNAME') && has('DHIS2_PASSWORD')),
+    'DHIS2_TOKEN',
+    'DHIS2_TOKEN or DHIS2_USERNAME and DHIS2_PASSWORD are required with DHIS2_URL',
+  );
+  need(
+    has('DHIS2_URL') && !has('ADMIN_TOKEN'),
+    'ADMIN_TOKEN',
+    'ADMIN_TOKEN is required when connected to a real DHIS2 (admin endpoints would be unprotected)',
+  );
   need(has('TZ') && !isTimeZone(env.TZ ?? ''), 'TZ', `unknown time zone "${env.TZ}"`);
   return problems;
 }

@@ -42,6 +42,9 @@ export class JibuError extends Error {
 }
 
 /** The JSON body every 4xx/5xx answer carries. */
-export function errorBody(code: ErrorCode, detail?: unknown): { error: { code: ErrorCode; message: string; detail?: unknown } } {
+export function errorBody(
+  code: ErrorCode,
+  detail?: unknown,
+): { error: { code: ErrorCode; message: string; detail?: unknown } } {
   return { error: { code, message: ERRORS[code].message, ...(detail === undefined ? {} : { detail }) } };
 }

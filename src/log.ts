@@ -4,8 +4,23 @@ export type { Logger };
 
 /** Keys whose values are secret or personal and never leave the process in a log line. */
 const SECRET_KEYS = new Set([
-  'text', 'body', 'message_text', 'pin', 'newPin', 'otp', 'code_plain', 'password', 'token', 'apiKey', 'authToken',
-  'authorization', 'cookie', 'key', 'secret', 'value', 'note',
+  'text',
+  'body',
+  'message_text',
+  'pin',
+  'newPin',
+  'otp',
+  'code_plain',
+  'password',
+  'token',
+  'apiKey',
+  'authToken',
+  'authorization',
+  'cookie',
+  'key',
+  'secret',
+  'value',
+  'note',
 ]);
 /** Keys holding phone numbers: masked, not removed, so operators can still correlate (`+2547******89`). */
 const PHONE_KEYS = new Set(['phone', 'from', 'to', 'msisdn', 'phoneNumber', 'caller', 'recipient']);
@@ -29,7 +44,8 @@ function scrub(value: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     if (SECRET_KEYS.has(k)) out[k] = v === undefined || v === null ? v : '[redacted]';
-    else if (PHONE_KEYS.has(k) && typeof v === 'string' && PHONE_LIKE.test(v) && !ISO_DATE.test(v)) out[k] = maskPhoneForLog(v);
+    else if (PHONE_KEYS.has(k) && typeof v === 'string' && PHONE_LIKE.test(v) && !ISO_DATE.test(v))
+      out[k] = maskPhoneForLog(v);
     else out[k] = scrub(v, depth + 1);
   }
   return out;

@@ -26,17 +26,24 @@ async function main(): Promise<void> {
   });
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutdown requested');
-    gateway.stop().then(() => process.exit(0), (err: unknown) => {
-      logger.error({ err }, 'unclean shutdown');
-      process.exit(1);
-    });
+    gateway.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => {
     void gateway.reloadFlows().then((r) => {
       if (r.ok) logger.info({ version: r.version }, 'SIGHUP: flows reloaded');
-      else logger.error({ code: 'JIBU_FLOWS_INVALID', problems: r.problems }, 'SIGHUP: reload refused, running flows kept');
+      else
+        logger.error(
+          { code: 'JIBU_FLOWS_INVALID', problems: r.problems },
+          'SIGHUP: reload refused, running flows kept',
+        );
     });
   });
 }

@@ -20,21 +20,43 @@ describe('configuration', () => {
   it('lists every problem at once, type errors and missing companions alike', () => {
     let err: unknown;
     try {
-      loadConfig({ PORT: 'eighty', SMS_PROVIDER: 'twilio', TZ: 'Mars/Olympus', REDIS_URL: 'http://x', DHIS2_URL: 'https://play.dhis2.org' });
+      loadConfig({
+        PORT: 'eighty',
+        SMS_PROVIDER: 'twilio',
+        TZ: 'Mars/Olympus',
+        REDIS_URL: 'http://x',
+        DHIS2_URL: 'https://play.dhis2.org',
+      });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(JibuError);
     const detail = (err as JibuError).detail as string[];
     const fields = detail.map((d) => d.split(':')[0]);
-    expect(fields).toEqual(expect.arrayContaining(['PORT', 'REDIS_URL', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM', 'TZ', 'DHIS2_TOKEN', 'ADMIN_TOKEN']));
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        'PORT',
+        'REDIS_URL',
+        'TWILIO_AUTH_TOKEN',
+        'TWILIO_FROM',
+        'TZ',
+        'DHIS2_TOKEN',
+        'ADMIN_TOKEN',
+      ]),
+    );
     expect((err as JibuError).code).toBe('JIBU_CONFIG_INVALID');
   });
 
-  it('accepts a complete Africa\'s Talking production setting', () => {
+  it("accepts a complete Africa's Talking production setting", () => {
     const c = loadConfig({
-      REDIS_URL: 'redis://127.0.0.1:6379', DHIS2_URL: 'https://dhis2.example.org', DHIS2_TOKEN: 'd2p_abc', ADMIN_TOKEN: 't',
-      SMS_PROVIDER: 'africastalking', AT_USERNAME: 'sandbox', AT_API_KEY: 'k', DEFAULT_COUNTRY: 'rw',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      DHIS2_URL: 'https://dhis2.example.org',
+      DHIS2_TOKEN: 'd2p_abc',
+      ADMIN_TOKEN: 't',
+      SMS_PROVIDER: 'africastalking',
+      AT_USERNAME: 'sandbox',
+      AT_API_KEY: 'k',
+      DEFAULT_COUNTRY: 'rw',
     });
     expect(c.embedded).toEqual({ store: false, dhis2: false });
     expect(c.DEFAULT_COUNTRY).toBe('RW');

@@ -4,7 +4,12 @@ import { createLogger, maskPhoneForLog } from '../src/log.ts';
 
 function capture() {
   const lines: string[] = [];
-  const destination = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   return { lines, logger: createLogger({ level: 'debug', destination }) };
 }
 
@@ -13,7 +18,13 @@ describe('logging', () => {
     const { lines, logger } = capture();
     const SENTINELS = ['SENTINEL-TOKEN-9f3a', 'SENTINEL-PIN-4821', 'SENTINEL-TEXT-habari', '+254712345689'];
     logger.info({ token: SENTINELS[0], pin: SENTINELS[1], text: SENTINELS[2], phone: SENTINELS[3] }, 'inbound');
-    logger.warn({ nested: { msg: { from: SENTINELS[3], body: SENTINELS[2] } }, headers: { authorization: `ApiToken ${SENTINELS[0]}` } }, 'nested');
+    logger.warn(
+      {
+        nested: { msg: { from: SENTINELS[3], body: SENTINELS[2] } },
+        headers: { authorization: `ApiToken ${SENTINELS[0]}` },
+      },
+      'nested',
+    );
     const out = lines.join('');
     for (const s of SENTINELS) expect(out).not.toContain(s);
     expect(out).toContain('+2547******89');

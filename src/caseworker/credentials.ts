@@ -33,7 +33,11 @@ export interface LockPolicy {
 
 export const DEFAULT_LOCK_POLICY: LockPolicy = { maxTries: 5, lockMs: 60 * 60_000, maxLockMs: 7 * 24 * 60 * 60_000 };
 
-const ScryptParamsSchema = z.object({ N: z.number().int().min(1024), r: z.number().int().min(1), p: z.number().int().min(1) });
+const ScryptParamsSchema = z.object({
+  N: z.number().int().min(1024),
+  r: z.number().int().min(1),
+  p: z.number().int().min(1),
+});
 
 /** The stored document (`cred:{phone}`). Read back with zod: it crosses a process boundary. */
 export const CredentialSchema = z.object({
@@ -57,7 +61,16 @@ export type Credential = z.infer<typeof CredentialSchema>;
 
 /** What a conversation step asks to be written. `id` makes it idempotent. */
 export const CredentialOpSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('set'), id: z.string().min(1), phone: z.string(), userId: z.string(), hash: z.string(), salt: z.string(), params: ScryptParamsSchema, at: z.number() }),
+  z.object({
+    op: z.literal('set'),
+    id: z.string().min(1),
+    phone: z.string(),
+    userId: z.string(),
+    hash: z.string(),
+    salt: z.string(),
+    params: ScryptParamsSchema,
+    at: z.number(),
+  }),
   z.object({ op: z.literal('failed'), id: z.string().min(1), phone: z.string(), at: z.number() }),
   z.object({ op: z.literal('succeeded'), id: z.string().min(1), phone: z.string(), at: z.number() }),
   z.object({ op: z.literal('otpSent'), id: z.string().min(1), phone: z.string(), at: z.number() }),
@@ -80,13 +93,28 @@ export function lockPeriod(locks: number, policy: LockPolicy = DEFAULT_LOCK_POLI
  *
  * @example applyCredentialOp(null, { op: 'failed', id: 'a1', phone, at: 0 }).tries // 1
  */
-export function applyCredentialOp(current: Credential | null, op: CredentialOp, policy: LockPolicy = DEFAULT_LOCK_POLICY): Credential {
+export function applyCredentialOp(
+  current: Credential | null,
+  op: CredentialOp,
+  policy: LockPolicy = DEFAULT_LOCK_POLICY,
+): Credential {
   const doc: Credential = current ?? { v: 1, tries: 0, locks: 0, otpSent: [], applied: [] };
   if (doc.applied.includes(op.id)) return doc;
   const applied = [...doc.applied, op.id].slice(-APPLIED_KEEP);
   switch (op.op) {
     case 'set':
-      return { v: 1, userId: op.userId, hash: op.hash, salt: op.salt, params: op.params, setAt: op.at, tries: 0, locks: 0, otpSent: doc.otpSent, applied };
+      return {
+        v: 1,
+        userId: op.userId,
+        hash: op.hash,
+        salt: op.salt,
+        params: op.params,
+        setAt: op.at,
+        tries: 0,
+        locks: 0,
+        otpSent: doc.otpSent,
+        applied,
+      };
     case 'succeeded': {
       const { lockedUntil: _gone, ...rest } = doc;
       return { ...rest, tries: 0, locks: 0, applied };
@@ -112,8 +140,17 @@ export function recentOtps(doc: Credential | null, now: number): number {
  * The salted scrypt hash of a PIN, base64. Deterministic: the same PIN, salt and parameters always
  * give the same hash, which is what keeps the conversation step pure.
  */
-export function hashPin(pin: string, salt: string, params: { N: number; r: number; p: number } = SCRYPT_PARAMS): string {
-  return scryptSync(pin, salt, KEY_LENGTH, { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 }).toString('base64');
+export function hashPin(
+  pin: string,
+  salt: string,
+  params: { N: number; r: number; p: number } = SCRYPT_PARAMS,
+): string {
+  return scryptSync(pin, salt, KEY_LENGTH, {
+    N: params.N,
+    r: params.r,
+    p: params.p,
+    maxmem: 256 * params.N * params.r + 1024 * 1024,
+  }).toString('base64');
 }
 
 /** Compare a typed PIN with a stored hash in constant time. */
@@ -174,7 +211,11 @@ export function parseCredential(raw: unknown): Credential | null {
  * Apply a credential operation under the caller's contact lock (`lock:{phone}`), the lock every
  * conversation step of that phone also holds: a write never races a sign-in in progress.
  */
-export async function writeCredentialOp(store: Store, op: CredentialOp, policy: LockPolicy = DEFAULT_LOCK_POLICY): Promise<Credential> {
+export async function writeCredentialOp(
+  store: Store,
+  op: CredentialOp,
+  policy: LockPolicy = DEFAULT_LOCK_POLICY,
+): Promise<Credential> {
   const loaded = await store.lockAndLoad(op.phone, `cred-lock:${op.phone}`);
   try {
     const next = applyCredentialOp(parseCredential(await store.getJson(credentialKey(op.phone))), op, policy);
@@ -192,7 +233,11 @@ export async function writeCredentialOp(store: Store, op: CredentialOp, policy: 
  *
  * @example await resetPin(store, '0711 000 001', { defaultCountry: 'KE' }) // { phone: '+254711000001', reset: true }
  */
-export async function resetPin(store: Store, phone: string, opts: { defaultCountry?: string } = {}): Promise<{ phone: string; reset: boolean }> {
+export async function resetPin(
+  store: Store,
+  phone: string,
+  opts: { defaultCountry?: string } = {},
+): Promise<{ phone: string; reset: boolean }> {
   const e164 = normalizePhone(phone, opts.defaultCountry);
   if (!e164) throw new JibuError('JIBU_BAD_PHONE');
   const loaded = await store.lockAndLoad(e164, `cred-lock:${e164}`);

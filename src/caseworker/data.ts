@@ -2,7 +2,13 @@ import { z } from 'zod';
 import type { Deployment } from '../dhis2/deployment.ts';
 import { dateIn } from '../dhis2/readmodel/calendar.ts';
 import { getCaregiver, getCaseWorker } from '../dhis2/readmodel/read.ts';
-import { rmKeys, type ChildRecord, type DefaulterList, type OrgUnitTree, type SyncState } from '../dhis2/readmodel/types.ts';
+import {
+  rmKeys,
+  type ChildRecord,
+  type DefaulterList,
+  type OrgUnitTree,
+  type SyncState,
+} from '../dhis2/readmodel/types.ts';
 import { sortDefaulters } from '../dhis2/readmodel/views.ts';
 import { readIndex, readMany } from '../dhis2/readmodel/writer.ts';
 import { sessionKey } from '../conversation/runner.ts';
@@ -92,7 +98,10 @@ export interface PlaceItem {
 
 /** What actions may write to: every child and missed event this hop's scoped reads returned. */
 export interface Trusted {
-  children: Record<string, { orgUnit: string; path: string; enrollment?: string; latestEvent?: string; scheduled?: string[] }>;
+  children: Record<
+    string,
+    { orgUnit: string; path: string; enrollment?: string; latestEvent?: string; scheduled?: string[] }
+  >;
   events: Record<string, { trackedEntity: string; enrollment: string; orgUnit: string; path: string }>;
 }
 
@@ -132,7 +141,8 @@ const PeekSchema = z.object({
 });
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
-const field = (v: unknown, k: string): unknown => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined);
+const field = (v: unknown, k: string): unknown =>
+  v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
 
 /** The previous hop's variables of the caller's case-worker session, or {}. */
 async function peekVars(store: Store, phone: string): Promise<Record<string, unknown>> {
@@ -211,7 +221,7 @@ function scopeChild(r: ChildRecord): ScopeChild {
     firstName: r.firstName,
     ...(r.dateOfBirth ? { dateOfBirth: r.dateOfBirth } : {}),
     orgUnit: r.orgUnit,
-    ...(r.phone ?? r.rawPhone ? { phone: r.phone ?? r.rawPhone } : {}),
+    ...((r.phone ?? r.rawPhone) ? { phone: r.phone ?? r.rawPhone } : {}),
     ...(r.latestEvent ? { latestEvent: r.latestEvent } : {}),
     events: r.events,
   };
@@ -237,7 +247,12 @@ async function idsInScope(store: Store, tree: OrgUnitTree, orgUnits: readonly st
  * A read model that has no per-org-unit lists yet (`SyncState.childrenByOrgUnit`, written before they
  * existed and not synced since) is scanned whole instead, as it always was.
  */
-async function childrenInScope(store: Store, cache: Cache, worker: WorkerInfo, indexed: boolean): Promise<ScopeChild[]> {
+async function childrenInScope(
+  store: Store,
+  cache: Cache,
+  worker: WorkerInfo,
+  indexed: boolean,
+): Promise<ScopeChild[]> {
   const key = [...worker.orgUnits].sort().join(',');
   const hit = cached(cache, key);
   if (hit) return hit;
@@ -263,16 +278,37 @@ function workerInfo(view: NonNullable<Awaited<ReturnType<typeof getCaseWorker>>>
 }
 
 function credentialInfo(doc: Credential | null, now: number): CredentialInfo {
-  const base = { tries: doc?.tries ?? 0, locks: doc?.locks ?? 0, applied: doc?.applied ?? [], otpRecent: recentOtps(doc, now) };
+  const base = {
+    tries: doc?.tries ?? 0,
+    locks: doc?.locks ?? 0,
+    applied: doc?.applied ?? [],
+    otpRecent: recentOtps(doc, now),
+  };
   if (!doc?.hash || !doc.salt) return { state: 'none', ...base };
-  const info: CredentialInfo = { state: doc.lockedUntil !== undefined && doc.lockedUntil > now ? 'locked' : 'set', ...base, hash: doc.hash, salt: doc.salt };
+  const info: CredentialInfo = {
+    state: doc.lockedUntil !== undefined && doc.lockedUntil > now ? 'locked' : 'set',
+    ...base,
+    hash: doc.hash,
+    salt: doc.salt,
+  };
   if (doc.params) info.params = doc.params;
   if (doc.userId) info.userId = doc.userId;
   if (doc.lockedUntil !== undefined) info.lockedUntil = doc.lockedUntil;
   return info;
 }
 
-function childItem(c: { trackedEntity: string; name: string; dateOfBirth?: string; orgUnit: string; phone?: string; latestEvent?: string }, tree: OrgUnitTree, today: string): ChildItem {
+function childItem(
+  c: {
+    trackedEntity: string;
+    name: string;
+    dateOfBirth?: string;
+    orgUnit: string;
+    phone?: string;
+    latestEvent?: string;
+  },
+  tree: OrgUnitTree,
+  today: string,
+): ChildItem {
   return {
     kind: 'child',
     trackedEntity: c.trackedEntity,
@@ -287,7 +323,17 @@ function childItem(c: { trackedEntity: string; name: string; dateOfBirth?: strin
 }
 
 /** The `new` choice closing a duplicate list ("none of these: a new child"). */
-const NEW_ITEM: ChildItem = { kind: 'new', trackedEntity: '', name: '', age: '', dateOfBirth: '', orgUnit: '', village: '', caregiverPhone: '', latestEvent: '' };
+const NEW_ITEM: ChildItem = {
+  kind: 'new',
+  trackedEntity: '',
+  name: '',
+  age: '',
+  dateOfBirth: '',
+  orgUnit: '',
+  village: '',
+  caregiverPhone: '',
+  latestEvent: '',
+};
 
 /**
  * Load the `caseWorker` data for the caller, or null when the phone is not an enabled DHIS2 user (the
@@ -295,10 +341,20 @@ const NEW_ITEM: ChildItem = { kind: 'new', trackedEntity: '', name: '', age: '',
  *
  * @example const data = await loadCaseWorkerData(store, deployment, '+254711000001', new Date())
  */
-export async function loadCaseWorkerData(store: Store, deployment: Deployment, phone: string, now: Date, opts: LoaderOptions = {}): Promise<CaseWorkerData | null> {
+export async function loadCaseWorkerData(
+  store: Store,
+  deployment: Deployment,
+  phone: string,
+  now: Date,
+  opts: LoaderOptions = {},
+): Promise<CaseWorkerData | null> {
   const view = await getCaseWorker(store, phone);
   if (!view) return null;
-  const [rawCred, sync, vars] = await Promise.all([store.getJson(credentialKey(phone)), store.getJson<SyncState>(rmKeys.sync()), peekVars(store, phone)]);
+  const [rawCred, sync, vars] = await Promise.all([
+    store.getJson(credentialKey(phone)),
+    store.getJson<SyncState>(rmKeys.sync()),
+    peekVars(store, phone),
+  ]);
   const cache = await cacheFor(store, sync);
   const { tree } = cache;
   const indexed = sync?.childrenByOrgUnit === true;
@@ -310,10 +366,16 @@ export async function loadCaseWorkerData(store: Store, deployment: Deployment, p
 
   // Missed visits: the lists of the org units inside the worker's subtrees.
   const withLists = await readIndex(store, 'defaulters');
-  const lists = await readMany<DefaulterList>(store, withLists.filter((ou) => allow(pathOf(tree, ou))).map(rmKeys.defaulters));
+  const lists = await readMany<DefaulterList>(
+    store,
+    withLists.filter((ou) => allow(pathOf(tree, ou))).map(rmKeys.defaulters),
+  );
   const byEvent = new Map<string, DefaulterList['defaulters'][number]>();
-  for (const l of lists) for (const d of l?.defaulters ?? []) if (allow(pathOf(tree, d.orgUnit))) byEvent.set(d.event, d);
-  const handled = new Set(Array.isArray(vars.handled) ? vars.handled.filter((x): x is string => typeof x === 'string') : []);
+  for (const l of lists)
+    for (const d of l?.defaulters ?? []) if (allow(pathOf(tree, d.orgUnit))) byEvent.set(d.event, d);
+  const handled = new Set(
+    Array.isArray(vars.handled) ? vars.handled.filter((x): x is string => typeof x === 'string') : [],
+  );
   const all: DefaulterItem[] = [];
   for (const d of sortDefaulters([...byEvent.values()])) {
     const path = pathOf(tree, d.orgUnit);
@@ -346,16 +408,34 @@ export async function loadCaseWorkerData(store: Store, deployment: Deployment, p
   const max = opts.maxFound ?? 20;
   let found: ChildItem[] = [];
   let duplicates: ChildItem[] = [];
-  const remember = (c: ScopeChild | { trackedEntity: string; orgUnit: string; enrollment?: string; latestEvent?: string }) => {
+  const remember = (
+    c: ScopeChild | { trackedEntity: string; orgUnit: string; enrollment?: string; latestEvent?: string },
+  ) => {
     const path = pathOf(tree, c.orgUnit);
     const known = trusted.children[c.trackedEntity];
-    trusted.children[c.trackedEntity] = { ...known, orgUnit: c.orgUnit, path, ...(c.enrollment ? { enrollment: c.enrollment } : {}), ...(c.latestEvent ? { latestEvent: c.latestEvent } : {}) };
+    trusted.children[c.trackedEntity] = {
+      ...known,
+      orgUnit: c.orgUnit,
+      path,
+      ...(c.enrollment ? { enrollment: c.enrollment } : {}),
+      ...(c.latestEvent ? { latestEvent: c.latestEvent } : {}),
+    };
   };
   const byPhone = async (p: string) => {
     const cg = await getCaregiver(store, p);
     return (cg?.children ?? [])
       .filter((c) => allow(pathOf(tree, c.orgUnit)))
-      .map((c) => ({ trackedEntity: c.trackedEntity, enrollment: c.enrollment, name: [c.firstName, c.surname].filter(Boolean).join(' '), firstName: c.firstName, ...(c.dateOfBirth ? { dateOfBirth: c.dateOfBirth } : {}), orgUnit: c.orgUnit, phone: p, ...(c.latestEvent ? { latestEvent: c.latestEvent } : {}), events: [] as string[] }));
+      .map((c) => ({
+        trackedEntity: c.trackedEntity,
+        enrollment: c.enrollment,
+        name: [c.firstName, c.surname].filter(Boolean).join(' '),
+        firstName: c.firstName,
+        ...(c.dateOfBirth ? { dateOfBirth: c.dateOfBirth } : {}),
+        orgUnit: c.orgUnit,
+        phone: p,
+        ...(c.latestEvent ? { latestEvent: c.latestEvent } : {}),
+        events: [] as string[],
+      }));
   };
   if (signedIn) {
     const findBy = str(vars.findBy);
@@ -363,7 +443,8 @@ export async function loadCaseWorkerData(store: Store, deployment: Deployment, p
     const searchName = str(vars.searchName);
     let hits: ScopeChild[] = [];
     if (findBy === 'phone' && searchPhone) hits = await byPhone(searchPhone);
-    else if (findBy === 'name' && searchName) hits = (await childrenInScope(store, cache, worker, indexed)).filter((c) => nameMatches(searchName, c.name));
+    else if (findBy === 'name' && searchName)
+      hits = (await childrenInScope(store, cache, worker, indexed)).filter((c) => nameMatches(searchName, c.name));
     hits = hits.slice(0, max);
     hits.forEach(remember);
     found = hits.map((c) => childItem(c, tree, today));
@@ -379,7 +460,9 @@ export async function loadCaseWorkerData(store: Store, deployment: Deployment, p
       const same = scope.filter((c) => c.dateOfBirth === dob && (!name || name === '0' || similarNames(name, c.name)));
       const sameCarer = carerPhone ? await byPhone(carerPhone) : [];
       const seen = new Set<string>();
-      const candidates = [...same, ...sameCarer].filter((c) => !seen.has(c.trackedEntity) && seen.add(c.trackedEntity)).slice(0, 5);
+      const candidates = [...same, ...sameCarer]
+        .filter((c) => !seen.has(c.trackedEntity) && seen.add(c.trackedEntity))
+        .slice(0, 5);
       candidates.forEach(remember);
       // "New" first: always on the first screen, whatever the list's length.
       duplicates = candidates.length ? [NEW_ITEM, ...candidates.map((c) => childItem(c, tree, today))] : [];
@@ -391,7 +474,12 @@ export async function loadCaseWorkerData(store: Store, deployment: Deployment, p
     if (te) {
       const [record] = await store.getJsonMany<ChildRecord>([rmKeys.child(te)]);
       if (record && allow(pathOf(tree, record.orgUnit))) {
-        remember({ trackedEntity: te, orgUnit: record.orgUnit, enrollment: record.enrollment, ...(record.latestEvent ? { latestEvent: record.latestEvent } : {}) });
+        remember({
+          trackedEntity: te,
+          orgUnit: record.orgUnit,
+          enrollment: record.enrollment,
+          ...(record.latestEvent ? { latestEvent: record.latestEvent } : {}),
+        });
         trusted.children[te] = { ...trusted.children[te]!, scheduled: record.events };
       }
     }

@@ -5,10 +5,41 @@
  * validators, role) is `src/conversation/actions/caseworker.ts`.
  */
 export {
-  resetPin, writeCredentialOp, applyCredentialOp, hashPin, verifyPin, isWeakPin, lockPeriod, credentialKey,
-  DEFAULT_LOCK_POLICY, SCRYPT_PARAMS, CredentialSchema, CredentialOpSchema,
-  type Credential, type CredentialOp, type LockPolicy,
+  resetPin,
+  writeCredentialOp,
+  applyCredentialOp,
+  hashPin,
+  verifyPin,
+  isWeakPin,
+  lockPeriod,
+  credentialKey,
+  DEFAULT_LOCK_POLICY,
+  SCRYPT_PARAMS,
+  CredentialSchema,
+  CredentialOpSchema,
+  type Credential,
+  type CredentialOp,
+  type LockPolicy,
 } from './credentials.ts';
-export { createCaseWorkerJobs, CASEWORKER_JOBS, CASEWORKER_SMS_FLOW, type CaseWorkerJobDeps, type CaseWorkerSms, type JobHandler } from './jobs.ts';
-export { loadCaseWorkerData, CASEWORKER_FLOW, type CaseWorkerData, type ChildItem, type DefaulterItem, type LoaderOptions } from './data.ts';
-export { VITAL_EVENTS_DEFAULTS, CASEWORKER_STAFF_TEXTS, type CaseWorkerStaffTexts, type VitalEventsExtra } from './writes.ts';
+export {
+  createCaseWorkerJobs,
+  CASEWORKER_JOBS,
+  CASEWORKER_SMS_FLOW,
+  type CaseWorkerJobDeps,
+  type CaseWorkerSms,
+  type JobHandler,
+} from './jobs.ts';
+export {
+  loadCaseWorkerData,
+  CASEWORKER_FLOW,
+  type CaseWorkerData,
+  type ChildItem,
+  type DefaulterItem,
+  type LoaderOptions,
+} from './data.ts';
+export {
+  VITAL_EVENTS_DEFAULTS,
+  CASEWORKER_STAFF_TEXTS,
+  type CaseWorkerStaffTexts,
+  type VitalEventsExtra,
+} from './writes.ts';

@@ -19,7 +19,13 @@ import { CredentialOpSchema, DEFAULT_LOCK_POLICY, writeCredentialOp, type LockPo
 export const CASEWORKER_SMS_FLOW = 'caseworker-sms';
 
 export const CaseWorkerSmsSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('otp'), id: z.string().min(1), to: z.string(), locale: z.string(), code: z.string().regex(/^\d{6}$/) }),
+  z.object({
+    kind: z.literal('otp'),
+    id: z.string().min(1),
+    to: z.string(),
+    locale: z.string(),
+    code: z.string().regex(/^\d{6}$/),
+  }),
 ]);
 export type CaseWorkerSms = z.infer<typeof CaseWorkerSmsSchema>;
 
@@ -49,17 +55,36 @@ export function createCaseWorkerJobs(deps: CaseWorkerJobDeps): Record<string, Jo
   const { store } = deps;
 
   /** Render one SMS of the `caseworker-sms` flow and queue it; the job id keeps a retry from sending twice. */
-  async function queueSms(key: string, to: string, locale: string | undefined, vars: Record<string, unknown>, purpose: string, reply: boolean): Promise<boolean> {
+  async function queueSms(
+    key: string,
+    to: string,
+    locale: string | undefined,
+    vars: Record<string, unknown>,
+    purpose: string,
+    reply: boolean,
+  ): Promise<boolean> {
     const set = deps.flows();
     let n = 0;
     const contact = await store.getContact(to);
     const r = startFlow(set, null, {
-      flowId: CASEWORKER_SMS_FLOW, channel: 'sms', phone: to, contact, now: deps.clock.now(), newId: () => `${key}.${++n}`, data: {}, vars,
-      ...(locale ?? contact.locale ? { locale: locale ?? contact.locale } : {}),
+      flowId: CASEWORKER_SMS_FLOW,
+      channel: 'sms',
+      phone: to,
+      contact,
+      now: deps.clock.now(),
+      newId: () => `${key}.${++n}`,
+      data: {},
+      vars,
+      ...((locale ?? contact.locale) ? { locale: locale ?? contact.locale } : {}),
     });
     const text = r.effects.find((e) => e.type === 'sendSms');
     if (!text || text.type !== 'sendSms') return false;
-    const job: QueuedJob<SendSmsJob> = { id: `sms:${key}`, queue: 'outbox-sms', name: 'sendSms', data: { to, text: text.text, locale: text.locale, reply, purpose } };
+    const job: QueuedJob<SendSmsJob> = {
+      id: `sms:${key}`,
+      queue: 'outbox-sms',
+      name: 'sendSms',
+      data: { to, text: text.text, locale: text.locale, reply, purpose },
+    };
     await store.enqueue([job]);
     return true;
   }

@@ -29,7 +29,14 @@ export const VITAL_EVENTS_DEFAULTS: VitalEventsExtra = {
 };
 
 /** The note keys of the built-in outcomes (`DEFAULT_OUTCOMES`); a deployment may name others. */
-export const OUTCOME_NOTE_KEYS = ['outcome.will_come', 'outcome.vaccinated_elsewhere', 'outcome.moved_away', 'outcome.refused', 'outcome.not_found', 'outcome.died'] as const;
+export const OUTCOME_NOTE_KEYS = [
+  'outcome.will_come',
+  'outcome.vaccinated_elsewhere',
+  'outcome.moved_away',
+  'outcome.refused',
+  'outcome.not_found',
+  'outcome.died',
+] as const;
 export type OutcomeNoteKey = (typeof OUTCOME_NOTE_KEYS)[number];
 /** Places of birth or death, as `flows/caseworker.yaml` saves them. */
 export const PLACE_KEYS = ['facility', 'home', 'other'] as const;
@@ -63,7 +70,8 @@ export interface CaseWorkerStaffTexts {
 export const CASEWORKER_STAFF_TEXTS: Readonly<Record<StaffLocale, CaseWorkerStaffTexts>> = {
   en: {
     outcomes: {
-      'outcome.will_come': ({ date }) => `Case worker follow-up: the caregiver will bring the child on ${date ?? 'a new date'}.`,
+      'outcome.will_come': ({ date }) =>
+        `Case worker follow-up: the caregiver will bring the child on ${date ?? 'a new date'}.`,
       'outcome.vaccinated_elsewhere': () => 'Case worker follow-up: the child was vaccinated elsewhere.',
       'outcome.moved_away': () => 'Case worker follow-up: the family has moved away.',
       'outcome.refused': () => 'Case worker follow-up: the caregiver refused the vaccination.',
@@ -76,38 +84,53 @@ export const CASEWORKER_STAFF_TEXTS: Readonly<Record<StaffLocale, CaseWorkerStaf
     death: (a) => `Death notified by a case worker: ${a.place}.`,
     places: { facility: 'Health facility', home: 'Home', other: 'Other' },
     reactions: {
-      fever: 'fever', swelling: 'swelling or pain where the vaccine was given', rash: 'rash', vomiting: 'vomiting or diarrhoea',
-      fits: 'fits (convulsions)', breathing: 'difficulty breathing', other: 'another reaction',
+      fever: 'fever',
+      swelling: 'swelling or pain where the vaccine was given',
+      rash: 'rash',
+      vomiting: 'vomiting or diarrhoea',
+      fits: 'fits (convulsions)',
+      breathing: 'difficulty breathing',
+      other: 'another reaction',
     },
     severities: { mild: 'mild', moderate: 'moderate', severe: 'severe (hospital or life-threatening)' },
     aefi: (a) => `Adverse event after immunization: ${a.reaction}, ${a.severity}, since ${a.since}.`,
-    alert: (a) => `Jibu alert: severe reaction after vaccination (${a.reaction}) in ${a.child || 'a child'} since ${a.since}, reported by case worker ${a.reporter}. Ref ${a.ref}. Please follow up today.`,
+    alert: (a) =>
+      `Jibu alert: severe reaction after vaccination (${a.reaction}) in ${a.child || 'a child'} since ${a.since}, reported by case worker ${a.reporter}. Ref ${a.ref}. Please follow up today.`,
   },
   fr: {
     outcomes: {
-      'outcome.will_come': ({ date }) => `Suivi par l'agent communautaire : le parent amènera l'enfant ${date ? `le ${date}` : 'à une nouvelle date'}.`,
-      'outcome.vaccinated_elsewhere': () => 'Suivi par l\'agent communautaire : l\'enfant a été vacciné ailleurs.',
-      'outcome.moved_away': () => 'Suivi par l\'agent communautaire : la famille a déménagé.',
-      'outcome.refused': () => 'Suivi par l\'agent communautaire : le parent a refusé la vaccination.',
-      'outcome.not_found': () => 'Suivi par l\'agent communautaire : l\'enfant n\'a pas été retrouvé.',
-      'outcome.died': () => 'Suivi par l\'agent communautaire : l\'enfant est décédé.',
+      'outcome.will_come': ({ date }) =>
+        `Suivi par l'agent communautaire : le parent amènera l'enfant ${date ? `le ${date}` : 'à une nouvelle date'}.`,
+      'outcome.vaccinated_elsewhere': () => "Suivi par l'agent communautaire : l'enfant a été vacciné ailleurs.",
+      'outcome.moved_away': () => "Suivi par l'agent communautaire : la famille a déménagé.",
+      'outcome.refused': () => "Suivi par l'agent communautaire : le parent a refusé la vaccination.",
+      'outcome.not_found': () => "Suivi par l'agent communautaire : l'enfant n'a pas été retrouvé.",
+      'outcome.died': () => "Suivi par l'agent communautaire : l'enfant est décédé.",
     },
     signature: (a) => `Signalé par ${a.username} via Jibu USSD, réf. ${a.ref}.`,
-    visitSkipped: 'Visite annulée : l\'enfant a été déclaré décédé par un agent communautaire.',
+    visitSkipped: "Visite annulée : l'enfant a été déclaré décédé par un agent communautaire.",
     birth: (a) => `Naissance notifiée par un agent communautaire : ${a.place}.`,
     death: (a) => `Décès notifié par un agent communautaire : ${a.place}.`,
     places: { facility: 'Centre de santé', home: 'Domicile', other: 'Autre' },
     reactions: {
-      fever: 'fièvre', swelling: 'gonflement ou douleur au point d\'injection', rash: 'éruption cutanée', vomiting: 'vomissements ou diarrhée',
-      fits: 'convulsions', breathing: 'difficulté à respirer', other: 'autre réaction',
+      fever: 'fièvre',
+      swelling: "gonflement ou douleur au point d'injection",
+      rash: 'éruption cutanée',
+      vomiting: 'vomissements ou diarrhée',
+      fits: 'convulsions',
+      breathing: 'difficulté à respirer',
+      other: 'autre réaction',
     },
     severities: { mild: 'légère', moderate: 'modérée', severe: 'grave (hospitalisation ou danger de mort)' },
-    aefi: (a) => `Manifestation post-vaccinale indésirable (MAPI) : ${a.reaction}, ${a.severity}, depuis le ${a.since}.`,
-    alert: (a) => `Alerte Jibu : réaction grave après vaccination (${a.reaction}) chez ${a.child || 'un enfant'} depuis le ${a.since}, signalée par l'agent communautaire ${a.reporter}. Réf. ${a.ref}. Merci de faire le suivi aujourd'hui.`,
+    aefi: (a) =>
+      `Manifestation post-vaccinale indésirable (MAPI) : ${a.reaction}, ${a.severity}, depuis le ${a.since}.`,
+    alert: (a) =>
+      `Alerte Jibu : réaction grave après vaccination (${a.reaction}) chez ${a.child || 'un enfant'} depuis le ${a.since}, signalée par l'agent communautaire ${a.reporter}. Réf. ${a.ref}. Merci de faire le suivi aujourd'hui.`,
   },
   pt: {
     outcomes: {
-      'outcome.will_come': ({ date }) => `Seguimento pelo agente comunitário: o cuidador trará a criança ${date ? `em ${date}` : 'numa nova data'}.`,
+      'outcome.will_come': ({ date }) =>
+        `Seguimento pelo agente comunitário: o cuidador trará a criança ${date ? `em ${date}` : 'numa nova data'}.`,
       'outcome.vaccinated_elsewhere': () => 'Seguimento pelo agente comunitário: a criança foi vacinada noutro local.',
       'outcome.moved_away': () => 'Seguimento pelo agente comunitário: a família mudou-se.',
       'outcome.refused': () => 'Seguimento pelo agente comunitário: o cuidador recusou a vacinação.',
@@ -120,16 +143,23 @@ export const CASEWORKER_STAFF_TEXTS: Readonly<Record<StaffLocale, CaseWorkerStaf
     death: (a) => `Óbito notificado por um agente comunitário: ${a.place}.`,
     places: { facility: 'Unidade sanitária', home: 'Casa', other: 'Outro' },
     reactions: {
-      fever: 'febre', swelling: 'inchaço ou dor no local da vacina', rash: 'erupção na pele', vomiting: 'vómitos ou diarreia',
-      fits: 'convulsões', breathing: 'dificuldade a respirar', other: 'outra reação',
+      fever: 'febre',
+      swelling: 'inchaço ou dor no local da vacina',
+      rash: 'erupção na pele',
+      vomiting: 'vómitos ou diarreia',
+      fits: 'convulsões',
+      breathing: 'dificuldade a respirar',
+      other: 'outra reação',
     },
     severities: { mild: 'ligeira', moderate: 'moderada', severe: 'grave (hospital ou risco de vida)' },
     aefi: (a) => `Evento adverso pós-vacinação (EAPV): ${a.reaction}, ${a.severity}, desde ${a.since}.`,
-    alert: (a) => `Alerta Jibu: reação grave após vacinação (${a.reaction}) em ${a.child || 'uma criança'} desde ${a.since}, comunicada pelo agente comunitário ${a.reporter}. Ref. ${a.ref}. Por favor, faça o seguimento hoje.`,
+    alert: (a) =>
+      `Alerta Jibu: reação grave após vacinação (${a.reaction}) em ${a.child || 'uma criança'} desde ${a.since}, comunicada pelo agente comunitário ${a.reporter}. Ref. ${a.ref}. Por favor, faça o seguimento hoje.`,
   },
   sw: {
     outcomes: {
-      'outcome.will_come': ({ date }) => `Ufuatiliaji wa mhudumu wa afya ya jamii: mlezi atamleta mtoto ${date ? `tarehe ${date}` : 'tarehe nyingine'}.`,
+      'outcome.will_come': ({ date }) =>
+        `Ufuatiliaji wa mhudumu wa afya ya jamii: mlezi atamleta mtoto ${date ? `tarehe ${date}` : 'tarehe nyingine'}.`,
       'outcome.vaccinated_elsewhere': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mtoto alichanjwa kwingine.',
       'outcome.moved_away': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: familia imehama.',
       'outcome.refused': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mlezi amekataa chanjo.',
@@ -142,34 +172,47 @@ export const CASEWORKER_STAFF_TEXTS: Readonly<Record<StaffLocale, CaseWorkerStaf
     death: (a) => `Kifo kimeripotiwa na mhudumu wa afya ya jamii: ${a.place}.`,
     places: { facility: 'Kituo cha afya', home: 'Nyumbani', other: 'Kwingine' },
     reactions: {
-      fever: 'homa', swelling: 'uvimbe au maumivu mahali pa sindano', rash: 'vipele', vomiting: 'kutapika au kuhara',
-      fits: 'degedege', breathing: 'shida ya kupumua', other: 'madhara mengine',
+      fever: 'homa',
+      swelling: 'uvimbe au maumivu mahali pa sindano',
+      rash: 'vipele',
+      vomiting: 'kutapika au kuhara',
+      fits: 'degedege',
+      breathing: 'shida ya kupumua',
+      other: 'madhara mengine',
     },
     severities: { mild: 'madogo', moderate: 'ya wastani', severe: 'makali (hospitali au hatari ya kifo)' },
     aefi: (a) => `Madhara baada ya chanjo (AEFI): ${a.reaction}, ${a.severity}, tangu ${a.since}.`,
-    alert: (a) => `Tahadhari ya Jibu: madhara makali baada ya chanjo (${a.reaction}) kwa ${a.child || 'mtoto'} tangu ${a.since}, yameripotiwa na mhudumu wa afya ya jamii ${a.reporter}. Kumb. ${a.ref}. Tafadhali fuatilia leo.`,
+    alert: (a) =>
+      `Tahadhari ya Jibu: madhara makali baada ya chanjo (${a.reaction}) kwa ${a.child || 'mtoto'} tangu ${a.since}, yameripotiwa na mhudumu wa afya ya jamii ${a.reporter}. Kumb. ${a.ref}. Tafadhali fuatilia leo.`,
   },
   rw: {
     outcomes: {
-      'outcome.will_come': ({ date }) => `Ikurikirana ry'umujyanama w'ubuzima: umurezi azazana umwana ${date ? `ku wa ${date}` : 'ku yindi tariki'}.`,
-      'outcome.vaccinated_elsewhere': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umwana yakingiriwe ahandi.',
-      'outcome.moved_away': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umuryango wimukiye ahandi.',
-      'outcome.refused': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umurezi yanze ko umwana akingirwa.',
-      'outcome.not_found': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umwana ntiyabonetse.',
-      'outcome.died': () => 'Ikurikirana ry\'umujyanama w\'ubuzima: umwana yapfuye.',
+      'outcome.will_come': ({ date }) =>
+        `Ikurikirana ry'umujyanama w'ubuzima: umurezi azazana umwana ${date ? `ku wa ${date}` : 'ku yindi tariki'}.`,
+      'outcome.vaccinated_elsewhere': () => "Ikurikirana ry'umujyanama w'ubuzima: umwana yakingiriwe ahandi.",
+      'outcome.moved_away': () => "Ikurikirana ry'umujyanama w'ubuzima: umuryango wimukiye ahandi.",
+      'outcome.refused': () => "Ikurikirana ry'umujyanama w'ubuzima: umurezi yanze ko umwana akingirwa.",
+      'outcome.not_found': () => "Ikurikirana ry'umujyanama w'ubuzima: umwana ntiyabonetse.",
+      'outcome.died': () => "Ikurikirana ry'umujyanama w'ubuzima: umwana yapfuye.",
     },
     signature: (a) => `Byatangajwe na ${a.username} hakoreshejwe Jibu USSD, nimero ${a.ref}.`,
-    visitSkipped: 'Gahunda yasibwe: umujyanama w\'ubuzima yatangaje ko umwana yapfuye.',
+    visitSkipped: "Gahunda yasibwe: umujyanama w'ubuzima yatangaje ko umwana yapfuye.",
     birth: (a) => `Ivuka ryamenyeshejwe n'umujyanama w'ubuzima: ${a.place}.`,
     death: (a) => `Urupfu rwamenyeshejwe n'umujyanama w'ubuzima: ${a.place}.`,
     places: { facility: 'Ivuriro', home: 'Mu rugo', other: 'Ahandi' },
     reactions: {
-      fever: 'umuriro', swelling: 'kubyimba cyangwa kubabara aho baterewe urukingo', rash: 'uduheri ku mubiri', vomiting: 'kuruka cyangwa impiswi',
-      fits: 'kugagara', breathing: 'guhumeka nabi', other: 'izindi ngaruka',
+      fever: 'umuriro',
+      swelling: 'kubyimba cyangwa kubabara aho baterewe urukingo',
+      rash: 'uduheri ku mubiri',
+      vomiting: 'kuruka cyangwa impiswi',
+      fits: 'kugagara',
+      breathing: 'guhumeka nabi',
+      other: 'izindi ngaruka',
     },
     severities: { mild: 'zoroheje', moderate: 'ziringaniye', severe: 'zikomeye (ibitaro cyangwa akaga ku buzima)' },
     aefi: (a) => `Ingaruka zabaye nyuma yo gukingirwa: ${a.reaction}, ${a.severity}, kuva ku wa ${a.since}.`,
-    alert: (a) => `Impuruza ya Jibu: ingaruka zikomeye nyuma yo gukingirwa (${a.reaction}) ${a.child ? `kuri ${a.child}` : 'ku mwana'} kuva ku wa ${a.since}, byatangajwe n'umujyanama w'ubuzima ${a.reporter}. Nimero ${a.ref}. Mwakurikirana uyu munsi.`,
+    alert: (a) =>
+      `Impuruza ya Jibu: ingaruka zikomeye nyuma yo gukingirwa (${a.reaction}) ${a.child ? `kuri ${a.child}` : 'ku mwana'} kuva ku wa ${a.since}, byatangajwe n'umujyanama w'ubuzima ${a.reporter}. Nimero ${a.ref}. Mwakurikirana uyu munsi.`,
   },
 };
 
@@ -198,8 +241,12 @@ export function signature(username: string, ref: string, locale: StaffLocale): s
  * outcomeNote({ note: 'Transferred.' }, { username: 'cw.zawadi', ref: 'K7Q2MX', locale: 'fr' })
  * // "Transferred. Signalé par cw.zawadi via Jibu USSD, réf. K7Q2MX."
  */
-export function outcomeNote(outcome: Outcome, p: { date?: string; username: string; ref: string; locale: StaffLocale }): string {
-  const outcomes: Readonly<Record<string, (a: { date?: string }) => string>> = CASEWORKER_STAFF_TEXTS[p.locale].outcomes;
+export function outcomeNote(
+  outcome: Outcome,
+  p: { date?: string; username: string; ref: string; locale: StaffLocale },
+): string {
+  const outcomes: Readonly<Record<string, (a: { date?: string }) => string>> =
+    CASEWORKER_STAFF_TEXTS[p.locale].outcomes;
   const text = Object.hasOwn(outcomes, outcome.note) ? outcomes[outcome.note]?.({ date: p.date }) : undefined;
   return `${text ?? outcome.note} ${signature(p.username, p.ref, p.locale)}`;
 }
@@ -211,7 +258,8 @@ export function outcomeNote(outcome: Outcome, p: { date?: string; username: stri
  * @example outcomeWrite({ note: 'outcome.refused', followUp: true }, 'EvT0000001a', 'Refused…') // { op: 'event.update', followUp: true, … }
  */
 export function outcomeWrite(outcome: Outcome, event: string, note: string, date?: string): Dhis2Write {
-  if (outcome.reschedule && date && !outcome.status && !outcome.followUp) return { op: 'event.reschedule', event, scheduledAt: date, note };
+  if (outcome.reschedule && date && !outcome.status && !outcome.followUp)
+    return { op: 'event.reschedule', event, scheduledAt: date, note };
   if (outcome.status || outcome.followUp || (outcome.reschedule && date)) {
     return {
       op: 'event.update',
@@ -227,7 +275,12 @@ export function outcomeWrite(outcome: Outcome, event: string, note: string, date
 
 /** Skip a scheduled visit that can no longer happen (the child died): reminders stop with it. */
 export function skipVisit(event: string, p: { username: string; ref: string; locale: StaffLocale }): Dhis2Write {
-  return { op: 'event.update', event, status: 'SKIPPED', note: `${CASEWORKER_STAFF_TEXTS[p.locale].visitSkipped} ${signature(p.username, p.ref, p.locale)}` };
+  return {
+    op: 'event.update',
+    event,
+    status: 'SKIPPED',
+    note: `${CASEWORKER_STAFF_TEXTS[p.locale].visitSkipped} ${signature(p.username, p.ref, p.locale)}`,
+  };
 }
 
 /** Split "Mwanaisha Salim" into first name and surname (the rest). */
@@ -240,7 +293,12 @@ export function splitName(full: string): { first: string; last?: string } {
 const attr = (attribute: string, value: string | undefined) => (value ? [{ attribute, value }] : []);
 
 /** Client-made uids for one notification, all derived from the step's fresh id. */
-export function notificationUids(id: string): { trackedEntity: string; enrollment: string; event: string; note: string } {
+export function notificationUids(id: string): {
+  trackedEntity: string;
+  enrollment: string;
+  event: string;
+  note: string;
+} {
   return {
     trackedEntity: uidFromKey(`caseworker:${id}:trackedEntity`),
     enrollment: uidFromKey(`caseworker:${id}:enrollment`),
@@ -313,16 +371,23 @@ export function birthWrite(d: Deployment, x: VitalEventsExtra, b: BirthReport): 
     events: [event],
   };
   if (b.existing) {
-    return { op: 'tracker.create', enrollments: [{ ...enrollment, trackedEntity: b.existing.trackedEntity, attributes: reason }] };
+    return {
+      op: 'tracker.create',
+      enrollments: [{ ...enrollment, trackedEntity: b.existing.trackedEntity, attributes: reason }],
+    };
   }
   return {
     op: 'tracker.create',
-    trackedEntities: [{
-      trackedEntity: uids.trackedEntity,
-      trackedEntityType: x.trackedEntityType,
-      orgUnit: b.orgUnit,
-      enrollments: [{ ...enrollment, trackedEntity: uids.trackedEntity, attributes: [...personAttributes, ...reason] }],
-    }],
+    trackedEntities: [
+      {
+        trackedEntity: uids.trackedEntity,
+        trackedEntityType: x.trackedEntityType,
+        orgUnit: b.orgUnit,
+        enrollments: [
+          { ...enrollment, trackedEntity: uids.trackedEntity, attributes: [...personAttributes, ...reason] },
+        ],
+      },
+    ],
   };
 }
 
@@ -361,35 +426,58 @@ export function deathWrite(d: Deployment, x: VitalEventsExtra, r: DeathReport): 
     notes: [{ note: uids.note, value: note }],
   };
   const vital = [...attr(ven.reasonAttribute, ven.reasonCodes.death), ...attr(ven.dateOfDeathAttribute, r.dateOfDeath)];
-  const enrollment = { enrollment: uids.enrollment, program: ven.program, orgUnit: r.orgUnit, status: 'COMPLETED', enrolledAt: r.today, occurredAt: r.dateOfDeath, events: [event] };
-  if (r.existing) return { op: 'tracker.create', enrollments: [{ ...enrollment, trackedEntity: r.existing.trackedEntity, attributes: vital }] };
+  const enrollment = {
+    enrollment: uids.enrollment,
+    program: ven.program,
+    orgUnit: r.orgUnit,
+    status: 'COMPLETED',
+    enrolledAt: r.today,
+    occurredAt: r.dateOfDeath,
+    events: [event],
+  };
+  if (r.existing)
+    return {
+      op: 'tracker.create',
+      enrollments: [{ ...enrollment, trackedEntity: r.existing.trackedEntity, attributes: vital }],
+    };
   const p = r.person;
   const name = p ? splitName(p.name) : { first: '' };
   return {
     op: 'tracker.create',
-    trackedEntities: [{
-      trackedEntity: uids.trackedEntity,
-      trackedEntityType: x.trackedEntityType,
-      orgUnit: r.orgUnit,
-      enrollments: [{
-        ...enrollment,
+    trackedEntities: [
+      {
         trackedEntity: uids.trackedEntity,
-        attributes: [
-          ...attr(a.firstName, name.first),
-          ...attr(a.surname, name.last),
-          ...attr(a.sex, p ? (p.sex === 'female' ? 'Female' : 'Male') : undefined),
-          ...attr(a.dateOfBirth, p?.dateOfBirth),
-          ...vital,
+        trackedEntityType: x.trackedEntityType,
+        orgUnit: r.orgUnit,
+        enrollments: [
+          {
+            ...enrollment,
+            trackedEntity: uids.trackedEntity,
+            attributes: [
+              ...attr(a.firstName, name.first),
+              ...attr(a.surname, name.last),
+              ...attr(a.sex, p ? (p.sex === 'female' ? 'Female' : 'Male') : undefined),
+              ...attr(a.dateOfBirth, p?.dateOfBirth),
+              ...vital,
+            ],
+          },
         ],
-      }],
-    }],
+      },
+    ],
   };
 }
 
 /** An adverse event after immunization, written as the deployment says on the child's latest visit. */
-export function aefiWrite(d: Deployment, p: { event: string; reaction: string; severity: string; date: string; username: string; ref: string }): Dhis2Write {
+export function aefiWrite(
+  d: Deployment,
+  p: { event: string; reaction: string; severity: string; date: string; username: string; ref: string },
+): Dhis2Write {
   const t = CASEWORKER_STAFF_TEXTS[d.staffLocale];
-  const text = t.aefi({ reaction: textOf(t.reactions, p.reaction) ?? p.reaction, severity: textOf(t.severities, p.severity) ?? p.severity, since: p.date });
+  const text = t.aefi({
+    reaction: textOf(t.reactions, p.reaction) ?? p.reaction,
+    severity: textOf(t.severities, p.severity) ?? p.severity,
+    since: p.date,
+  });
   const note = `${text} ${signature(p.username, p.ref, d.staffLocale)}`;
   return { op: 'event.update', event: p.event, ...(d.aefi.followUp ? { followUp: true } : {}), note };
 }
@@ -398,7 +486,14 @@ export function aefiWrite(d: Deployment, p: { event: string; reaction: string; s
  * The alert a severe reaction sends to the responsible case workers, in the staff language. It is an
  * SMS read on a phone, so the date is written DD/MM/YYYY.
  */
-export function aefiAlertText(p: { reaction: string; childName: string; since: string; reporter: string; ref: string; locale: StaffLocale }): string {
+export function aefiAlertText(p: {
+  reaction: string;
+  childName: string;
+  since: string;
+  reporter: string;
+  ref: string;
+  locale: StaffLocale;
+}): string {
   const t = CASEWORKER_STAFF_TEXTS[p.locale];
   const since = /^(\d{4})-(\d{2})-(\d{2})$/.exec(p.since);
   return t.alert({

@@ -8,11 +8,19 @@ import type { ParseResult } from './types.ts';
  */
 export function readBody<S extends z.ZodType>(schema: S, body: unknown): ParseResult<z.output<S>> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    return { ok: false, code: 'JIBU_BAD_REQUEST', detail: `body: expected form fields or a JSON object, got ${describe(body)}` };
+    return {
+      ok: false,
+      code: 'JIBU_BAD_REQUEST',
+      detail: `body: expected form fields or a JSON object, got ${describe(body)}`,
+    };
   }
   const parsed = schema.safeParse(body);
   if (parsed.success) return { ok: true, value: parsed.data };
-  return { ok: false, code: 'JIBU_BAD_REQUEST', detail: describeIssues(parsed.error.issues, body as Record<string, unknown>) };
+  return {
+    ok: false,
+    code: 'JIBU_BAD_REQUEST',
+    detail: describeIssues(parsed.error.issues, body as Record<string, unknown>),
+  };
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[], body: Record<string, unknown>): string {
@@ -24,7 +32,8 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], body: Record<string
     seen.add(field);
     const value = issue.path.length === 1 ? body[String(issue.path[0])] : undefined;
     if (issue.path.length === 1 && value === undefined) parts.push(`${field}: missing`);
-    else if (issue.code === 'invalid_type') parts.push(`${field}: expected a single ${issue.expected}, got ${describe(value)}`);
+    else if (issue.code === 'invalid_type')
+      parts.push(`${field}: expected a single ${issue.expected}, got ${describe(value)}`);
     else if (issue.code === 'too_big') parts.push(`${field}: too long`);
     else if (issue.code === 'too_small') parts.push(`${field}: empty`);
     else parts.push(`${field}: ${issue.message}`);

@@ -33,13 +33,17 @@ export function createSender(options: SenderOptions): SmsSender {
       return createConsoleSender(options.console ?? {});
     case 'africastalking': {
       const at = options.africastalking;
-      if (at === undefined || at.username === '' || at.apiKey === '') throw missing('africastalking', 'username and API key');
+      if (at === undefined || at.username === '' || at.apiKey === '')
+        throw missing('africastalking', 'username and API key');
       return createAfricasTalkingSender(at);
     }
     case 'twilio': {
       const tw = options.twilio;
-      if (tw === undefined || tw.accountSid === '' || tw.authToken === '') throw missing('twilio', 'account SID and auth token');
-      const statusCallbackUrl = tw.statusCallbackUrl ?? (options.publicUrl ? `${options.publicUrl.replace(/\/+$/, '')}/sms/twilio/status` : undefined);
+      if (tw === undefined || tw.accountSid === '' || tw.authToken === '')
+        throw missing('twilio', 'account SID and auth token');
+      const statusCallbackUrl =
+        tw.statusCallbackUrl ??
+        (options.publicUrl ? `${options.publicUrl.replace(/\/+$/, '')}/sms/twilio/status` : undefined);
       return createTwilioSender({ ...tw, statusCallbackUrl });
     }
     case 'http': {

@@ -30,7 +30,8 @@ const GSM7_EXTENDED = new Set([...GSM7_EXTENSION]);
 export function measureSms(text: string): SmsMeasure {
   const message = new SegmentedMessage(text, 'auto');
   const encoding = message.encodingName;
-  const units = encoding === 'GSM-7' ? [...text].reduce((n, ch) => n + (GSM7_EXTENDED.has(ch) ? 2 : 1), 0) : text.length;
+  const units =
+    encoding === 'GSM-7' ? [...text].reduce((n, ch) => n + (GSM7_EXTENDED.has(ch) ? 2 : 1), 0) : text.length;
   return {
     encoding,
     segments: message.segmentsCount,
@@ -89,9 +90,43 @@ export function normalizePunctuation(text: string): string {
  * are not in the list, so they keep their accent.
  */
 const ACCENTS: Readonly<Record<string, string>> = {
-  á: 'a', â: 'a', ã: 'a', ê: 'e', ë: 'e', í: 'i', î: 'i', ï: 'i', ó: 'o', ô: 'o', õ: 'o', ú: 'u', û: 'u', ç: 'c', ý: 'y', ÿ: 'y', œ: 'oe',
-  Á: 'A', À: 'A', Â: 'A', Ã: 'A', È: 'E', Ê: 'E', Ë: 'E', Ì: 'I', Í: 'I', Î: 'I', Ï: 'I', Ò: 'O', Ó: 'O', Ô: 'O', Õ: 'O',
-  Ù: 'U', Ú: 'U', Û: 'U', Ý: 'Y', Œ: 'OE',
+  á: 'a',
+  â: 'a',
+  ã: 'a',
+  ê: 'e',
+  ë: 'e',
+  í: 'i',
+  î: 'i',
+  ï: 'i',
+  ó: 'o',
+  ô: 'o',
+  õ: 'o',
+  ú: 'u',
+  û: 'u',
+  ç: 'c',
+  ý: 'y',
+  ÿ: 'y',
+  œ: 'oe',
+  Á: 'A',
+  À: 'A',
+  Â: 'A',
+  Ã: 'A',
+  È: 'E',
+  Ê: 'E',
+  Ë: 'E',
+  Ì: 'I',
+  Í: 'I',
+  Î: 'I',
+  Ï: 'I',
+  Ò: 'O',
+  Ó: 'O',
+  Ô: 'O',
+  Õ: 'O',
+  Ù: 'U',
+  Ú: 'U',
+  Û: 'U',
+  Ý: 'Y',
+  Œ: 'OE',
 };
 const ACCENTED = new RegExp(`[${Object.keys(ACCENTS).join('')}]`, 'g');
 

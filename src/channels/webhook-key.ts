@@ -17,10 +17,14 @@ export type WebhookKeyCheck = 'open' | 'verified';
  */
 export function checkWebhookKey(key: unknown, secret: string | undefined): ParseResult<WebhookKeyCheck> {
   if (secret === undefined || secret === '') return { ok: true, value: 'open' };
-  if (key === undefined || key === '') return { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key query parameter is missing' };
-  if (typeof key !== 'string') return { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key query parameter must appear once' };
+  if (key === undefined || key === '')
+    return { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key query parameter is missing' };
+  if (typeof key !== 'string')
+    return { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key query parameter must appear once' };
   const matches = timingSafeEqual(digest(key), digest(secret));
-  return matches ? { ok: true, value: 'verified' } : { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key does not match' };
+  return matches
+    ? { ok: true, value: 'verified' }
+    : { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key does not match' };
 }
 
 function digest(value: string): Buffer {

@@ -13,7 +13,9 @@ export interface AdminTarget {
   token?: string;
 }
 
-const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), detail: z.unknown().optional() }) });
+const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), detail: z.unknown().optional() }),
+});
 
 /** An error answer of the admin API, with its catalogue code. */
 export class AdminApiError extends Error {
@@ -34,15 +36,29 @@ export class AdminApiError extends Error {
  *
  * @example await adminCall({ url: 'http://localhost:3000', token }, 'GET', '/admin/queues', queuesSchema)
  */
-export async function adminCall<T>(target: AdminTarget, method: 'GET' | 'POST', pathname: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+export async function adminCall<T>(
+  target: AdminTarget,
+  method: 'GET' | 'POST',
+  pathname: string,
+  schema: z.ZodType<T>,
+  body?: unknown,
+): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(`${target.url.replace(/\/$/, '')}${pathname}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    res = await fetch(`${target.url.replace(/\/$/, '')}${pathname}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
   } catch (err) {
-    throw new AdminApiError(0, 'UNREACHABLE', `the gateway at ${target.url} does not answer (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message})`);
+    throw new AdminApiError(
+      0,
+      'UNREACHABLE',
+      `the gateway at ${target.url} does not answer (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message})`,
+    );
   }
   const json: unknown = await res.json().catch(() => null);
   if (!res.ok) {
@@ -51,7 +67,12 @@ export async function adminCall<T>(target: AdminTarget, method: 'GET' | 'POST', 
     throw new AdminApiError(res.status, `HTTP_${res.status}`, `the gateway answered ${res.status}`);
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new AdminApiError(res.status, 'BAD_ANSWER', `unexpected answer from ${pathname}: ${parsed.error.issues[0]?.message ?? ''}`);
+  if (!parsed.success)
+    throw new AdminApiError(
+      res.status,
+      'BAD_ANSWER',
+      `unexpected answer from ${pathname}: ${parsed.error.issues[0]?.message ?? ''}`,
+    );
   return parsed.data;
 }
 
@@ -82,20 +103,31 @@ function fail(io: CliIo, err: unknown): number {
   io.err(`${err.code}: ${err.message}`);
   const problems = (err.detail as { problems?: unknown } | undefined)?.problems;
   if (Array.isArray(problems)) {
-    for (const p of problems as Array<{ file?: string; line?: number; message?: string; hint?: string; severity?: string }>) {
-      io.err(`${p.file ?? '?'}${p.line ? `:${p.line}` : ''}  ${p.severity ?? 'error'}  ${p.message ?? ''}${p.hint ? `  (${p.hint})` : ''}`);
+    for (const p of problems as Array<{
+      file?: string;
+      line?: number;
+      message?: string;
+      hint?: string;
+      severity?: string;
+    }>) {
+      io.err(
+        `${p.file ?? '?'}${p.line ? `:${p.line}` : ''}  ${p.severity ?? 'error'}  ${p.message ?? ''}${p.hint ? `  (${p.hint})` : ''}`,
+      );
     }
   } else if (err.detail !== undefined) {
     io.err(JSON.stringify(err.detail));
   }
-  if (err.status === 401) io.err('pass --token or set ADMIN_TOKEN to the gateway\'s ADMIN_TOKEN');
+  if (err.status === 401) io.err("pass --token or set ADMIN_TOKEN to the gateway's ADMIN_TOKEN");
   return 1;
 }
 
 const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 
 /** `jibu outbox list [--queue q]`: queue counts and the dead letters, newest first. */
-export async function outboxListCommand(opts: CommonOpts & { queue?: string; limit?: number }, io: CliIo): Promise<number> {
+export async function outboxListCommand(
+  opts: CommonOpts & { queue?: string; limit?: number },
+  io: CliIo,
+): Promise<number> {
   try {
     const q = new URLSearchParams();
     if (opts.queue) q.set('queue', opts.queue);
@@ -128,19 +160,32 @@ export async function outboxListCommand(opts: CommonOpts & { queue?: string; lim
 }
 
 /** `jibu outbox retry <id> [--queue q]`: put a dead letter back (the queue is looked up when not given). */
-export async function outboxRetryCommand(id: string, opts: CommonOpts & { queue?: string }, io: CliIo): Promise<number> {
+export async function outboxRetryCommand(
+  id: string,
+  opts: CommonOpts & { queue?: string },
+  io: CliIo,
+): Promise<number> {
   try {
     let queue = opts.queue;
     if (!queue) {
       const dead = await adminCall(opts, 'GET', '/admin/outbox/dead?limit=1000', deadLettersSchema);
       const hits = dead.deadLetters.filter((d) => d.id === id);
       if (hits.length !== 1) {
-        io.err(hits.length ? `${id} is dead in several queues (${hits.map((h) => h.queue).join(', ')}): pass --queue` : `no dead letter with id ${id} (see jibu outbox list)`);
+        io.err(
+          hits.length
+            ? `${id} is dead in several queues (${hits.map((h) => h.queue).join(', ')}): pass --queue`
+            : `no dead letter with id ${id} (see jibu outbox list)`,
+        );
         return 1;
       }
       queue = hits[0]?.queue;
     }
-    const r = await adminCall(opts, 'POST', `/admin/outbox/dead/${encodeURIComponent(queue ?? '')}/${encodeURIComponent(id)}/retry`, retrySchema);
+    const r = await adminCall(
+      opts,
+      'POST',
+      `/admin/outbox/dead/${encodeURIComponent(queue ?? '')}/${encodeURIComponent(id)}/retry`,
+      retrySchema,
+    );
     io.out(opts.json ? JSON.stringify(r) : `requeued ${r.id} on ${r.queue}`);
     return 0;
   } catch (err) {
@@ -151,8 +196,18 @@ export async function outboxRetryCommand(id: string, opts: CommonOpts & { queue?
 /** `jibu jobs run <name> [--date YYYY-MM-DD]`: run a scheduled job now, "as if today were" the date. */
 export async function jobsRunCommand(name: string, opts: CommonOpts & { date?: string }, io: CliIo): Promise<number> {
   try {
-    const r = await adminCall(opts, 'POST', `/admin/jobs/${encodeURIComponent(name)}/run`, jobRunSchema, opts.date ? { date: opts.date } : {});
-    io.out(opts.json ? JSON.stringify(r, null, 2) : `ran ${r.job} for ${r.date}${r.result === undefined ? '' : `: ${JSON.stringify(r.result)}`}`);
+    const r = await adminCall(
+      opts,
+      'POST',
+      `/admin/jobs/${encodeURIComponent(name)}/run`,
+      jobRunSchema,
+      opts.date ? { date: opts.date } : {},
+    );
+    io.out(
+      opts.json
+        ? JSON.stringify(r, null, 2)
+        : `ran ${r.job} for ${r.date}${r.result === undefined ? '' : `: ${JSON.stringify(r.result)}`}`,
+    );
     return 0;
   } catch (err) {
     return fail(io, err);
@@ -163,7 +218,11 @@ export async function jobsRunCommand(name: string, opts: CommonOpts & { date?: s
 export async function flowsReloadCommand(opts: CommonOpts, io: CliIo): Promise<number> {
   try {
     const r = await adminCall(opts, 'POST', '/admin/flows/reload', reloadSchema);
-    io.out(opts.json ? JSON.stringify(r) : `reloaded: version ${r.version}${r.flows?.length ? ` (${r.flows.join(', ')})` : ''}`);
+    io.out(
+      opts.json
+        ? JSON.stringify(r)
+        : `reloaded: version ${r.version}${r.flows?.length ? ` (${r.flows.join(', ')})` : ''}`,
+    );
     return 0;
   } catch (err) {
     return fail(io, err);
@@ -177,7 +236,12 @@ export async function pinResetCommand(phone: string, opts: CommonOpts, io: CliIo
   try {
     const r = await adminCall(opts, 'POST', '/admin/pin/reset', pinResetSchema, { phone });
     if (opts.json) io.out(JSON.stringify(r));
-    else io.out(r.reset ? `PIN of ${r.phone} reset: the next dial sends a new sign-in code by SMS` : `${r.phone} had no PIN set; nothing to reset`);
+    else
+      io.out(
+        r.reset
+          ? `PIN of ${r.phone} reset: the next dial sends a new sign-in code by SMS`
+          : `${r.phone} had no PIN set; nothing to reset`,
+      );
     return 0;
   } catch (err) {
     return fail(io, err);

@@ -27,7 +27,15 @@ const program = new Command()
   .option('--no-demo', 'metadata only: programmes, org units and admin, no people')
   .parse();
 
-const opts = program.opts<{ port: number; host: string; version: string; timeZone: string; children: number; seed: number; demo: boolean }>();
+const opts = program.opts<{
+  port: number;
+  host: string;
+  version: string;
+  timeZone: string;
+  children: number;
+  seed: number;
+  demo: boolean;
+}>();
 
 const emulator = createEmulator({
   version: opts.version,
@@ -42,12 +50,15 @@ console.log(`  Basic auth:  ${emulator.credentials.username} / ${emulator.creden
 console.log(`  ApiToken:    ${emulator.credentials.token}`);
 console.log(`  ApiToken v2: ${emulator.credentials.tokenV2}`);
 console.log(`  try: curl -H "Authorization: ApiToken ${emulator.credentials.token}" ${server.url}/api/system/info`);
-console.log('  SMS: configure a Generic HTTP gateway at /api/gateways, then POST /api/sms/outbound; DHIS2 reminders: POST /api/emulator/programNotifications/run');
+console.log(
+  '  SMS: configure a Generic HTTP gateway at /api/gateways, then POST /api/sms/outbound; DHIS2 reminders: POST /api/emulator/programNotifications/run',
+);
 if (opts.demo) {
   console.log('  demo caregivers:');
   for (const c of Object.values(DEMO.caregivers)) console.log(`    ${c.phone}  ${c.name}: ${c.demonstrates}`);
   console.log('  demo case workers:');
-  for (const c of Object.values(DEMO.caseWorkers)) console.log(`    ${c.phone}  ${c.name} (${c.username}): ${c.demonstrates}`);
+  for (const c of Object.values(DEMO.caseWorkers))
+    console.log(`    ${c.phone}  ${c.name} (${c.username}): ${c.demonstrates}`);
 }
 
 const stop = () => {

@@ -65,7 +65,11 @@ function deploymentProblems(file: string, err: JibuError): FlowProblem[] {
 }
 
 function compareProblems(a: FlowProblem, b: FlowProblem): number {
-  return a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1);
+  return (
+    a.file.localeCompare(b.file) ||
+    (a.line ?? 0) - (b.line ?? 0) ||
+    (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1)
+  );
 }
 
 /**
@@ -91,7 +95,10 @@ export async function checkFlows(opts: FlowsCheckOptions): Promise<FlowsCheckRep
 
   // The registry the gateway builds: the same actions, guards and validators, configured the same way.
   const registry = opts.registry ?? createDomainRegistry(deployment ?? defaultDeployment(), ALL_MODULES);
-  const loc = await readLocales(path.resolve(base, opts.localesDir), { defaultLocale: opts.defaultLocale, relativeTo: base });
+  const loc = await readLocales(path.resolve(base, opts.localesDir), {
+    defaultLocale: opts.defaultLocale,
+    relativeTo: base,
+  });
 
   const byName = new Map<string, { file: string; text: string }>();
   const flowsDir = path.resolve(base, opts.flowsDir);
@@ -101,7 +108,8 @@ export async function checkFlows(opts: FlowsCheckOptions): Promise<FlowsCheckRep
     }
   } catch {
     // Checking only the given files is fine; with none, the loader reports "no flow files".
-    if (!opts.files?.length) problems.push({ file: rel(opts.flowsDir), message: 'the flows folder cannot be read', severity: 'error' });
+    if (!opts.files?.length)
+      problems.push({ file: rel(opts.flowsDir), message: 'the flows folder cannot be read', severity: 'error' });
   }
   for (const f of opts.files ?? []) {
     const full = path.resolve(base, f);
@@ -126,9 +134,19 @@ export async function checkFlows(opts: FlowsCheckOptions): Promise<FlowsCheckRep
   const parsed = flowFiles.map((f) => parseFlowFile(f.file, f.text).flow).filter((f): f is ParsedFlow => !!f);
   // While a flow does not parse, which keys it uses is unknown: "unused" would be noise, not news.
   const unknownUse = parsed.length < flowFiles.length;
-  problems.push(...engineProblems.filter((p) => !(deployment && ENGINE_SEGMENT_WARNING.test(p.message)) && !(unknownUse && UNUSED_KEY_WARNING.test(p.message))));
+  problems.push(
+    ...engineProblems.filter(
+      (p) =>
+        !(deployment && ENGINE_SEGMENT_WARNING.test(p.message)) && !(unknownUse && UNUSED_KEY_WARNING.test(p.message)),
+    ),
+  );
   if (deployment) {
-    problems.push(...smsBudgetProblems(parsed, loc.set, { budget: deployment.sms.segmentBudget, foldAccents: deployment.sms.foldAccents }));
+    problems.push(
+      ...smsBudgetProblems(parsed, loc.set, {
+        budget: deployment.sms.segmentBudget,
+        foldAccents: deployment.sms.foldAccents,
+      }),
+    );
   }
 
   problems.sort(compareProblems);
@@ -168,7 +186,10 @@ const consoleIo: CliIo = { out: (l) => console.log(l), err: (l) => console.error
  * `jibu flows check [files…]`. Returns the exit code: 1 on any error (or any warning with `strict`),
  * else 0.
  */
-export async function flowsCheckCommand(opts: FlowsCheckOptions & { json?: boolean; strict?: boolean }, io: CliIo = consoleIo): Promise<number> {
+export async function flowsCheckCommand(
+  opts: FlowsCheckOptions & { json?: boolean; strict?: boolean },
+  io: CliIo = consoleIo,
+): Promise<number> {
   const report = await checkFlows(opts);
   io.out(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
   if (!report.ok) return 1;
@@ -189,7 +210,11 @@ export interface FlowsGraphOptions {
 }
 
 /** Where the flow is: a path to a YAML file, or a flow id in `flowsDir`. */
-async function readFlowSource(flow: string, flowsDir: string, base: string): Promise<{ file: string; text: string } | null> {
+async function readFlowSource(
+  flow: string,
+  flowsDir: string,
+  base: string,
+): Promise<{ file: string; text: string } | null> {
   const candidates = /\.ya?ml$/.test(flow) ? [path.resolve(base, flow)] : [];
   const dir = path.resolve(base, flowsDir);
   candidates.push(path.join(dir, `${flow}.yaml`), path.join(dir, `${flow}.yml`));
@@ -219,8 +244,10 @@ async function readFlowSource(flow: string, flowsDir: string, base: string): Pro
 export async function flowsGraphCommand(flow: string, opts: FlowsGraphOptions, io: CliIo = consoleIo): Promise<number> {
   const base = opts.baseDir ?? process.cwd();
   if (opts.out && !/\.(mmd|md|mermaid)$/i.test(opts.out)) {
-    io.err(`cannot write ${opts.out}: only Mermaid text (.mmd) is written. No offline SVG renderer is installed; `
-      + 'paste the .mmd into https://mermaid.live, view it in GitHub/GitLab markdown, or render it with @mermaid-js/mermaid-cli (mmdc) where available.');
+    io.err(
+      `cannot write ${opts.out}: only Mermaid text (.mmd) is written. No offline SVG renderer is installed; ` +
+        'paste the .mmd into https://mermaid.live, view it in GitHub/GitLab markdown, or render it with @mermaid-js/mermaid-cli (mmdc) where available.',
+    );
     return 2;
   }
   const src = await readFlowSource(flow, opts.flowsDir, base);
@@ -236,7 +263,10 @@ export async function flowsGraphCommand(flow: string, opts: FlowsGraphOptions, i
   }
   let label: ((key: string) => string) | undefined;
   if (!opts.keys) {
-    const loc = await readLocales(path.resolve(base, opts.localesDir), { defaultLocale: opts.defaultLocale, relativeTo: base });
+    const loc = await readLocales(path.resolve(base, opts.localesDir), {
+      defaultLocale: opts.defaultLocale,
+      relativeTo: base,
+    });
     const locale = loc.set.resolve(opts.locale ?? opts.defaultLocale);
     // The raw message (with its {params}) is what an admin edits, so that is what the diagram shows.
     label = (key) => {

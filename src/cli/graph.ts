@@ -35,10 +35,14 @@ function clip(s: string, n: number): string {
 
 function describeInput(input: InputSpec): string {
   switch (input.kind) {
-    case 'number': return `number ${input.min}–${input.max}`;
-    case 'text': return `text ≤ ${input.maxLength}`;
-    case 'choice': return `choice of ${input.options.length}`;
-    default: return input.kind;
+    case 'number':
+      return `number ${input.min}–${input.max}`;
+    case 'text':
+      return `text ≤ ${input.maxLength}`;
+    case 'choice':
+      return `choice of ${input.options.length}`;
+    default:
+      return input.kind;
   }
 }
 
@@ -62,7 +66,9 @@ export function flowToMermaid(def: FlowFile, opts: MermaidOptions = {}): string 
   const max = opts.maxLabel ?? 48;
   const text = (key: string) => clip(opts.label ? opts.label(key) : key, max);
   const lines: string[] = ['flowchart TD'];
-  lines.push(`  %% flow ${def.id} v${def.version}${opts.source ? ` (${opts.source})` : ''}; channels: ${def.channels.join(', ')}`);
+  lines.push(
+    `  %% flow ${def.id} v${def.version}${opts.source ? ` (${opts.source})` : ''}; channels: ${def.channels.join(', ')}`,
+  );
   lines.push(`  start((start)) --> ${nodeId(def.start)}`);
 
   const kinds = new Map<Step['type'], string[]>();
@@ -71,16 +77,28 @@ export function flowToMermaid(def: FlowFile, opts: MermaidOptions = {}): string 
     const n = nodeId(id);
     const body = (s: string) => `"${esc(s)}"`;
     switch (step.type) {
-      case 'menu': lines.push(`  ${n}{{${body(`${id}: ${text(step.text)}`)}}}`); break;
-      case 'ask': lines.push(`  ${n}[/${body(`${id}: ${text(step.text)} (${describeInput(step.input)})`)}/]`); break;
-      case 'say': lines.push(`  ${n}[${body(`${id}: ${text(step.text)}`)}]`); break;
-      case 'action': lines.push(`  ${n}[[${body(`${id}: ${step.action}`)}]]`); break;
-      case 'end': lines.push(`  ${n}([${body(step.text ? `${id}: ${text(step.text)}` : id)}])`); break;
+      case 'menu':
+        lines.push(`  ${n}{{${body(`${id}: ${text(step.text)}`)}}}`);
+        break;
+      case 'ask':
+        lines.push(`  ${n}[/${body(`${id}: ${text(step.text)} (${describeInput(step.input)})`)}/]`);
+        break;
+      case 'say':
+        lines.push(`  ${n}[${body(`${id}: ${text(step.text)}`)}]`);
+        break;
+      case 'action':
+        lines.push(`  ${n}[[${body(`${id}: ${step.action}`)}]]`);
+        break;
+      case 'end':
+        lines.push(`  ${n}([${body(step.text ? `${id}: ${text(step.text)}` : id)}])`);
+        break;
     }
   }
 
   const edge = (from: string, to: string, label?: string, dotted = false) =>
-    lines.push(`  ${nodeId(from)} ${dotted ? '-.->' : '-->'}${label ? `|"${esc(clip(label, max))}"|` : ''} ${nodeId(to)}`);
+    lines.push(
+      `  ${nodeId(from)} ${dotted ? '-.->' : '-->'}${label ? `|"${esc(clip(label, max))}"|` : ''} ${nodeId(to)}`,
+    );
   for (const [id, step] of Object.entries(def.steps)) {
     if (step.type === 'end') continue;
     step.branches?.forEach((b) => edge(id, b.next, describeWhen(b)));
@@ -96,7 +114,8 @@ export function flowToMermaid(def: FlowFile, opts: MermaidOptions = {}): string 
     } else {
       edge(id, step.next, otherwise);
     }
-    if ((step.type === 'menu' || step.type === 'ask') && step.timeout) edge(id, step.timeout.next, `no reply in ${step.timeout.after}`, true);
+    if ((step.type === 'menu' || step.type === 'ask') && step.timeout)
+      edge(id, step.timeout.next, `no reply in ${step.timeout.after}`, true);
   }
 
   // Colours tell kinds apart in renderers that ignore shapes (and for colour-blind readers the shapes stay).

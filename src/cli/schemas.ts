@@ -18,7 +18,10 @@ export const SCHEMAS_DIR = 'schemas';
  * the dialect every YAML/JSON editor plugin understands.
  */
 function toSchema(schema: z.ZodType, meta: { title: string; description: string }): string {
-  const generated = z.toJSONSchema(schema, { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as Record<string, unknown>;
+  const generated = z.toJSONSchema(schema, { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   const { $schema, ...rest } = generated;
   const doc = { $schema, title: meta.title, description: meta.description, ...rest };
   return `${JSON.stringify(doc, null, 2)}\n`;
@@ -33,11 +36,13 @@ export function generateSchemas(): Record<string, string> {
   return {
     [`${SCHEMAS_DIR}/flow.schema.json`]: toSchema(flowFileSchema, {
       title: 'Jibu flow',
-      description: 'A conversation in flows/*.yaml: steps (menu, ask, say, action, end) that name locale keys. Generated from flowFileSchema by `jibu schemas write`; do not edit.',
+      description:
+        'A conversation in flows/*.yaml: steps (menu, ask, say, action, end) that name locale keys. Generated from flowFileSchema by `jibu schemas write`; do not edit.',
     }),
     [`${SCHEMAS_DIR}/deployment.schema.json`]: toSchema(DeploymentSchema, {
       title: 'Jibu deployment',
-      description: 'The deployment file (JIBU_CONFIG): DHIS2 metadata roles and programme rules; every field has a default. Generated from DeploymentSchema by `jibu schemas write`; do not edit.',
+      description:
+        'The deployment file (JIBU_CONFIG): DHIS2 metadata roles and programme rules; every field has a default. Generated from DeploymentSchema by `jibu schemas write`; do not edit.',
     }),
   };
 }

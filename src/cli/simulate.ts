@@ -27,7 +27,10 @@ export interface SimPhone {
 }
 
 /** A sender that keeps what would have gone out, so the terminal (or a test) shows it as the phone would. */
-export function capturingSender(onSend?: (m: OutboundSms) => void, provider: SmsSender['provider'] = 'console'): SmsSender & { sent: OutboundSms[] } {
+export function capturingSender(
+  onSend?: (m: OutboundSms) => void,
+  provider: SmsSender['provider'] = 'console',
+): SmsSender & { sent: OutboundSms[] } {
   const sent: OutboundSms[] = [];
   return {
     provider,
@@ -49,7 +52,8 @@ export function simPhone(baseUrl: string, phone: string, serviceCode: string, ke
     const body = new URLSearchParams({ sessionId, serviceCode, phoneNumber: phone, networkCode: '63902', text });
     const res = await fetch(`${baseUrl}/ussd/africastalking${q}`, { method: 'POST', body });
     const raw = await res.text();
-    if (!raw.startsWith('CON ') && !raw.startsWith('END ')) throw new Error(`unexpected USSD answer ${res.status}: ${raw}`);
+    if (!raw.startsWith('CON ') && !raw.startsWith('END '))
+      throw new Error(`unexpected USSD answer ${res.status}: ${raw}`);
     return { text: raw.slice(4), end: raw.startsWith('END ') };
   };
   return {
@@ -78,7 +82,13 @@ function box(title: string, text: string): string {
   const lines = text.split('\n');
   const width = Math.max(title.length + 2, ...lines.map((l) => l.length)) + 2;
   const bar = '─'.repeat(width);
-  return [`┌${bar}┐`, `│ ${title.padEnd(width - 1)}│`, `├${bar}┤`, ...lines.map((l) => `│ ${l.padEnd(width - 1)}│`), `└${bar}┘`].join('\n');
+  return [
+    `┌${bar}┐`,
+    `│ ${title.padEnd(width - 1)}│`,
+    `├${bar}┤`,
+    ...lines.map((l) => `│ ${l.padEnd(width - 1)}│`),
+    `└${bar}┘`,
+  ].join('\n');
 }
 
 /**
@@ -100,7 +110,10 @@ export async function simulate(opts: SimulateOptions): Promise<void> {
   let gateway: Gateway | undefined;
   let baseUrl = opts.url?.replace(/\/$/, '');
   const dryRun = opts.dryRun === true;
-  if (baseUrl && dryRun) throw new Error('--dry-run needs the embedded gateway: it cannot stop a running gateway at --url from writing to DHIS2');
+  if (baseUrl && dryRun)
+    throw new Error(
+      '--dry-run needs the embedded gateway: it cannot stop a running gateway at --url from writing to DHIS2',
+    );
   const held: string[] = [];
   /** Writes queued and not yet reported by the relay. */
   const pending = new Set<string>();

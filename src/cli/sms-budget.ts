@@ -30,8 +30,8 @@ function stepSms(ctx: RenderCtx, step: Step): string | null {
     case 'menu': {
       const labels = step.options
         ? step.options.map((o) => text(o.label, o.params))
-        // A data menu's length is only known at runtime: measure it with one item.
-        : [text(step.optionsFrom?.label ?? '', step.optionsFrom?.params)];
+        : // A data menu's length is only known at runtime: measure it with one item.
+          [text(step.optionsFrom?.label ?? '', step.optionsFrom?.params)];
       return [text(step.text, step.params), ...labels.map((l, i) => `${i + 1}. ${l}`)].join('\n');
     }
     case 'ask':
@@ -89,7 +89,11 @@ interface Over {
  * @example smsBudgetProblems(flows, locales, { budget: 1 })
  * // [{ file: 'flows/demo.yaml', line: 24, severity: 'warning', message: 'SMS reply at menu facts takes 2 segments in en, fr …' }]
  */
-export function smsBudgetProblems(flows: readonly ParsedFlow[], locales: LocaleSet, opts: SmsBudgetOptions): FlowProblem[] {
+export function smsBudgetProblems(
+  flows: readonly ParsedFlow[],
+  locales: LocaleSet,
+  opts: SmsBudgetOptions,
+): FlowProblem[] {
   const problems: FlowProblem[] = [];
   for (const flow of flows) {
     const { def } = flow;
@@ -105,18 +109,35 @@ export function smsBudgetProblems(flows: readonly ParsedFlow[], locales: LocaleS
         if (own === null) continue;
         let worst: Over | undefined;
         for (const chain of chains.get(id) ?? [[]]) {
-          const said = chain.map((s) => { const st = def.steps[s]; return st ? stepSms(ctx, st) : null; }).filter((x): x is string => !!x);
+          const said = chain
+            .map((s) => {
+              const st = def.steps[s];
+              return st ? stepSms(ctx, st) : null;
+            })
+            .filter((x): x is string => !!x);
           const measure = prepareSms([...said, own].join('\n'), { foldAccents: opts.foldAccents === true });
-          if (!worst || measure.segments > worst.measure.segments || (measure.segments === worst.measure.segments && measure.units > worst.measure.units)) {
+          if (
+            !worst ||
+            measure.segments > worst.measure.segments ||
+            (measure.segments === worst.measure.segments && measure.units > worst.measure.units)
+          ) {
             worst = { locale, measure, chain };
           }
         }
         if (worst && worst.measure.segments > opts.budget) over.push(worst);
       }
       if (!over.length) continue;
-      const top = over.reduce((a, b) => (b.measure.segments > a.measure.segments || (b.measure.segments === a.measure.segments && b.measure.units > a.measure.units) ? b : a));
+      const top = over.reduce((a, b) =>
+        b.measure.segments > a.measure.segments ||
+        (b.measure.segments === a.measure.segments && b.measure.units > a.measure.units)
+          ? b
+          : a,
+      );
       const m = top.measure;
-      const why = m.encoding === 'UCS-2' && m.nonGsmCharacters.length ? `; UCS-2 because of ${m.nonGsmCharacters.map((c) => JSON.stringify(c)).join(' ')}` : '';
+      const why =
+        m.encoding === 'UCS-2' && m.nonGsmCharacters.length
+          ? `; UCS-2 because of ${m.nonGsmCharacters.map((c) => JSON.stringify(c)).join(' ')}`
+          : '';
       const after = top.chain.length ? ` after say ${top.chain.join(', ')}` : '';
       problems.push({
         file: flow.file,

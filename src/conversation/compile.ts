@@ -94,11 +94,15 @@ export interface CompiledFlow {
 export const isInteractive = (s: Step): boolean => s.type === 'menu' || s.type === 'ask' || s.type === 'say';
 
 /** Every step a step can lead to, with why (for reachability, back targets and the checker). */
-export function stepEdges(step: Step): Array<{ target: string; via: 'next' | 'option' | 'branch' | 'timeout' | 'empty'; index?: number }> {
+export function stepEdges(
+  step: Step,
+): Array<{ target: string; via: 'next' | 'option' | 'branch' | 'timeout' | 'empty'; index?: number }> {
   const out: Array<{ target: string; via: 'next' | 'option' | 'branch' | 'timeout' | 'empty'; index?: number }> = [];
   if (step.type === 'end') return out;
   if (step.type === 'menu') {
-    step.options?.forEach((o, index) => { if (o.next) out.push({ target: o.next, via: 'option', index }); });
+    step.options?.forEach((o, index) => {
+      if (o.next) out.push({ target: o.next, via: 'option', index });
+    });
     if (step.optionsFrom?.empty) out.push({ target: step.optionsFrom.empty, via: 'empty' });
   }
   step.branches?.forEach((b, index) => out.push({ target: b.next, via: 'branch', index }));
@@ -120,7 +124,9 @@ export function computeBackTargets(def: FlowFile): Map<string, string[]> {
   for (const [pid, p] of Object.entries(def.steps)) {
     if (!isAnswerStep(p)) continue;
     const seen = new Set<string>();
-    const queue = stepEdges(p).filter((e) => e.via !== 'timeout').map((e) => e.target);
+    const queue = stepEdges(p)
+      .filter((e) => e.via !== 'timeout')
+      .map((e) => e.target);
     while (queue.length) {
       const id = queue.shift() ?? '';
       if (seen.has(id)) continue;
@@ -132,7 +138,11 @@ export function computeBackTargets(def: FlowFile): Map<string, string[]> {
         if (!list.includes(pid)) list.push(pid);
         out.set(id, list);
       } else if (s.type === 'action' || s.type === 'say') {
-        queue.push(...stepEdges(s).filter((e) => e.via !== 'timeout').map((e) => e.target));
+        queue.push(
+          ...stepEdges(s)
+            .filter((e) => e.via !== 'timeout')
+            .map((e) => e.target),
+        );
       }
     }
   }
@@ -150,14 +160,23 @@ const scopeOf = (context: FlowContext, env: Env): TemplateScope => ({ vars: cont
 export function compileFlow(def: FlowFile, registry: Registry, meta: { version: string; file: string }): CompiledFlow {
   const backTargets = computeBackTargets(def);
 
-  const registryActions: Record<string, ReturnType<typeof assign<FlowContext, FlowEvent, Params, FlowEvent, never>>> = {};
+  const registryActions: Record<
+    string,
+    ReturnType<typeof assign<FlowContext, FlowEvent, Params, FlowEvent, never>>
+  > = {};
   for (const [name, spec] of Object.entries(registry.actions)) {
     registryActions[name] = assign<FlowContext, FlowEvent, Params, FlowEvent, never>(({ context, event }, params) => {
       const env = envOf(event);
       const resolved = resolveDeep(params.params ?? {}, scopeOf(context, env)) as Record<string, unknown>;
       const r = spec.run({
-        vars: context.vars, params: resolved, data: env.data, phone: context.phone, locale: env.locale,
-        channel: context.channel, now: new Date(env.now), newId: env.newId,
+        vars: context.vars,
+        params: resolved,
+        data: env.data,
+        phone: context.phone,
+        locale: env.locale,
+        channel: context.channel,
+        now: new Date(env.now),
+        newId: env.newId,
       });
       return {
         vars: r.vars ? { ...context.vars, ...r.vars } : context.vars,
@@ -170,7 +189,15 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
   for (const [name, fn] of Object.entries(registry.guards)) {
     registryGuards[name] = ({ context, event }, params) => {
       const env = envOf(event);
-      return fn({ vars: context.vars, params: params ?? {}, data: env.data, phone: context.phone, locale: env.locale, channel: context.channel, now: new Date(env.now) });
+      return fn({
+        vars: context.vars,
+        params: params ?? {},
+        data: env.data,
+        phone: context.phone,
+        locale: env.locale,
+        channel: context.channel,
+        now: new Date(env.now),
+      });
     };
   }
 
@@ -181,7 +208,12 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
       // Coming back round to a step already in the history (a loop) drops the detour from it.
       $enterStep: assign(({ context }, p: { step: string }) => {
         const at = context.history.lastIndexOf(p.step);
-        return { page: 0, invalid: 0, options: [] as DynOption[], history: at >= 0 ? context.history.slice(0, at) : context.history };
+        return {
+          page: 0,
+          invalid: 0,
+          options: [] as DynOption[],
+          history: at >= 0 ? context.history.slice(0, at) : context.history,
+        };
       }),
       $countInvalid: assign({ invalid: ({ context }) => context.invalid + 1 }),
       $nextPage: assign({ page: ({ context }) => context.page + 1 }),
@@ -190,15 +222,22 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
       $push: assign({ history: ({ context }, p: { step: string }) => [...context.history, p.step].slice(-20) }),
       $pop: assign({ history: ({ context }) => context.history.slice(0, -1) }),
       $clearHistory: assign({ history: [] as string[] }),
-      $save: assign({ vars: ({ context }, p: { var: string; value: unknown }) => ({ ...context.vars, [p.var]: p.value }) }),
+      $save: assign({
+        vars: ({ context }, p: { var: string; value: unknown }) => ({ ...context.vars, [p.var]: p.value }),
+      }),
       $saveAnswer: assign({
-        vars: ({ context, event }, p: { var: string }) => (event.type === 'ANSWER' ? { ...context.vars, [p.var]: event.value } : context.vars),
+        vars: ({ context, event }, p: { var: string }) =>
+          event.type === 'ANSWER' ? { ...context.vars, [p.var]: event.value } : context.vars,
       }),
       $saveOption: assign({
         vars: ({ context, event }, p: { var: string }) =>
-          event.type === 'CHOOSE' && context.options[event.index] ? { ...context.vars, [p.var]: context.options[event.index]?.value } : context.vars,
+          event.type === 'CHOOSE' && context.options[event.index]
+            ? { ...context.vars, [p.var]: context.options[event.index]?.value }
+            : context.vars,
       }),
-      $saveFirstOption: assign({ vars: ({ context }, p: { var: string }) => ({ ...context.vars, [p.var]: context.options[0]?.value }) }),
+      $saveFirstOption: assign({
+        vars: ({ context }, p: { var: string }) => ({ ...context.vars, [p.var]: context.options[0]?.value }),
+      }),
       $loadOptions: assign({
         options: ({ context, event }, p: { data: string; params: Params; value?: string; max: number }) => {
           const env = envOf(event);
@@ -228,7 +267,9 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
         const fired = event.type === 'TIMEOUT' && event.timerId === context.timer.id;
         return {
           timer: null,
-          effects: fired ? context.effects : [...context.effects, { type: 'cancelTimer', timerId: context.timer.id } as Effect],
+          effects: fired
+            ? context.effects
+            : [...context.effects, { type: 'cancelTimer', timerId: context.timer.id } as Effect],
         };
       }),
     },
@@ -238,9 +279,11 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
       $canPage: ({ context }, p: { max: number }) => context.page < p.max,
       $onLaterPage: ({ context }) => context.page > 0,
       $historyTop: ({ context }, p: { step: string }) => context.history[context.history.length - 1] === p.step,
-      $timerIs: ({ context, event }) => event.type === 'TIMEOUT' && context.timer !== null && context.timer.id === event.timerId,
+      $timerIs: ({ context, event }) =>
+        event.type === 'TIMEOUT' && context.timer !== null && context.timer.id === event.timerId,
       $choice: ({ event }, p: { index: number }) => event.type === 'CHOOSE' && event.index === p.index,
-      $validIndex: ({ context, event }) => event.type === 'CHOOSE' && event.index >= 0 && event.index < context.options.length,
+      $validIndex: ({ context, event }) =>
+        event.type === 'CHOOSE' && event.index >= 0 && event.index < context.options.length,
       $noOptions: ({ context }) => context.options.length === 0,
       $oneOption: ({ context }) => context.options.length === 1,
       $varEquals: ({ context }, p: { var: string; equals: unknown }) => context.vars[p.var] === p.equals,
@@ -276,14 +319,23 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
     // Interactive steps: menu, ask, say.
     const hasRouter = (step.branches?.length ?? 0) > 0;
     const forward = hasRouter ? `${id}${ROUTER_SUFFIX}` : (step.next ?? '');
-    if (hasRouter && step.next) states[`${id}${ROUTER_SUFFIX}`] = { always: branchTransitions(step.branches, step.next) };
+    if (hasRouter && step.next)
+      states[`${id}${ROUTER_SUFFIX}`] = { always: branchTransitions(step.branches, step.next) };
     const push = { type: '$push', params: { step: id } };
     const record = step.type === 'say' ? [] : [push];
     const on: Record<string, unknown> = {
-      INVALID: [{ guard: { type: '$tooManyInvalid', params: { max: maxInvalid } }, target: INVALID_END }, { actions: '$countInvalid' }],
+      INVALID: [
+        { guard: { type: '$tooManyInvalid', params: { max: maxInvalid } }, target: INVALID_END },
+        { actions: '$countInvalid' },
+      ],
       BACK: [
         { guard: '$onLaterPage', actions: '$prevPage' },
-        ...(backTargets.get(id) ?? []).map((p) => ({ guard: { type: '$historyTop', params: { step: p } }, target: p, actions: '$pop', reenter: true })),
+        ...(backTargets.get(id) ?? []).map((p) => ({
+          guard: { type: '$historyTop', params: { step: p } },
+          target: p,
+          actions: '$pop',
+          reenter: true,
+        })),
       ],
     };
     const entry: unknown[] = [{ type: '$enterStep', params: { step: id } }];
@@ -296,21 +348,45 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
           guard: { type: '$choice', params: { index } },
           target: o.next ?? forward,
           reenter: true,
-          actions: [...(save ? [{ type: '$save', params: { var: save, value: o.value ?? index + 1 } }] : []), ...record],
+          actions: [
+            ...(save ? [{ type: '$save', params: { var: save, value: o.value ?? index + 1 } }] : []),
+            ...record,
+          ],
         }));
         on.MORE = { guard: { type: '$canPage', params: { max: step.options.length - 1 } }, actions: '$nextPage' };
       } else if (step.optionsFrom) {
         const of = step.optionsFrom;
-        entry.push({ type: '$loadOptions', params: { data: of.data, params: of.params ?? {}, value: of.value, max: of.max } });
-        on.CHOOSE = { guard: '$validIndex', target: forward, reenter: true, actions: [...(save ? [{ type: '$saveOption', params: { var: save } }] : []), ...record] };
+        entry.push({
+          type: '$loadOptions',
+          params: { data: of.data, params: of.params ?? {}, value: of.value, max: of.max },
+        });
+        on.CHOOSE = {
+          guard: '$validIndex',
+          target: forward,
+          reenter: true,
+          actions: [...(save ? [{ type: '$saveOption', params: { var: save } }] : []), ...record],
+        };
         on.MORE = { guard: { type: '$canPage', params: { max: of.max - 1 } }, actions: '$nextPage' };
         always = [
           { guard: '$noOptions', target: of.empty ?? NOTHING_END, reenter: true },
-          ...(of.single === 'auto' ? [{ guard: '$oneOption', target: forward, reenter: true, actions: save ? [{ type: '$saveFirstOption', params: { var: save } }] : [] }] : []),
+          ...(of.single === 'auto'
+            ? [
+                {
+                  guard: '$oneOption',
+                  target: forward,
+                  reenter: true,
+                  actions: save ? [{ type: '$saveFirstOption', params: { var: save } }] : [],
+                },
+              ]
+            : []),
         ];
       }
     } else if (step.type === 'ask') {
-      on.ANSWER = { target: forward, reenter: true, actions: [{ type: '$saveAnswer', params: { var: step.save } }, ...record] };
+      on.ANSWER = {
+        target: forward,
+        reenter: true,
+        actions: [{ type: '$saveAnswer', params: { var: step.save } }, ...record],
+      };
     } else {
       on.CONTINUE = { target: forward, reenter: true, actions: record };
     }

@@ -4,13 +4,27 @@ import type { Channel } from '../channels/types.ts';
 import { measureSms, normalizePunctuation } from '../channels/sms-text.ts';
 import type { Contact, SessionRecord } from '../store/types.ts';
 import {
-  INVALID_END, NOTHING_END, type CompiledFlow, type Env, type FlowContext, type FlowEvent, type FlowInput,
+  INVALID_END,
+  NOTHING_END,
+  type CompiledFlow,
+  type Env,
+  type FlowContext,
+  type FlowEvent,
+  type FlowInput,
 } from './compile.ts';
 import { USSD_SESSION_TTL_MS, retainKey, type FlowSet } from './flowset.ts';
 import { parseAnswer, todayIn } from './input.ts';
 import { matchKeyword, matchLocaleName, type KeywordHit } from './keywords.ts';
 import {
-  composeUssd, menuHintLength, menuView, paginate, renderAsk, renderEnd, renderMenu, renderSay, t,
+  composeUssd,
+  menuHintLength,
+  menuView,
+  paginate,
+  renderAsk,
+  renderEnd,
+  renderMenu,
+  renderSay,
+  t,
   type RenderCtx,
 } from './render.ts';
 import { refName, type Step } from './schema.ts';
@@ -63,7 +77,14 @@ interface Ctx {
   ussdSessionId?: string;
 }
 
-const envFor = (c: Ctx): Env => ({ now: c.now, newId: c.newId, data: c.data, locale: c.locale, channel: c.channel, phone: c.phone });
+const envFor = (c: Ctx): Env => ({
+  now: c.now,
+  newId: c.newId,
+  data: c.data,
+  locale: c.locale,
+  channel: c.channel,
+  phone: c.phone,
+});
 
 function renderCtx(c: Ctx, context: FlowContext | null): RenderCtx {
   const scope = { vars: context?.vars ?? {}, data: c.data };
@@ -75,7 +96,8 @@ function renderCtx(c: Ctx, context: FlowContext | null): RenderCtx {
   };
 }
 
-const ttlFor = (c: Ctx, flow?: CompiledFlow) => (c.channel === 'ussd' ? USSD_SESSION_TTL_MS : (flow?.sessionTtlMs ?? SMS_SYSTEM_TTL_MS));
+const ttlFor = (c: Ctx, flow?: CompiledFlow) =>
+  c.channel === 'ussd' ? USSD_SESSION_TTL_MS : (flow?.sessionTtlMs ?? SMS_SYSTEM_TTL_MS);
 
 function reply(c: Ctx, text: string, end: boolean): NonNullable<TurnResult['reply']> {
   if (c.channel === 'ussd') return { text, end };
@@ -99,7 +121,17 @@ function inertScope(machine: AnyStateMachine): AnyActorScope {
   if (!scope) {
     const self = createActor(machine);
     const noop = () => undefined;
-    scope = { self, defer: noop, id: '', logger: noop, sessionId: '', stopChild: noop, system: self.system, emit: noop, actionExecutor: noop } as unknown as AnyActorScope;
+    scope = {
+      self,
+      defer: noop,
+      id: '',
+      logger: noop,
+      sessionId: '',
+      stopChild: noop,
+      system: self.system,
+      emit: noop,
+      actionExecutor: noop,
+    } as unknown as AnyActorScope;
     inertScopes.set(machine, scope);
   }
   return scope;
@@ -125,7 +157,10 @@ function restore(flow: CompiledFlow, raw: unknown): AnyMachineSnapshot | null {
   const parsed = persistedSchema.safeParse(raw);
   if (!parsed.success || !(parsed.data.value in flow.def.steps)) return null;
   try {
-    const snap = flow.machine.resolveState({ value: parsed.data.value, context: { ...parsed.data.context, effects: [] } });
+    const snap = flow.machine.resolveState({
+      value: parsed.data.value,
+      context: { ...parsed.data.context, effects: [] },
+    });
     return snap.status === 'active' ? snap : null;
   } catch {
     return null;
@@ -187,12 +222,19 @@ function settle(c: Ctx, flow: CompiledFlow, snap: AnyMachineSnapshot): Settled {
 /** The locale set by a `contact.setLocale` action in this turn, if any. */
 function localeFromEffects(c: Ctx, effects: readonly Effect[]): string {
   let locale = c.locale;
-  for (const e of effects) if (e.type === 'setContact' && e.patch.locale) locale = c.set.locales.resolve(e.patch.locale);
+  for (const e of effects)
+    if (e.type === 'setContact' && e.patch.locale) locale = c.set.locales.resolve(e.patch.locale);
   return locale;
 }
 
 /** Render where the conversation stands: the waiting screen, or the end text. */
-function screenOf(c: Ctx, flow: CompiledFlow, snap: AnyMachineSnapshot, notice?: string, hint?: string): { text: string; end: boolean; stepId: string } {
+function screenOf(
+  c: Ctx,
+  flow: CompiledFlow,
+  snap: AnyMachineSnapshot,
+  notice?: string,
+  hint?: string,
+): { text: string; end: boolean; stepId: string } {
   const context = snap.context as FlowContext;
   const rc = renderCtx(c, context);
   const { id, step } = stepOf(flow, snap);
@@ -210,23 +252,39 @@ function screenOf(c: Ctx, flow: CompiledFlow, snap: AnyMachineSnapshot, notice?:
       return { text: s.text, end: false, stepId: id };
     }
     case 'ask':
-      return { text: renderAsk(rc, step, [notice, hint].filter(Boolean).join('\n') || undefined).text, end: false, stepId: id };
+      return {
+        text: renderAsk(rc, step, [notice, hint].filter(Boolean).join('\n') || undefined).text,
+        end: false,
+        stepId: id,
+      };
     case 'say':
-      return { text: renderSay(rc, step, [notice, hint].filter(Boolean).join('\n') || undefined).text, end: false, stepId: id };
+      return {
+        text: renderSay(rc, step, [notice, hint].filter(Boolean).join('\n') || undefined).text,
+        end: false,
+        stepId: id,
+      };
     default:
       return { text: t(rc, 'system.error'), end: true, stepId: id };
   }
 }
 
 /** Turn what the person typed into a machine event (and the hint to show when it is not valid). */
-function interpret(c: Ctx, flow: CompiledFlow, snap: AnyMachineSnapshot, raw: string): { event: FlowEvent; hint?: string } {
+function interpret(
+  c: Ctx,
+  flow: CompiledFlow,
+  snap: AnyMachineSnapshot,
+  raw: string,
+): { event: FlowEvent; hint?: string } {
   const env = envFor(c);
   const context = snap.context as FlowContext;
   const rc = renderCtx(c, context);
   const text = raw.trim();
   const { step } = stepOf(flow, snap);
   const ussd = c.channel === 'ussd';
-  const invalid = (key: string, params?: Record<string, unknown>) => ({ event: { type: 'INVALID', env } as FlowEvent, hint: t(rc, key, params) });
+  const invalid = (key: string, params?: Record<string, unknown>) => ({
+    event: { type: 'INVALID', env } as FlowEvent,
+    hint: t(rc, key, params),
+  });
   if (!step) return invalid('invalid.menu');
   switch (step.type) {
     case 'menu': {
@@ -236,10 +294,13 @@ function interpret(c: Ctx, flow: CompiledFlow, snap: AnyMachineSnapshot, raw: st
         return context.page < pages.length - 1 ? { event: { type: 'MORE', env } } : invalid('invalid.menu');
       }
       if (ussd && text === '00') return { event: { type: 'HOME', env } };
-      if (ussd && text === '0') return snap.can({ type: 'BACK', env }) ? { event: { type: 'BACK', env } } : invalid('invalid.menu');
+      if (ussd && text === '0')
+        return snap.can({ type: 'BACK', env }) ? { event: { type: 'BACK', env } } : invalid('invalid.menu');
       if (/^\d{1,3}$/.test(text)) {
         const n = Number(text);
-        return n >= 1 && n <= view.labels.length ? { event: { type: 'CHOOSE', index: n - 1, env } } : invalid('invalid.menu');
+        return n >= 1 && n <= view.labels.length
+          ? { event: { type: 'CHOOSE', index: n - 1, env } }
+          : invalid('invalid.menu');
       }
       // On SMS people often answer with the option's words rather than its number.
       const w = normalizeWord(text);
@@ -251,14 +312,22 @@ function interpret(c: Ctx, flow: CompiledFlow, snap: AnyMachineSnapshot, raw: st
       return { event: { type: 'CONTINUE', env } };
     case 'ask': {
       // `00` is a value for numbers, phone numbers and free text; elsewhere it means the main menu.
-      if (ussd && text === '00' && !['number', 'phone', 'text'].includes(step.input.kind)) return { event: { type: 'HOME', env } };
+      if (ussd && text === '00' && !['number', 'phone', 'text'].includes(step.input.kind))
+        return { event: { type: 'HOME', env } };
       const today = todayIn(new Date(c.now), c.set.timeZone);
-      const parsed = parseAnswer(step.input, text, { locales: c.set.locales, locale: c.locale, today, defaultCountry: c.set.defaultCountry }, step.hint);
+      const parsed = parseAnswer(
+        step.input,
+        text,
+        { locales: c.set.locales, locale: c.locale, today, defaultCountry: c.set.defaultCountry },
+        step.hint,
+      );
       if (!parsed.ok) return invalid(parsed.hint, parsed.params);
       if (step.validator) {
         const { name, params } = refName(step.validator);
         const v = c.set.registry.validators[name];
-        const verdict = v ? v.run(parsed.value, { params, vars: context.vars, data: c.data, now: new Date(c.now), today }) : true;
+        const verdict = v
+          ? v.run(parsed.value, { params, vars: context.vars, data: c.data, now: new Date(c.now), today })
+          : true;
         if (verdict !== true) return invalid(step.hint ?? verdict.hint, verdict.params);
       }
       return { event: { type: 'ANSWER', value: parsed.value, env } };
@@ -273,7 +342,14 @@ function conclude(
   c: Ctx,
   flow: CompiledFlow,
   settled: Settled,
-  opts: { outcome: TurnOutcome; prior: SessionRecord | null; notices?: string[]; hint?: string; extraEffects?: Effect[]; asSms?: boolean },
+  opts: {
+    outcome: TurnOutcome;
+    prior: SessionRecord | null;
+    notices?: string[];
+    hint?: string;
+    extraEffects?: Effect[];
+    asSms?: boolean;
+  },
 ): TurnResult {
   const { snap, said } = settled;
   const context = snap.context as FlowContext;
@@ -282,7 +358,13 @@ function conclude(
   const lc: Ctx = { ...c, locale };
   const notices = opts.notices ?? [];
   const ussd = lc.channel === 'ussd';
-  const screen = screenOf(lc, flow, snap, ussd ? notices.join('\n') || undefined : undefined, ussd ? opts.hint : undefined);
+  const screen = screenOf(
+    lc,
+    flow,
+    snap,
+    ussd ? notices.join('\n') || undefined : undefined,
+    ussd ? opts.hint : undefined,
+  );
   const text = ussd ? screen.text : [...notices, opts.hint, ...said, screen.text].filter(Boolean).join('\n');
   const ended = screen.end;
   const session: SessionRecord | null = ended
@@ -295,11 +377,14 @@ function conclude(
         locale,
         startedAt: opts.prior?.startedAt ?? c.now,
         updatedAt: c.now,
-        ...(c.ussdSessionId ?? opts.prior?.ussdSessionId ? { ussdSessionId: c.ussdSessionId ?? opts.prior?.ussdSessionId } : {}),
+        ...((c.ussdSessionId ?? opts.prior?.ussdSessionId)
+          ? { ussdSessionId: c.ussdSessionId ?? opts.prior?.ussdSessionId }
+          : {}),
         ...(opts.prior?.ussdPath !== undefined ? { ussdPath: opts.prior.ussdPath } : {}),
         invalidCount: context.invalid,
       };
-  const outcome: TurnOutcome = ended && opts.outcome !== 'incompatible' && opts.outcome !== 'started' ? 'ended' : opts.outcome;
+  const outcome: TurnOutcome =
+    ended && opts.outcome !== 'incompatible' && opts.outcome !== 'started' ? 'ended' : opts.outcome;
   if (opts.asSms) {
     effects.push({ type: 'sendSms', to: context.phone || c.phone, text: normalizePunctuation(text), locale });
   }
@@ -339,7 +424,8 @@ function entryFlow(c: Ctx, text: string, serviceCode: string | undefined): Compi
     ranked.push({ flow, rank: [keywordHit, entry.role === 'any' ? 0 : 1, entry.priority] });
   }
   ranked.sort((a, b) => {
-    for (let i = 0; i < a.rank.length; i++) if ((a.rank[i] ?? 0) !== (b.rank[i] ?? 0)) return (b.rank[i] ?? 0) - (a.rank[i] ?? 0);
+    for (let i = 0; i < a.rank.length; i++)
+      if ((a.rank[i] ?? 0) !== (b.rank[i] ?? 0)) return (b.rank[i] ?? 0) - (a.rank[i] ?? 0);
     return a.flow.id.localeCompare(b.flow.id);
   });
   return ranked[0]?.flow ?? null;
@@ -357,12 +443,21 @@ function keywordFlow(c: Ctx, current: CompiledFlow, snap: AnyMachineSnapshot, te
   if (step?.type === 'ask' && step.input.kind === 'text') return null;
   const named = [...c.set.flows.values()].some((f) => {
     const sms = f.def.entry?.sms;
-    return f !== current && typeof sms === 'object' && c.set.locales.wordsAnyLocale(sms.keywords).some((x) => x.word === word);
+    return (
+      f !== current &&
+      typeof sms === 'object' &&
+      c.set.locales.wordsAnyLocale(sms.keywords).some((x) => x.word === word)
+    );
   });
   if (!named) return null;
   const chosen = entryFlow(c, text, undefined);
   const sms = chosen?.def.entry?.sms;
-  return chosen && chosen !== current && typeof sms === 'object' && c.set.locales.wordsAnyLocale(sms.keywords).some((x) => x.word === word) ? chosen : null;
+  return chosen &&
+    chosen !== current &&
+    typeof sms === 'object' &&
+    c.set.locales.wordsAnyLocale(sms.keywords).some((x) => x.word === word)
+    ? chosen
+    : null;
 }
 
 function begin(c: Ctx, flow: CompiledFlow, vars: Record<string, unknown> = {}): Settled {
@@ -371,7 +466,18 @@ function begin(c: Ctx, flow: CompiledFlow, vars: Record<string, unknown> = {}): 
   return settle(c, flow, snap);
 }
 
-function plain(c: Ctx, text: string, opts: { end: boolean; outcome: TurnOutcome; session: SessionRecord | null; effects?: Effect[]; ttlMs?: number; flowId?: string }): TurnResult {
+function plain(
+  c: Ctx,
+  text: string,
+  opts: {
+    end: boolean;
+    outcome: TurnOutcome;
+    session: SessionRecord | null;
+    effects?: Effect[];
+    ttlMs?: number;
+    flowId?: string;
+  },
+): TurnResult {
   return {
     session: opts.session,
     reply: reply(c, text, opts.end),
@@ -384,15 +490,30 @@ function plain(c: Ctx, text: string, opts: { end: boolean; outcome: TurnOutcome;
 }
 
 /** Start a new conversation (no session, a restart, or after an incompatible update). */
-function startNew(c: Ctx, text: string, serviceCode: string | undefined, opts: { outcome: TurnOutcome; notices?: string[]; effects?: Effect[]; prefer?: string }): TurnResult {
+function startNew(
+  c: Ctx,
+  text: string,
+  serviceCode: string | undefined,
+  opts: { outcome: TurnOutcome; notices?: string[]; effects?: Effect[]; prefer?: string },
+): TurnResult {
   const preferred = opts.prefer ? c.set.flows.get(opts.prefer) : undefined;
   const flow = preferred && preferred.def.channels.includes(c.channel) ? preferred : entryFlow(c, text, serviceCode);
   const rc = renderCtx(c, null);
   if (!flow) {
     const msg = [...(opts.notices ?? []), t(rc, 'system.no_flow')].join('\n');
-    return plain(c, c.channel === 'ussd' ? composeUssd(undefined, msg) : msg, { end: true, outcome: opts.outcome === 'started' ? 'no_flow' : opts.outcome, session: null, effects: opts.effects });
+    return plain(c, c.channel === 'ussd' ? composeUssd(undefined, msg) : msg, {
+      end: true,
+      outcome: opts.outcome === 'started' ? 'no_flow' : opts.outcome,
+      session: null,
+      effects: opts.effects,
+    });
   }
-  return conclude(c, flow, begin(c, flow), { outcome: opts.outcome, prior: null, notices: opts.notices, extraEffects: opts.effects });
+  return conclude(c, flow, begin(c, flow), {
+    outcome: opts.outcome,
+    prior: null,
+    notices: opts.notices,
+    extraEffects: opts.effects,
+  });
 }
 
 /** Re-show where a session stands (after HELP, START or a language switch), with a notice on top. */
@@ -401,7 +522,12 @@ function reshow(c: Ctx, session: SessionRecord, notice: string, effects: Effect[
   const flow = flowOf(c.set, session);
   const snap = flow ? restore(flow, session.snapshot) : null;
   if (!flow || !snap) return null;
-  const result = conclude(c, flow, { snap, said: [] }, { outcome: 'keyword', prior: session, notices: [notice], extraEffects: effects });
+  const result = conclude(
+    c,
+    flow,
+    { snap, said: [] },
+    { outcome: 'keyword', prior: session, notices: [notice], extraEffects: effects },
+  );
   return { ...result, outcome: 'keyword' };
 }
 
@@ -420,15 +546,28 @@ function switchLanguage(c: Ctx, session: SessionRecord | null, locale: string): 
     const again = reshow(lc, { ...session, locale }, notice, effects);
     if (again) return again;
   }
-  return plain(lc, notice, { end: true, outcome: 'keyword', session: null, effects: [...dropEffects(session), ...effects] });
+  return plain(lc, notice, {
+    end: true,
+    outcome: 'keyword',
+    session: null,
+    effects: [...dropEffects(session), ...effects],
+  });
 }
 
-function onKeyword(c: Ctx, session: SessionRecord | null, kw: KeywordHit, text: string, serviceCode?: string): TurnResult {
+function onKeyword(
+  c: Ctx,
+  session: SessionRecord | null,
+  kw: KeywordHit,
+  text: string,
+  serviceCode?: string,
+): TurnResult {
   const rc = renderCtx(c, null);
   switch (kw.kind) {
     case 'stop':
       return plain(c, t(rc, 'system.stopped'), {
-        end: true, outcome: 'keyword', session: null,
+        end: true,
+        outcome: 'keyword',
+        session: null,
         effects: [...dropEffects(session), { type: 'setContact', patch: { optedOut: true } }],
       });
     case 'start': {
@@ -438,7 +577,10 @@ function onKeyword(c: Ctx, session: SessionRecord | null, kw: KeywordHit, text: 
       return startNew(c, text, serviceCode, {
         outcome: 'started',
         notices: wasOut ? [t(rc, 'system.started')] : [],
-        effects: [...dropEffects(session), ...(wasOut ? [{ type: 'setContact', patch: { optedOut: false } } as Effect] : [])],
+        effects: [
+          ...dropEffects(session),
+          ...(wasOut ? [{ type: 'setContact', patch: { optedOut: false } } as Effect] : []),
+        ],
       });
     }
     case 'help': {
@@ -452,16 +594,25 @@ function onKeyword(c: Ctx, session: SessionRecord | null, kw: KeywordHit, text: 
       // Asking for help is activity: the waiting conversation gets its full time again.
       const keep = c.channel === 'sms' ? session : null;
       return plain(c, help, {
-        end: keep === null, outcome: 'keyword', session: keep ? { ...keep, updatedAt: c.now } : null,
-        effects: keep ? [] : dropEffects(session), ttlMs: ttlFor(c, keep ? (flowOf(c.set, keep) ?? undefined) : undefined),
+        end: keep === null,
+        outcome: 'keyword',
+        session: keep ? { ...keep, updatedAt: c.now } : null,
+        effects: keep ? [] : dropEffects(session),
+        ttlMs: ttlFor(c, keep ? (flowOf(c.set, keep) ?? undefined) : undefined),
       });
     }
     case 'language': {
       if (kw.locale) return switchLanguage(c, session, kw.locale);
       const resume = session?.flowId === LANGUAGE_FLOW ? resumeOf(session) : session;
       const picker: SessionRecord = {
-        flowId: LANGUAGE_FLOW, flowVersion: SYSTEM_VERSION, channel: c.channel, snapshot: { resume },
-        locale: c.locale, startedAt: c.now, updatedAt: c.now, invalidCount: 0,
+        flowId: LANGUAGE_FLOW,
+        flowVersion: SYSTEM_VERSION,
+        channel: c.channel,
+        snapshot: { resume },
+        locale: c.locale,
+        startedAt: c.now,
+        updatedAt: c.now,
+        invalidCount: 0,
         ...(c.ussdSessionId ? { ussdSessionId: c.ussdSessionId } : {}),
       };
       return plain(c, languageMenu(c), { end: false, outcome: 'keyword', session: picker, ttlMs: ttlFor(c) });
@@ -482,22 +633,38 @@ function languageTurn(c: Ctx, session: SessionRecord, text: string): TurnResult 
   const invalid = (session.invalidCount ?? 0) + 1;
   const rc = renderCtx(c, null);
   if (invalid > 3) {
-    return plain(c, t(rc, 'system.too_many_invalid'), { end: true, outcome: 'ended', session: null, effects: dropEffects(session) });
+    return plain(c, t(rc, 'system.too_many_invalid'), {
+      end: true,
+      outcome: 'ended',
+      session: null,
+      effects: dropEffects(session),
+    });
   }
   return plain(c, languageMenu(c, t(rc, 'invalid.menu')), {
-    end: false, outcome: 'reprompt', session: { ...session, invalidCount: invalid, updatedAt: c.now }, ttlMs: ttlFor(c),
+    end: false,
+    outcome: 'reprompt',
+    session: { ...session, invalidCount: invalid, updatedAt: c.now },
+    ttlMs: ttlFor(c),
   });
 }
 
 function failure(c: Ctx, err: unknown, session: SessionRecord | null): TurnResult {
   const message = err instanceof Error ? err.message : String(err);
   return {
-    ...plain(c, t(renderCtx(c, null), 'system.error'), { end: true, outcome: 'ended', session: null, effects: dropEffects(session) }),
+    ...plain(c, t(renderCtx(c, null), 'system.error'), {
+      end: true,
+      outcome: 'ended',
+      session: null,
+      effects: dropEffects(session),
+    }),
     error: { code: 'JIBU_INTERNAL', message },
   };
 }
 
-function contextFor(set: FlowSet, input: Pick<TurnInput, 'channel' | 'phone' | 'locale' | 'contact' | 'now' | 'newId' | 'data' | 'ussd'>): Ctx {
+function contextFor(
+  set: FlowSet,
+  input: Pick<TurnInput, 'channel' | 'phone' | 'locale' | 'contact' | 'now' | 'newId' | 'data' | 'ussd'>,
+): Ctx {
   return {
     set,
     channel: input.channel,
@@ -527,7 +694,11 @@ export function turn(set: FlowSet, session: SessionRecord | null, input: TurnInp
     let current = session;
     let dropped: Effect[] = [];
     // A new USSD dial is a new conversation (a dropped dialog cannot be resumed: reference §1.4).
-    if (c.channel === 'ussd' && current && (input.ussd?.isNew || (input.ussd && current.ussdSessionId && current.ussdSessionId !== input.ussd.sessionId))) {
+    if (
+      c.channel === 'ussd' &&
+      current &&
+      (input.ussd?.isNew || (input.ussd && current.ussdSessionId && current.ussdSessionId !== input.ussd.sessionId))
+    ) {
       dropped = dropEffects(current);
       current = null;
     }
@@ -557,13 +728,21 @@ export function turn(set: FlowSet, session: SessionRecord | null, input: TurnInp
     }
     const interrupting = c.channel === 'sms' ? keywordFlow(c, flow, snap, text) : null;
     if (interrupting) {
-      return startNew(c, text, serviceCode, { outcome: 'started', effects: dropEffects(current), prefer: interrupting.id });
+      return startNew(c, text, serviceCode, {
+        outcome: 'started',
+        effects: dropEffects(current),
+        prefer: interrupting.id,
+      });
     }
     const { event, hint } = interpret(c, flow, snap, text);
     const [next] = transition(flow.machine, snap, event);
     const settled = settle(c, flow, next);
     const outcome: TurnOutcome = event.type === 'INVALID' ? 'reprompt' : 'advanced';
-    return conclude(c, flow, settled, { outcome, prior: current, ...(hint && settled.snap.status === 'active' ? { hint } : {}) });
+    return conclude(c, flow, settled, {
+      outcome,
+      prior: current,
+      ...(hint && settled.snap.status === 'active' ? { hint } : {}),
+    });
   } catch (err) {
     return failure(c, err, session);
   }
@@ -620,12 +799,24 @@ export function timerFired(
   const channel: Channel = session?.channel ?? 'sms';
   let n = 0;
   const c = contextFor(set, {
-    channel, phone: '', locale: session?.locale, contact: timer.contact ?? { optedOut: false }, now: timer.now,
-    newId: timer.newId ?? (() => `${timer.timerId}.${++n}`), data: timer.data ?? {},
+    channel,
+    phone: '',
+    locale: session?.locale,
+    contact: timer.contact ?? { optedOut: false },
+    now: timer.now,
+    newId: timer.newId ?? (() => `${timer.timerId}.${++n}`),
+    data: timer.data ?? {},
   });
   const ignored = (): TurnResult => ({
-    session, reply: null, effects: [], outcome: 'ignored', sessionTtlMs: session ? Math.max(1000, session.updatedAt + ttlFor(c, flowOf(set, session) ?? undefined) - c.now) : ttlFor(c),
-    locale: c.locale, ...(session ? { flowId: session.flowId } : {}),
+    session,
+    reply: null,
+    effects: [],
+    outcome: 'ignored',
+    sessionTtlMs: session
+      ? Math.max(1000, session.updatedAt + ttlFor(c, flowOf(set, session) ?? undefined) - c.now)
+      : ttlFor(c),
+    locale: c.locale,
+    ...(session ? { flowId: session.flowId } : {}),
   });
   if (!session || session.flowId === LANGUAGE_FLOW) return ignored();
   try {
@@ -657,7 +848,12 @@ export function startFlow(
     return { session, reply: null, effects: [], outcome: 'no_flow', sessionTtlMs: ttlFor(c), locale: c.locale };
   }
   try {
-    return conclude(c, flow, begin(c, flow, input.vars ?? {}), { outcome: 'started', prior: null, extraEffects: dropEffects(session), asSms: true });
+    return conclude(c, flow, begin(c, flow, input.vars ?? {}), {
+      outcome: 'started',
+      prior: null,
+      extraEffects: dropEffects(session),
+      asSms: true,
+    });
   } catch (err) {
     return { ...failure(c, err, session), reply: null };
   }

@@ -6,7 +6,18 @@ export { loadFlowSet, buildFlowSet, parseFlowFile, type LoadFlowSetOptions, type
 export { turn, timerFired, requiredData, dataNames, startFlow, LANGUAGE_FLOW } from './engine.ts';
 export { retainKey, SYSTEM_KEYS, USSD_SESSION_TTL_MS, type FlowSet } from './flowset.ts';
 export type { CompiledFlow, FlowContext, FlowEvent, FlowInput, Env } from './compile.ts';
-export { createRegistry, type Registry, type RegistryParts, type ActionFn, type ActionSpec, type ActionArgs, type ActionResult, type GuardFn, type ValidatorSpec, type RoleSpec } from './registry.ts';
+export {
+  createRegistry,
+  type Registry,
+  type RegistryParts,
+  type ActionFn,
+  type ActionSpec,
+  type ActionArgs,
+  type ActionResult,
+  type GuardFn,
+  type ValidatorSpec,
+  type RoleSpec,
+} from './registry.ts';
 export { LocaleSet } from './locales.ts';
 export { flowFileSchema, type FlowFile } from './schema.ts';
 export { matchKeyword, type KeywordHit } from './keywords.ts';

@@ -112,12 +112,18 @@ export function parseYesNo(text: string, locales: LocaleSet): boolean | null {
 /** The default hint for an input kind, with its ICU parameters. */
 export function defaultHint(spec: InputSpec): { hint: string; params?: Record<string, unknown> } {
   switch (spec.kind) {
-    case 'number': return { hint: 'invalid.number', params: { min: spec.min, max: spec.max } };
-    case 'date': return { hint: 'invalid.date' };
-    case 'yesno': return { hint: 'invalid.yesno' };
-    case 'choice': return { hint: 'invalid.menu' };
-    case 'phone': return { hint: 'invalid.phone' };
-    case 'text': return { hint: 'invalid.text', params: { max: spec.maxLength } };
+    case 'number':
+      return { hint: 'invalid.number', params: { min: spec.min, max: spec.max } };
+    case 'date':
+      return { hint: 'invalid.date' };
+    case 'yesno':
+      return { hint: 'invalid.yesno' };
+    case 'choice':
+      return { hint: 'invalid.menu' };
+    case 'phone':
+      return { hint: 'invalid.phone' };
+    case 'text':
+      return { hint: 'invalid.text', params: { max: spec.maxLength } };
   }
 }
 
@@ -153,7 +159,9 @@ export function parseAnswer(spec: InputSpec, text: string, ctx: ParseContext, hi
         return o ? { ok: true, value: o.value } : fail();
       }
       const w = normalizeWord(t);
-      const hit = spec.options.find((o) => normalizeWord(String(o.value)) === w || normalizeWord(ctx.locales.format(ctx.locale, o.label)) === w);
+      const hit = spec.options.find(
+        (o) => normalizeWord(String(o.value)) === w || normalizeWord(ctx.locales.format(ctx.locale, o.label)) === w,
+      );
       return hit ? { ok: true, value: hit.value } : fail();
     }
     case 'phone': {

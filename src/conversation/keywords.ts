@@ -20,13 +20,15 @@ import { normalizeWord } from './text.ts';
  * - USSD honours the same words (STOP makes little sense there, but is still honoured).
  */
 export type KeywordHit =
-  | { kind: 'stop' }
-  | { kind: 'start' }
-  | { kind: 'help' }
-  | { kind: 'restart' }
-  | { kind: 'language'; locale?: string };
+  { kind: 'stop' } | { kind: 'start' } | { kind: 'help' } | { kind: 'restart' } | { kind: 'language'; locale?: string };
 
-export const KEYWORD_KEYS = ['keywords.stop', 'keywords.start', 'keywords.help', 'keywords.language', 'keywords.restart'] as const;
+export const KEYWORD_KEYS = [
+  'keywords.stop',
+  'keywords.start',
+  'keywords.help',
+  'keywords.language',
+  'keywords.restart',
+] as const;
 
 /** Which locale a person means by `FR`, `francais`, `Kiswahili` or `English`. */
 export function matchLocaleName(text: string, locales: LocaleSet): string | undefined {

@@ -30,13 +30,17 @@ export interface LoadFlowSetOptions {
   baseDir?: string;
 }
 
-export type LoadFlowSetResult = { ok: true; set: FlowSet; warnings: FlowProblem[] } | { ok: false; problems: FlowProblem[] };
+export type LoadFlowSetResult =
+  { ok: true; set: FlowSet; warnings: FlowProblem[] } | { ok: false; problems: FlowProblem[] };
 
 /** JSON with sorted keys, so a content hash ignores key order and comments. */
 export function stableStringify(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
 }
@@ -44,7 +48,12 @@ export function stableStringify(v: unknown): string {
 const sha = (s: string, n = 12) => createHash('sha256').update(s).digest('hex').slice(0, n);
 
 function pathLabel(p: ReadonlyArray<PropertyKey>): string {
-  return p.map((s) => (typeof s === 'number' ? `[${s}]` : String(s))).join('.').replace(/\.\[/g, '[') || '(top)';
+  return (
+    p
+      .map((s) => (typeof s === 'number' ? `[${s}]` : String(s)))
+      .join('.')
+      .replace(/\.\[/g, '[') || '(top)'
+  );
 }
 
 /** zod issues -> problems with lines. Union failures report the branch that got furthest. */
@@ -54,7 +63,13 @@ export function zodProblems(file: string, source: YamlSource, error: z.ZodError)
     const p = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        out.push({ file, line: source.keyLineOf([...p, key]), message: `${pathLabel(p)}: unknown key "${key}"`, hint: 'check the spelling; unknown keys are refused so typos do not pass silently', severity: 'error' });
+        out.push({
+          file,
+          line: source.keyLineOf([...p, key]),
+          message: `${pathLabel(p)}: unknown key "${key}"`,
+          hint: 'check the spelling; unknown keys are refused so typos do not pass silently',
+          severity: 'error',
+        });
       }
       return;
     }
@@ -67,9 +82,17 @@ export function zodProblems(file: string, source: YamlSource, error: z.ZodError)
         return;
       }
     }
-    const hint = issue.code === 'invalid_union' && String(p[p.length - 1]) !== 'type' && p[0] === 'steps' && p.length === 2
-      ? 'a step needs type: menu, ask, say, action or end' : undefined;
-    out.push({ file, line: source.lineOf(p), message: `${pathLabel(p)}: ${issue.message}`, ...(hint ? { hint } : {}), severity: 'error' });
+    const hint =
+      issue.code === 'invalid_union' && String(p[p.length - 1]) !== 'type' && p[0] === 'steps' && p.length === 2
+        ? 'a step needs type: menu, ask, say, action or end'
+        : undefined;
+    out.push({
+      file,
+      line: source.lineOf(p),
+      message: `${pathLabel(p)}: ${issue.message}`,
+      ...(hint ? { hint } : {}),
+      severity: 'error',
+    });
   };
   for (const issue of error.issues) visit(issue, []);
   return out;
@@ -83,7 +106,13 @@ export function parseFlowFile(file: string, text: string): { flow?: ParsedFlow; 
   if (!parsed.success) return { problems: [...problems, ...zodProblems(file, source, parsed.error)] };
   const base = path.basename(file).replace(/\.ya?ml$/, '');
   if (base !== parsed.data.id) {
-    problems.push({ file, line: source.lineOf(['id']), message: `flow id "${parsed.data.id}" differs from its file name ${path.basename(file)}`, hint: 'name the file after the id so admins find it', severity: 'warning' });
+    problems.push({
+      file,
+      line: source.lineOf(['id']),
+      message: `flow id "${parsed.data.id}" differs from its file name ${path.basename(file)}`,
+      hint: 'name the file after the id so admins find it',
+      severity: 'warning',
+    });
   }
   return { flow: { file, source, def: parsed.data }, problems };
 }
@@ -111,7 +140,8 @@ export function buildFlowSet(input: {
     problems.push(...r.problems);
     if (r.flow) parsed.push(r.flow);
   }
-  if (!input.flowFiles.length) problems.push({ file: input.localesDir, message: 'no flow files found', severity: 'error' });
+  if (!input.flowFiles.length)
+    problems.push({ file: input.localesDir, message: 'no flow files found', severity: 'error' });
   problems.push(...checkFlowSet(parsed, input.locales, input.registry, { localesDir: input.localesDir }));
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length) return { ok: false, problems: sortProblems(problems) };
@@ -126,14 +156,20 @@ export function buildFlowSet(input: {
     try {
       flows.set(pf.def.id, reuse ?? compileFlow(pf.def, input.registry, { version, file: pf.file }));
     } catch (err) {
-      problems.push({ file: pf.file, message: `the flow could not be compiled: ${(err as Error).message}`, severity: 'error' });
+      problems.push({
+        file: pf.file,
+        message: `the flow could not be compiled: ${(err as Error).message}`,
+        severity: 'error',
+      });
     }
   }
   if (problems.some((p) => p.severity === 'error')) return { ok: false, problems: sortProblems(problems) };
 
   // Older versions stay for the sessions that started on them, newest last, a few per flow.
   const keep = Math.max(1, input.keepVersions ?? 5);
-  const ordered: CompiledFlow[] = [...(prev?.retained.values() ?? [])].filter((f) => flows.get(f.id)?.version !== f.version);
+  const ordered: CompiledFlow[] = [...(prev?.retained.values() ?? [])].filter(
+    (f) => flows.get(f.id)?.version !== f.version,
+  );
   ordered.push(...flows.values());
   const perFlow = new Map<string, CompiledFlow[]>();
   for (const f of ordered) perFlow.set(f.id, [...(perFlow.get(f.id) ?? []), f]);
@@ -160,8 +196,12 @@ export function buildFlowSet(input: {
 }
 
 function sortProblems(problems: FlowProblem[]): FlowProblem[] {
-  return [...problems].sort((a, b) =>
-    (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1) || a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
+  return [...problems].sort(
+    (a, b) =>
+      (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1) ||
+      a.file.localeCompare(b.file) ||
+      (a.line ?? 0) - (b.line ?? 0),
+  );
 }
 
 /**
@@ -175,13 +215,24 @@ function sortProblems(problems: FlowProblem[]): FlowProblem[] {
 export async function loadFlowSet(opts: LoadFlowSetOptions): Promise<LoadFlowSetResult> {
   const base = opts.baseDir ?? process.cwd();
   const rel = (p: string) => path.relative(base, p) || p;
-  const loc = await readLocales(opts.localesDir, { defaultLocale: opts.defaultLocale, locales: opts.locales, relativeTo: base });
+  const loc = await readLocales(opts.localesDir, {
+    defaultLocale: opts.defaultLocale,
+    locales: opts.locales,
+    relativeTo: base,
+  });
   const flowFiles: Array<{ file: string; text: string }> = [];
   try {
     const names = (await readdir(opts.flowsDir)).filter((n) => /\.ya?ml$/.test(n)).sort();
-    for (const n of names) flowFiles.push({ file: rel(path.join(opts.flowsDir, n)), text: await readFile(path.join(opts.flowsDir, n), 'utf8') });
+    for (const n of names)
+      flowFiles.push({
+        file: rel(path.join(opts.flowsDir, n)),
+        text: await readFile(path.join(opts.flowsDir, n), 'utf8'),
+      });
   } catch {
-    return { ok: false, problems: [{ file: rel(opts.flowsDir), message: 'the flows folder cannot be read', severity: 'error' }] };
+    return {
+      ok: false,
+      problems: [{ file: rel(opts.flowsDir), message: 'the flows folder cannot be read', severity: 'error' }],
+    };
   }
   return buildFlowSet({
     flowFiles,

@@ -23,11 +23,22 @@ export function icuArgs(message: string): Map<string, ArgKind> {
   const walk = (els: Ast) => {
     for (const el of els) {
       switch (el.type) {
-        case 1: args.set(el.value, args.get(el.value) ?? 'text'); break;
-        case 2: case 6: args.set(el.value, 'number'); break;
-        case 3: case 4: args.set(el.value, 'date'); break;
-        case 5: args.set(el.value, 'select'); break;
-        default: break;
+        case 1:
+          args.set(el.value, args.get(el.value) ?? 'text');
+          break;
+        case 2:
+        case 6:
+          args.set(el.value, 'number');
+          break;
+        case 3:
+        case 4:
+          args.set(el.value, 'date');
+          break;
+        case 5:
+          args.set(el.value, 'select');
+          break;
+        default:
+          break;
       }
       if (el.type === 5 || el.type === 6) for (const o of Object.values(el.options)) walk(o.value);
       if (el.type === 8) walk(el.children);
@@ -197,7 +208,10 @@ export async function readLocales(
   const rel = (p: string) => path.relative(opts.relativeTo ?? process.cwd(), p) || p;
   let dirs: string[];
   try {
-    dirs = (await readdir(localesDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    dirs = (await readdir(localesDir, { withFileTypes: true }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
   } catch {
     problems.push({ file: rel(localesDir), message: 'the locales folder cannot be read', severity: 'error' });
     return { set: new LocaleSet(entries, opts.defaultLocale), problems, files };
@@ -205,7 +219,12 @@ export async function readLocales(
   const wanted = opts.locales ?? dirs;
   for (const lang of new Set([opts.defaultLocale, ...wanted])) {
     if (!dirs.includes(lang)) {
-      problems.push({ file: rel(path.join(localesDir, lang)), message: `locale ${lang} has no folder`, hint: `create ${rel(path.join(localesDir, lang))}/ with the same keys as ${opts.defaultLocale}`, severity: 'error' });
+      problems.push({
+        file: rel(path.join(localesDir, lang)),
+        message: `locale ${lang} has no folder`,
+        hint: `create ${rel(path.join(localesDir, lang))}/ with the same keys as ${opts.defaultLocale}`,
+        severity: 'error',
+      });
     }
   }
   for (const lang of dirs) {
@@ -227,7 +246,12 @@ export async function readLocales(
       for (const e of flat.entries) {
         const prev = map.get(e.key);
         if (prev) {
-          problems.push({ file, line: e.line, message: `${e.key} is also defined in ${prev.file}:${prev.line ?? '?'}`, severity: 'error' });
+          problems.push({
+            file,
+            line: e.line,
+            message: `${e.key} is also defined in ${prev.file}:${prev.line ?? '?'}`,
+            severity: 'error',
+          });
           continue;
         }
         if (typeof e.value === 'string') {
@@ -236,10 +260,17 @@ export async function readLocales(
           } catch (err) {
             const src = text.split('\n')[(e.line ?? 1) - 1] ?? '';
             // The classic trap: in YAML an unquoted ` #` starts a comment and cuts `{n, plural, one {siku #}}`.
-            const hint = /\s#/.test(src) && !/:\s*['"]/.test(src)
-              ? 'in YAML an unquoted " #" starts a comment: put the whole text in quotes'
-              : 'check braces and plural/select forms, e.g. {n, plural, one {# child} other {# children}}';
-            problems.push({ file, line: e.line, message: `${e.key}: ICU message syntax error (${(err as Error).message})`, hint, severity: 'error' });
+            const hint =
+              /\s#/.test(src) && !/:\s*['"]/.test(src)
+                ? 'in YAML an unquoted " #" starts a comment: put the whole text in quotes'
+                : 'check braces and plural/select forms, e.g. {n, plural, one {# child} other {# children}}';
+            problems.push({
+              file,
+              line: e.line,
+              message: `${e.key}: ICU message syntax error (${(err as Error).message})`,
+              hint,
+              severity: 'error',
+            });
             continue;
           }
         }

@@ -100,7 +100,7 @@ const num = (v: unknown, dflt: number): number => (typeof v === 'number' && Numb
 /** Built-in actions every deployment has. */
 export const builtinActions: Record<string, ActionSpec> = {
   'contact.setLocale': {
-    description: 'Set the contact\'s language (params: locale).',
+    description: "Set the contact's language (params: locale).",
     run: ({ params }) => {
       const locale = str(params.locale);
       return locale ? { effects: [{ type: 'setContact', patch: { locale } }] } : {};
@@ -111,13 +111,15 @@ export const builtinActions: Record<string, ActionSpec> = {
     run: ({ params }) => ({ vars: { ...params } }),
   },
   'demo.record': {
-    description: 'The demo flow\'s record: hands the answers to the runner and gives the person a reference.',
+    description: "The demo flow's record: hands the answers to the runner and gives the person a reference.",
     sets: ['ref'],
     run: ({ params, phone, now, newId }) => {
       const ref = shortRef(newId());
       return {
         vars: { ref },
-        effects: [{ type: 'notify', kind: 'demo.record', payload: { ref, phone, at: now.toISOString(), answers: params } }],
+        effects: [
+          { type: 'notify', kind: 'demo.record', payload: { ref, phone, at: now.toISOString(), answers: params } },
+        ],
       };
     },
   },

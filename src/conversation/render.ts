@@ -39,7 +39,8 @@ export interface Screen {
   pageCount: number;
 }
 
-const joinLines = (lines: Array<string | undefined>) => lines.filter((l): l is string => l !== undefined && l !== '').join('\n');
+const joinLines = (lines: Array<string | undefined>) =>
+  lines.filter((l): l is string => l !== undefined && l !== '').join('\n');
 
 /** The nav lines of a USSD menu page, in the order they are shown. */
 export function navLines(ctx: RenderCtx, show: { more: boolean; back: boolean; home: boolean }): string[] {
@@ -99,7 +100,11 @@ export function renderMenu(
   const pages = paginate(ctx, view, menuHintLength(ctx));
   const page = Math.min(Math.max(0, opts.page), pages.length - 1);
   const idx = pages[page] ?? [];
-  const nav = navLines(ctx, { more: page < pages.length - 1, back: page > 0 || opts.canBack, home: page > 0 || !opts.atStart });
+  const nav = navLines(ctx, {
+    more: page < pages.length - 1,
+    back: page > 0 || opts.canBack,
+    home: page > 0 || !opts.atStart,
+  });
   let items = idx.map((i) => `${i + 1}. ${view.labels[i] ?? ''}`);
   let head = opts.hint ?? view.title;
   let body = joinLines([head, ...items, ...nav]);
@@ -140,7 +145,11 @@ export function renderEnd(ctx: RenderCtx, step: EndStep | undefined, fallbackKey
 }
 
 /** The menu view of a step: title and option labels (static, or the stored data options). */
-export function menuView(ctx: RenderCtx, step: MenuStep, dynOptions: ReadonlyArray<{ params: Record<string, unknown> }>): MenuView {
+export function menuView(
+  ctx: RenderCtx,
+  step: MenuStep,
+  dynOptions: ReadonlyArray<{ params: Record<string, unknown> }>,
+): MenuView {
   const title = t(ctx, step.text, ctx.params(step.params));
   const labels = step.options
     ? step.options.map((o) => t(ctx, o.label, ctx.params(o.params)))

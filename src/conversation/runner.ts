@@ -5,10 +5,22 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { EventFeed } from '../server/events.ts';
 import type { Contact, QueuedJob, SessionRecord, StepCommit, Store } from '../store/types.ts';
-import { dataNames, requiredData, timerFired, turn, type Effect, type FlowSet, type TurnInput, type TurnResult } from './index.ts';
+import {
+  dataNames,
+  requiredData,
+  timerFired,
+  turn,
+  type Effect,
+  type FlowSet,
+  type TurnInput,
+  type TurnResult,
+} from './index.ts';
 
 /** Loads the read-model data a flow declared (`data:` in the flow file). Must be fast: no DHIS2 calls. */
-export type DataLoader = (names: string[], ctx: { phone: string; channel: Channel; now: Date }) => Promise<Record<string, unknown>>;
+export type DataLoader = (
+  names: string[],
+  ctx: { phone: string; channel: Channel; now: Date },
+) => Promise<Record<string, unknown>>;
 
 export interface RunnerDeps {
   store: Store;
@@ -118,7 +130,12 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
  * taken again with it: the step is pure, so the first attempt leaves nothing behind. Most hops of an
  * ongoing conversation thereby load only their own flow's data, not every entry flow's role look-ups.
  */
-async function loadAndTurn(deps: RunnerDeps, set: FlowSet, session: SessionRecord | null, input: Omit<TurnInput, 'data'>): Promise<TurnResult> {
+async function loadAndTurn(
+  deps: RunnerDeps,
+  set: FlowSet,
+  session: SessionRecord | null,
+  input: Omit<TurnInput, 'data'>,
+): Promise<TurnResult> {
   const ctx = { phone: input.phone, channel: input.channel, now: input.now };
   const data: Record<string, unknown> = await deps.loadData(requiredData(set, session, input.channel), ctx);
   const known = dataNames(set);
@@ -142,15 +159,24 @@ async function loadAndTurn(deps: RunnerDeps, set: FlowSet, session: SessionRecor
 }
 
 /** A durable timer fired for a session (reply timeout, expiry): one pure step, committed like a message. */
-export async function handleTimer(deps: RunnerDeps, t: { channel: Channel; phone: string; timerId: string }): Promise<TurnResult | null> {
+export async function handleTimer(
+  deps: RunnerDeps,
+  t: { channel: Channel; phone: string; timerId: string },
+): Promise<TurnResult | null> {
   const key = sessionKey(t.channel, t.phone);
   const loaded = await deps.store.lockAndLoad(t.phone, key);
   try {
     const set = deps.flows();
     const result = timerFired(set, loaded.session, { timerId: t.timerId, now: deps.clock.now() });
     const fake: InboundMessage = {
-      channel: t.channel, provider: 'simulator', from: t.phone, providerFrom: t.phone, to: '', text: '',
-      providerMessageId: '', receivedAt: deps.clock.now(),
+      channel: t.channel,
+      provider: 'simulator',
+      from: t.phone,
+      providerFrom: t.phone,
+      to: '',
+      text: '',
+      providerMessageId: '',
+      receivedAt: deps.clock.now(),
     };
     const commit = buildCommit(deps, fake, result, key, undefined);
     await deps.store.commit(loaded.lock, commit);
@@ -176,7 +202,12 @@ export interface EffectJobs {
  */
 export function jobsForEffects(
   effects: readonly Effect[],
-  ctx: { phone: string; channel: Channel; newId: () => string; smsJob: (e: Extract<Effect, { type: 'sendSms' }>) => QueuedJob },
+  ctx: {
+    phone: string;
+    channel: Channel;
+    newId: () => string;
+    smsJob: (e: Extract<Effect, { type: 'sendSms' }>) => QueuedJob;
+  },
 ): EffectJobs {
   const jobs: QueuedJob[] = [];
   const cancelJobIds: string[] = [];
@@ -187,10 +218,21 @@ export function jobsForEffects(
         jobs.push(ctx.smsJob(e));
         break;
       case 'dhis2Write':
-        jobs.push({ id: `dhis2:${e.ref}:${ctx.newId()}`, queue: 'outbox-dhis2', name: e.op, data: { op: e.op, payload: e.payload, ref: e.ref, phone: ctx.phone } });
+        jobs.push({
+          id: `dhis2:${e.ref}:${ctx.newId()}`,
+          queue: 'outbox-dhis2',
+          name: e.op,
+          data: { op: e.op, payload: e.payload, ref: e.ref, phone: ctx.phone },
+        });
         break;
       case 'startTimer':
-        jobs.push({ id: `timer:${e.timerId}`, queue: 'timers', name: 'timer', data: { channel: ctx.channel, phone: ctx.phone, timerId: e.timerId }, runAt: e.fireAt });
+        jobs.push({
+          id: `timer:${e.timerId}`,
+          queue: 'timers',
+          name: 'timer',
+          data: { channel: ctx.channel, phone: ctx.phone, timerId: e.timerId },
+          runAt: e.fireAt,
+        });
         break;
       case 'cancelTimer':
         cancelJobIds.push(`timer:${e.timerId}`);
@@ -207,7 +249,14 @@ export function jobsForEffects(
 }
 
 /** Turn a pure step's result into the one atomic write: session, contact, jobs, dedupe marker. */
-function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, key: string, seenKey: string | undefined, mark?: string): StepCommit {
+function buildCommit(
+  deps: RunnerDeps,
+  msg: InboundMessage,
+  result: TurnResult,
+  key: string,
+  seenKey: string | undefined,
+  mark?: string,
+): StepCommit {
   const newId = deps.newId ?? randomUUID;
   const sms = (to: string, text: string, locale: string, reply: boolean): QueuedJob => ({
     id: `sms:${newId()}`,
@@ -217,8 +266,15 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
     // (that is how STOP gets its confirmation); everything unsolicited checks opt-out before sending.
     data: { to, text, locale, reply, providerFrom: msg.providerFrom, provider: msg.provider },
   });
-  const { jobs, cancelJobIds, contact: contactPatch } = jobsForEffects(result.effects, {
-    phone: msg.from, channel: msg.channel, newId, smsJob: (e) => sms(e.to, e.text, e.locale, false),
+  const {
+    jobs,
+    cancelJobIds,
+    contact: contactPatch,
+  } = jobsForEffects(result.effects, {
+    phone: msg.from,
+    channel: msg.channel,
+    newId,
+    smsJob: (e) => sms(e.to, e.text, e.locale, false),
   });
 
   // On SMS the reply is itself an outbound message; on USSD it is the HTTP answer.
@@ -231,13 +287,24 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
     // starting over (and meeting its own dedupe marker).
     const at = deps.clock.now().getTime();
     session = {
-      flowId: result.flowId ?? 'ended', flowVersion: 'ended', channel: 'ussd', snapshot: null, locale: result.locale,
-      startedAt: at, updatedAt: at, ended: true,
+      flowId: result.flowId ?? 'ended',
+      flowVersion: 'ended',
+      channel: 'ussd',
+      snapshot: null,
+      locale: result.locale,
+      startedAt: at,
+      updatedAt: at,
+      ended: true,
     };
     sessionTtlMs = USSD_DIAL_TTL_MS;
   }
   if (session && msg.channel === 'ussd') {
-    session = { ...session, ussdSessionId: msg.sessionId, ussdPath: mark ?? pathMark(msg.ussdPath ?? ''), lastReply: result.reply ?? undefined };
+    session = {
+      ...session,
+      ussdSessionId: msg.sessionId,
+      ussdPath: mark ?? pathMark(msg.ussdPath ?? ''),
+      lastReply: result.reply ?? undefined,
+    };
   } else if (session && result.reply) {
     session = { ...session, lastReply: result.reply };
   }
@@ -257,9 +324,27 @@ function buildCommit(deps: RunnerDeps, msg: InboundMessage, result: TurnResult, 
 function announce(events: EventFeed, commit: StepCommit, at: number): void {
   for (const j of commit.jobs) {
     const d = j.data as Record<string, unknown>;
-    if (j.queue === 'outbox-sms') events.emit({ type: 'sms.queued', id: j.id, to: String(d.to), text: String(d.text), purpose: d.reply ? 'reply' : undefined, at });
-    else if (j.queue === 'outbox-dhis2') events.emit({ type: 'dhis2.queued', id: j.id, op: String(d.op), ref: String(d.ref), phone: String(d.phone), payload: d.payload, at });
-    else if (j.queue === 'timers') events.emit({ type: 'timer.set', id: j.id, phone: String(d.phone), fireAt: j.runAt ?? at, at });
+    if (j.queue === 'outbox-sms')
+      events.emit({
+        type: 'sms.queued',
+        id: j.id,
+        to: String(d.to),
+        text: String(d.text),
+        purpose: d.reply ? 'reply' : undefined,
+        at,
+      });
+    else if (j.queue === 'outbox-dhis2')
+      events.emit({
+        type: 'dhis2.queued',
+        id: j.id,
+        op: String(d.op),
+        ref: String(d.ref),
+        phone: String(d.phone),
+        payload: d.payload,
+        at,
+      });
+    else if (j.queue === 'timers')
+      events.emit({ type: 'timer.set', id: j.id, phone: String(d.phone), fireAt: j.runAt ?? at, at });
     else events.emit({ type: 'job.queued', id: j.id, name: j.name, data: j.data, at });
   }
 }
@@ -284,6 +369,7 @@ export function latestInput(path: string, consumedMark: string | undefined): str
   const len = Number(m[1]);
   if (path.length === len && pathMark(path) === consumedMark) return '';
   if (len === 0) return path;
-  if (path.length > len && path[len] === '*' && pathMark(path.slice(0, len)) === consumedMark) return path.slice(len + 1);
+  if (path.length > len && path[len] === '*' && pathMark(path.slice(0, len)) === consumedMark)
+    return path.slice(len + 1);
   return path;
 }

@@ -21,10 +21,20 @@ export function parseYamlSource(file: string, text: string): { source: YamlSourc
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems: FlowProblem[] = [];
   for (const e of doc.errors) {
-    problems.push({ file, line: lineCounter.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}`, severity: 'error' });
+    problems.push({
+      file,
+      line: lineCounter.linePos(e.pos[0]).line,
+      message: `YAML: ${e.message.split('\n')[0]}`,
+      severity: 'error',
+    });
   }
   for (const w of doc.warnings) {
-    problems.push({ file, line: lineCounter.linePos(w.pos[0]).line, message: `YAML: ${w.message.split('\n')[0]}`, severity: 'warning' });
+    problems.push({
+      file,
+      line: lineCounter.linePos(w.pos[0]).line,
+      message: `YAML: ${w.message.split('\n')[0]}`,
+      severity: 'warning',
+    });
   }
   const line = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
 
@@ -67,9 +77,10 @@ export function parseYamlSource(file: string, text: string): { source: YamlSourc
 }
 
 /** Flatten a YAML map into dotted keys with the line of each leaf: strings and lists of strings. */
-export function flattenLocaleDoc(
-  source: YamlSource,
-): { entries: Array<{ key: string; value: string | string[]; line?: number }>; problems: FlowProblem[] } {
+export function flattenLocaleDoc(source: YamlSource): {
+  entries: Array<{ key: string; value: string | string[]; line?: number }>;
+  problems: FlowProblem[];
+} {
   const entries: Array<{ key: string; value: string | string[]; line?: number }> = [];
   const problems: FlowProblem[] = [];
   const walk = (node: unknown, prefix: string[]) => {
@@ -84,15 +95,27 @@ export function flattenLocaleDoc(
     const line = source.keyLineOf(prefix);
     if (isSeq(node)) {
       const words = node.items.map((i) => (isScalar(i) ? i.value : undefined));
-      if (words.every((w): w is string => typeof w === 'string' && w.trim() !== '')) entries.push({ key: path, value: words, line });
-      else problems.push({ file: source.file, line, message: `${path}: a list must hold non-empty words only`, severity: 'error' });
+      if (words.every((w): w is string => typeof w === 'string' && w.trim() !== ''))
+        entries.push({ key: path, value: words, line });
+      else
+        problems.push({
+          file: source.file,
+          line,
+          message: `${path}: a list must hold non-empty words only`,
+          severity: 'error',
+        });
       return;
     }
     if (isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number')) {
       entries.push({ key: path, value: String(node.value), line });
       return;
     }
-    problems.push({ file: source.file, line, message: `${path}: expected a text or a list of words`, severity: 'error' });
+    problems.push({
+      file: source.file,
+      line,
+      message: `${path}: expected a text or a list of words`,
+      severity: 'error',
+    });
   };
   if (source.doc.contents === null) return { entries, problems };
   if (!isMap(source.doc.contents)) {

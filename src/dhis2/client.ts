@@ -147,7 +147,8 @@ export interface Dhis2Client {
   importTracker(payload: TrackerPayload, opts?: ImportOptions): Promise<ImportResult>;
 }
 
-const ME_FIELDS = 'id,username,firstName,surname,displayName,phoneNumber,authorities,organisationUnits[id,path],teiSearchOrganisationUnits[id,path],programs';
+const ME_FIELDS =
+  'id,username,firstName,surname,displayName,phoneNumber,authorities,organisationUnits[id,path],teiSearchOrganisationUnits[id,path],programs';
 const USER_FIELDS =
   'id,username,userCredentials[username],firstName,surname,displayName,phoneNumber,disabled,organisationUnits[id,path],teiSearchOrganisationUnits[id,path],dataViewOrganisationUnits[id,path]';
 
@@ -169,10 +170,18 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const doFetch = opts.fetch ?? globalThis.fetch;
   const authorization =
-    'token' in opts.auth ? `ApiToken ${opts.auth.token}` : `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
+    'token' in opts.auth
+      ? `ApiToken ${opts.auth.token}`
+      : `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
   let versionPromise: Promise<Dhis2Version> | undefined;
 
-  async function send(method: 'GET' | 'POST', path: string, params: QueryParams, body?: unknown, pass: number[] = []): Promise<Answer> {
+  async function send(
+    method: 'GET' | 'POST',
+    path: string,
+    params: QueryParams,
+    body?: unknown,
+    pass: number[] = [],
+  ): Promise<Answer> {
     const qs = encodeQuery(params);
     const url = `${baseUrl}${path}${qs ? `?${qs}` : ''}`;
     const started = performance.now();
@@ -182,38 +191,63 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
       const signal = AbortSignal.timeout(timeoutMs);
       res = await doFetch(url, {
         method,
-        headers: { Authorization: authorization, Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        headers: {
+          Authorization: authorization,
+          Accept: 'application/json',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
       });
       text = await res.text();
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      opts.logger?.warn({ method, path, ms: Math.round(performance.now() - started), timedOut }, 'DHIS2 request failed');
-      throw new Dhis2TransportError(timedOut ? `DHIS2 did not answer ${method} ${path} within ${timeoutMs} ms` : `DHIS2 unreachable (${method} ${path}): ${String(err instanceof Error ? err.message : err)}`, {
-        timedOut,
-        cause: err,
-      });
+      opts.logger?.warn(
+        { method, path, ms: Math.round(performance.now() - started), timedOut },
+        'DHIS2 request failed',
+      );
+      throw new Dhis2TransportError(
+        timedOut
+          ? `DHIS2 did not answer ${method} ${path} within ${timeoutMs} ms`
+          : `DHIS2 unreachable (${method} ${path}): ${String(err instanceof Error ? err.message : err)}`,
+        {
+          timedOut,
+          cause: err,
+        },
+      );
     }
-    opts.logger?.debug({ method, path, status: res.status, ms: Math.round(performance.now() - started) }, 'DHIS2 request');
+    opts.logger?.debug(
+      { method, path, status: res.status, ms: Math.round(performance.now() - started) },
+      'DHIS2 request',
+    );
     const json = parseJson(text);
     if (pass.includes(res.status)) return { status: res.status, json };
     if (res.status === 401 || res.status === 403) {
-      throw new Dhis2AuthError(res.status, `DHIS2 answered ${res.status} to ${method} ${path}: ${webMessage(json) ?? 'credentials refused'}`);
+      throw new Dhis2AuthError(
+        res.status,
+        `DHIS2 answered ${res.status} to ${method} ${path}: ${webMessage(json) ?? 'credentials refused'}`,
+      );
     }
     if (res.status >= 500 || res.status === 429) {
       throw new Dhis2TransportError(`DHIS2 answered ${res.status} to ${method} ${path}`, { dhis2Status: res.status });
     }
     if (res.status >= 400) {
       const wm = WebMessageSchema.safeParse(json);
-      throw new Dhis2RequestError(res.status, `DHIS2 refused ${method} ${path} (${res.status}): ${webMessage(json) ?? text.slice(0, 200)}`, wm.success ? wm.data.errorCode : undefined);
+      throw new Dhis2RequestError(
+        res.status,
+        `DHIS2 refused ${method} ${path} (${res.status}): ${webMessage(json) ?? text.slice(0, 200)}`,
+        wm.success ? wm.data.errorCode : undefined,
+      );
     }
     if (json === undefined) {
       // A login page or a proxy's HTML with 200: the URL or the credentials are wrong, retrying will not help.
-      throw new Dhis2TransportError(`DHIS2 answered ${method} ${path} with something other than JSON; check DHIS2_URL and the credentials`, {
-        dhis2Status: res.status,
-        retryable: false,
-      });
+      throw new Dhis2TransportError(
+        `DHIS2 answered ${method} ${path} with something other than JSON; check DHIS2_URL and the credentials`,
+        {
+          dhis2Status: res.status,
+          retryable: false,
+        },
+      );
     }
     return { status: res.status, json };
   }
@@ -222,7 +256,9 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
     const r = schema.safeParse(json);
     if (!r.success) {
       const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-      throw new Dhis2TransportError(`DHIS2 ${what} did not have the expected shape: ${issues.join('; ')}`, { retryable: false });
+      throw new Dhis2TransportError(`DHIS2 ${what} did not have the expected shape: ${issues.join('; ')}`, {
+        retryable: false,
+      });
     }
     return r.data;
   }
@@ -294,14 +330,24 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
       const filters: QueryParams = (o.filter ?? []).map((f) => ['filter', f]);
       const schema = z.object({ organisationUnits: z.array(OrgUnitSchema), pager: PagerSchema.optional() });
       if (o.paging === false) {
-        return parse(schema, await get('/api/organisationUnits', [['fields', fields], ...filters, ['paging', 'false']]), 'organisation units').organisationUnits;
+        return parse(
+          schema,
+          await get('/api/organisationUnits', [['fields', fields], ...filters, ['paging', 'false']]),
+          'organisation units',
+        ).organisationUnits;
       }
       const pageSize = o.pageSize ?? 1000;
       const all: OrgUnit[] = [];
       for (let page = 1; ; page++) {
         const body = parse(
           schema,
-          await get('/api/organisationUnits', [['fields', fields], ...filters, ['order', 'id:asc'], ['page', String(page)], ['pageSize', String(pageSize)]]),
+          await get('/api/organisationUnits', [
+            ['fields', fields],
+            ...filters,
+            ['order', 'id:asc'],
+            ['page', String(page)],
+            ['pageSize', String(pageSize)],
+          ]),
           'organisation units',
         );
         all.push(...body.organisationUnits);
@@ -322,7 +368,12 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
 
     async trackedEntities(query) {
       const v = await client.version();
-      return toPage(await get('/api/tracker/trackedEntities', trackedEntityQueryParams(v, query)), 'trackedEntities', TrackedEntitySchema, v);
+      return toPage(
+        await get('/api/tracker/trackedEntities', trackedEntityQueryParams(v, query)),
+        'trackedEntities',
+        TrackedEntitySchema,
+        v,
+      );
     },
 
     iterateTrackedEntities(query) {
@@ -332,7 +383,12 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
 
     async enrollments(query) {
       const v = await client.version();
-      return toPage(await get('/api/tracker/enrollments', enrollmentQueryParams(v, query)), 'enrollments', EnrollmentSchema, v);
+      return toPage(
+        await get('/api/tracker/enrollments', enrollmentQueryParams(v, query)),
+        'enrollments',
+        EnrollmentSchema,
+        v,
+      );
     },
 
     iterateEnrollments(query) {
@@ -375,11 +431,21 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
       const a = await send('POST', '/api/tracker', params, toWirePayload(v, payload), [409]);
       const report = ImportReportSchema.safeParse(a.json);
       if (!report.success) {
-        if (a.status === 409) throw new Dhis2RequestError(409, `DHIS2 refused the import: ${webMessage(a.json) ?? 'conflict'}`);
-        throw new Dhis2TransportError('DHIS2 answered the import with something other than an import report (was it run asynchronously?)', { retryable: false });
+        if (a.status === 409)
+          throw new Dhis2RequestError(409, `DHIS2 refused the import: ${webMessage(a.json) ?? 'conflict'}`);
+        throw new Dhis2TransportError(
+          'DHIS2 answered the import with something other than an import report (was it run asynchronously?)',
+          { retryable: false },
+        );
       }
       const r = report.data;
-      const issue = (e: { errorCode: string; message?: string; trackerType?: TrackerType; uid?: string; args?: unknown[] }): ImportIssue => ({
+      const issue = (e: {
+        errorCode: string;
+        message?: string;
+        trackerType?: TrackerType;
+        uid?: string;
+        args?: unknown[];
+      }): ImportIssue => ({
         code: e.errorCode,
         message: e.message ?? '',
         ...(e.trackerType ? { trackerType: e.trackerType } : {}),

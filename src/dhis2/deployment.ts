@@ -12,9 +12,13 @@ import { isTimeZone } from './readmodel/calendar.ts';
  * The schema is exported so `z.toJSONSchema(DeploymentSchema)` can feed editors.
  */
 
-const Uid = z.string().regex(UID_PATTERN, { error: 'must be a DHIS2 UID: 11 letters or digits, starting with a letter' });
+const Uid = z
+  .string()
+  .regex(UID_PATTERN, { error: 'must be a DHIS2 UID: 11 letters or digits, starting with a letter' });
 
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day as HH:MM (24-hour), e.g. 08:00' });
+const hhmm = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day as HH:MM (24-hour), e.g. 08:00' });
 
 /**
  * The languages Jibu ships texts in. The staff language is one of them: what Jibu writes into DHIS2
@@ -37,7 +41,9 @@ export const ImmunizationSchema = z
         sex: Uid.default('oindugucx72'),
         caregiverFirstName: Uid.default('ftFBu8mHZ4H'),
         caregiverSurname: Uid.default('EpbquVl5OD6'),
-        preferredLanguage: Uid.optional().describe('Attribute holding the caregiver language (a locale code); none in the package'),
+        preferredLanguage: Uid.optional().describe(
+          'Attribute holding the caregiver language (a locale code); none in the package',
+        ),
       })
       .prefault({}),
   })
@@ -51,16 +57,25 @@ export const VitalEventsSchema = z
     stillbirthStage: Uid.default('wTAeBwb4gse'),
     reasonAttribute: Uid.default('ArHk8hosBBh').describe('Registration Reason (NUMBER)'),
     reasonCodes: z
-      .strictObject({ birth: z.string().min(1).default('1'), stillbirth: z.string().min(1).default('2'), death: z.string().min(1).default('3') })
+      .strictObject({
+        birth: z.string().min(1).default('1'),
+        stillbirth: z.string().min(1).default('2'),
+        death: z.string().min(1).default('3'),
+      })
       .prefault({}),
     dateOfDeathAttribute: Uid.default('whdKMBo0pZx'),
-    notificationDataElement: Uid.default('noSCyx2btEF').describe('Send Notification (TRUE_ONLY, compulsory on every stage)'),
+    notificationDataElement: Uid.default('noSCyx2btEF').describe(
+      'Send Notification (TRUE_ONLY, compulsory on every stage)',
+    ),
   })
   .prefault({});
 
 export const OutcomeSchema = z.strictObject({
   note: z.string().min(1).describe('Locale key of the note written on the event'),
-  status: z.enum(['ACTIVE', 'COMPLETED', 'SCHEDULE', 'SKIPPED']).optional().describe('New event status, if the outcome changes it'),
+  status: z
+    .enum(['ACTIVE', 'COMPLETED', 'SCHEDULE', 'SKIPPED'])
+    .optional()
+    .describe('New event status, if the outcome changes it'),
   reschedule: z.boolean().optional().describe('Ask for a new date'),
   followUp: z.boolean().optional().describe('Flag the event for follow-up'),
 });
@@ -85,33 +100,57 @@ export const DeploymentSchema = z.strictObject({
   staffLocale: z
     .enum(STAFF_LOCALES, { error: `must be one of the languages Jibu ships: ${STAFF_LOCALES.join(', ')}` })
     .default('en')
-    .describe('Language of what programme staff read: the notes and text values Jibu writes into DHIS2 and its alerts to case workers (caregivers keep their own language)'),
+    .describe(
+      'Language of what programme staff read: the notes and text values Jibu writes into DHIS2 and its alerts to case workers (caregivers keep their own language)',
+    ),
   immunization: ImmunizationSchema,
   vitalEvents: VitalEventsSchema,
   reschedule: z
     .strictObject({
-      minDaysAhead: z.int().min(0).max(365).default(0).describe('Earliest new date, in days from today (0 = today allowed)'),
+      minDaysAhead: z
+        .int()
+        .min(0)
+        .max(365)
+        .default(0)
+        .describe('Earliest new date, in days from today (0 = today allowed)'),
       maxDaysAhead: z.int().min(0).max(365).default(60).describe('Latest new date, in days from today'),
     })
-    .refine((r) => r.minDaysAhead <= r.maxDaysAhead, { error: 'minDaysAhead must not be after maxDaysAhead', path: ['minDaysAhead'] })
+    .refine((r) => r.minDaysAhead <= r.maxDaysAhead, {
+      error: 'minDaysAhead must not be after maxDaysAhead',
+      path: ['minDaysAhead'],
+    })
     .prefault({}),
   reminders: z
     .strictObject({
-      rules: z.array(z.strictObject({ daysBefore: z.int().min(0).max(60) })).default([{ daysBefore: 2 }]).describe('One reminder per rule, N days before the visit'),
+      rules: z
+        .array(z.strictObject({ daysBefore: z.int().min(0).max(60) }))
+        .default([{ daysBefore: 2 }])
+        .describe('One reminder per rule, N days before the visit'),
     })
     .prefault({}),
   missedVisits: z
-    .strictObject({ graceDays: z.int().min(0).max(60).default(1).describe('Days after the visit date before a missed-visit message') })
+    .strictObject({
+      graceDays: z.int().min(0).max(60).default(1).describe('Days after the visit date before a missed-visit message'),
+    })
     .prefault({}),
   deliveryWindow: z
     .strictObject({ start: hhmm.default('08:00'), end: hhmm.default('19:00') })
     // Only compare well-formed times; a malformed one already has its own problem listed.
-    .refine((w) => !/^\d\d:\d\d$/.test(w.start) || !/^\d\d:\d\d$/.test(w.end) || w.start < w.end, { error: 'start must be before end', path: ['start'] })
+    .refine((w) => !/^\d\d:\d\d$/.test(w.start) || !/^\d\d:\d\d$/.test(w.end) || w.start < w.end, {
+      error: 'start must be before end',
+      path: ['start'],
+    })
     .prefault({})
     .describe('Local hours in which reminders and missed-visit messages may be sent'),
-  outcomes: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, { error: 'outcome names are lower_snake_case' }), OutcomeSchema).optional().describe('Merged over the built-in outcomes'),
+  outcomes: z
+    .record(z.string().regex(/^[a-z][a-z0-9_]*$/, { error: 'outcome names are lower_snake_case' }), OutcomeSchema)
+    .optional()
+    .describe('Merged over the built-in outcomes'),
   aefi: z
-    .strictObject({ followUp: z.boolean().default(true).describe('Flag the event for follow-up when a reaction is reported'), note: z.string().min(1).default('aefi.note') })
+    .strictObject({
+      followUp: z.boolean().default(true).describe('Flag the event for follow-up when a reaction is reported'),
+      note: z.string().min(1).default('aefi.note'),
+    })
     .prefault({}),
   sms: z
     .strictObject({
@@ -131,7 +170,8 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   if (issue.code === 'invalid_key') return 'not a valid name: outcome names are lower_snake_case (a-z, 0-9, _)';
   return issue.message;
 }
@@ -142,12 +182,18 @@ function issueMessage(issue: z.core.$ZodIssue): string {
  *
  * @example parseDeployment({}).immunization.program // 'SSLpOM0r1U7'
  */
-export function parseDeployment(raw: unknown, source = 'deployment', lineOf?: (path: ReadonlyArray<PropertyKey>) => number | undefined): Deployment {
+export function parseDeployment(
+  raw: unknown,
+  source = 'deployment',
+  lineOf?: (path: ReadonlyArray<PropertyKey>) => number | undefined,
+): Deployment {
   const r = DeploymentSchema.safeParse(raw ?? {});
   if (!r.success) {
     const problems = r.error.issues.map((i) => {
       // An unknown key is best located at the key itself.
-      const line = lineOf?.(i.code === 'unrecognized_keys' && i.keys[0] !== undefined ? [...i.path, i.keys[0]] : i.path);
+      const line = lineOf?.(
+        i.code === 'unrecognized_keys' && i.keys[0] !== undefined ? [...i.path, i.keys[0]] : i.path,
+      );
       return `${formatPath(i.path)}${line ? ` (line ${line})` : ''}: ${issueMessage(i)}`;
     });
     throw new JibuError('JIBU_CONFIG_INVALID', `Invalid ${source}:\n  - ${problems.join('\n  - ')}`, problems);
@@ -173,14 +219,24 @@ export function loadDeployment(path?: string): Deployment {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot be read (${(err as Error).message})`;
+    const reason =
+      (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'file not found'
+        : `cannot be read (${(err as Error).message})`;
     throw new JibuError('JIBU_CONFIG_INVALID', `Deployment file ${path}: ${reason}`, [`${path}: ${reason}`]);
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
   if (doc.errors.length) {
-    const problems = doc.errors.map((e) => `${path}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
-    throw new JibuError('JIBU_CONFIG_INVALID', `Deployment file ${path} is not valid YAML:\n  - ${problems.join('\n  - ')}`, problems);
+    const problems = doc.errors.map(
+      (e) =>
+        `${path}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+    );
+    throw new JibuError(
+      'JIBU_CONFIG_INVALID',
+      `Deployment file ${path} is not valid YAML:\n  - ${problems.join('\n  - ')}`,
+      problems,
+    );
   }
   const lineOf = (p: ReadonlyArray<PropertyKey>): number | undefined => {
     for (let n = p.length; n >= 0; n--) {

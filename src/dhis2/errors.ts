@@ -9,8 +9,16 @@ export class Dhis2TransportError extends JibuError {
   readonly dhis2Status?: number;
   readonly retryable: boolean;
   readonly timedOut: boolean;
-  constructor(message: string, opts: { dhis2Status?: number; retryable?: boolean; timedOut?: boolean; cause?: unknown } = {}) {
-    super('JIBU_DHIS2_UNAVAILABLE', message, opts.dhis2Status === undefined ? undefined : { dhis2Status: opts.dhis2Status }, { cause: opts.cause });
+  constructor(
+    message: string,
+    opts: { dhis2Status?: number; retryable?: boolean; timedOut?: boolean; cause?: unknown } = {},
+  ) {
+    super(
+      'JIBU_DHIS2_UNAVAILABLE',
+      message,
+      opts.dhis2Status === undefined ? undefined : { dhis2Status: opts.dhis2Status },
+      { cause: opts.cause },
+    );
     this.name = 'Dhis2TransportError';
     this.dhis2Status = opts.dhis2Status;
     this.retryable = opts.retryable ?? true;

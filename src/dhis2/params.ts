@@ -46,7 +46,26 @@ export interface EventQuery extends PagingQuery {
   fields?: string;
 }
 
-export const FILTER_OPERATORS = ['eq', 'ieq', 'ne', 'neq', 'nieq', 'gt', 'ge', 'lt', 'le', 'like', 'ilike', 'nlike', 'nilike', 'sw', 'ew', 'in', 'null', '!null'] as const;
+export const FILTER_OPERATORS = [
+  'eq',
+  'ieq',
+  'ne',
+  'neq',
+  'nieq',
+  'gt',
+  'ge',
+  'lt',
+  'le',
+  'like',
+  'ilike',
+  'nlike',
+  'nilike',
+  'sw',
+  'ew',
+  'in',
+  'null',
+  '!null',
+] as const;
 export type FilterOperator = (typeof FILTER_OPERATORS)[number];
 
 /** One tracked-entity attribute filter: `{attribute}:{op}:{value}`; `in` takes several values. */
@@ -127,8 +146,15 @@ export function formatAttributeFilter(f: AttributeFilter): string {
 
 function pagingParams(q: PagingQuery): QueryParams {
   // Sending page/pageSize/totalPages with paging off is a 400 on 2.41+ (reference §4.6).
-  if (q.paging === false) return [['skipPaging', 'true'], ['paging', 'false']];
-  const out: QueryParams = [['page', String(q.page ?? 1)], ['pageSize', String(q.pageSize ?? DEFAULT_PAGE_SIZE)]];
+  if (q.paging === false)
+    return [
+      ['skipPaging', 'true'],
+      ['paging', 'false'],
+    ];
+  const out: QueryParams = [
+    ['page', String(q.page ?? 1)],
+    ['pageSize', String(q.pageSize ?? DEFAULT_PAGE_SIZE)],
+  ];
   if (q.totalPages) out.push(['totalPages', 'true']);
   return out;
 }

@@ -97,9 +97,16 @@ export interface EventChanges {
 export function eventUpdate(event: Dhis2Event, changes: EventChanges = {}, notes: NotePayload[] = []): EventPayload {
   const { programStage, orgUnit, status } = event;
   if (!programStage || !orgUnit || !status) {
-    throw new Error(`Event ${event.event} was read without programStage, orgUnit or status; read every scalar field before updating`);
+    throw new Error(
+      `Event ${event.event} was read without programStage, orgUnit or status; read every scalar field before updating`,
+    );
   }
-  const out: EventPayload = { event: event.event, programStage, orgUnit: changes.orgUnit ?? orgUnit, status: changes.status ?? status };
+  const out: EventPayload = {
+    event: event.event,
+    programStage,
+    orgUnit: changes.orgUnit ?? orgUnit,
+    status: changes.status ?? status,
+  };
   const copy = <K extends keyof EventPayload & keyof Dhis2Event>(k: K) => {
     if (event[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = event[k];
   };
@@ -138,10 +145,13 @@ export function toWirePayload(v: Dhis2Version, payload: TrackerPayload): Record<
     const { followUp, ...rest } = e;
     return { ...rest, followup: followUp };
   };
-  const enrollment = (en: EnrollmentPayload): Record<string, unknown> => (en.events ? { ...en, events: en.events.map(event) } : { ...en });
+  const enrollment = (en: EnrollmentPayload): Record<string, unknown> =>
+    en.events ? { ...en, events: en.events.map(event) } : { ...en };
   const out: Record<string, unknown> = {};
   if (payload.trackedEntities) {
-    out.trackedEntities = payload.trackedEntities.map((te) => (te.enrollments ? { ...te, enrollments: te.enrollments.map(enrollment) } : { ...te }));
+    out.trackedEntities = payload.trackedEntities.map((te) =>
+      te.enrollments ? { ...te, enrollments: te.enrollments.map(enrollment) } : { ...te },
+    );
   }
   if (payload.enrollments) out.enrollments = payload.enrollments.map(enrollment);
   if (payload.events) out.events = payload.events.map(event);

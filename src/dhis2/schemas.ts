@@ -196,7 +196,9 @@ export const TrackedEntitySchema = z.object({
   geometry: GeometrySchema.optional(),
   attributes: z.array(AttributeValueSchema).optional(),
   enrollments: z.array(EnrollmentSchema).optional(),
-  programOwners: z.array(z.object({ orgUnit: z.string(), trackedEntity: z.string().optional(), program: z.string() })).optional(),
+  programOwners: z
+    .array(z.object({ orgUnit: z.string(), trackedEntity: z.string().optional(), program: z.string() }))
+    .optional(),
 });
 export type Dhis2TrackedEntity = z.infer<typeof TrackedEntitySchema>;
 
@@ -245,7 +247,10 @@ const StatsSchema = z.object({
 export const ImportReportSchema = z.object({
   status: z.enum(['OK', 'WARNING', 'ERROR']),
   validationReport: z
-    .object({ errorReports: z.array(ReportEntrySchema).default([]), warningReports: z.array(ReportEntrySchema).default([]) })
+    .object({
+      errorReports: z.array(ReportEntrySchema).default([]),
+      warningReports: z.array(ReportEntrySchema).default([]),
+    })
     .optional(),
   stats: StatsSchema.optional(),
   bundleReport: z.unknown().optional(),

@@ -69,7 +69,8 @@ export function isValidTokenChecksum(token: string): boolean {
  */
 export function makeToken(kind: 'v1' | 'v2', code: string): string {
   const f = TOKEN_FORMATS[kind === 'v1' ? 0 : 1];
-  if (code.length !== f.codeLength || !/^[A-Za-z0-9]+$/.test(code)) throw new Error(`A ${kind} token code is ${f.codeLength} letters and digits`);
+  if (code.length !== f.codeLength || !/^[A-Za-z0-9]+$/.test(code))
+    throw new Error(`A ${kind} token code is ${f.codeLength} letters and digits`);
   return `${f.prefix}${code}${f.encode(tokenChecksum(code))}`;
 }
 
@@ -85,7 +86,10 @@ export function authenticate(state: EmulatorState, authorization: string | null)
     const user = userId ? state.users.get(userId) : undefined;
     if (!user || user.disabled) {
       throw new HttpError(401, 'The API token does not exist or is not valid', {
-        headers: { 'WWW-Authenticate': 'ApiToken error="invalid_token", error_description="The API token does not exist or is not valid"' },
+        headers: {
+          'WWW-Authenticate':
+            'ApiToken error="invalid_token", error_description="The API token does not exist or is not valid"',
+        },
       });
     }
     return user;
@@ -95,7 +99,8 @@ export function authenticate(state: EmulatorState, authorization: string | null)
     const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const user = colon > 0 ? state.userByUsername(decoded.slice(0, colon)) : undefined;
-    if (user && !user.disabled && user.password !== undefined && user.password === decoded.slice(colon + 1)) return user;
+    if (user && !user.disabled && user.password !== undefined && user.password === decoded.slice(colon + 1))
+      return user;
   }
   throw new HttpError(401, 'Unauthorized', { headers: BASIC_CHALLENGE });
 }

@@ -67,7 +67,20 @@ const ORG_UNIT_TREE: Array<{ id: string; name: string; parent?: string; code?: s
   { id: OU.magaoni, name: 'Magaoni', parent: OU.tiwi },
 ];
 
-const VILLAGES = [OU.kidutani, OU.jumba, OU.majengo, OU.mgamboni, OU.buni, OU.mwele, OU.bomani, OU.mkunguni, OU.vidziani, OU.tiwiKati, OU.mwaroni, OU.magaoni];
+const VILLAGES = [
+  OU.kidutani,
+  OU.jumba,
+  OU.majengo,
+  OU.mgamboni,
+  OU.buni,
+  OU.mwele,
+  OU.bomani,
+  OU.mkunguni,
+  OU.vidziani,
+  OU.tiwiKati,
+  OU.mwaroni,
+  OU.magaoni,
+];
 
 /** Named demo data: phones to try and what each demonstrates. Dates are relative to the emulator's today. */
 export const DEMO = {
@@ -85,10 +98,34 @@ export const DEMO = {
       orgUnit: OU.kidutani,
       demonstrates: 'two children due in 2 days on one phone: the reminder reply asks which child',
     },
-    oneChildDueInTwoDays: { phone: '+254700000002', name: 'Grace Wanjiru', children: ['Neema'], orgUnit: OU.jumba, demonstrates: 'one child due in 2 days: reply 1 to confirm, 2 to reschedule' },
-    dueToday: { phone: '+254700000003', name: 'Esther Kamau', children: ['Baraka'], orgUnit: OU.majengo, demonstrates: 'a visit due today' },
-    missedYesterday: { phone: '+254700000004', name: 'Fatuma Otieno', children: ['Imani'], orgUnit: OU.kidutani, demonstrates: 'missed a visit yesterday: gets the missed-visit message' },
-    missedSeveralDays: { phone: '+254700000005', name: 'Mercy Achieng', children: ['Zuri'], orgUnit: OU.kidutani, demonstrates: 'missed a visit 6 days ago: a defaulter for the Kidutani case worker' },
+    oneChildDueInTwoDays: {
+      phone: '+254700000002',
+      name: 'Grace Wanjiru',
+      children: ['Neema'],
+      orgUnit: OU.jumba,
+      demonstrates: 'one child due in 2 days: reply 1 to confirm, 2 to reschedule',
+    },
+    dueToday: {
+      phone: '+254700000003',
+      name: 'Esther Kamau',
+      children: ['Baraka'],
+      orgUnit: OU.majengo,
+      demonstrates: 'a visit due today',
+    },
+    missedYesterday: {
+      phone: '+254700000004',
+      name: 'Fatuma Otieno',
+      children: ['Imani'],
+      orgUnit: OU.kidutani,
+      demonstrates: 'missed a visit yesterday: gets the missed-visit message',
+    },
+    missedSeveralDays: {
+      phone: '+254700000005',
+      name: 'Mercy Achieng',
+      children: ['Zuri'],
+      orgUnit: OU.kidutani,
+      demonstrates: 'missed a visit 6 days ago: a defaulter for the Kidutani case worker',
+    },
     visitedYesterday: {
       phone: '+254700000006',
       name: 'Halima Mwangi',
@@ -103,15 +140,62 @@ export const DEMO = {
       orgUnit: OU.bomani,
       demonstrates: 'three children: one due in 2 days, one missed 3 days ago, one fully vaccinated',
     },
-    missedInKwale: { phone: '+254700000008', name: 'Zainabu Mohamed', children: ['Bahati'], orgUnit: OU.bomani, demonstrates: 'missed a visit 10 days ago, in Kwale' },
-    newborn: { phone: '+254700000009', name: 'Joyce Njeri', children: ['Wema'], orgUnit: OU.tiwiKati, demonstrates: 'a 2-day-old child with a birth notified on Vital Events, first visit in 40 days' },
+    missedInKwale: {
+      phone: '+254700000008',
+      name: 'Zainabu Mohamed',
+      children: ['Bahati'],
+      orgUnit: OU.bomani,
+      demonstrates: 'missed a visit 10 days ago, in Kwale',
+    },
+    newborn: {
+      phone: '+254700000009',
+      name: 'Joyce Njeri',
+      children: ['Wema'],
+      orgUnit: OU.tiwiKati,
+      demonstrates: 'a 2-day-old child with a birth notified on Vital Events, first visit in 40 days',
+    },
   },
   caseWorkers: {
-    kidutani: { phone: '+254711000001', id: 'JbUsrCw0001', username: 'cw.zawadi', name: 'Zawadi Mwangi', orgUnit: OU.kidutani, demonstrates: 'village case worker: defaulters Imani and Zuri' },
-    mtwapa: { phone: '+254711000002', id: 'JbUsrCw0002', username: 'cw.baraka', name: 'Baraka Otieno', orgUnit: OU.mtwapa, demonstrates: 'facility case worker: all villages of Mtwapa HC' },
-    bomani: { phone: '+254711000003', id: 'JbUsrCw0003', username: 'cw.salma', name: 'Salma Juma', orgUnit: OU.bomani, demonstrates: 'village case worker in Kwale: defaulters Saida and Bahati' },
-    tiwi: { phone: '+254711000004', id: 'JbUsrCw0004', username: 'cw.peter', name: 'Peter Kahindi', orgUnit: OU.tiwi, demonstrates: 'facility case worker in Kwale' },
-    disabled: { phone: '+254711000005', id: 'JbUsrCw0005', username: 'cw.former', name: 'Former Worker', orgUnit: OU.buni, demonstrates: 'a disabled DHIS2 account: must not be recognised' },
+    kidutani: {
+      phone: '+254711000001',
+      id: 'JbUsrCw0001',
+      username: 'cw.zawadi',
+      name: 'Zawadi Mwangi',
+      orgUnit: OU.kidutani,
+      demonstrates: 'village case worker: defaulters Imani and Zuri',
+    },
+    mtwapa: {
+      phone: '+254711000002',
+      id: 'JbUsrCw0002',
+      username: 'cw.baraka',
+      name: 'Baraka Otieno',
+      orgUnit: OU.mtwapa,
+      demonstrates: 'facility case worker: all villages of Mtwapa HC',
+    },
+    bomani: {
+      phone: '+254711000003',
+      id: 'JbUsrCw0003',
+      username: 'cw.salma',
+      name: 'Salma Juma',
+      orgUnit: OU.bomani,
+      demonstrates: 'village case worker in Kwale: defaulters Saida and Bahati',
+    },
+    tiwi: {
+      phone: '+254711000004',
+      id: 'JbUsrCw0004',
+      username: 'cw.peter',
+      name: 'Peter Kahindi',
+      orgUnit: OU.tiwi,
+      demonstrates: 'facility case worker in Kwale',
+    },
+    disabled: {
+      phone: '+254711000005',
+      id: 'JbUsrCw0005',
+      username: 'cw.former',
+      name: 'Former Worker',
+      orgUnit: OU.buni,
+      demonstrates: 'a disabled DHIS2 account: must not be recognised',
+    },
   },
   /** A phone with no DHIS2 record at all. */
   unknownPhone: '+254700000099',
@@ -122,17 +206,107 @@ export const DEMO = {
 /** Visits of the schedule: age in days and the vaccines given. */
 const SCHEDULE: Array<{ age: number; vaccines: string[] }> = [
   { age: 0, vaccines: [EIR.dataElements.bcg, EIR.dataElements.opv0] },
-  { age: 42, vaccines: [EIR.dataElements.opv1, EIR.dataElements.penta1, EIR.dataElements.pcv1, EIR.dataElements.rota1] },
-  { age: 70, vaccines: [EIR.dataElements.opv2, EIR.dataElements.penta2, EIR.dataElements.pcv2, EIR.dataElements.rota2] },
+  {
+    age: 42,
+    vaccines: [EIR.dataElements.opv1, EIR.dataElements.penta1, EIR.dataElements.pcv1, EIR.dataElements.rota1],
+  },
+  {
+    age: 70,
+    vaccines: [EIR.dataElements.opv2, EIR.dataElements.penta2, EIR.dataElements.pcv2, EIR.dataElements.rota2],
+  },
   { age: 98, vaccines: [EIR.dataElements.opv3, EIR.dataElements.penta3, EIR.dataElements.pcv3, EIR.dataElements.ipv1] },
   { age: 274, vaccines: [EIR.dataElements.measles1, EIR.dataElements.yellowFever] },
   { age: 548, vaccines: [EIR.dataElements.measles2] },
 ];
 
-const FEMALE = ['Amina', 'Neema', 'Imani', 'Zuri', 'Saida', 'Wema', 'Aisha', 'Faraja', 'Nuru', 'Subira', 'Upendo', 'Zawadi', 'Asha', 'Mwanaidi', 'Rehema', 'Pendo', 'Furaha', 'Sharifa', 'Tatu', 'Wanjiku'];
-const MALE = ['Juma', 'Baraka', 'Tumaini', 'Hamisi', 'Omari', 'Bahati', 'Jabari', 'Kato', 'Musa', 'Said', 'Bakari', 'Kazungu', 'Charo', 'Katana', 'Ali', 'Rashidi', 'Otieno', 'Kamau', 'Mwinyi', 'Hassani'];
-const SURNAMES = ['Salim', 'Wanjiru', 'Kamau', 'Otieno', 'Achieng', 'Mwangi', 'Bakari', 'Mohamed', 'Njeri', 'Kahindi', 'Karisa', 'Baya', 'Mwamburi', 'Hamisi', 'Chengo', 'Kitsao', 'Ngala', 'Masha', 'Tsuma', 'Mwadime'];
-const CAREGIVERS = ['Mwanaisha', 'Grace', 'Esther', 'Fatuma', 'Mercy', 'Halima', 'Rehema', 'Zainabu', 'Joyce', 'Agnes', 'Mary', 'Khadija', 'Riziki', 'Dama', 'Sidi', 'Kadzo', 'Mapenzi', 'Eunice', 'Lucy', 'Mwanajuma'];
+const FEMALE = [
+  'Amina',
+  'Neema',
+  'Imani',
+  'Zuri',
+  'Saida',
+  'Wema',
+  'Aisha',
+  'Faraja',
+  'Nuru',
+  'Subira',
+  'Upendo',
+  'Zawadi',
+  'Asha',
+  'Mwanaidi',
+  'Rehema',
+  'Pendo',
+  'Furaha',
+  'Sharifa',
+  'Tatu',
+  'Wanjiku',
+];
+const MALE = [
+  'Juma',
+  'Baraka',
+  'Tumaini',
+  'Hamisi',
+  'Omari',
+  'Bahati',
+  'Jabari',
+  'Kato',
+  'Musa',
+  'Said',
+  'Bakari',
+  'Kazungu',
+  'Charo',
+  'Katana',
+  'Ali',
+  'Rashidi',
+  'Otieno',
+  'Kamau',
+  'Mwinyi',
+  'Hassani',
+];
+const SURNAMES = [
+  'Salim',
+  'Wanjiru',
+  'Kamau',
+  'Otieno',
+  'Achieng',
+  'Mwangi',
+  'Bakari',
+  'Mohamed',
+  'Njeri',
+  'Kahindi',
+  'Karisa',
+  'Baya',
+  'Mwamburi',
+  'Hamisi',
+  'Chengo',
+  'Kitsao',
+  'Ngala',
+  'Masha',
+  'Tsuma',
+  'Mwadime',
+];
+const CAREGIVERS = [
+  'Mwanaisha',
+  'Grace',
+  'Esther',
+  'Fatuma',
+  'Mercy',
+  'Halima',
+  'Rehema',
+  'Zainabu',
+  'Joyce',
+  'Agnes',
+  'Mary',
+  'Khadija',
+  'Riziki',
+  'Dama',
+  'Sidi',
+  'Kadzo',
+  'Mapenzi',
+  'Eunice',
+  'Lucy',
+  'Mwanajuma',
+];
 
 /** mulberry32: small, fast, good enough for demo data. */
 function prng(seed: number): () => number {
@@ -167,22 +341,76 @@ interface CaregiverSpec {
 }
 
 const NAMED: CaregiverSpec[] = [
-  { phone: '+254700000001', firstName: 'Mwanaisha', surname: 'Salim', orgUnit: OU.kidutani, children: [
-    { firstName: 'Amina', surname: 'Salim', sex: 'Female', ageDays: 68, next: 2 },
-    { firstName: 'Juma', surname: 'Salim', sex: 'Male', ageDays: 272, next: 2 },
-  ] },
-  { phone: '+254700000002', firstName: 'Grace', surname: 'Wanjiru', orgUnit: OU.jumba, children: [{ firstName: 'Neema', surname: 'Wanjiru', sex: 'Female', ageDays: 40, next: 2 }] },
-  { phone: '+254700000003', firstName: 'Esther', surname: 'Kamau', orgUnit: OU.majengo, children: [{ firstName: 'Baraka', surname: 'Kamau', sex: 'Male', ageDays: 98, next: 0 }] },
-  { phone: '+254700000004', firstName: 'Fatuma', surname: 'Otieno', orgUnit: OU.kidutani, children: [{ firstName: 'Imani', surname: 'Otieno', sex: 'Female', ageDays: 71, next: -1 }] },
-  { phone: '+254700000005', firstName: 'Mercy', surname: 'Achieng', orgUnit: OU.kidutani, children: [{ firstName: 'Zuri', surname: 'Achieng', sex: 'Female', ageDays: 104, next: -6 }] },
-  { phone: '+254700000006', firstName: 'Halima', surname: 'Mwangi', orgUnit: OU.jumba, children: [{ firstName: 'Tumaini', surname: 'Mwangi', sex: 'Male', ageDays: 43, next: 27, lastVisit: -1 }] },
-  { phone: '+254700000007', firstName: 'Rehema', surname: 'Bakari', orgUnit: OU.bomani, children: [
-    { firstName: 'Hamisi', surname: 'Bakari', sex: 'Male', ageDays: 40, next: 2 },
-    { firstName: 'Saida', surname: 'Bakari', sex: 'Female', ageDays: 270, next: -3 },
-    { firstName: 'Omari', surname: 'Bakari', sex: 'Male', ageDays: 640, next: null },
-  ] },
-  { phone: '+254700000008', firstName: 'Zainabu', surname: 'Mohamed', orgUnit: OU.bomani, children: [{ firstName: 'Bahati', surname: 'Mohamed', sex: 'Male', ageDays: 290, next: -10 }] },
-  { phone: '+254700000009', firstName: 'Joyce', surname: 'Njeri', orgUnit: OU.tiwiKati, children: [{ firstName: 'Wema', surname: 'Njeri', sex: 'Female', ageDays: 2, next: 40, vitalBirth: true }] },
+  {
+    phone: '+254700000001',
+    firstName: 'Mwanaisha',
+    surname: 'Salim',
+    orgUnit: OU.kidutani,
+    children: [
+      { firstName: 'Amina', surname: 'Salim', sex: 'Female', ageDays: 68, next: 2 },
+      { firstName: 'Juma', surname: 'Salim', sex: 'Male', ageDays: 272, next: 2 },
+    ],
+  },
+  {
+    phone: '+254700000002',
+    firstName: 'Grace',
+    surname: 'Wanjiru',
+    orgUnit: OU.jumba,
+    children: [{ firstName: 'Neema', surname: 'Wanjiru', sex: 'Female', ageDays: 40, next: 2 }],
+  },
+  {
+    phone: '+254700000003',
+    firstName: 'Esther',
+    surname: 'Kamau',
+    orgUnit: OU.majengo,
+    children: [{ firstName: 'Baraka', surname: 'Kamau', sex: 'Male', ageDays: 98, next: 0 }],
+  },
+  {
+    phone: '+254700000004',
+    firstName: 'Fatuma',
+    surname: 'Otieno',
+    orgUnit: OU.kidutani,
+    children: [{ firstName: 'Imani', surname: 'Otieno', sex: 'Female', ageDays: 71, next: -1 }],
+  },
+  {
+    phone: '+254700000005',
+    firstName: 'Mercy',
+    surname: 'Achieng',
+    orgUnit: OU.kidutani,
+    children: [{ firstName: 'Zuri', surname: 'Achieng', sex: 'Female', ageDays: 104, next: -6 }],
+  },
+  {
+    phone: '+254700000006',
+    firstName: 'Halima',
+    surname: 'Mwangi',
+    orgUnit: OU.jumba,
+    children: [{ firstName: 'Tumaini', surname: 'Mwangi', sex: 'Male', ageDays: 43, next: 27, lastVisit: -1 }],
+  },
+  {
+    phone: '+254700000007',
+    firstName: 'Rehema',
+    surname: 'Bakari',
+    orgUnit: OU.bomani,
+    children: [
+      { firstName: 'Hamisi', surname: 'Bakari', sex: 'Male', ageDays: 40, next: 2 },
+      { firstName: 'Saida', surname: 'Bakari', sex: 'Female', ageDays: 270, next: -3 },
+      { firstName: 'Omari', surname: 'Bakari', sex: 'Male', ageDays: 640, next: null },
+    ],
+  },
+  {
+    phone: '+254700000008',
+    firstName: 'Zainabu',
+    surname: 'Mohamed',
+    orgUnit: OU.bomani,
+    children: [{ firstName: 'Bahati', surname: 'Mohamed', sex: 'Male', ageDays: 290, next: -10 }],
+  },
+  {
+    phone: '+254700000009',
+    firstName: 'Joyce',
+    surname: 'Njeri',
+    orgUnit: OU.tiwiKati,
+    children: [{ firstName: 'Wema', surname: 'Njeri', sex: 'Female', ageDays: 2, next: 40, vitalBirth: true }],
+  },
 ];
 
 /** The tree of {@link DEMO.orgUnits}; metadata, so it is there even without demo people. */
@@ -223,7 +451,9 @@ export function seedDemo(state: EmulatorState, time: ServerTime, today: string, 
   const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const pickOne = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const admin = state.users.get(DEMO.admin.id);
-  const adminRef: UserRef | undefined = admin ? { uid: admin.id, username: admin.username, firstName: admin.firstName, surname: admin.surname } : undefined;
+  const adminRef: UserRef | undefined = admin
+    ? { uid: admin.id, username: admin.username, firstName: admin.firstName, surname: admin.surname }
+    : undefined;
   const storedBy = admin?.username ?? 'admin';
   const day = (offset: number) => ServerTime.addDays(today, offset);
   const at = (date: string, hour = 0) => time.startOfDay(date) + hour * 3_600_000;
@@ -296,7 +526,10 @@ export function seedDemo(state: EmulatorState, time: ServerTime, today: string, 
       updatedAtClient: undefined,
       notes: undefined,
     });
-    const event = (stage: string, fields: Partial<StoredEvent> & Pick<StoredEvent, 'status' | 'createdAt' | 'updatedAt'>) =>
+    const event = (
+      stage: string,
+      fields: Partial<StoredEvent> & Pick<StoredEvent, 'status' | 'createdAt' | 'updatedAt'>,
+    ) =>
       state.addEvent({
         event: uid(),
         program: EIR.program,
@@ -338,7 +571,10 @@ export function seedDemo(state: EmulatorState, time: ServerTime, today: string, 
       const done = SCHEDULE.filter((v) => v.age <= child.ageDays && v.age < nextAge - 3);
       done.forEach((visit, i) => {
         const isLast = i === done.length - 1;
-        const date = isLast && child.lastVisit !== undefined ? day(child.lastVisit) : ServerTime.addDays(dob, visit.age + int(0, 2));
+        const date =
+          isLast && child.lastVisit !== undefined
+            ? day(child.lastVisit)
+            : ServerTime.addDays(dob, visit.age + int(0, 2));
         const when = Math.min(at(date, 10), time.startOfDay(day(1)) - 1);
         event(EIR.immunizationStage, {
           status: 'COMPLETED',
@@ -348,13 +584,21 @@ export function seedDemo(state: EmulatorState, time: ServerTime, today: string, 
           completedBy: storedBy,
           createdAt: registered,
           updatedAt: when,
-          dataValues: [...visit.vaccines.map((d) => dv(d, 'true', when, storedBy)), dv(EIR.dataElements.vaccinationPlace, state.orgUnits.get(caregiver.orgUnit)?.name ?? '', when, storedBy)],
+          dataValues: [
+            ...visit.vaccines.map((d) => dv(d, 'true', when, storedBy)),
+            dv(EIR.dataElements.vaccinationPlace, state.orgUnits.get(caregiver.orgUnit)?.name ?? '', when, storedBy),
+          ],
         });
         lastChange = when;
       });
     }
     if (child.next !== null) {
-      event(EIR.immunizationStage, { status: 'SCHEDULE', scheduledAt: at(day(child.next)), createdAt: lastChange, updatedAt: lastChange });
+      event(EIR.immunizationStage, {
+        status: 'SCHEDULE',
+        scheduledAt: at(day(child.next)),
+        createdAt: lastChange,
+        updatedAt: lastChange,
+      });
     }
     if (child.vitalBirth) {
       const ven = uid();
@@ -434,8 +678,13 @@ export function seedDemo(state: EmulatorState, time: ServerTime, today: string, 
       const u = random();
       // Roughly: 12% missed in the last month, 5% due today, 10% due in 2 days, the rest within 60 days.
       // Without history a child is only its next appointment, so every child keeps one.
-      const next = history && ageDays > 560 && u < 0.3 ? null : u < 0.12 ? -int(1, 30) : u < 0.17 ? 0 : u < 0.27 ? 2 : int(1, 60);
-      addChild(caregiver, { firstName: pickOne(sex === 'Female' ? FEMALE : MALE), surname, sex, ageDays, next }, history);
+      const next =
+        history && ageDays > 560 && u < 0.3 ? null : u < 0.12 ? -int(1, 30) : u < 0.17 ? 0 : u < 0.27 ? 2 : int(1, 60);
+      addChild(
+        caregiver,
+        { firstName: pickOne(sex === 'Female' ? FEMALE : MALE), surname, sex, ageDays, next },
+        history,
+      );
     }
   }
 }

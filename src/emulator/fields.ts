@@ -91,7 +91,13 @@ export type FieldTable<T, C> = Record<string, (obj: T, ctx: C, child: () => Fiel
  * Build an object from the fields the selector includes, computing only those, omitting null/undefined
  * values (DHIS2 omits nulls from all JSON). Keys in `refs` are metadata references: bare, they render as `{id}`.
  */
-export function pick<T, C>(sel: FieldSelector, table: FieldTable<T, C>, obj: T, ctx: C, refs?: ReadonlySet<string>): Record<string, unknown> {
+export function pick<T, C>(
+  sel: FieldSelector,
+  table: FieldTable<T, C>,
+  obj: T,
+  ctx: C,
+  refs?: ReadonlySet<string>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key in table) {
     if (!sel.includes(key)) continue;

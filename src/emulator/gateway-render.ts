@@ -140,7 +140,9 @@ function withQuery(urlTemplate: string, query: string | undefined): string {
   const path = q >= 0 ? base.slice(0, q) : base;
   // Spring splits at the first `?`: a template that already has a query gets the body appended after a second `?`,
   // which then belongs to the last value of that query (DHIS2 does the same).
-  const fullQuery = [q >= 0 ? base.slice(q + 1) : undefined, query].filter((x): x is string => x !== undefined).join('?');
+  const fullQuery = [q >= 0 ? base.slice(q + 1) : undefined, query]
+    .filter((x): x is string => x !== undefined)
+    .join('?');
   return fullQuery ? `${path}?${springEncodeQuery(fullQuery)}` : path;
 }
 
@@ -156,7 +158,12 @@ function withQuery(urlTemplate: string, query: string | undefined): string {
  * // { method: 'POST', url: 'https://jibu.example.org/gateway/dhis2',
  * //   headers: { 'Content-Type': 'application/json', 'X-Jibu-Key': 's3cret' }, body: '{"to":"254700000001,254700000002","text":"Hi+Amina"}' }
  */
-export function renderGatewayRequest(gateway: GenericHttpGateway, text: string, recipients: readonly string[], opts: RenderOptions): GatewayRequest {
+export function renderGatewayRequest(
+  gateway: GenericHttpGateway,
+  text: string,
+  recipients: readonly string[],
+  opts: RenderOptions,
+): GatewayRequest {
   if (!gateway.urlTemplate || !/^https?:\/\/[^/?#]+/i.test(gateway.urlTemplate)) {
     throw new GatewayConfigError(`urlTemplate ${JSON.stringify(gateway.urlTemplate ?? null)} is not an http(s) URL`);
   }
@@ -164,7 +171,8 @@ export function renderGatewayRequest(gateway: GenericHttpGateway, text: string, 
   for (const p of gateway.parameters) if (!p.header) values[p.key] = parameterValue(p);
   values.text = opts.encodeText ? javaUrlEncode(text) : text;
   values.recipients = recipients.join(RECIPIENT_SEPARATOR);
-  const body = gateway.configurationTemplate === undefined ? undefined : substituteTemplate(gateway.configurationTemplate, values);
+  const body =
+    gateway.configurationTemplate === undefined ? undefined : substituteTemplate(gateway.configurationTemplate, values);
 
   const headers: Record<string, string> = { 'Content-Type': GATEWAY_CONTENT_TYPES[gateway.contentType] };
   for (const p of gateway.parameters) {

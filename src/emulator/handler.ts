@@ -9,7 +9,15 @@ import type { EmulatorState, EmulatorUser, OrgUnit } from './model.ts';
 import { METADATA_REFS, meFields, orgUnitFields, userFields } from './render.ts';
 import { EmulatorSms, type SmsOptions } from './sms.ts';
 import type { ServerTime } from './time.ts';
-import { getEnrollment, getEvent, getTrackedEntity, listEnrollments, listEvents, listTrackedEntities, type QueryContext } from './tracker.ts';
+import {
+  getEnrollment,
+  getEvent,
+  getTrackedEntity,
+  listEnrollments,
+  listEvents,
+  listTrackedEntities,
+  type QueryContext,
+} from './tracker.ts';
 
 /**
  * The emulator as one web-standard function, `handle(Request) → Response`: routing, authentication,
@@ -108,7 +116,12 @@ export function createHandler(deps: HandlerDeps): Handler {
 
   const faults: EmulatorFaults = {
     failNext(n, status = 503, opts = {}) {
-      rules.push({ remaining: n, status, onlyImports: opts.onlyImports ?? false, afterCommit: opts.afterCommit ?? false });
+      rules.push({
+        remaining: n,
+        status,
+        onlyImports: opts.onlyImports ?? false,
+        afterCommit: opts.afterCommit ?? false,
+      });
     },
     latencyMs: 0,
     down: false,
@@ -128,7 +141,6 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (rule.remaining === 0) rules.splice(rules.indexOf(rule), 1);
     return rule;
   }
-
 
   function importEnv(user: EmulatorUser): ImportEnv {
     return { state, version, time, now: clock.now().getTime(), user };
@@ -190,7 +202,10 @@ export function createHandler(deps: HandlerDeps): Handler {
     });
   }
 
-  function metadataPaging(url: URL, total: number): { off: boolean; page: number; pageSize: number; pager?: Record<string, unknown> } {
+  function metadataPaging(
+    url: URL,
+    total: number,
+  ): { off: boolean; page: number; pageSize: number; pager?: Record<string, unknown> } {
     const p = url.searchParams;
     if (p.get('paging') === 'false') return { off: true, page: 1, pageSize: total };
     const page = Math.max(1, Number(p.get('page') ?? 1) || 1);
@@ -255,7 +270,13 @@ export function createHandler(deps: HandlerDeps): Handler {
     return (o) => tests.every((t) => t(o));
   }
 
-  function listMetadata<T>(url: URL, key: string, all: T[], get: (o: T, prop: string) => Array<string | undefined>, render: (o: T, sel: FieldSelector) => unknown): Response {
+  function listMetadata<T>(
+    url: URL,
+    key: string,
+    all: T[],
+    get: (o: T, prop: string) => Array<string | undefined>,
+    render: (o: T, sel: FieldSelector) => unknown,
+  ): Response {
     const keep = metadataFilter(url, get);
     let matches = all.filter(keep);
     const order = url.searchParams.get('order');
@@ -269,7 +290,9 @@ export function createHandler(deps: HandlerDeps): Handler {
       });
     }
     const paging = metadataPaging(url, matches.length);
-    const slice = paging.off ? matches : matches.slice((paging.page - 1) * paging.pageSize, paging.page * paging.pageSize);
+    const slice = paging.off
+      ? matches
+      : matches.slice((paging.page - 1) * paging.pageSize, paging.page * paging.pageSize);
     const sel = FieldSelector.parse(url.searchParams.get('fields'), 'id,displayName');
     return json(200, { ...(paging.pager ? { pager: paging.pager } : {}), [key]: slice.map((o) => render(o, sel)) });
   }
@@ -347,9 +370,13 @@ export function createHandler(deps: HandlerDeps): Handler {
       return json(200, { codes: Array.from({ length: limit }, () => newUid()) });
     }
     if (a === 'me' && get && !b) {
-      return json(200, pick(FieldSelector.parse(url.searchParams.get('fields'), '*'), meFields(minor), user, ctx, METADATA_REFS));
+      return json(
+        200,
+        pick(FieldSelector.parse(url.searchParams.get('fields'), '*'), meFields(minor), user, ctx, METADATA_REFS),
+      );
     }
-    if (a === 'me' && get && b === 'authorization' && c && !d) return json(200, hasAuthority(user, decodeURIComponent(c)));
+    if (a === 'me' && get && b === 'authorization' && c && !d)
+      return json(200, hasAuthority(user, decodeURIComponent(c)));
     if (a === 'users' && get && !b) {
       const phone = url.searchParams.get('phoneNumber');
       const all = [...state.users.values()].filter((u) => phone === null || u.phoneNumber === phone);
@@ -358,32 +385,52 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (a === 'users' && get && b && !c) {
       const u = state.users.get(b);
       if (!u) throw new HttpError(404, `User with id ${b} could not be found.`, { errorCode: 'E1005' });
-      return json(200, pick(FieldSelector.parse(url.searchParams.get('fields'), '*'), userFields(minor), u, ctx, METADATA_REFS));
+      return json(
+        200,
+        pick(FieldSelector.parse(url.searchParams.get('fields'), '*'), userFields(minor), u, ctx, METADATA_REFS),
+      );
     }
     if (a === 'organisationUnits' && get && !b) {
       const all = [...state.orgUnits.values()].sort((x, y) => x.name.localeCompare(y.name));
-      return listMetadata(url, 'organisationUnits', all, orgUnitProp, (ou, sel) => pick(sel, orgUnitFields, ou, ctx, METADATA_REFS));
+      return listMetadata(url, 'organisationUnits', all, orgUnitProp, (ou, sel) =>
+        pick(sel, orgUnitFields, ou, ctx, METADATA_REFS),
+      );
     }
     if (a === 'organisationUnits' && get && b && !c) {
       const ou = state.orgUnits.get(b);
       if (!ou) throw new HttpError(404, `OrganisationUnit with id ${b} could not be found.`, { errorCode: 'E1005' });
-      return json(200, pick(FieldSelector.parse(url.searchParams.get('fields'), '*'), orgUnitFields, ou, ctx, METADATA_REFS));
+      return json(
+        200,
+        pick(FieldSelector.parse(url.searchParams.get('fields'), '*'), orgUnitFields, ou, ctx, METADATA_REFS),
+      );
     }
     if (a === 'tracker') {
       if (!b && method === 'POST') return postTracker(req, url, origin, user);
       if (get && b === 'events') return c && !d ? getEvent(ctx, c) : !c ? listEvents(ctx) : notFoundPath(path);
-      if (get && b === 'trackedEntities') return c && !d ? getTrackedEntity(ctx, c) : !c ? listTrackedEntities(ctx) : notFoundPath(path);
-      if (get && b === 'enrollments') return c && !d ? getEnrollment(ctx, c) : !c ? listEnrollments(ctx) : notFoundPath(path);
+      if (get && b === 'trackedEntities')
+        return c && !d ? getTrackedEntity(ctx, c) : !c ? listTrackedEntities(ctx) : notFoundPath(path);
+      if (get && b === 'enrollments')
+        return c && !d ? getEnrollment(ctx, c) : !c ? listEnrollments(ctx) : notFoundPath(path);
       if (get && b === 'jobs' && c) {
         const job = jobs.get(c);
         if (!d) return json(200, job ? job.notifications : []);
         if (d === 'report') {
           if (!job?.outcome) throw new HttpError(404, `Cannot find report for job with uid ${c}`);
-          return json(200, filterReport(job.outcome.report, (url.searchParams.get('reportMode') ?? 'ERRORS').toUpperCase()));
+          return json(
+            200,
+            filterReport(job.outcome.report, (url.searchParams.get('reportMode') ?? 'ERRORS').toUpperCase()),
+          );
         }
       }
       // Note endpoints exist from 2.42.0 only (DHIS2-17579).
-      if (method === 'POST' && minor >= 42 && (b === 'events' || b === 'enrollments') && c && d === 'note' && segments.length === 4) {
+      if (
+        method === 'POST' &&
+        minor >= 42 &&
+        (b === 'events' || b === 'enrollments') &&
+        c &&
+        d === 'note' &&
+        segments.length === 4
+      ) {
         return json(200, addNote(importEnv(user), b, c, await readJson(req)));
       }
     }
@@ -404,7 +451,13 @@ export function createHandler(deps: HandlerDeps): Handler {
     const at = url.pathname.indexOf('/api/');
     const contextPath = at >= 0 ? url.pathname.slice(0, at) : '';
     // Versioned paths (`/api/40/tracker/…`) behave like the unversioned ones.
-    const path = at >= 0 ? url.pathname.slice(at).replace(/^\/api\/\d{2}\//, '/api/').replace(/\/+$/, '') : url.pathname;
+    const path =
+      at >= 0
+        ? url.pathname
+            .slice(at)
+            .replace(/^\/api\/\d{2}\//, '/api/')
+            .replace(/\/+$/, '')
+        : url.pathname;
     const isImport = req.method.toUpperCase() === 'POST' && path.startsWith('/api/tracker');
     const fault = takeFault(isImport);
     let res: Response;

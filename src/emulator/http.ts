@@ -20,12 +20,25 @@ export function statusText(status: number): string {
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json;charset=UTF-8', ...headers } });
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json;charset=UTF-8', ...headers },
+  });
 }
 
 /** `{httpStatus, httpStatusCode, status, message, errorCode?}`: how DHIS2 answers errors outside imports. */
-export function webMessageBody(status: number, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { httpStatus: statusText(status), httpStatusCode: status, status: status < 400 ? 'OK' : 'ERROR', message, ...extra };
+export function webMessageBody(
+  status: number,
+  message: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    httpStatus: statusText(status),
+    httpStatusCode: status,
+    status: status < 400 ? 'OK' : 'ERROR',
+    message,
+    ...extra,
+  };
 }
 
 /** Thrown inside a handler to answer with a WebMessage. */
@@ -41,7 +54,11 @@ export class HttpError extends Error {
   }
 
   toResponse(): Response {
-    return json(this.status, webMessageBody(this.status, this.message, this.errorCode ? { errorCode: this.errorCode } : {}), this.headers);
+    return json(
+      this.status,
+      webMessageBody(this.status, this.message, this.errorCode ? { errorCode: this.errorCode } : {}),
+      this.headers,
+    );
   }
 }
 

@@ -4,7 +4,15 @@ import { isUid, newUid } from '../dhis2/uid.ts';
 import { hasScheduledEventRules, type Dhis2Version } from '../dhis2/version.ts';
 import { hasAuthority } from './auth.ts';
 import { HttpError } from './http.ts';
-import type { EmulatorState, EmulatorUser, Geometry, StoredDataValue, StoredNote, UserRef, ValueType } from './model.ts';
+import type {
+  EmulatorState,
+  EmulatorUser,
+  Geometry,
+  StoredDataValue,
+  StoredNote,
+  UserRef,
+  ValueType,
+} from './model.ts';
 import type { ServerTime } from './time.ts';
 
 /**
@@ -36,7 +44,11 @@ function enumOf<T extends string>(params: URLSearchParams, name: string, values:
   const raw = params.get(name);
   if (raw === null || raw === '') return fallback;
   const upper = raw.toUpperCase();
-  if (!(values as readonly string[]).includes(upper)) throw new HttpError(400, `Value ${raw} is not valid for parameter ${name}. Valid values are: [${values.join(', ')}]`);
+  if (!(values as readonly string[]).includes(upper))
+    throw new HttpError(
+      400,
+      `Value ${raw} is not valid for parameter ${name}. Valid values are: [${values.join(', ')}]`,
+    );
   return upper as T;
 }
 
@@ -219,14 +231,21 @@ interface Item<T> {
 }
 
 /** DHIS2's identity codes per tracker type: the uid already exists (CREATE), does not exist, is deleted. */
-const IDENTITY_CODES: Record<'TRACKED_ENTITY' | 'ENROLLMENT' | 'EVENT', { exists: string; missing: string; deleted: string }> = {
+const IDENTITY_CODES: Record<
+  'TRACKED_ENTITY' | 'ENROLLMENT' | 'EVENT',
+  { exists: string; missing: string; deleted: string }
+> = {
   TRACKED_ENTITY: { exists: 'E1002', missing: 'E1063', deleted: 'E1114' },
   ENROLLMENT: { exists: 'E1080', missing: 'E1081', deleted: 'E1113' },
   EVENT: { exists: 'E1030', missing: 'E1032', deleted: 'E1082' },
 };
 
 /** The checks every tracker object meets first: uid format, existence against the strategy, not deleted. */
-function checkIdentity(item: Item<unknown>, type: keyof typeof IDENTITY_CODES, existing: { deleted?: boolean } | undefined): void {
+function checkIdentity(
+  item: Item<unknown>,
+  type: keyof typeof IDENTITY_CODES,
+  existing: { deleted?: boolean } | undefined,
+): void {
   const { uid, strategy, errors } = item;
   const codes = IDENTITY_CODES[type];
   if (!isUid(uid)) errors.push(issue(type, uid, 'E1048', uid, uid));
@@ -244,9 +263,13 @@ function valueProblem(valueType: ValueType, value: string, minor: number): strin
       // 2.38 does not check phone numbers; 2.39+ use this regex (reference §7.5).
       return minor >= 39 && !PHONE.test(value) ? `Value '${value}' is not a valid phone number` : undefined;
     case 'DATE':
-      return /^\d{4}-\d{2}-\d{2}(T.*)?$/.test(value) && !Number.isNaN(Date.parse(value.slice(0, 10))) ? undefined : `Value '${value}' is not a valid date`;
+      return /^\d{4}-\d{2}-\d{2}(T.*)?$/.test(value) && !Number.isNaN(Date.parse(value.slice(0, 10)))
+        ? undefined
+        : `Value '${value}' is not a valid date`;
     case 'NUMBER':
-      return Number.isFinite(Number(value)) && value.trim() !== '' ? undefined : `Value '${value}' is not a valid numeric type`;
+      return Number.isFinite(Number(value)) && value.trim() !== ''
+        ? undefined
+        : `Value '${value}' is not a valid numeric type`;
     case 'INTEGER':
       return /^-?\d+$/.test(value) ? undefined : `Value '${value}' is not a valid integer`;
     case 'INTEGER_POSITIVE':
@@ -262,7 +285,8 @@ function valueProblem(valueType: ValueType, value: string, minor: number): strin
   }
 }
 
-const asString = (v: string | number | boolean | null | undefined): string | null => (v === null || v === undefined || v === '' ? null : String(v));
+const asString = (v: string | number | boolean | null | undefined): string | null =>
+  v === null || v === undefined || v === '' ? null : String(v);
 
 function userRef(u: EmulatorUser): UserRef {
   return { uid: u.id, username: u.username, firstName: u.firstName, surname: u.surname };
@@ -300,9 +324,15 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
   const ens: Array<Item<EnrollmentIn>> = [];
   const evs: Array<Item<EventIn>> = [];
   const resolve = (exists: boolean): Strategy =>
-    params.importStrategy === 'CREATE_AND_UPDATE' ? (exists ? 'UPDATE' : 'CREATE') : (params.importStrategy as Strategy);
+    params.importStrategy === 'CREATE_AND_UPDATE'
+      ? exists
+        ? 'UPDATE'
+        : 'CREATE'
+      : (params.importStrategy as Strategy);
   const pushEvent = (e: EventIn, enrollment?: EnrollmentIn) => {
-    const obj: EventIn = enrollment ? { ...e, enrollment: e.enrollment ?? enrollment.enrollment, program: e.program ?? enrollment.program } : e;
+    const obj: EventIn = enrollment
+      ? { ...e, enrollment: e.enrollment ?? enrollment.enrollment, program: e.program ?? enrollment.program }
+      : e;
     const uid = obj.event ?? newUid();
     evs.push({ obj, uid, index: evs.length, strategy: resolve(state.events.has(uid)), errors: [], warnings: [] });
   };
@@ -315,7 +345,14 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
   for (const te of payload.trackedEntities ?? []) {
     const uid = te.trackedEntity ?? newUid();
     const obj = { ...te, trackedEntity: uid };
-    tes.push({ obj, uid, index: tes.length, strategy: resolve(state.trackedEntities.has(uid)), errors: [], warnings: [] });
+    tes.push({
+      obj,
+      uid,
+      index: tes.length,
+      strategy: resolve(state.trackedEntities.has(uid)),
+      errors: [],
+      warnings: [],
+    });
     for (const en of te.enrollments ?? []) pushEnrollment(en, obj);
   }
   for (const en of payload.enrollments ?? []) pushEnrollment(en);
@@ -329,12 +366,18 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
     for (const n of item.obj.notes ?? []) {
       if (!n.note) continue;
       if (!isUid(n.note)) item.errors.push(issue(type, item.uid, 'E1048', n.note, n.note));
-      else if (state.noteUids.has(n.note) || seenNotes.has(n.note)) item.warnings.push(issue(type, item.uid, 'E1119', n.note));
+      else if (state.noteUids.has(n.note) || seenNotes.has(n.note))
+        item.warnings.push(issue(type, item.uid, 'E1119', n.note));
       seenNotes.add(n.note);
     }
   };
 
-  const validateAttributes = (item: Item<{ attributes?: Array<{ attribute?: string | null; value?: string | number | boolean | null }> | null }>, type: TrackerType, teUid: string, allowed?: readonly string[]) => {
+  const validateAttributes = (
+    item: Item<{ attributes?: Array<{ attribute?: string | null; value?: string | number | boolean | null }> | null }>,
+    type: TrackerType,
+    teUid: string,
+    allowed?: readonly string[],
+  ) => {
     for (const a of item.obj.attributes ?? []) {
       if (!a.attribute) {
         item.errors.push(issue(type, item.uid, 'E1075', String(a.value ?? '')));
@@ -372,12 +415,15 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
     if (t.errors.length) continue;
     if (t.strategy === 'DELETE') {
       const live = (state.enrollmentsByTrackedEntity.get(uid) ?? []).some((en) => !en.deleted);
-      if (live && !hasAuthority(user, 'F_TEI_CASCADE_DELETE')) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1100', user.username, uid));
+      if (live && !hasAuthority(user, 'F_TEI_CASCADE_DELETE'))
+        t.errors.push(issue('TRACKED_ENTITY', uid, 'E1100', user.username, uid));
       continue;
     }
     if (!obj.trackedEntityType) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1121', 'trackedEntityType'));
-    else if (!state.metadata.trackedEntityTypes.has(obj.trackedEntityType)) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1005', obj.trackedEntityType));
-    else if (existing && existing.trackedEntityType !== obj.trackedEntityType) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1126', 'trackedEntityType'));
+    else if (!state.metadata.trackedEntityTypes.has(obj.trackedEntityType))
+      t.errors.push(issue('TRACKED_ENTITY', uid, 'E1005', obj.trackedEntityType));
+    else if (existing && existing.trackedEntityType !== obj.trackedEntityType)
+      t.errors.push(issue('TRACKED_ENTITY', uid, 'E1126', 'trackedEntityType'));
     if (!obj.orgUnit) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1121', 'orgUnit'));
     else if (!state.orgUnits.has(obj.orgUnit)) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1049', obj.orgUnit));
     else if (!canWrite(obj.orgUnit)) t.errors.push(issue('TRACKED_ENTITY', uid, 'E1000', user.username, obj.orgUnit));
@@ -392,7 +438,8 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
     if (e.errors.length) continue;
     if (e.strategy === 'DELETE') {
       const live = (state.eventsByEnrollment.get(uid) ?? []).some((ev) => !ev.deleted);
-      if (live && !hasAuthority(user, 'F_ENROLLMENT_CASCADE_DELETE')) e.errors.push(issue('ENROLLMENT', uid, 'E1103', user.username, uid));
+      if (live && !hasAuthority(user, 'F_ENROLLMENT_CASCADE_DELETE'))
+        e.errors.push(issue('ENROLLMENT', uid, 'E1103', user.username, uid));
       continue;
     }
     const program = obj.program ? state.metadata.programs.get(obj.program) : undefined;
@@ -407,12 +454,15 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
       const dbTe = state.trackedEntities.get(teUid);
       if (!payloadTes.has(teUid) && (!dbTe || dbTe.deleted)) e.errors.push(issue('ENROLLMENT', uid, 'E1068', teUid));
     }
-    if (parseDate(obj.enrolledAt) === undefined) e.errors.push(issue('ENROLLMENT', uid, 'E1025', String(obj.enrolledAt ?? 'null')));
+    if (parseDate(obj.enrolledAt) === undefined)
+      e.errors.push(issue('ENROLLMENT', uid, 'E1025', String(obj.enrolledAt ?? 'null')));
     if (existing) {
       if (obj.program && existing.program !== obj.program) e.errors.push(issue('ENROLLMENT', uid, 'E1127', 'program'));
       if (teUid && existing.trackedEntity !== teUid) e.errors.push(issue('ENROLLMENT', uid, 'E1127', 'trackedEntity'));
     } else if (teUid && obj.program && (obj.status ?? 'ACTIVE') === 'ACTIVE') {
-      const active = (state.enrollmentsByTrackedEntity.get(teUid) ?? []).some((x) => x.program === obj.program && x.status === 'ACTIVE' && !x.deleted);
+      const active = (state.enrollmentsByTrackedEntity.get(teUid) ?? []).some(
+        (x) => x.program === obj.program && x.status === 'ACTIVE' && !x.deleted,
+      );
       if (active) e.errors.push(issue('ENROLLMENT', uid, 'E1015', teUid, obj.program));
     }
     if (teUid) validateAttributes(e, 'ENROLLMENT', teUid, program?.attributes);
@@ -430,8 +480,10 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
     const stage = obj.programStage ? state.metadata.stages.get(obj.programStage) : undefined;
     if (!obj.programStage) ev.errors.push(issue('EVENT', uid, 'E1123', 'programStage'));
     else if (!stage) ev.errors.push(issue('EVENT', uid, 'E1013', obj.programStage));
-    if (obj.program && !state.metadata.programs.has(obj.program)) ev.errors.push(issue('EVENT', uid, 'E1010', obj.program));
-    else if (obj.program && stage && stage.program !== obj.program) ev.errors.push(issue('EVENT', uid, 'E1089', uid, stage.id, obj.program));
+    if (obj.program && !state.metadata.programs.has(obj.program))
+      ev.errors.push(issue('EVENT', uid, 'E1010', obj.program));
+    else if (obj.program && stage && stage.program !== obj.program)
+      ev.errors.push(issue('EVENT', uid, 'E1089', uid, stage.id, obj.program));
     const program = obj.program ?? stage?.program;
     if (!obj.orgUnit) ev.errors.push(issue('EVENT', uid, 'E1123', 'orgUnit'));
     else if (!state.orgUnits.has(obj.orgUnit)) ev.errors.push(issue('EVENT', uid, 'E1011', obj.orgUnit));
@@ -440,26 +492,35 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
     const dbEnrollment = enrollmentUid ? state.enrollments.get(enrollmentUid) : undefined;
     const payloadEnrollment = enrollmentUid ? payloadEns.get(enrollmentUid) : undefined;
     const enrollmentProgram = payloadEnrollment?.obj.program ?? dbEnrollment?.program;
-    if (!enrollmentUid || (!payloadEnrollment && (!dbEnrollment || dbEnrollment.deleted))) ev.errors.push(issue('EVENT', uid, 'E1033', uid));
-    else if (program && enrollmentProgram && enrollmentProgram !== program) ev.errors.push(issue('EVENT', uid, 'E1079', uid, program, enrollmentUid));
+    if (!enrollmentUid || (!payloadEnrollment && (!dbEnrollment || dbEnrollment.deleted)))
+      ev.errors.push(issue('EVENT', uid, 'E1033', uid));
+    else if (program && enrollmentProgram && enrollmentProgram !== program)
+      ev.errors.push(issue('EVENT', uid, 'E1079', uid, program, enrollmentUid));
 
     const status: EventStatus = obj.status ?? 'ACTIVE';
     if (existing) {
-      if (obj.programStage && existing.programStage !== obj.programStage) ev.errors.push(issue('EVENT', uid, 'E1128', 'programStage'));
-      if (enrollmentUid && existing.enrollment !== enrollmentUid) ev.errors.push(issue('EVENT', uid, 'E1128', 'enrollment'));
-      if (rules && DATA_VALUE_STATUSES.has(existing.status) && NO_DATA_VALUE_STATUSES.has(status)) ev.errors.push(issue('EVENT', uid, 'E1316', existing.status, status));
-      if (existing.status === 'COMPLETED' && status !== 'COMPLETED' && !hasAuthority(user, 'F_UNCOMPLETE_EVENT')) ev.errors.push(issue('EVENT', uid, 'E1083', user.username));
+      if (obj.programStage && existing.programStage !== obj.programStage)
+        ev.errors.push(issue('EVENT', uid, 'E1128', 'programStage'));
+      if (enrollmentUid && existing.enrollment !== enrollmentUid)
+        ev.errors.push(issue('EVENT', uid, 'E1128', 'enrollment'));
+      if (rules && DATA_VALUE_STATUSES.has(existing.status) && NO_DATA_VALUE_STATUSES.has(status))
+        ev.errors.push(issue('EVENT', uid, 'E1316', existing.status, status));
+      if (existing.status === 'COMPLETED' && status !== 'COMPLETED' && !hasAuthority(user, 'F_UNCOMPLETE_EVENT'))
+        ev.errors.push(issue('EVENT', uid, 'E1083', user.username));
     }
     const occurredAt = parseDate(obj.occurredAt);
     const scheduledAt = parseDate(obj.scheduledAt);
-    if ((status === 'ACTIVE' || status === 'COMPLETED') && occurredAt === undefined) ev.errors.push(issue('EVENT', uid, 'E1031'));
+    if ((status === 'ACTIVE' || status === 'COMPLETED') && occurredAt === undefined)
+      ev.errors.push(issue('EVENT', uid, 'E1031'));
     else if (status === 'SCHEDULE' && scheduledAt === undefined) ev.errors.push(issue('EVENT', uid, 'E1050'));
     else if (occurredAt === undefined && scheduledAt === undefined) ev.errors.push(issue('EVENT', uid, 'E1046', uid));
-    if (obj.completedAt !== null && obj.completedAt !== undefined && status !== 'COMPLETED') ev.errors.push(issue('EVENT', uid, 'E1051', uid, status));
+    if (obj.completedAt !== null && obj.completedAt !== undefined && status !== 'COMPLETED')
+      ev.errors.push(issue('EVENT', uid, 'E1051', uid, status));
 
     const dataValues = obj.dataValues ?? [];
     // E1315: data values are refused on SCHEDULE/SKIPPED/OVERDUE events (2.39.6, 2.40.5, 2.41.1, 2.42.0 onwards).
-    if (rules && dataValues.length && NO_DATA_VALUE_STATUSES.has(status)) ev.errors.push(issue('EVENT', uid, 'E1315', status, '[ACTIVE, VISITED, COMPLETED]'));
+    if (rules && dataValues.length && NO_DATA_VALUE_STATUSES.has(status))
+      ev.errors.push(issue('EVENT', uid, 'E1315', status, '[ACTIVE, VISITED, COMPLETED]'));
     for (const dv of dataValues) {
       const de = dv.dataElement ? state.metadata.dataElements.get(dv.dataElement) : undefined;
       if (!de) {
@@ -473,7 +534,9 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
     }
     if (!existing && stage && !stage.repeatable && enrollmentUid) {
       const key = `${enrollmentUid}:${stage.id}`;
-      const inDb = (state.eventsByEnrollment.get(enrollmentUid) ?? []).some((x) => x.programStage === stage.id && !x.deleted);
+      const inDb = (state.eventsByEnrollment.get(enrollmentUid) ?? []).some(
+        (x) => x.programStage === stage.id && !x.deleted,
+      );
       if (inDb || createdInStage.has(key)) ev.errors.push(issue('EVENT', uid, 'E1039', stage.id));
       createdInStage.add(key);
     }
@@ -493,13 +556,23 @@ export function runImport(env: ImportEnv, body: unknown, params: ImportParams): 
   if (params.atomicMode === 'OBJECT') {
     // Children of an invalid parent in the payload cannot be persisted either (E5000).
     const badTes = new Set(tes.filter((t) => t.errors.length).map((t) => t.uid));
-    for (const e of ens) if (!e.errors.length && e.obj.trackedEntity && badTes.has(e.obj.trackedEntity)) e.errors.push(issue('ENROLLMENT', e.uid, 'E5000', 'ENROLLMENT', e.uid, 'TRACKED_ENTITY', e.obj.trackedEntity));
+    for (const e of ens)
+      if (!e.errors.length && e.obj.trackedEntity && badTes.has(e.obj.trackedEntity))
+        e.errors.push(issue('ENROLLMENT', e.uid, 'E5000', 'ENROLLMENT', e.uid, 'TRACKED_ENTITY', e.obj.trackedEntity));
     const badEns = new Set(ens.filter((e) => e.errors.length).map((e) => e.uid));
-    for (const ev of evs) if (!ev.errors.length && ev.obj.enrollment && badEns.has(ev.obj.enrollment)) ev.errors.push(issue('EVENT', ev.uid, 'E5000', 'EVENT', ev.uid, 'ENROLLMENT', ev.obj.enrollment));
+    for (const ev of evs)
+      if (!ev.errors.length && ev.obj.enrollment && badEns.has(ev.obj.enrollment))
+        ev.errors.push(issue('EVENT', ev.uid, 'E5000', 'EVENT', ev.uid, 'ENROLLMENT', ev.obj.enrollment));
   }
   if (params.importMode === 'VALIDATE') {
     const ignored = all.filter((i) => i.errors.length).length;
-    return finish(env, params, all, { ...emptyStats(), ignored, total: ignored }, { TRACKED_ENTITY: [], ENROLLMENT: [], EVENT: [] });
+    return finish(
+      env,
+      params,
+      all,
+      { ...emptyStats(), ignored, total: ignored },
+      { TRACKED_ENTITY: [], ENROLLMENT: [], EVENT: [] },
+    );
   }
 
   const persisted = persist(env, { tes, ens, evs }, parseDate);
@@ -524,14 +597,23 @@ function newNotes(env: ImportEnv, notes: NoteIn[] | null | undefined): StoredNot
     // Empty notes are dropped silently; existing uids were reported as E1119 and are skipped.
     if (!n.value || !n.value.trim()) continue;
     if (n.note && env.state.noteUids.has(n.note)) continue;
-    const note: StoredNote = { note: n.note ?? newUid(), value: n.value, storedAt: env.now, storedBy: env.user.username, createdBy: userRef(env.user) };
+    const note: StoredNote = {
+      note: n.note ?? newUid(),
+      value: n.value,
+      storedAt: env.now,
+      storedBy: env.user.username,
+      createdBy: userRef(env.user),
+    };
     env.state.noteUids.add(note.note);
     out.push(note);
   }
   return out;
 }
 
-function mergeAttributes(target: Record<string, string>, attributes: Array<{ attribute?: string | null; value?: string | number | boolean | null }> | null | undefined): void {
+function mergeAttributes(
+  target: Record<string, string>,
+  attributes: Array<{ attribute?: string | null; value?: string | number | boolean | null }> | null | undefined,
+): void {
   for (const a of attributes ?? []) {
     if (!a.attribute) continue;
     const v = asString(a.value);
@@ -550,9 +632,14 @@ function persist(
   const minor = env.version.minor;
   const out: PersistedMap = { TRACKED_ENTITY: [], ENROLLMENT: [], EVENT: [] };
   const ok = <T>(list: Array<Item<T>>) => list.filter((i) => !i.errors.length);
-  const geometry = (g: { type: string; coordinates?: unknown } | null | undefined): Geometry | undefined => (g ? { type: g.type, coordinates: g.coordinates } : undefined);
+  const geometry = (g: { type: string; coordinates?: unknown } | null | undefined): Geometry | undefined =>
+    g ? { type: g.type, coordinates: g.coordinates } : undefined;
 
-  if (ok(items.tes).some((t) => t.strategy === 'DELETE') || ok(items.ens).some((e) => e.strategy === 'DELETE') || ok(items.evs).some((e) => e.strategy === 'DELETE')) {
+  if (
+    ok(items.tes).some((t) => t.strategy === 'DELETE') ||
+    ok(items.ens).some((e) => e.strategy === 'DELETE') ||
+    ok(items.evs).some((e) => e.strategy === 'DELETE')
+  ) {
     const softDeleteEvent = (uid: string) => {
       const ev = state.events.get(uid);
       if (ev && !ev.deleted) {
@@ -697,7 +784,8 @@ function persist(
       existing.updatedAtClient = parseDate(o.updatedAtClient);
       existing.updatedBy = userRef(user);
       existing.updatedAt = now;
-      if (o.dataValues?.length) existing.dataValues = mergeDataValues(existing.dataValues ?? [], o.dataValues, now, user.username);
+      if (o.dataValues?.length)
+        existing.dataValues = mergeDataValues(existing.dataValues ?? [], o.dataValues, now, user.username);
       const notes = newNotes(env, o.notes);
       if (notes.length) existing.notes = [...(existing.notes ?? []), ...notes];
       out.EVENT.push({ uid: ev.uid, index: ev.index, outcome: 'updated' });
@@ -741,7 +829,11 @@ function persist(
 /** Data values merge: values sent are set, `null`/empty deletes, values not sent are kept. */
 function mergeDataValues(
   current: StoredDataValue[],
-  incoming: Array<{ dataElement?: string | null; value?: string | number | boolean | null; providedElsewhere?: boolean | null }>,
+  incoming: Array<{
+    dataElement?: string | null;
+    value?: string | number | boolean | null;
+    providedElsewhere?: boolean | null;
+  }>,
   now: number,
   storedBy: string,
 ): StoredDataValue[] {
@@ -766,12 +858,24 @@ function mergeDataValues(
   return [...byDe.values()];
 }
 
-function finish(env: ImportEnv, params: ImportParams, all: Array<Item<unknown>>, stats: Record<'created' | 'updated' | 'deleted' | 'ignored' | 'total', number>, persisted: PersistedMap | undefined): ImportOutcome {
+function finish(
+  env: ImportEnv,
+  params: ImportParams,
+  all: Array<Item<unknown>>,
+  stats: Record<'created' | 'updated' | 'deleted' | 'ignored' | 'total', number>,
+  persisted: PersistedMap | undefined,
+): ImportOutcome {
   const minor = env.version.minor;
   const errors = all.flatMap((i) => i.errors);
   const warnings = all.flatMap((i) => i.warnings);
   const status = errors.length ? 'ERROR' : warnings.length ? 'WARNING' : 'OK';
-  const entry = (i: Issue) => ({ message: message(i), errorCode: i.errorCode, trackerType: i.trackerType, uid: i.uid, ...(minor >= 41 ? { args: i.args } : {}) });
+  const entry = (i: Issue) => ({
+    message: message(i),
+    errorCode: i.errorCode,
+    trackerType: i.trackerType,
+    uid: i.uid,
+    ...(minor >= 41 ? { args: i.args } : {}),
+  });
   const report: Record<string, unknown> = {
     status,
     validationReport: {
@@ -789,7 +893,12 @@ function finish(env: ImportEnv, params: ImportParams, all: Array<Item<unknown>>,
       return {
         trackerType: type,
         stats: s,
-        objectReports: list.map((p) => ({ trackerType: type, uid: p.uid, ...(minor <= 40 ? { index: p.index } : {}), errorReports: [] })),
+        objectReports: list.map((p) => ({
+          trackerType: type,
+          uid: p.uid,
+          ...(minor <= 40 ? { index: p.index } : {}),
+          errorReports: [],
+        })),
       };
     };
     report.bundleReport = {
@@ -804,16 +913,32 @@ function finish(env: ImportEnv, params: ImportParams, all: Array<Item<unknown>>,
     };
   }
   if (params.reportMode === 'FULL' && minor <= 40) {
-    report.timingsStats = { timers: { preheat: '0.001 sec.', validation: '0.001 sec.', commit: '0.001 sec.', totalImport: '0.003 sec.' } };
+    report.timingsStats = {
+      timers: { preheat: '0.001 sec.', validation: '0.001 sec.', commit: '0.001 sec.', totalImport: '0.003 sec.' },
+    };
   }
   return { httpStatus: status === 'ERROR' ? 409 : 200, report };
 }
 
 /** 2.42 `POST /api/tracker/{events|enrollments}/{uid}/note` (reference §7.6). */
-export function addNote(env: ImportEnv, kind: 'events' | 'enrollments', uid: string, body: unknown): Record<string, unknown> {
+export function addNote(
+  env: ImportEnv,
+  kind: 'events' | 'enrollments',
+  uid: string,
+  body: unknown,
+): Record<string, unknown> {
   const parent = kind === 'events' ? env.state.events.get(uid) : env.state.enrollments.get(uid);
-  if (!parent || parent.deleted || !env.state.isWithinAny(parent.orgUnit, hasAuthority(env.user, 'ALL') ? [...env.state.orgUnits.keys()] : env.user.organisationUnits)) {
-    throw new HttpError(404, `${kind === 'events' ? 'Event' : 'Enrollment'} with id ${uid} could not be found.`, { errorCode: 'E1005' });
+  if (
+    !parent ||
+    parent.deleted ||
+    !env.state.isWithinAny(
+      parent.orgUnit,
+      hasAuthority(env.user, 'ALL') ? [...env.state.orgUnits.keys()] : env.user.organisationUnits,
+    )
+  ) {
+    throw new HttpError(404, `${kind === 'events' ? 'Event' : 'Enrollment'} with id ${uid} could not be found.`, {
+      errorCode: 'E1005',
+    });
   }
   const input = NoteIn.safeParse(body);
   if (!input.success) throw new HttpError(400, 'JSON parse error: a note is {"value": "…", "note": "<optional uid>"}');
@@ -825,5 +950,16 @@ export function addNote(env: ImportEnv, kind: 'events' | 'enrollments', uid: str
   parent.notes = [...(parent.notes ?? []), stored!];
   parent.updatedAt = env.now;
   env.state.revision++;
-  return { note: stored!.note, storedAt: env.time.format(stored!.storedAt), storedBy: stored!.storedBy, value: stored!.value, createdBy: { uid: env.user.id, username: env.user.username, firstName: env.user.firstName, surname: env.user.surname } };
+  return {
+    note: stored!.note,
+    storedAt: env.time.format(stored!.storedAt),
+    storedBy: stored!.storedBy,
+    value: stored!.value,
+    createdBy: {
+      uid: env.user.id,
+      username: env.user.username,
+      firstName: env.user.firstName,
+      surname: env.user.surname,
+    },
+  };
 }

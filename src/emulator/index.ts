@@ -14,12 +14,26 @@ export { DEMO, type DemoSeedOptions } from './demo.ts';
 export { EIR, VEN } from './metadata.ts';
 export { EmulatorState } from './model.ts';
 export type { EmulatorFaults, RequestRecord } from './handler.ts';
-export type { EmulatorSms, GatewayCall, NotificationRun, SendResult, SmsOptions, StoredGateway, StoredOutboundSms } from './sms.ts';
+export type {
+  EmulatorSms,
+  GatewayCall,
+  NotificationRun,
+  SendResult,
+  SmsOptions,
+  StoredGateway,
+  StoredOutboundSms,
+} from './sms.ts';
 export { EIR_VISIT_REMINDER, type ProgramNotificationTemplate } from './notifications.ts';
 export { makeToken, isValidTokenChecksum } from './auth.ts';
 
 /** The late patch releases the emulator imitates for a bare `2.NN` (the tags the reference was checked against). */
-const DEFAULT_PATCH: Record<number, string> = { 38: '2.38.7', 39: '2.39.10', 40: '2.40.12', 41: '2.41.9', 42: '2.42.5' };
+const DEFAULT_PATCH: Record<number, string> = {
+  38: '2.38.7',
+  39: '2.39.10',
+  40: '2.40.12',
+  41: '2.41.9',
+  42: '2.42.5',
+};
 
 export interface EmulatorUserInput {
   id: string;
@@ -83,12 +97,15 @@ export interface Emulator {
 
 function resolveVersion(v: string): Dhis2Version {
   const parsed = parseDhis2Version(v);
-  if (!(SUPPORTED_MINORS as readonly number[]).includes(parsed.minor)) throw new Error(`The emulator imitates DHIS2 2.38 to 2.42, not ${v}`);
+  if (!(SUPPORTED_MINORS as readonly number[]).includes(parsed.minor))
+    throw new Error(`The emulator imitates DHIS2 2.38 to 2.42, not ${v}`);
   return parsed.patch === undefined ? parseDhis2Version(DEFAULT_PATCH[parsed.minor]!) : parsed;
 }
 
 function refusedConnection(): TypeError {
-  return new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+  return new TypeError('fetch failed', {
+    cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+  });
 }
 
 /**
@@ -125,7 +142,14 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     state.addUser(user, u.token);
   }
 
-  const { handle, faults, requests, sms } = createHandler({ state, version, time, clock, systemId: randomUUID(), sms: opts.sms });
+  const { handle, faults, requests, sms } = createHandler({
+    state,
+    version,
+    time,
+    clock,
+    systemId: randomUUID(),
+    sms: opts.sms,
+  });
   if (opts.faults?.latencyMs) faults.latencyMs = opts.faults.latencyMs;
   if (opts.faults?.down) faults.down = true;
 
@@ -161,7 +185,11 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     // Mounted behind body parsers the stream is already consumed: use what they parsed, in the request's own format.
     if (!body && req.body !== undefined && typeof req.body === 'object') {
       body = req.is('application/x-www-form-urlencoded')
-        ? new URLSearchParams(Object.entries(req.body as Record<string, unknown>).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, String(x)]))).toString()
+        ? new URLSearchParams(
+            Object.entries(req.body as Record<string, unknown>).flatMap(([k, v]) =>
+              (Array.isArray(v) ? v : [v]).map((x) => [k, String(x)]),
+            ),
+          ).toString()
         : JSON.stringify(req.body);
     }
     const headers = new Headers();
@@ -185,7 +213,10 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
       response = await handle(request);
     } catch (err) {
       if (err instanceof EmulatorDownError) req.socket.destroy();
-      else if (!controller.signal.aborted) res.status(500).json({ httpStatus: 'Internal Server Error', httpStatusCode: 500, status: 'ERROR', message: String(err) });
+      else if (!controller.signal.aborted)
+        res
+          .status(500)
+          .json({ httpStatus: 'Internal Server Error', httpStatusCode: 500, status: 'ERROR', message: String(err) });
       return;
     }
     res.status(response.status);
@@ -198,7 +229,12 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     baseUrl: 'http://dhis2.emulator',
     state,
     time,
-    credentials: { username: DEMO.admin.username, password: DEMO.admin.password, token: DEMO.token, tokenV2: DEMO.tokenV2 },
+    credentials: {
+      username: DEMO.admin.username,
+      password: DEMO.admin.password,
+      token: DEMO.token,
+      tokenV2: DEMO.tokenV2,
+    },
     faults,
     requests,
     sms,

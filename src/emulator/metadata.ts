@@ -127,7 +127,11 @@ export function packageMetadata(): Metadata {
     [d.yellowFever]: 'Yellow fever 1',
   };
   const vaccines = Object.entries(vaccineNames).map(([id, name]) => de(id, name, 'BOOLEAN'));
-  const birthSet = [de(d.birthWeight, 'Birth weight (g)', 'INTEGER_POSITIVE'), de(d.gestationalAge, 'Gestational age (weeks)', 'INTEGER_POSITIVE'), de(d.placeOfBirth, 'Place of birth', 'TEXT')];
+  const birthSet = [
+    de(d.birthWeight, 'Birth weight (g)', 'INTEGER_POSITIVE'),
+    de(d.gestationalAge, 'Gestational age (weeks)', 'INTEGER_POSITIVE'),
+    de(d.placeOfBirth, 'Place of birth', 'TEXT'),
+  ];
   const dataElements: MetaDataElement[] = [
     ...vaccines,
     de(d.vaccinationPlace, 'Vaccination place', 'TEXT'),
@@ -137,11 +141,41 @@ export function packageMetadata(): Metadata {
     de(VEN.dataElements.deathCause, 'Cause of death', 'TEXT'),
   ];
   const stages: MetaStage[] = [
-    { id: EIR.birthStage, name: 'Birth details', program: EIR.program, repeatable: false, dataElements: birthSet.map((x) => x.id) },
-    { id: EIR.immunizationStage, name: 'Immunization', program: EIR.program, repeatable: true, dataElements: [...vaccines.map((x) => x.id), d.vaccinationPlace] },
-    { id: VEN.birthStage, name: 'Birth Details', program: VEN.program, repeatable: false, dataElements: [VEN.dataElements.sendNotification, ...birthSet.map((x) => x.id)] },
-    { id: VEN.deathStage, name: 'Death Details', program: VEN.program, repeatable: false, dataElements: [VEN.dataElements.sendNotification, VEN.dataElements.deathPlace, VEN.dataElements.deathCause] },
-    { id: VEN.stillbirthStage, name: 'Stillbirth Details', program: VEN.program, repeatable: false, dataElements: [VEN.dataElements.sendNotification] },
+    {
+      id: EIR.birthStage,
+      name: 'Birth details',
+      program: EIR.program,
+      repeatable: false,
+      dataElements: birthSet.map((x) => x.id),
+    },
+    {
+      id: EIR.immunizationStage,
+      name: 'Immunization',
+      program: EIR.program,
+      repeatable: true,
+      dataElements: [...vaccines.map((x) => x.id), d.vaccinationPlace],
+    },
+    {
+      id: VEN.birthStage,
+      name: 'Birth Details',
+      program: VEN.program,
+      repeatable: false,
+      dataElements: [VEN.dataElements.sendNotification, ...birthSet.map((x) => x.id)],
+    },
+    {
+      id: VEN.deathStage,
+      name: 'Death Details',
+      program: VEN.program,
+      repeatable: false,
+      dataElements: [VEN.dataElements.sendNotification, VEN.dataElements.deathPlace, VEN.dataElements.deathCause],
+    },
+    {
+      id: VEN.stillbirthStage,
+      name: 'Stillbirth Details',
+      program: VEN.program,
+      repeatable: false,
+      dataElements: [VEN.dataElements.sendNotification],
+    },
   ];
   const eirAttributes = Object.values(a);
   const programs: MetaProgram[] = [
@@ -161,7 +195,16 @@ export function packageMetadata(): Metadata {
       accessLevel: 'PROTECTED',
       minAttributesRequiredToSearch: 2,
       stages: [VEN.birthStage, VEN.deathStage, VEN.stillbirthStage],
-      attributes: [a.firstName, a.surname, a.dateOfBirth, a.sex, a.caregiverFirstName, a.caregiverSurname, a.phone, ...Object.values(VEN.attributes)],
+      attributes: [
+        a.firstName,
+        a.surname,
+        a.dateOfBirth,
+        a.sex,
+        a.caregiverFirstName,
+        a.caregiverSurname,
+        a.phone,
+        ...Object.values(VEN.attributes),
+      ],
     },
   ];
   return {

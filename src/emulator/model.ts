@@ -384,6 +384,8 @@ export class EmulatorState {
   }
 
   eventsOfTrackedEntity(trackedEntity: string): StoredEvent[] {
-    return (this.enrollmentsByTrackedEntity.get(trackedEntity) ?? []).flatMap((en) => this.eventsByEnrollment.get(en.enrollment) ?? []);
+    return (this.enrollmentsByTrackedEntity.get(trackedEntity) ?? []).flatMap(
+      (en) => this.eventsByEnrollment.get(en.enrollment) ?? [],
+    );
   }
 }

@@ -83,15 +83,32 @@ export function renderNotification(
 }
 
 /** The notifications `templates` give for `date` (`YYYY-MM-DD` in the server time zone), in event order. */
-export function dueNotifications(state: EmulatorState, time: ServerTime, date: string, templates: readonly ProgramNotificationTemplate[]): DueNotification[] {
+export function dueNotifications(
+  state: EmulatorState,
+  time: ServerTime,
+  date: string,
+  templates: readonly ProgramNotificationTemplate[],
+): DueNotification[] {
   const out: DueNotification[] = [];
   for (const template of templates) {
     const stage = state.metadata.stages.get(template.programStage);
-    if (!stage || template.notificationTrigger !== 'SCHEDULED_DAYS_DUE_DATE' || !template.deliveryChannels.includes('SMS')) continue;
+    if (
+      !stage ||
+      template.notificationTrigger !== 'SCHEDULED_DAYS_DUE_DATE' ||
+      !template.deliveryChannels.includes('SMS')
+    )
+      continue;
     const dueDate = addDays(date, -template.relativeScheduledDays);
     const events: StoredEvent[] = [];
     for (const e of state.events.values()) {
-      if (e.programStage !== stage.id || e.deleted || e.occurredAt !== undefined || e.status === 'SKIPPED' || e.scheduledAt === undefined) continue;
+      if (
+        e.programStage !== stage.id ||
+        e.deleted ||
+        e.occurredAt !== undefined ||
+        e.status === 'SKIPPED' ||
+        e.scheduledAt === undefined
+      )
+        continue;
       if (time.dateOf(e.scheduledAt) === dueDate) events.push(e);
     }
     events.sort((x, y) => x.seq - y.seq);
@@ -123,7 +140,13 @@ export function dueNotifications(state: EmulatorState, time: ServerTime, date: s
         tracked_entity_id: e.trackedEntity,
       };
       const dataValues = Object.fromEntries((e.dataValues ?? []).map((d) => [d.dataElement, d.value]));
-      out.push({ template: template.id, event: e.event, trackedEntity: e.trackedEntity, recipient, text: renderNotification(template.messageTemplate, vars, te.attributes, dataValues) });
+      out.push({
+        template: template.id,
+        event: e.event,
+        trackedEntity: e.trackedEntity,
+        recipient,
+        text: renderNotification(template.messageTemplate, vars, te.attributes, dataValues),
+      });
     }
   }
   return out;

@@ -31,11 +31,24 @@ type Table<T> = FieldTable<T, RenderContext>;
 const ts = (c: RenderContext, ms: number | undefined) => (ms === undefined ? undefined : c.time.format(ms));
 
 /** Metadata references render as `{id}` unless nested fields are asked for. */
-export const METADATA_REFS: ReadonlySet<string> = new Set(['parent', 'children', 'organisationUnits', 'teiSearchOrganisationUnits', 'dataViewOrganisationUnits', 'userRoles', 'userGroups']);
+export const METADATA_REFS: ReadonlySet<string> = new Set([
+  'parent',
+  'children',
+  'organisationUnits',
+  'teiSearchOrganisationUnits',
+  'dataViewOrganisationUnits',
+  'userRoles',
+  'userGroups',
+]);
 
 function userInfo(c: RenderContext, u: UserRef | undefined): Record<string, unknown> | undefined {
   if (!u) return undefined;
-  const base: Record<string, unknown> = { uid: u.uid, username: u.username, firstName: u.firstName, surname: u.surname };
+  const base: Record<string, unknown> = {
+    uid: u.uid,
+    username: u.username,
+    firstName: u.firstName,
+    surname: u.surname,
+  };
   if (c.version.minor >= 42) base.displayName = `${u.firstName} ${u.surname}`;
   return base;
 }
@@ -109,7 +122,12 @@ export function eventFields(v: number): Table<StoredEvent> {
   }));
 }
 
-function attributeValues(c: RenderContext, te: StoredTrackedEntity | undefined, sel: FieldSelector, only?: readonly string[]): Array<Record<string, unknown>> {
+function attributeValues(
+  c: RenderContext,
+  te: StoredTrackedEntity | undefined,
+  sel: FieldSelector,
+  only?: readonly string[],
+): Array<Record<string, unknown>> {
   if (!te) return [];
   const out: Array<Record<string, unknown>> = [];
   for (const [attribute, value] of Object.entries(te.attributes)) {
@@ -146,7 +164,9 @@ export function enrollmentFields(v: number): Table<StoredEnrollment> {
     program: (en) => en.program,
     status: (en) => en.status,
     orgUnit: (en) => en.orgUnit,
-    ...(v <= 40 ? { orgUnitName: (en: StoredEnrollment, c: RenderContext) => c.state.orgUnits.get(en.orgUnit)?.name } : {}),
+    ...(v <= 40
+      ? { orgUnitName: (en: StoredEnrollment, c: RenderContext) => c.state.orgUnits.get(en.orgUnit)?.name }
+      : {}),
     enrolledAt: (en, c) => ts(c, en.enrolledAt),
     occurredAt: (en, c) => ts(c, en.occurredAt),
     followUp: (en) => en.followUp,
@@ -158,10 +178,18 @@ export function enrollmentFields(v: number): Table<StoredEnrollment> {
     events: (en, c, child) => {
       const sel = child();
       const table = eventFields(c.version.minor);
-      return (c.state.eventsByEnrollment.get(en.enrollment) ?? []).filter((e) => !e.deleted).map((e) => pick(sel, table, e, c));
+      return (c.state.eventsByEnrollment.get(en.enrollment) ?? [])
+        .filter((e) => !e.deleted)
+        .map((e) => pick(sel, table, e, c));
     },
     relationships: () => [],
-    attributes: (en, c, child) => attributeValues(c, c.state.trackedEntities.get(en.trackedEntity), child(), c.state.metadata.programs.get(en.program)?.attributes),
+    attributes: (en, c, child) =>
+      attributeValues(
+        c,
+        c.state.trackedEntities.get(en.trackedEntity),
+        child(),
+        c.state.metadata.programs.get(en.program)?.attributes,
+      ),
     notes: (en, c, child) => {
       const sel = child();
       return (en.notes ?? []).map((n) => pick(sel, noteFields, n, c));
@@ -188,11 +216,14 @@ export function trackedEntityFields(v: number): Table<StoredTrackedEntity> {
     enrollments: (te, c, child) => {
       const sel = child();
       const table = enrollmentFields(c.version.minor);
-      return (c.state.enrollmentsByTrackedEntity.get(te.trackedEntity) ?? []).filter((en) => !en.deleted).map((en) => pick(sel, table, en, c));
+      return (c.state.enrollmentsByTrackedEntity.get(te.trackedEntity) ?? [])
+        .filter((en) => !en.deleted)
+        .map((en) => pick(sel, table, en, c));
     },
     programOwners: (te, c) => {
       const seen = new Map<string, string>();
-      for (const en of c.state.enrollmentsByTrackedEntity.get(te.trackedEntity) ?? []) if (!en.deleted && !seen.has(en.program)) seen.set(en.program, en.orgUnit);
+      for (const en of c.state.enrollmentsByTrackedEntity.get(te.trackedEntity) ?? [])
+        if (!en.deleted && !seen.has(en.program)) seen.set(en.program, en.orgUnit);
       return [...seen].map(([program, orgUnit]) => ({ orgUnit, trackedEntity: te.trackedEntity, program }));
     },
   }));
@@ -242,7 +273,10 @@ export function userFields(v: number): Table<EmulatorUser> {
     userGroups: () => [],
     // The credentials mirror: 2.38–2.41 only (removed in 2.42, reference §8.1).
     ...(v <= 41
-      ? { userCredentials: (u: EmulatorUser, _c: RenderContext, child: () => FieldSelector) => pick(child(), { id: () => u.id, username: () => u.username, disabled: () => u.disabled }, u, _c) }
+      ? {
+          userCredentials: (u: EmulatorUser, _c: RenderContext, child: () => FieldSelector) =>
+            pick(child(), { id: () => u.id, username: () => u.username, disabled: () => u.disabled }, u, _c),
+        }
       : {}),
   }));
 }
@@ -252,11 +286,17 @@ export function meFields(v: number): Table<EmulatorUser> {
     const { userCredentials: _omit, ...base } = userFields(v);
     return {
       ...base,
-      authorities: (u) => (u.authorities.includes('ALL') ? ['ALL', ...u.authorities.filter((a) => a !== 'ALL')] : u.authorities),
+      authorities: (u) =>
+        u.authorities.includes('ALL') ? ['ALL', ...u.authorities.filter((a) => a !== 'ALL')] : u.authorities,
       programs: (_u, c) => [...c.state.metadata.programs.keys()],
       dataSets: () => [],
       settings: () => ({ keyUiLocale: 'en', keyDbLocale: 'en' }),
-      ...(v <= 38 ? { userCredentials: (u: EmulatorUser, _c: RenderContext, child: () => FieldSelector) => pick(child(), { id: () => u.id, username: () => u.username }, u, _c) } : {}),
+      ...(v <= 38
+        ? {
+            userCredentials: (u: EmulatorUser, _c: RenderContext, child: () => FieldSelector) =>
+              pick(child(), { id: () => u.id, username: () => u.username }, u, _c),
+          }
+        : {}),
       ...(v >= 42 ? { patTokens: () => [], twoFactorType: () => 'NOT_ENABLED', emailVerified: () => false } : {}),
     };
   });

@@ -15,7 +15,12 @@ import {
 } from './gateway-render.ts';
 import { HttpError, json, readJson, webMessageBody } from './http.ts';
 import type { EmulatorState, EmulatorUser } from './model.ts';
-import { dueNotifications, EIR_VISIT_REMINDER, type DueNotification, type ProgramNotificationTemplate } from './notifications.ts';
+import {
+  dueNotifications,
+  EIR_VISIT_REMINDER,
+  type DueNotification,
+  type ProgramNotificationTemplate,
+} from './notifications.ts';
 import type { ServerTime } from './time.ts';
 
 /**
@@ -142,7 +147,9 @@ const httpGatewaySchema = z.looseObject({
   configurationTemplate: z.string().nullish(),
   useGet: z.boolean().default(false),
   sendUrlParameters: z.boolean().default(false),
-  contentType: z.enum(contentTypes, { error: `contentType must be one of ${contentTypes.join(', ')}` }).default('APPLICATION_JSON'),
+  contentType: z
+    .enum(contentTypes, { error: `contentType must be one of ${contentTypes.join(', ')}` })
+    .default('APPLICATION_JSON'),
   maxSmsLength: z.union([z.string(), z.number()]).nullish(),
   isDefault: z.boolean().optional(),
   parameters: z.array(parameterSchema).default([]),
@@ -156,14 +163,23 @@ const OTHER_TYPES = new Set(['bulksms', 'clickatell', 'smpp']);
 function parseGateway(body: unknown): GatewayInput {
   const type = body && typeof body === 'object' ? (body as Record<string, unknown>).type : undefined;
   if (typeof type === 'string' && OTHER_TYPES.has(type)) {
-    throw new HttpError(409, `The DHIS2 emulator imitates only the Generic HTTP gateway (type "http"); "${type}" gateways are not supported`);
+    throw new HttpError(
+      409,
+      `The DHIS2 emulator imitates only the Generic HTTP gateway (type "http"); "${type}" gateways are not supported`,
+    );
   }
   if (type !== 'http') {
-    throw new HttpError(400, `Cannot de-serialize SMS configurations: "type" must be one of http, bulksms, clickatell, smpp (the emulator supports http)`);
+    throw new HttpError(
+      400,
+      `Cannot de-serialize SMS configurations: "type" must be one of http, bulksms, clickatell, smpp (the emulator supports http)`,
+    );
   }
   const parsed = httpGatewaySchema.safeParse(body);
   if (!parsed.success) {
-    throw new HttpError(400, `Cannot de-serialize SMS configurations: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+    throw new HttpError(
+      400,
+      `Cannot de-serialize SMS configurations: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }
@@ -173,7 +189,8 @@ function seal(): string {
   return randomBytes(24).toString('base64');
 }
 
-const opt = (v: string | number | null | undefined): string | undefined => (v === null || v === undefined ? undefined : String(v));
+const opt = (v: string | number | null | undefined): string | undefined =>
+  v === null || v === undefined ? undefined : String(v);
 
 type GatewayTable = FieldTable<StoredGateway, undefined>;
 
@@ -270,11 +287,19 @@ export class EmulatorSms {
   private build(input: GatewayInput, uid: string, isDefault: boolean, previous?: StoredGateway): StoredGateway {
     const oldByKey = new Map((previous?.parameters ?? []).map((p) => [p.key, p]));
     const parameters: StoredParameter[] = input.parameters.map((p) => {
-      const base = { key: p.key, value: p.value ?? '', header: p.header, encode: p.encode, confidential: p.confidential };
+      const base = {
+        key: p.key,
+        value: p.value ?? '',
+        header: p.header,
+        encode: p.encode,
+        confidential: p.confidential,
+      };
       if (!p.confidential) return base;
       const old = oldByKey.get(p.key);
-      if (old?.confidential && old.sealed !== undefined && base.value === old.sealed) return { ...old, ...base, value: old.value, sealed: old.sealed };
-      if (old?.confidential && base.value.trim() === '' && this.deps.minor >= 41) return { ...base, value: old.value, sealed: old.sealed };
+      if (old?.confidential && old.sealed !== undefined && base.value === old.sealed)
+        return { ...old, ...base, value: old.value, sealed: old.sealed };
+      if (old?.confidential && base.value.trim() === '' && this.deps.minor >= 41)
+        return { ...base, value: old.value, sealed: old.sealed };
       return { ...base, sealed: seal() };
     });
     const password = opt(input.password);
@@ -311,7 +336,8 @@ export class EmulatorSms {
   update(uid: string, body: unknown): void {
     const previous = this.byUid(uid);
     const input = parseGateway(body);
-    if (input.isDefault && !previous.isDefault && this.defaultGateway()) throw new HttpError(409, 'Default gateway already exists');
+    if (input.isDefault && !previous.isDefault && this.defaultGateway())
+      throw new HttpError(409, 'Default gateway already exists');
     this.gateways[this.gateways.indexOf(previous)] = this.build(input, previous.uid, previous.isDefault, previous);
   }
 
@@ -332,12 +358,32 @@ export class EmulatorSms {
    * strip `+`/`00`, drop duplicates, one gateway call per 200 recipients, one OutboundSms.
    */
   async send(text: string, recipients: readonly string[], subject?: string): Promise<SendResult> {
-    const to = [...new Set(recipients.map((r) => r.trim()).filter(Boolean).map(stripPhonePrefix))];
+    const to = [
+      ...new Set(
+        recipients
+          .map((r) => r.trim())
+          .filter(Boolean)
+          .map(stripPhonePrefix),
+      ),
+    ];
     if (!to.length) return { ok: false, description: 'no recipient' };
     const gateway = this.defaultGateway();
-    if (!gateway) return { ok: false, description: 'No default gateway configured', devMessage: 'POST /api/gateways a Generic HTTP gateway first' };
+    if (!gateway)
+      return {
+        ok: false,
+        description: 'No default gateway configured',
+        devMessage: 'POST /api/gateways a Generic HTTP gateway first',
+      };
     const now = this.deps.clock.now().getTime();
-    const sms: StoredOutboundSms = { id: newUid(), message: text, ...(subject ? { subject } : {}), recipients: to, status: 'OUTBOUND', created: now, lastUpdated: now };
+    const sms: StoredOutboundSms = {
+      id: newUid(),
+      message: text,
+      ...(subject ? { subject } : {}),
+      recipients: to,
+      status: 'OUTBOUND',
+      created: now,
+      lastUpdated: now,
+    };
     let last: SendResult = { ok: false, description: 'failed' };
     for (let i = 0; i < to.length; i += MAX_RECIPIENTS_PER_REQUEST) {
       last = await this.call(gateway, text, to.slice(i, i + MAX_RECIPIENTS_PER_REQUEST));
@@ -354,7 +400,9 @@ export class EmulatorSms {
     const gateway = this.defaultGateway();
     const notifications: NotificationRun['notifications'] = [];
     for (const n of dueNotifications(this.deps.state, this.deps.time, day, this.notificationTemplates)) {
-      const r = gateway ? await this.call(gateway, n.text, [stripPhonePrefix(n.recipient)]) : { ok: false, devMessage: 'No default gateway configured' };
+      const r = gateway
+        ? await this.call(gateway, n.text, [stripPhonePrefix(n.recipient)])
+        : { ok: false, devMessage: 'No default gateway configured' };
       notifications.push({ ...n, status: r.ok ? 'SENT' : 'FAILED', ...(r.devMessage ? { error: r.devMessage } : {}) });
     }
     const sent = notifications.filter((n) => n.status === 'SENT').length;
@@ -368,7 +416,11 @@ export class EmulatorSms {
       request = renderGatewayRequest(gateway, text, to, { encodeText: this.encodeText });
     } catch (err) {
       if (!(err instanceof GatewayConfigError)) throw err;
-      this.record({ gateway: name, request: { method: gateway.useGet ? 'GET' : 'POST', url: gateway.urlTemplate ?? '', headers: {} }, error: err.message });
+      this.record({
+        gateway: name,
+        request: { method: gateway.useGet ? 'GET' : 'POST', url: gateway.urlTemplate ?? '', headers: {} },
+        error: err.message,
+      });
       return { ok: false, description: 'failed', devMessage: `Gateway ${name}: ${err.message}` };
     }
     const call: GatewayCall = { gateway: name, request };
@@ -384,7 +436,11 @@ export class EmulatorSms {
       await res.arrayBuffer().catch(() => undefined);
       // SmsGateway.OK_CODES: 200, 201, 202; anything else is GatewayResponse.FAILED.
       if ([200, 201, 202].includes(res.status)) return { ok: true, description: 'success' };
-      return { ok: false, description: 'failed', devMessage: `Gateway ${name} answered HTTP ${res.status} from ${request.method} ${new URL(request.url).origin}${new URL(request.url).pathname}` };
+      return {
+        ok: false,
+        description: 'failed',
+        devMessage: `Gateway ${name} answered HTTP ${res.status} from ${request.method} ${new URL(request.url).origin}${new URL(request.url).pathname}`,
+      };
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code;
       call.error = `${(err as Error).message}${cause ? ` (${cause})` : ''}`;
@@ -398,14 +454,22 @@ export class EmulatorSms {
   }
 
   /** Answer `/api/gateways…` and `/api/sms/outbound…`; undefined when the path is not one of them. */
-  async route(req: Request, url: URL, segments: readonly string[], user: EmulatorUser, listMetadata: ListMetadata): Promise<Response | undefined> {
+  async route(
+    req: Request,
+    url: URL,
+    segments: readonly string[],
+    user: EmulatorUser,
+    listMetadata: ListMetadata,
+  ): Promise<Response | undefined> {
     const method = req.method.toUpperCase();
     const [a, b, c, d] = segments;
     const isGateways = a === 'gateways';
     const isOutbound = a === 'sms' && b === 'outbound';
     const isNotificationRun = a === 'emulator' && b === 'programNotifications' && c === 'run' && !d;
     if (a === 'programNotificationTemplates' && method === 'GET' && !b) {
-      return listMetadata(url, 'programNotificationTemplates', this.notificationTemplates, templateProp, (t, sel) => pick(sel, templateFields, t, undefined));
+      return listMetadata(url, 'programNotificationTemplates', this.notificationTemplates, templateProp, (t, sel) =>
+        pick(sel, templateFields, t, undefined),
+      );
     }
     if (!isGateways && !isOutbound && !isNotificationRun) return undefined;
     if (!hasAuthority(user, SMS_AUTHORITY)) throw new HttpError(403, 'Access is denied');
@@ -415,12 +479,16 @@ export class EmulatorSms {
       const date = url.searchParams.get('date') ?? undefined;
       if (date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new HttpError(400, 'date must be YYYY-MM-DD');
       const run = await this.runProgramNotifications(date);
-      return json(200, { ...webMessageBody(200, `Program notifications for ${run.date}: ${run.sent} sent, ${run.failed} failed`), response: run });
+      return json(200, {
+        ...webMessageBody(200, `Program notifications for ${run.date}: ${run.sent} sent, ${run.failed} failed`),
+        response: run,
+      });
     }
 
     if (isGateways) {
       const fields = () => FieldSelector.parse(url.searchParams.get('fields'), '*');
-      if (method === 'GET' && !b) return json(200, { gateways: this.gateways.map((g) => pick(fields(), gatewayFields, g, undefined)) });
+      if (method === 'GET' && !b)
+        return json(200, { gateways: this.gateways.map((g) => pick(fields(), gatewayFields, g, undefined)) });
       if (method === 'GET' && b === 'default' && !c) {
         const g = this.defaultGateway();
         if (!g) throw new HttpError(404, 'No default gateway found');
@@ -429,9 +497,14 @@ export class EmulatorSms {
       if (method === 'GET' && b && !c) return json(200, pick(fields(), gatewayFields, this.byUid(b), undefined));
       if (method === 'POST' && !b) {
         const uid = this.add(await readJson(req));
-        return json(200, webMessageBody(200, 'Gateway configuration added'), uid ? { Location: `${url.origin}${url.pathname.replace(/\/+$/, '')}/${uid}` } : {});
+        return json(
+          200,
+          webMessageBody(200, 'Gateway configuration added'),
+          uid ? { Location: `${url.origin}${url.pathname.replace(/\/+$/, '')}/${uid}` } : {},
+        );
       }
-      if (method === 'PUT' && b === 'default' && c && !d) return json(200, webMessageBody(200, `${this.setDefault(c).name ?? ''} is set to default`));
+      if (method === 'PUT' && b === 'default' && c && !d)
+        return json(200, webMessageBody(200, `${this.setDefault(c).name ?? ''} is set to default`));
       if (method === 'PUT' && b && !c) {
         this.update(b, await readJson(req));
         return json(200, webMessageBody(200, `Gateway with uid: ${b} has been updated`));
@@ -444,18 +517,26 @@ export class EmulatorSms {
     }
 
     if (method === 'GET' && !c) {
-      return listMetadata(url, 'outboundsmss', this.outbound, outboundProp, (s, sel) => pick(sel, outboundFields(this.deps.time), s, undefined));
+      return listMetadata(url, 'outboundsmss', this.outbound, outboundProp, (s, sel) =>
+        pick(sel, outboundFields(this.deps.time), s, undefined),
+      );
     }
     if (method === 'GET' && c && !d) {
       const sms = this.outbound.find((s) => s.id === c);
       if (!sms) throw new HttpError(404, `OutboundSms with id ${c} could not be found.`, { errorCode: 'E1005' });
-      return json(200, pick(FieldSelector.parse(url.searchParams.get('fields'), '*'), outboundFields(this.deps.time), sms, undefined));
+      return json(
+        200,
+        pick(FieldSelector.parse(url.searchParams.get('fields'), '*'), outboundFields(this.deps.time), sms, undefined),
+      );
     }
     if (method === 'POST' && !c) {
       const { message, recipients } = await outboundRequest(req, url);
       const result = await this.send(message, recipients);
       if (result.ok) return json(200, webMessageBody(200, 'SMS sent'));
-      return json(500, webMessageBody(500, result.description, result.devMessage ? { devMessage: result.devMessage } : {}));
+      return json(
+        500,
+        webMessageBody(500, result.description, result.devMessage ? { devMessage: result.devMessage } : {}),
+      );
     }
     return undefined;
   }
@@ -474,15 +555,24 @@ async function outboundRequest(req: Request, url: URL): Promise<{ message: strin
   const type = (req.headers.get('content-type') ?? '').toLowerCase();
   if (type.startsWith('application/json')) {
     const parsed = outboundJsonSchema.safeParse(await readJson(req));
-    if (!parsed.success) throw new HttpError(400, `JSON parse error: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new HttpError(
+        400,
+        `JSON parse error: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     return { message: parsed.data.message ?? '', recipients: parsed.data.recipients ?? [] };
   }
   const params = new URLSearchParams(url.searchParams);
-  if (type.startsWith('application/x-www-form-urlencoded')) for (const [k, v] of new URLSearchParams(await req.text())) params.append(k, v);
+  if (type.startsWith('application/x-www-form-urlencoded'))
+    for (const [k, v] of new URLSearchParams(await req.text())) params.append(k, v);
   const recipient = params.get('recipient');
   const message = params.get('message');
-  for (const [name, value] of [['recipient', recipient], ['message', message]] as const) {
-    if (value === null) throw new HttpError(400, `Required request parameter '${name}' for method parameter type String is not present`);
+  for (const [name, value] of [
+    ['recipient', recipient],
+    ['message', message],
+  ] as const) {
+    if (value === null)
+      throw new HttpError(400, `Required request parameter '${name}' for method parameter type String is not present`);
   }
   if (!recipient) throw new HttpError(409, 'Recipient must be specified');
   if (!message) throw new HttpError(409, 'Message must be specified');

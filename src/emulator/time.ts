@@ -37,7 +37,8 @@ export class ServerTime {
     let off = this.offsets.get(key);
     if (off === undefined) {
       const p: Record<string, number> = {};
-      for (const part of this.parts.formatToParts(new Date(key * HOUR))) if (part.type !== 'literal') p[part.type] = Number(part.value);
+      for (const part of this.parts.formatToParts(new Date(key * HOUR)))
+        if (part.type !== 'literal') p[part.type] = Number(part.value);
       off = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - key * HOUR;
       if (this.offsets.size > 10_000) this.offsets.clear();
       this.offsets.set(key, off);
@@ -82,13 +83,24 @@ export class ServerTime {
   parse(input: string): { ms: number; dateOnly: boolean } | null {
     const s = input.trim();
     if (/^\d{9,}$/.test(s)) return { ms: Number(s), dateOnly: false };
-    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/.exec(s);
+    const m =
+      /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/.exec(
+        s,
+      );
     if (!m) return null;
     const [, y, mo, d, h, mi, sec, frac, zone] = m;
     const month = Number(mo);
     const day = Number(d);
     if (month < 1 || month > 12 || day < 1 || day > 31) return null;
-    const wall = Date.UTC(Number(y), month - 1, day, Number(h ?? 0), Number(mi ?? 0), Number(sec ?? 0), frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0);
+    const wall = Date.UTC(
+      Number(y),
+      month - 1,
+      day,
+      Number(h ?? 0),
+      Number(mi ?? 0),
+      Number(sec ?? 0),
+      frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0,
+    );
     // Reject 2024-02-31 and friends instead of rolling over into March.
     if (new Date(wall).getUTCDate() !== day) return null;
     if (zone === undefined) return { ms: this.fromLocal(wall), dateOnly: h === undefined };

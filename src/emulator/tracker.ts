@@ -43,7 +43,8 @@ function intParam(ctx: QueryContext, name: string, min: number): number | undefi
   const raw = param(ctx, name);
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n)) throw new HttpError(400, `Value ${raw} is not valid for parameter ${name}. It should be of type integer`);
+  if (!Number.isInteger(n))
+    throw new HttpError(400, `Value ${raw} is not valid for parameter ${name}. It should be of type integer`);
   if (n < min) throw new HttpError(400, `${name} must be greater than or equal to ${min}`);
   return n;
 }
@@ -52,7 +53,11 @@ function enumParam<T extends string>(ctx: QueryContext, name: string, values: re
   const raw = param(ctx, name);
   if (raw === undefined) return undefined;
   const upper = raw.toUpperCase();
-  if (!(values as readonly string[]).includes(upper)) throw new HttpError(400, `Value ${raw} is not valid for parameter ${name}. Valid values are: [${values.join(', ')}]`);
+  if (!(values as readonly string[]).includes(upper))
+    throw new HttpError(
+      400,
+      `Value ${raw} is not valid for parameter ${name}. Valid values are: [${values.join(', ')}]`,
+    );
   return upper as T;
 }
 
@@ -68,7 +73,10 @@ function uidList(ctx: QueryContext, names: Array<[string, RegExp]>): string[] {
   for (const [name, sep] of names) {
     const raw = param(ctx, name);
     if (raw === undefined) continue;
-    const uids = raw.split(sep).map((s) => s.trim()).filter(Boolean);
+    const uids = raw
+      .split(sep)
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const u of uids) if (!isUid(u)) throw new HttpError(400, `Invalid UID ${u} for parameter ${name}`);
     return uids;
   }
@@ -79,7 +87,8 @@ function dateParam(ctx: QueryContext, name: string, bound: 'after' | 'before'): 
   const raw = param(ctx, name);
   if (raw === undefined) return undefined;
   const parsed = ctx.time.parse(raw);
-  if (!parsed) throw new HttpError(400, `Value ${raw} is not valid for parameter ${name}. It should be a date or date-time`);
+  if (!parsed)
+    throw new HttpError(400, `Value ${raw} is not valid for parameter ${name}. It should be a date or date-time`);
   // 2.39+ read a bare date in a `…Before` bound as the end of that day (core EndDateTime); 2.38 as its start.
   if (bound === 'before' && parsed.dateOnly && ctx.version.minor >= 39) {
     const next = ctx.time.startOfDay(addOneDay(ctx.time.dateOf(parsed.ms)));
@@ -111,13 +120,19 @@ export function readPaging(ctx: QueryContext): Paging {
   if (minor <= 40) off = skipPaging === true;
   else if (minor === 41) {
     if (skipPaging !== undefined && paging !== undefined && skipPaging === paging) {
-      throw new HttpError(400, "Paging can either be enabled or disabled. Prefer 'paging' as 'skipPaging' will be removed.");
+      throw new HttpError(
+        400,
+        "Paging can either be enabled or disabled. Prefer 'paging' as 'skipPaging' will be removed.",
+      );
     }
     off = paging === false || skipPaging === true;
   } else off = paging === false;
   const totalPages = boolParam(ctx, 'totalPages') === true;
   if (off && minor >= 41 && (ctx.params.has('page') || ctx.params.has('pageSize') || totalPages)) {
-    throw new HttpError(400, 'Paging cannot be disabled with paging=false while also requesting a paginated response with page, pageSize and/or totalPages=true');
+    throw new HttpError(
+      400,
+      'Paging cannot be disabled with paging=false while also requesting a paginated response with page, pageSize and/or totalPages=true',
+    );
   }
   return { off, page: intParam(ctx, 'page', 1) ?? 1, pageSize: intParam(ctx, 'pageSize', 1) ?? 50, totalPages };
 }
@@ -133,7 +148,13 @@ function withPage(url: URL, page: number): string {
  * ≤2.40 `{page,pageSize,[total,pageCount],instances}`; 2.41 `{pager,…same flat…,<key>}`;
  * 2.42 `{pager:{…,prevPage?,nextPage?},<key>}`; paging off `{instances}` / `{<key>}`.
  */
-export function listEnvelope(ctx: QueryContext, key: string, items: unknown[], paging: Paging, total: number): Record<string, unknown> {
+export function listEnvelope(
+  ctx: QueryContext,
+  key: string,
+  items: unknown[],
+  paging: Paging,
+  total: number,
+): Record<string, unknown> {
   const minor = ctx.version.minor;
   if (paging.off) return minor <= 40 ? { instances: items } : { [key]: items };
   const counts = paging.totalPages ? { total, pageCount: Math.ceil(total / paging.pageSize) } : {};
@@ -155,13 +176,20 @@ function orgUnitMode(ctx: QueryContext): OrgUnitMode | undefined {
   if (minor <= 40) raw = ouMode;
   else if (minor === 41) {
     if (ouMode !== undefined && orgUnitModeParam !== undefined) {
-      throw new HttpError(400, "Only one parameter of 'ouMode' and 'orgUnitMode' must be specified. Prefer 'orgUnitMode' as 'ouMode' will be removed.");
+      throw new HttpError(
+        400,
+        "Only one parameter of 'ouMode' and 'orgUnitMode' must be specified. Prefer 'orgUnitMode' as 'ouMode' will be removed.",
+      );
     }
     raw = orgUnitModeParam ?? ouMode;
   } else raw = orgUnitModeParam; // 2.42 silently ignores ouMode.
   if (raw === undefined) return undefined;
   const mode = raw.toUpperCase();
-  if (!(ORG_UNIT_MODES as readonly string[]).includes(mode)) throw new HttpError(400, `Value ${raw} is not valid for parameter orgUnitMode. Valid values are: [${ORG_UNIT_MODES.join(', ')}]`);
+  if (!(ORG_UNIT_MODES as readonly string[]).includes(mode))
+    throw new HttpError(
+      400,
+      `Value ${raw} is not valid for parameter orgUnitMode. Valid values are: [${ORG_UNIT_MODES.join(', ')}]`,
+    );
   return mode as OrgUnitMode;
 }
 
@@ -173,14 +201,26 @@ function searchRoots(ctx: QueryContext): string[] {
  * The org units a query may return data from, or null for no restriction (`ALL`). Defaults: SELECTED
  * with an org unit, ACCESSIBLE without (reference §4.3).
  */
-function orgUnitScope(ctx: QueryContext, requested: string[], requestedMode: OrgUnitMode | undefined): Set<string> | null {
+function orgUnitScope(
+  ctx: QueryContext,
+  requested: string[],
+  requestedMode: OrgUnitMode | undefined,
+): Set<string> | null {
   const minor = ctx.version.minor;
   const { state } = ctx;
   const mode = requestedMode ?? (requested.length ? 'SELECTED' : 'ACCESSIBLE');
   const needsOrgUnit = mode === 'SELECTED' || mode === 'CHILDREN' || mode === 'DESCENDANTS';
   if (minor >= 41) {
-    if (requested.length && !needsOrgUnit) throw new HttpError(400, `orgUnitMode ${mode} cannot be used with orgUnits. Please remove the orgUnits parameter and try again.`);
-    if (!requested.length && needsOrgUnit) throw new HttpError(400, `orgUnits is required for orgUnitMode: ${mode}. Please add an orgUnit or use a different orgUnitMode.`);
+    if (requested.length && !needsOrgUnit)
+      throw new HttpError(
+        400,
+        `orgUnitMode ${mode} cannot be used with orgUnits. Please remove the orgUnits parameter and try again.`,
+      );
+    if (!requested.length && needsOrgUnit)
+      throw new HttpError(
+        400,
+        `orgUnits is required for orgUnitMode: ${mode}. Please add an orgUnit or use a different orgUnitMode.`,
+      );
   } else if (!requested.length && needsOrgUnit) {
     throw queryError(minor, `At least one organisation unit must be specified for ouMode: ${mode}`);
   }
@@ -217,10 +257,22 @@ function orgUnitScope(ctx: QueryContext, requested: string[], requestedMode: Org
 
 function orgUnitList(ctx: QueryContext): string[] {
   const minor = ctx.version.minor;
-  const names: Array<[string, RegExp]> = minor <= 40 ? [['orgUnit', /;/]] : minor === 41 ? [['orgUnits', /,/], ['orgUnit', /[;,]/]] : [['orgUnits', /,/]];
+  const names: Array<[string, RegExp]> =
+    minor <= 40
+      ? [['orgUnit', /;/]]
+      : minor === 41
+        ? [
+            ['orgUnits', /,/],
+            ['orgUnit', /[;,]/],
+          ]
+        : [['orgUnits', /,/]];
   for (const [name, sep] of names) {
     const raw = param(ctx, name);
-    if (raw !== undefined) return raw.split(sep).map((s) => s.trim()).filter(Boolean);
+    if (raw !== undefined)
+      return raw
+        .split(sep)
+        .map((s) => s.trim())
+        .filter(Boolean);
   }
   return [];
 }
@@ -237,7 +289,27 @@ export interface FilterItem {
   conditions: FilterCondition[];
 }
 
-const FILTER_OPS = new Set(['eq', 'ieq', 'ne', 'neq', '!eq', 'nieq', 'gt', 'ge', 'lt', 'le', 'like', 'ilike', 'nlike', 'nilike', 'sw', 'ew', 'in', 'null', '!null']);
+const FILTER_OPS = new Set([
+  'eq',
+  'ieq',
+  'ne',
+  'neq',
+  '!eq',
+  'nieq',
+  'gt',
+  'ge',
+  'lt',
+  'le',
+  'like',
+  'ilike',
+  'nlike',
+  'nilike',
+  'sw',
+  'ew',
+  'in',
+  'null',
+  '!null',
+]);
 
 /** Split at unescaped `sep`, keeping escapes (`/x`) for the next level. */
 function splitEscaped(s: string, sep: string): string[] {
@@ -268,7 +340,7 @@ export function parseFilters(minor: number, raws: string[]): FilterItem[] {
       const tokens = splitEscaped(item, ':').map(unescape);
       const uid = tokens[0]!.trim();
       const conditions: FilterCondition[] = [];
-      for (let i = 1; i < tokens.length; ) {
+      for (let i = 1; i < tokens.length;) {
         const op = tokens[i]!.toLowerCase();
         if (!FILTER_OPS.has(op)) throw queryError(minor, `Query item or filter is invalid: ${item}`);
         if (op === 'null' || op === '!null') {
@@ -282,7 +354,11 @@ export function parseFilters(minor: number, raws: string[]): FilterItem[] {
       }
       // A bare uid means "has a value" (2.41+).
       if (!conditions.length) conditions.push({ op: '!null' });
-      if (items.some((x) => x.uid === uid)) throw queryError(minor, `Filter for attribute ${uid} was specified more than once. Try to define a single filter with multiple operators [${uid}:lt:20:gt:10]`);
+      if (items.some((x) => x.uid === uid))
+        throw queryError(
+          minor,
+          `Filter for attribute ${uid} was specified more than once. Try to define a single filter with multiple operators [${uid}:lt:20:gt:10]`,
+        );
       items.push({ uid, conditions });
     }
   }
@@ -341,7 +417,8 @@ export function conditionMatches(c: FilterCondition, actual: string | undefined,
 }
 
 function itemMatches(ctx: QueryContext, item: FilterItem, actual: string | undefined): boolean {
-  const vt = ctx.state.metadata.attributes.get(item.uid)?.valueType ?? ctx.state.metadata.dataElements.get(item.uid)?.valueType;
+  const vt =
+    ctx.state.metadata.attributes.get(item.uid)?.valueType ?? ctx.state.metadata.dataElements.get(item.uid)?.valueType;
   const numeric = vt !== undefined && NUMERIC.has(vt);
   return item.conditions.every((c) => conditionMatches(c, actual, numeric));
 }
@@ -356,17 +433,28 @@ interface OrderBy<T> {
   desc: boolean;
 }
 
-function parseOrder<T>(ctx: QueryContext, getters: Record<string, Getter<T>>, dynamic: (field: string) => Getter<T> | undefined): Array<OrderBy<T>> {
+function parseOrder<T>(
+  ctx: QueryContext,
+  getters: Record<string, Getter<T>>,
+  dynamic: (field: string) => Getter<T> | undefined,
+): Array<OrderBy<T>> {
   const raw = param(ctx, 'order');
   if (raw === undefined) return [];
   const out: Array<OrderBy<T>> = [];
-  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [field, dir = 'asc'] = item.split(':');
     const get = getters[field!] ?? dynamic(field!);
     if (!/^(asc|desc)$/i.test(dir)) throw new HttpError(400, `order parameter is invalid: ${item}`);
     if (!get) {
       // ≤2.40 ignored unknown order fields; 2.41 validates them.
-      if (ctx.version.minor >= 41) throw new HttpError(400, `order parameter is invalid. Cannot order by '${field}'. Supported are data elements, tracked entity attributes and fields '${Object.keys(getters).sort().join(', ')}'.`);
+      if (ctx.version.minor >= 41)
+        throw new HttpError(
+          400,
+          `order parameter is invalid. Cannot order by '${field}'. Supported are data elements, tracked entity attributes and fields '${Object.keys(getters).sort().join(', ')}'.`,
+        );
       continue;
     }
     out.push({ get, desc: dir.toLowerCase() === 'desc' });
@@ -414,7 +502,9 @@ function cachedMatches<T>(ctx: QueryContext, kind: string, compute: () => T[]): 
     cache = new Map();
     caches.set(ctx.state, cache);
   }
-  const params = [...ctx.params].filter(([k]) => !['page', 'pageSize', 'totalPages', 'fields', 'paging', 'skipPaging'].includes(k)).sort();
+  const params = [...ctx.params]
+    .filter(([k]) => !['page', 'pageSize', 'totalPages', 'fields', 'paging', 'skipPaging'].includes(k))
+    .sort();
   const key = `${kind}|${ctx.state.revision}|${ctx.user.id}|${ctx.time.dateOf(ctx.now)}|${JSON.stringify(params)}`;
   const hit = cache.get(key);
   if (hit) return hit as T[];
@@ -424,10 +514,27 @@ function cachedMatches<T>(ctx: QueryContext, kind: string, compute: () => T[]): 
   return result;
 }
 
-function respondList<T>(ctx: QueryContext, key: keyof typeof DEFAULT_FIELDS, matches: T[], paging: Paging, render: (o: T, sel: FieldSelector) => unknown): Response {
+function respondList<T>(
+  ctx: QueryContext,
+  key: keyof typeof DEFAULT_FIELDS,
+  matches: T[],
+  paging: Paging,
+  render: (o: T, sel: FieldSelector) => unknown,
+): Response {
   const sel = FieldSelector.parse(ctx.params.get('fields'), DEFAULT_FIELDS[key]);
-  const slice = paging.off ? matches : matches.slice((paging.page - 1) * paging.pageSize, paging.page * paging.pageSize);
-  return json(200, listEnvelope(ctx, key, slice.map((o) => render(o, sel)), paging, matches.length));
+  const slice = paging.off
+    ? matches
+    : matches.slice((paging.page - 1) * paging.pageSize, paging.page * paging.pageSize);
+  return json(
+    200,
+    listEnvelope(
+      ctx,
+      key,
+      slice.map((o) => render(o, sel)),
+      paging,
+      matches.length,
+    ),
+  );
 }
 
 // ---------------------------------------------------------------- events
@@ -467,11 +574,27 @@ export function listEvents(ctx: QueryContext): Response {
   const scope = orgUnitScope(ctx, orgUnit ? [orgUnit] : [], orgUnitMode(ctx));
   const status = enumParam(ctx, 'status', EVENT_STATUSES);
   const enrollmentStatus =
-    minor >= 42 ? (enumParam(ctx, 'enrollmentStatus', ENROLLMENT_STATUSES) ?? enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES)) : enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES);
+    minor >= 42
+      ? (enumParam(ctx, 'enrollmentStatus', ENROLLMENT_STATUSES) ??
+        enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES))
+      : enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES);
   const followUp = boolParam(ctx, 'followUp');
-  if ((enrollmentStatus || followUp !== undefined) && !program) throw queryError(minor, 'Program must be defined when program status or follow up status are defined');
+  if ((enrollmentStatus || followUp !== undefined) && !program)
+    throw queryError(minor, 'Program must be defined when program status or follow up status are defined');
   const trackedEntity = param(ctx, 'trackedEntity');
-  const eventUids = new Set(uidList(ctx, minor <= 40 ? [['event', /;/]] : minor === 41 ? [['events', /,/], ['event', /[;,]/]] : [['events', /,/]]));
+  const eventUids = new Set(
+    uidList(
+      ctx,
+      minor <= 40
+        ? [['event', /;/]]
+        : minor === 41
+          ? [
+              ['events', /,/],
+              ['event', /[;,]/],
+            ]
+          : [['events', /,/]],
+    ),
+  );
   const enrollmentUids = new Set(uidList(ctx, [['enrollments', /,/]]));
   const occurredAfter = dateParam(ctx, 'occurredAfter', 'after');
   const occurredBefore = dateParam(ctx, 'occurredBefore', 'before');
@@ -483,7 +606,9 @@ export function listEvents(ctx: QueryContext): Response {
   const dataFilters = parseFilters(minor, ctx.params.getAll('filter'));
   const attributeFilters = minor >= 39 ? parseFilters(minor, ctx.params.getAll('filterAttributes')) : [];
   const orders = parseOrder(ctx, EVENT_ORDER, (field) =>
-    state.metadata.dataElements.has(field) ? (e: StoredEvent) => e.dataValues?.find((d) => d.dataElement === field)?.value : undefined,
+    state.metadata.dataElements.has(field)
+      ? (e: StoredEvent) => e.dataValues?.find((d) => d.dataElement === field)?.value
+      : undefined,
   );
   // OVERDUE: a stored SCHEDULE whose date (server time zone) is before today; never stored (reference §6).
   const startOfToday = ctx.time.startOfDay(ctx.time.dateOf(ctx.now));
@@ -516,7 +641,11 @@ export function listEvents(ctx: QueryContext): Response {
         if (enrollmentStatus && en?.status !== enrollmentStatus) continue;
         if (followUp !== undefined && e.followUp !== followUp) continue;
       }
-      if (dataFilters.length && !dataFilters.every((f) => itemMatches(ctx, f, e.dataValues?.find((d) => d.dataElement === f.uid)?.value))) continue;
+      if (
+        dataFilters.length &&
+        !dataFilters.every((f) => itemMatches(ctx, f, e.dataValues?.find((d) => d.dataElement === f.uid)?.value))
+      )
+        continue;
       if (attributeFilters.length) {
         const te = state.trackedEntities.get(e.trackedEntity);
         if (!attributeFilters.every((f) => itemMatches(ctx, f, te?.attributes[f.uid]))) continue;
@@ -545,7 +674,10 @@ function readable(ctx: QueryContext, orgUnit: string): boolean {
 export function getEvent(ctx: QueryContext, uid: string): Response {
   const e = ctx.state.events.get(uid);
   if (!e || e.deleted || !readable(ctx, e.orgUnit)) throw notFound(ctx, 'Event', uid);
-  return json(200, pick(FieldSelector.parse(ctx.params.get('fields'), DEFAULT_FIELDS.events), eventFields(ctx.version.minor), e, ctx));
+  return json(
+    200,
+    pick(FieldSelector.parse(ctx.params.get('fields'), DEFAULT_FIELDS.events), eventFields(ctx.version.minor), e, ctx),
+  );
 }
 
 // ---------------------------------------------------------------- tracked entities
@@ -560,7 +692,13 @@ const TE_ORDER: Record<string, Getter<StoredTrackedEntity>> = {
   enrolledAt: (t, c) => c.state.enrollmentsByTrackedEntity.get(t.trackedEntity)?.[0]?.enrolledAt,
 };
 
-function checkGlobalSearch(ctx: QueryContext, scope: Set<string> | null, mode: OrgUnitMode | undefined, filters: FilterItem[], program: string | undefined): void {
+function checkGlobalSearch(
+  ctx: QueryContext,
+  scope: Set<string> | null,
+  mode: OrgUnitMode | undefined,
+  filters: FilterItem[],
+  program: string | undefined,
+): void {
   if (!filters.length || mode === 'CAPTURE' || hasAuthority(ctx.user, 'ALL')) return;
   const capture = ctx.state.descendants(ctx.user.organisationUnits);
   const outside = scope === null || [...scope].some((id) => !capture.has(id));
@@ -568,9 +706,14 @@ function checkGlobalSearch(ctx: QueryContext, scope: Set<string> | null, mode: O
   const meta = ctx.state.metadata.attributes;
   if (filters.some((f) => meta.get(f.uid)?.unique)) return;
   const nonSearchable = filters.filter((f) => !meta.get(f.uid)?.searchable).map((f) => f.uid);
-  if (nonSearchable.length) throw queryError(ctx.version.minor, `Non-searchable attribute(s) can not be used during global search: ${nonSearchable.join(', ')}`);
+  if (nonSearchable.length)
+    throw queryError(
+      ctx.version.minor,
+      `Non-searchable attribute(s) can not be used during global search: ${nonSearchable.join(', ')}`,
+    );
   const min = program ? (ctx.state.metadata.programs.get(program)?.minAttributesRequiredToSearch ?? 0) : 0;
-  if (filters.length < min) throw queryError(ctx.version.minor, `At least ${min} attributes should be mentioned in the search criteria.`);
+  if (filters.length < min)
+    throw queryError(ctx.version.minor, `At least ${min} attributes should be mentioned in the search criteria.`);
 }
 
 export function listTrackedEntities(ctx: QueryContext): Response {
@@ -578,24 +721,50 @@ export function listTrackedEntities(ctx: QueryContext): Response {
   const { state } = ctx;
   const paging = readPaging(ctx);
   const program = metaParam(ctx, 'program', state.metadata.programs, 'Program');
-  const trackedEntityType = metaParam(ctx, 'trackedEntityType', state.metadata.trackedEntityTypes, 'Tracked entity type');
+  const trackedEntityType = metaParam(
+    ctx,
+    'trackedEntityType',
+    state.metadata.trackedEntityTypes,
+    'Tracked entity type',
+  );
   const orgUnits = orgUnitList(ctx);
-  const teUids = new Set(uidList(ctx, minor <= 40 ? [['trackedEntity', /;/]] : minor === 41 ? [['trackedEntities', /,/], ['trackedEntity', /[;,]/]] : [['trackedEntities', /,/]]));
+  const teUids = new Set(
+    uidList(
+      ctx,
+      minor <= 40
+        ? [['trackedEntity', /;/]]
+        : minor === 41
+          ? [
+              ['trackedEntities', /,/],
+              ['trackedEntity', /[;,]/],
+            ]
+          : [['trackedEntities', /,/]],
+    ),
+  );
   const mode = orgUnitMode(ctx);
-  if (!program && !trackedEntityType && !teUids.size) throw queryError(minor, 'Either Program or Tracked entity type should be specified');
-  if (minor <= 40 && !orgUnits.length && !mode && !teUids.size) throw queryError(minor, 'At least one organisation unit must be specified');
+  if (!program && !trackedEntityType && !teUids.size)
+    throw queryError(minor, 'Either Program or Tracked entity type should be specified');
+  if (minor <= 40 && !orgUnits.length && !mode && !teUids.size)
+    throw queryError(minor, 'At least one organisation unit must be specified');
   const scope = orgUnitScope(ctx, orgUnits, mode);
   const filters = parseFilters(minor, ctx.params.getAll('filter'));
-  for (const f of filters) if (!state.metadata.attributes.has(f.uid)) throw queryError(minor, `Attribute does not exist: ${f.uid}`);
+  for (const f of filters)
+    if (!state.metadata.attributes.has(f.uid)) throw queryError(minor, `Attribute does not exist: ${f.uid}`);
   checkGlobalSearch(ctx, scope, mode, filters, program);
   const enrollmentStatus =
-    minor >= 42 ? (enumParam(ctx, 'enrollmentStatus', ENROLLMENT_STATUSES) ?? enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES)) : enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES);
+    minor >= 42
+      ? (enumParam(ctx, 'enrollmentStatus', ENROLLMENT_STATUSES) ??
+        enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES))
+      : enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES);
   const followUp = boolParam(ctx, 'followUp');
-  if ((enrollmentStatus || followUp !== undefined) && !program) throw queryError(minor, 'Program must be defined when program status or follow up status are defined');
+  if ((enrollmentStatus || followUp !== undefined) && !program)
+    throw queryError(minor, 'Program must be defined when program status or follow up status are defined');
   const updatedAfter = dateParam(ctx, 'updatedAfter', 'after');
   const updatedBefore = dateParam(ctx, 'updatedBefore', 'before');
   const includeDeleted = boolParam(ctx, 'includeDeleted') === true;
-  const orders = parseOrder(ctx, TE_ORDER, (field) => (state.metadata.attributes.has(field) ? (t: StoredTrackedEntity) => t.attributes[field] : undefined));
+  const orders = parseOrder(ctx, TE_ORDER, (field) =>
+    state.metadata.attributes.has(field) ? (t: StoredTrackedEntity) => t.attributes[field] : undefined,
+  );
 
   const matches = cachedMatches(ctx, 'trackedEntities', () => {
     const out: StoredTrackedEntity[] = [];
@@ -606,7 +775,9 @@ export function listTrackedEntities(ctx: QueryContext): Response {
       let owner = te.orgUnit;
       let enrollments: StoredEnrollment[] = [];
       if (program) {
-        enrollments = (state.enrollmentsByTrackedEntity.get(te.trackedEntity) ?? []).filter((en) => en.program === program && !en.deleted);
+        enrollments = (state.enrollmentsByTrackedEntity.get(te.trackedEntity) ?? []).filter(
+          (en) => en.program === program && !en.deleted,
+        );
         if (!enrollments.length) continue;
         // With a program, scoping uses the programme owner (the enrolling org unit), reference §4.3.
         owner = enrollments[0]!.orgUnit;
@@ -629,8 +800,20 @@ export function getTrackedEntity(ctx: QueryContext, uid: string): Response {
   const te = ctx.state.trackedEntities.get(uid);
   if (!te || te.deleted || !readable(ctx, te.orgUnit)) throw notFound(ctx, 'TrackedEntity', uid);
   const program = metaParam(ctx, 'program', ctx.state.metadata.programs, 'Program');
-  if (program && !(ctx.state.enrollmentsByTrackedEntity.get(uid) ?? []).some((en) => en.program === program && !en.deleted)) throw notFound(ctx, 'TrackedEntity', uid);
-  return json(200, pick(FieldSelector.parse(ctx.params.get('fields'), DEFAULT_FIELDS.trackedEntities), trackedEntityFields(ctx.version.minor), te, ctx));
+  if (
+    program &&
+    !(ctx.state.enrollmentsByTrackedEntity.get(uid) ?? []).some((en) => en.program === program && !en.deleted)
+  )
+    throw notFound(ctx, 'TrackedEntity', uid);
+  return json(
+    200,
+    pick(
+      FieldSelector.parse(ctx.params.get('fields'), DEFAULT_FIELDS.trackedEntities),
+      trackedEntityFields(ctx.version.minor),
+      te,
+      ctx,
+    ),
+  );
 }
 
 // ---------------------------------------------------------------- enrollments
@@ -652,11 +835,26 @@ export function listEnrollments(ctx: QueryContext): Response {
   const trackedEntity = param(ctx, 'trackedEntity');
   const orgUnits = orgUnitList(ctx);
   const scope = orgUnitScope(ctx, orgUnits, orgUnitMode(ctx));
-  const enrollmentUids = new Set(uidList(ctx, minor <= 40 ? [['enrollment', /;/]] : minor === 41 ? [['enrollments', /,/], ['enrollment', /[;,]/]] : [['enrollments', /,/]]));
+  const enrollmentUids = new Set(
+    uidList(
+      ctx,
+      minor <= 40
+        ? [['enrollment', /;/]]
+        : minor === 41
+          ? [
+              ['enrollments', /,/],
+              ['enrollment', /[;,]/],
+            ]
+          : [['enrollments', /,/]],
+    ),
+  );
   const status =
-    minor >= 42 ? (enumParam(ctx, 'status', ENROLLMENT_STATUSES) ?? enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES)) : enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES);
+    minor >= 42
+      ? (enumParam(ctx, 'status', ENROLLMENT_STATUSES) ?? enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES))
+      : enumParam(ctx, 'programStatus', ENROLLMENT_STATUSES);
   const followUp = boolParam(ctx, 'followUp');
-  if ((status || followUp !== undefined) && !program) throw queryError(minor, 'Program must be defined when program status or follow up status are defined');
+  if ((status || followUp !== undefined) && !program)
+    throw queryError(minor, 'Program must be defined when program status or follow up status are defined');
   const updatedAfter = dateParam(ctx, 'updatedAfter', 'after');
   const enrolledAfter = dateParam(ctx, 'enrolledAfter', 'after');
   const enrolledBefore = dateParam(ctx, 'enrolledBefore', 'before');
@@ -665,7 +863,9 @@ export function listEnrollments(ctx: QueryContext): Response {
 
   const matches = cachedMatches(ctx, 'enrollments', () => {
     const out: StoredEnrollment[] = [];
-    const source = trackedEntity ? (state.enrollmentsByTrackedEntity.get(trackedEntity) ?? []) : state.enrollments.values();
+    const source = trackedEntity
+      ? (state.enrollmentsByTrackedEntity.get(trackedEntity) ?? [])
+      : state.enrollments.values();
     for (const en of source) {
       if (en.deleted && !includeDeleted) continue;
       if (program && en.program !== program) continue;
@@ -687,5 +887,13 @@ export function listEnrollments(ctx: QueryContext): Response {
 export function getEnrollment(ctx: QueryContext, uid: string): Response {
   const en = ctx.state.enrollments.get(uid);
   if (!en || en.deleted || !readable(ctx, en.orgUnit)) throw notFound(ctx, 'Enrollment', uid);
-  return json(200, pick(FieldSelector.parse(ctx.params.get('fields'), DEFAULT_FIELDS.enrollments), enrollmentFields(ctx.version.minor), en, ctx));
+  return json(
+    200,
+    pick(
+      FieldSelector.parse(ctx.params.get('fields'), DEFAULT_FIELDS.enrollments),
+      enrollmentFields(ctx.version.minor),
+      en,
+      ctx,
+    ),
+  );
 }

@@ -38,11 +38,20 @@ export function isAwaitingReport(rec: Pick<MessageRecord, 'status'>): boolean {
  *
  * @example await checkDelivery(store, 'sms:8f1c…', clock) // 'unknown' | 'delivered' | …
  */
-export async function checkDelivery(store: Store, id: string, clock: Clock, metrics?: Metrics): Promise<MessageRecord['status'] | null> {
+export async function checkDelivery(
+  store: Store,
+  id: string,
+  clock: Clock,
+  metrics?: Metrics,
+): Promise<MessageRecord['status'] | null> {
   const rec = await store.getJson<MessageRecord>(`msg:${id}`);
   if (!rec) return null;
   if (!isAwaitingReport(rec)) return rec.status;
-  await store.setJson(`msg:${id}`, { ...rec, status: 'unknown', updatedAt: clock.now().getTime() } satisfies MessageRecord, MESSAGE_TTL_MS);
+  await store.setJson(
+    `msg:${id}`,
+    { ...rec, status: 'unknown', updatedAt: clock.now().getTime() } satisfies MessageRecord,
+    MESSAGE_TTL_MS,
+  );
   metrics?.smsStatus.inc({ provider: rec.provider, status: 'unknown' });
   return 'unknown';
 }

@@ -30,5 +30,10 @@ function match(value: string | undefined, available: readonly string[]): string 
  * @example caregiverLocale({ dhis2: 'Klingon', contact: 'fr', fallback: 'en' }, ['en', 'fr']) // 'fr'
  */
 export function caregiverLocale(sources: LanguageSources, available: readonly string[]): string {
-  return match(sources.dhis2, available) ?? match(sources.contact, available) ?? match(sources.fallback, available) ?? sources.fallback;
+  return (
+    match(sources.dhis2, available) ??
+    match(sources.contact, available) ??
+    match(sources.fallback, available) ??
+    sources.fallback
+  );
 }

@@ -105,35 +105,118 @@ export function startSmsRelay(deps: {
       if (existing?.providerMessageId) return { ok: true }; // sent before a crash: never send twice
       const contact = await store.getContact(m.to);
       if (!m.reply && (contact.optedOut || contact.undeliverable)) {
-        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, status: 'skipped_opted_out', purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+        await store.setJson(
+          `msg:${id}`,
+          {
+            id,
+            to: m.to,
+            provider: sender.provider,
+            status: 'skipped_opted_out',
+            purpose: m.purpose,
+            createdAt: now,
+            updatedAt: now,
+          } satisfies MessageRecord,
+          MESSAGE_TTL_MS,
+        );
         metrics?.smsStatus.inc({ provider: sender.provider, status: 'skipped_opted_out' });
-        events?.emit({ type: 'sms.skipped', id, to: m.to, reason: contact.optedOut ? 'opted out' : 'undeliverable', at: now });
+        events?.emit({
+          type: 'sms.skipped',
+          id,
+          to: m.to,
+          reason: contact.optedOut ? 'opted out' : 'undeliverable',
+          at: now,
+        });
         return { ok: true };
       }
-      if (!m.reply && !m.held && !m.urgent && policy.deliveryWindow && policy.timeZone && !isInDeliveryWindow(now, policy.deliveryWindow, policy.timeZone)) {
+      if (
+        !m.reply &&
+        !m.held &&
+        !m.urgent &&
+        policy.deliveryWindow &&
+        policy.timeZone &&
+        !isInDeliveryWindow(now, policy.deliveryWindow, policy.timeZone)
+      ) {
         // Opt-out is checked first (and again when the held message is due). Nothing unsolicited leaves at night: the same message waits, as a new job, for the window.
         const runAt = nextDeliveryTime(now, policy.deliveryWindow, policy.timeZone);
-        await deps.queue.add([{ id: `${id}:held`, queue: 'outbox-sms', name: job.name, data: { ...m, messageId: id, held: true } satisfies SendSmsJob, runAt }]);
-        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, status: 'queued', purpose: m.purpose, createdAt: existing?.createdAt ?? now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+        await deps.queue.add([
+          {
+            id: `${id}:held`,
+            queue: 'outbox-sms',
+            name: job.name,
+            data: { ...m, messageId: id, held: true } satisfies SendSmsJob,
+            runAt,
+          },
+        ]);
+        await store.setJson(
+          `msg:${id}`,
+          {
+            id,
+            to: m.to,
+            provider: sender.provider,
+            status: 'queued',
+            purpose: m.purpose,
+            createdAt: existing?.createdAt ?? now,
+            updatedAt: now,
+          } satisfies MessageRecord,
+          MESSAGE_TTL_MS,
+        );
         return { ok: true };
       }
       const prepared = prepareSms(m.text, { foldAccents: policy.foldAccents === true });
       const r = await sender.send({ id, to: m.to, text: prepared.text });
       if (r.ok) {
         const segments = r.segments ?? prepared.segments;
-        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, providerMessageId: r.providerMessageId, status: 'sent', segments, purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+        await store.setJson(
+          `msg:${id}`,
+          {
+            id,
+            to: m.to,
+            provider: sender.provider,
+            providerMessageId: r.providerMessageId,
+            status: 'sent',
+            segments,
+            purpose: m.purpose,
+            createdAt: now,
+            updatedAt: now,
+          } satisfies MessageRecord,
+          MESSAGE_TTL_MS,
+        );
         await store.setJson(`pmsg:${sender.provider}:${r.providerMessageId}`, id, MESSAGE_TTL_MS);
         if (policy.unknownAfterMs) await deps.queue.add([deliveryCheckJob(id, now, policy.unknownAfterMs)]);
         metrics?.smsStatus.inc({ provider: sender.provider, status: 'sent' });
-        events?.emit({ type: 'sms.sent', id, to: m.to, text: prepared.text, provider: sender.provider, segments, at: now });
+        events?.emit({
+          type: 'sms.sent',
+          id,
+          to: m.to,
+          text: prepared.text,
+          provider: sender.provider,
+          segments,
+          at: now,
+        });
         return { ok: true };
       }
       if (r.optOut) await store.setContact(m.to, { optedOut: true });
       else if (r.undeliverable) await store.setContact(m.to, { undeliverable: true });
       metrics?.smsStatus.inc({ provider: sender.provider, status: r.permanent ? 'failed' : 'retrying' });
-      logger.warn({ code: 'JIBU_SEND_FAILED', jobId: job.id, permanent: r.permanent, reason: r.reason, providerCode: r.code }, 'SMS send failed');
+      logger.warn(
+        { code: 'JIBU_SEND_FAILED', jobId: job.id, permanent: r.permanent, reason: r.reason, providerCode: r.code },
+        'SMS send failed',
+      );
       if (r.permanent) {
-        await store.setJson(`msg:${id}`, { id, to: m.to, provider: sender.provider, status: 'failed', error: r.reason, purpose: m.purpose, createdAt: now, updatedAt: now } satisfies MessageRecord, MESSAGE_TTL_MS);
+        await store.setJson(
+          `msg:${id}`,
+          {
+            id,
+            to: m.to,
+            provider: sender.provider,
+            status: 'failed',
+            error: r.reason,
+            purpose: m.purpose,
+            createdAt: now,
+            updatedAt: now,
+          } satisfies MessageRecord,
+          MESSAGE_TTL_MS,
+        );
       }
       return { ok: false, permanent: r.permanent, error: r.reason };
     },
@@ -142,13 +225,23 @@ export function startSmsRelay(deps: {
 }
 
 /** Apply a provider delivery report to the message it is about (idempotent, order-independent). */
-export async function applyDeliveryReport(store: Store, report: DeliveryReport, clock: Clock): Promise<MessageRecord | null> {
-  const id = report.jibuMessageId ?? (await store.getJson<string>(`pmsg:${report.provider}:${report.providerMessageId}`));
+export async function applyDeliveryReport(
+  store: Store,
+  report: DeliveryReport,
+  clock: Clock,
+): Promise<MessageRecord | null> {
+  const id =
+    report.jibuMessageId ?? (await store.getJson<string>(`pmsg:${report.provider}:${report.providerMessageId}`));
   if (!id) return null;
   const rec = await store.getJson<MessageRecord>(`msg:${id}`);
   if (!rec) return null;
   const status = nextStatus(rec.status, report.status);
-  const updated: MessageRecord = { ...rec, status, error: report.failureReason ?? report.errorCode ?? rec.error, updatedAt: clock.now().getTime() };
+  const updated: MessageRecord = {
+    ...rec,
+    status,
+    error: report.failureReason ?? report.errorCode ?? rec.error,
+    updatedAt: clock.now().getTime(),
+  };
   await store.setJson(`msg:${id}`, updated, MESSAGE_TTL_MS);
   if (report.optOut) await store.setContact(rec.to, { optedOut: true });
   else if (report.undeliverable) await store.setContact(rec.to, { undeliverable: true });

@@ -27,12 +27,29 @@ const payloadSchema = z.looseObject({
  * what was wrong with the payload. Job ids derive from the report's ref, so a retried notify job sends
  * nothing twice.
  */
-export async function aefiAlertJobs(store: Store, payload: unknown): Promise<{ ok: true; jobs: Array<QueuedJob<SendSmsJob>> } | { ok: false; error: string }> {
+export async function aefiAlertJobs(
+  store: Store,
+  payload: unknown,
+): Promise<{ ok: true; jobs: Array<QueuedJob<SendSmsJob>> } | { ok: false; error: string }> {
   const p = payloadSchema.safeParse(payload);
-  if (!p.success) return { ok: false, error: `aefi.severe payload: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  if (!p.success)
+    return {
+      ok: false,
+      error: `aefi.severe payload: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    };
   const [tree, phones] = await Promise.all([getOrgUnitTree(store), readIndex(store, 'workers')]);
-  const workers = (await readMany<CaseWorkerView>(store, phones.map(rmKeys.worker))).filter((w): w is CaseWorkerView => w !== null);
-  const responsible = workers.filter((w) => w.phone !== p.data.reporterPhone && isWithin(tree, p.data.orgUnit, w.orgUnits.map((o) => o.id)));
+  const workers = (await readMany<CaseWorkerView>(store, phones.map(rmKeys.worker))).filter(
+    (w): w is CaseWorkerView => w !== null,
+  );
+  const responsible = workers.filter(
+    (w) =>
+      w.phone !== p.data.reporterPhone &&
+      isWithin(
+        tree,
+        p.data.orgUnit,
+        w.orgUnits.map((o) => o.id),
+      ),
+  );
   return {
     ok: true,
     jobs: responsible.map((w) => ({

@@ -24,13 +24,33 @@ const PARALLEL = 8;
 
 /** The children a caregiver message is about, as the reply flow takes them. */
 export function reminderChildrenOf(c: CaregiverDue): ReminderChild[] {
-  return c.children.map((x) => ({ trackedEntity: x.trackedEntity, firstName: x.firstName, event: x.event, scheduledAt: x.scheduledAt, enrollment: x.enrollment, orgUnit: x.orgUnit }));
+  return c.children.map((x) => ({
+    trackedEntity: x.trackedEntity,
+    firstName: x.firstName,
+    event: x.event,
+    scheduledAt: x.scheduledAt,
+    enrollment: x.enrollment,
+    orgUnit: x.orgUnit,
+  }));
 }
 
 function emptyReport(rule: CaregiverRule): CaregiverRunReport {
   return {
-    kind: rule.kind, rule: rule.tag, appointmentDate: rule.appointmentDate, events: 0, pages: 0, entityRequests: 0, alreadyDone: 0,
-    caregivers: 0, children: 0, duplicates: 0, optedOut: 0, noPhone: 0, busy: 0, noFlow: 0, failed: 0,
+    kind: rule.kind,
+    rule: rule.tag,
+    appointmentDate: rule.appointmentDate,
+    events: 0,
+    pages: 0,
+    entityRequests: 0,
+    alreadyDone: 0,
+    caregivers: 0,
+    children: 0,
+    duplicates: 0,
+    optedOut: 0,
+    noPhone: 0,
+    busy: 0,
+    noFlow: 0,
+    failed: 0,
     ...(rule.kind === 'missed' ? { defaultersAdded: 0 } : {}),
   };
 }
@@ -40,10 +60,20 @@ function emptyReport(rule: CaregiverRule): CaregiverRunReport {
  *
  * @example await runCaregiverRule(deps, reminderRules('2025-03-03', deployment)[0], '2025-03-03')
  */
-export async function runCaregiverRule(deps: SchedulerDeps, rule: CaregiverRule, today: string): Promise<CaregiverRunReport> {
+export async function runCaregiverRule(
+  deps: SchedulerDeps,
+  rule: CaregiverRule,
+  today: string,
+): Promise<CaregiverRunReport> {
   const report = emptyReport(rule);
   const stats = emptyScanStats();
-  const scan = { dhis2: deps.dhis2, store: deps.store, deployment: deps.deployment, defaultCountry: deps.defaultCountry, pageSize: deps.pageSize ?? 100 };
+  const scan = {
+    dhis2: deps.dhis2,
+    store: deps.store,
+    deployment: deps.deployment,
+    defaultCountry: deps.defaultCountry,
+    pageSize: deps.pageSize ?? 100,
+  };
   const quiet: QuietHours = { deliveryWindow: deps.deployment.deliveryWindow, timeZone: deps.timeZone };
   for await (const page of scanAppointments(scan, rule, stats)) {
     report.noPhone += page.noPhone.length;
@@ -51,7 +81,9 @@ export async function runCaregiverRule(deps: SchedulerDeps, rule: CaregiverRule,
     // A child without a phone is still followed up by the case worker; no message to anyone, so mark it handled.
     await Promise.all(page.noPhone.map((c) => deps.store.markSeen(eventMarker(rule, c.event), MARKER_TTL_MS)));
     for (let i = 0; i < page.caregivers.length; i += PARALLEL) {
-      await Promise.all(page.caregivers.slice(i, i + PARALLEL).map((c) => messageCaregiver(deps, rule, today, c, quiet, report)));
+      await Promise.all(
+        page.caregivers.slice(i, i + PARALLEL).map((c) => messageCaregiver(deps, rule, today, c, quiet, report)),
+      );
     }
   }
   report.events = stats.events;
@@ -61,7 +93,14 @@ export async function runCaregiverRule(deps: SchedulerDeps, rule: CaregiverRule,
   return report;
 }
 
-async function messageCaregiver(deps: SchedulerDeps, rule: CaregiverRule, today: string, c: CaregiverDue, quiet: QuietHours, report: CaregiverRunReport): Promise<void> {
+async function messageCaregiver(
+  deps: SchedulerDeps,
+  rule: CaregiverRule,
+  today: string,
+  c: CaregiverDue,
+  quiet: QuietHours,
+  report: CaregiverRunReport,
+): Promise<void> {
   const { store } = deps;
   const events = c.children.map((x) => x.event);
   const contact = await store.getContact(c.phone);
@@ -71,26 +110,45 @@ async function messageCaregiver(deps: SchedulerDeps, rule: CaregiverRule, today:
     return;
   }
   const set = deps.flows();
-  const locale = caregiverLocale({ dhis2: c.dhis2Locale, contact: contact.locale, fallback: set.defaultLocale }, set.locales.locales);
+  const locale = caregiverLocale(
+    { dhis2: c.dhis2Locale, contact: contact.locale, fallback: set.defaultLocale },
+    set.locales.locales,
+  );
   const start = reminderStart({ phone: c.phone, today, children: reminderChildrenOf(c), locale });
   const key = messageKey(rule, c.phone, events);
   let outcome;
   try {
     ({ outcome } = await openConversation(
       { store, clock: deps.clock, flows: deps.flows, quiet, events: deps.events },
-      { phone: c.phone, flowId: start.flowId, vars: start.vars, data: start.data, locale, dedupeKey: key, dedupeTtlMs: MARKER_TTL_MS, idBase: key, purpose: rule.kind },
+      {
+        phone: c.phone,
+        flowId: start.flowId,
+        vars: start.vars,
+        data: start.data,
+        locale,
+        dedupeKey: key,
+        dedupeTtlMs: MARKER_TTL_MS,
+        idBase: key,
+        purpose: rule.kind,
+      },
     ));
   } catch (err) {
     if (err instanceof JibuError && err.code === 'JIBU_BUSY') {
       report.busy++;
-      deps.logger.warn({ code: 'JIBU_BUSY', job: rule.kind, phone: maskPhone(c.phone) }, 'caregiver busy in a conversation: the job will retry');
+      deps.logger.warn(
+        { code: 'JIBU_BUSY', job: rule.kind, phone: maskPhone(c.phone) },
+        'caregiver busy in a conversation: the job will retry',
+      );
       return;
     }
     throw err;
   }
   if (outcome === 'no_flow' || outcome === 'failed') {
     report[outcome === 'no_flow' ? 'noFlow' : 'failed']++;
-    deps.logger.error({ code: 'JIBU_FLOWS_INVALID', job: rule.kind, flow: start.flowId, outcome }, 'the caregiver reply flow could not be opened: no message sent');
+    deps.logger.error(
+      { code: 'JIBU_FLOWS_INVALID', job: rule.kind, flow: start.flowId, outcome },
+      'the caregiver reply flow could not be opened: no message sent',
+    );
     return;
   }
   if (outcome === 'duplicate') report.duplicates++;
@@ -107,7 +165,10 @@ async function messageCaregiver(deps: SchedulerDeps, rule: CaregiverRule, today:
  * (so the views never depend on who wrote them).
  */
 async function addDefaulters(deps: SchedulerDeps, page: ScanPage, today: string): Promise<number> {
-  const missed = new Set<string>([...page.caregivers.flatMap((c) => c.children.map((x) => x.trackedEntity)), ...page.noPhone.map((x) => x.trackedEntity)]);
+  const missed = new Set<string>([
+    ...page.caregivers.flatMap((c) => c.children.map((x) => x.trackedEntity)),
+    ...page.noPhone.map((x) => x.trackedEntity),
+  ]);
   if (!missed.size) return 0;
   const { store, deployment } = deps;
   const [tree, sync] = await store.getJsonMany<unknown>([rmKeys.orgUnits(), rmKeys.sync()]);
@@ -115,7 +176,13 @@ async function addDefaulters(deps: SchedulerDeps, page: ScanPage, today: string)
   const window = (sync as SyncState | null)?.window ?? { from: addDays(today, -90), to: addDays(today, 60) };
   const uids = [...missed];
   const previous = await readMany<ChildRecord>(store, uids.map(rmKeys.child));
-  const ctx = { deployment, today, window, defaultCountry: deps.defaultCountry, tree: (tree ?? undefined) as OrgUnitTree | undefined };
+  const ctx = {
+    deployment,
+    today,
+    window,
+    defaultCountry: deps.defaultCountry,
+    tree: (tree ?? undefined) as OrgUnitTree | undefined,
+  };
   const changes: ChildChange[] = [];
   let added = 0;
   uids.forEach((uid, i) => {
@@ -125,7 +192,11 @@ async function addDefaulters(deps: SchedulerDeps, page: ScanPage, today: string)
     if (next.record.defaulterOrgUnits.length) added++;
     changes.push({ trackedEntity: uid, prev: previous[i] ?? null, next });
   });
-  const delta = await replaceChildren(store, changes, { today, syncedAt: deps.clock.now().getTime(), ...(ctx.tree ? { tree: ctx.tree } : {}) });
+  const delta = await replaceChildren(store, changes, {
+    today,
+    syncedAt: deps.clock.now().getTime(),
+    ...(ctx.tree ? { tree: ctx.tree } : {}),
+  });
   await updateIndexes(store, delta);
   return added;
 }

@@ -83,14 +83,23 @@ export function childFacts(te: Dhis2TrackedEntity, deployment: Deployment, defau
  * `occurredAt`, and the date part of `scheduledAt` equal to `date`. A completed event (status moved),
  * a rescheduled one (date moved) or a deleted one never qualifies.
  */
-export function isOpenAppointmentOn(e: Pick<Dhis2Event, 'status' | 'deleted' | 'occurredAt' | 'scheduledAt' | 'programStage'>, date: string, stage: string): boolean {
+export function isOpenAppointmentOn(
+  e: Pick<Dhis2Event, 'status' | 'deleted' | 'occurredAt' | 'scheduledAt' | 'programStage'>,
+  date: string,
+  stage: string,
+): boolean {
   if (e.status !== 'SCHEDULE' || e.deleted || e.occurredAt) return false;
   if (e.programStage !== undefined && e.programStage !== stage) return false;
   return datePart(e.scheduledAt) === date;
 }
 
 /** The children of one tracked entity's Immunization enrollments with an open appointment on `date`. */
-export function dueChildren(te: Dhis2TrackedEntity, date: string, deployment: Deployment, facts: ChildFacts): DueChild[] {
+export function dueChildren(
+  te: Dhis2TrackedEntity,
+  date: string,
+  deployment: Deployment,
+  facts: ChildFacts,
+): DueChild[] {
   if (te.deleted) return [];
   const { program, stage } = deployment.immunization;
   const out: DueChild[] = [];
@@ -113,7 +122,8 @@ export function dueChildren(te: Dhis2TrackedEntity, date: string, deployment: De
   return out;
 }
 
-const byChild = (a: DueChild, b: DueChild) => (a.firstName < b.firstName ? -1 : a.firstName > b.firstName ? 1 : a.event < b.event ? -1 : a.event > b.event ? 1 : 0);
+const byChild = (a: DueChild, b: DueChild) =>
+  a.firstName < b.firstName ? -1 : a.firstName > b.firstName ? 1 : a.event < b.event ? -1 : a.event > b.event ? 1 : 0;
 
 /**
  * Group the due children of these tracked entities by caregiver phone (children sharing a phone get
@@ -144,7 +154,10 @@ export function caregiversDue(
     if (facts.dhis2Locale && !c.dhis2Locale) c.dhis2Locale = facts.dhis2Locale;
     byPhone.set(facts.phone, c);
   }
-  const caregivers = [...byPhone.values()].map((c) => ({ ...c, children: [...new Map(c.children.map((x) => [x.event, x])).values()].sort(byChild) }));
+  const caregivers = [...byPhone.values()].map((c) => ({
+    ...c,
+    children: [...new Map(c.children.map((x) => [x.event, x])).values()].sort(byChild),
+  }));
   caregivers.sort((a, b) => (a.phone < b.phone ? -1 : a.phone > b.phone ? 1 : 0));
   return { caregivers, noPhone };
 }
@@ -228,7 +241,12 @@ export const DIGEST_MARKER_TTL_MS = 120 * 24 * 3_600_000;
  * DHIS2 says now about each event; an event DHIS2 no longer returns was deleted). A defaulter whose
  * visit was since completed, rescheduled or deleted is never reported.
  */
-export function stillMissed(defaulters: readonly DefaulterView[], current: ReadonlyMap<string, Dhis2Event>, today: string, stage: string): DefaulterView[] {
+export function stillMissed(
+  defaulters: readonly DefaulterView[],
+  current: ReadonlyMap<string, Dhis2Event>,
+  today: string,
+  stage: string,
+): DefaulterView[] {
   return defaulters.filter((d) => {
     const e = current.get(d.event);
     if (!e || e.status !== 'SCHEDULE' || e.deleted || e.occurredAt) return false;
@@ -268,13 +286,37 @@ function at(hhmm: string, plusMinutes: number): string {
  *
  * @example defaultSchedules(deployment, 'Africa/Nairobi')[0] // { schedulerId: 'jibu-reminders', repeat: { pattern: '0 8 * * *', tz: 'Africa/Nairobi' }, … }
  */
-export function defaultSchedules(deployment: Deployment, timeZone: string, opts: { syncEveryMs?: number } = {}): ScheduleSpec[] {
+export function defaultSchedules(
+  deployment: Deployment,
+  timeZone: string,
+  opts: { syncEveryMs?: number } = {},
+): ScheduleSpec[] {
   const open = deployment.deliveryWindow.start;
   return [
     { schedulerId: 'jibu-reminders', job: 'reminders', repeat: { pattern: at(open, 0), tz: timeZone }, data: {} },
-    { schedulerId: 'jibu-missed-appointments', job: 'missed-appointments', repeat: { pattern: at(open, 0), tz: timeZone }, data: {} },
-    { schedulerId: 'jibu-defaulter-digest', job: 'defaulter-digest', repeat: { pattern: at(open, 60), tz: timeZone }, data: {} },
-    { schedulerId: 'jibu-sync-incremental', job: 'sync', repeat: { every: opts.syncEveryMs ?? 5 * 60_000 }, data: { mode: 'incremental' } },
-    { schedulerId: 'jibu-sync-full', job: 'sync', repeat: { pattern: '0 2 * * *', tz: timeZone }, data: { mode: 'full' } },
+    {
+      schedulerId: 'jibu-missed-appointments',
+      job: 'missed-appointments',
+      repeat: { pattern: at(open, 0), tz: timeZone },
+      data: {},
+    },
+    {
+      schedulerId: 'jibu-defaulter-digest',
+      job: 'defaulter-digest',
+      repeat: { pattern: at(open, 60), tz: timeZone },
+      data: {},
+    },
+    {
+      schedulerId: 'jibu-sync-incremental',
+      job: 'sync',
+      repeat: { every: opts.syncEveryMs ?? 5 * 60_000 },
+      data: { mode: 'incremental' },
+    },
+    {
+      schedulerId: 'jibu-sync-full',
+      job: 'sync',
+      repeat: { pattern: '0 2 * * *', tz: timeZone },
+      data: { mode: 'full' },
+    },
   ];
 }

@@ -29,7 +29,9 @@ export async function runDigest(deps: SchedulerDeps, today: string): Promise<Dig
   const { store, deployment } = deps;
   const report: DigestReport = { workers: 0, notified: [], optedOut: 0, resolved: 0, noFlow: 0 };
   const phones = await readIndex(store, 'workers');
-  const workers = (await readMany<CaseWorkerView>(store, phones.map(rmKeys.worker))).filter((w): w is CaseWorkerView => w !== null);
+  const workers = (await readMany<CaseWorkerView>(store, phones.map(rmKeys.worker))).filter(
+    (w): w is CaseWorkerView => w !== null,
+  );
   report.workers = workers.length;
   if (!workers.length) return report;
 
@@ -42,7 +44,9 @@ export async function runDigest(deps: SchedulerDeps, today: string): Promise<Dig
   const fresh = new Map<CaseWorkerView, DefaulterView[]>();
   for (const w of workers) {
     const roots = w.orgUnits.map((o) => o.id);
-    const mine = [...new Map(defaulters.filter((d) => isWithin(tree, d.orgUnit, roots)).map((d) => [d.event, d])).values()];
+    const mine = [
+      ...new Map(defaulters.filter((d) => isWithin(tree, d.orgUnit, roots)).map((d) => [d.event, d])).values(),
+    ];
     const told = await Promise.all(mine.map((d) => store.isSeen(digestMarker(w.phone, d.event))));
     const unseen = mine.filter((_, i) => !told[i]);
     if (unseen.length) fresh.set(w, unseen);
@@ -68,14 +72,31 @@ export async function runDigest(deps: SchedulerDeps, today: string): Promise<Dig
     const events = open.map((d) => d.event);
     const key = digestKey(today, w.phone, events);
     const locale = caregiverLocale({ contact: contact.locale, fallback: set.defaultLocale }, set.locales.locales);
-    const rendered = renderOneWay(set, { flowId: DIGEST_FLOW, vars: { count: open.length, code: deps.ussdCode }, phone: w.phone, locale, contact, now, idBase: key });
+    const rendered = renderOneWay(set, {
+      flowId: DIGEST_FLOW,
+      vars: { count: open.length, code: deps.ussdCode },
+      phone: w.phone,
+      locale,
+      contact,
+      now,
+      idBase: key,
+    });
     if (rendered.outcome !== 'ok' || !rendered.texts.length) {
       report.noFlow++;
-      deps.logger.error({ code: 'JIBU_FLOWS_INVALID', job: 'defaulter-digest', flow: DIGEST_FLOW, outcome: rendered.outcome }, 'the digest flow could not be rendered: no digest sent');
+      deps.logger.error(
+        { code: 'JIBU_FLOWS_INVALID', job: 'defaulter-digest', flow: DIGEST_FLOW, outcome: rendered.outcome },
+        'the digest flow could not be rendered: no digest sent',
+      );
       continue;
     }
     // The job id is derived from (date, worker, defaulters): a rerun re-adds the same id, which the queue ignores.
-    const jobs = rendered.texts.map((t, i) => unsolicitedSmsJob({ id: `sms:${key}${i ? `:${i}` : ''}`, to: w.phone, text: t.text, locale: t.locale, purpose: 'digest' }, now.getTime(), quiet));
+    const jobs = rendered.texts.map((t, i) =>
+      unsolicitedSmsJob(
+        { id: `sms:${key}${i ? `:${i}` : ''}`, to: w.phone, text: t.text, locale: t.locale, purpose: 'digest' },
+        now.getTime(),
+        quiet,
+      ),
+    );
     await store.enqueue(jobs);
     announce(deps.events, jobs, now.getTime(), 'digest');
     await Promise.all(events.map((e) => store.markSeen(digestMarker(w.phone, e), DIGEST_MARKER_TTL_MS)));

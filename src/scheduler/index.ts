@@ -5,7 +5,15 @@ import { checkDelivery, DELIVERY_CHECK_JOB, type DeliveryCheckJob } from '../mes
 import type { JobOutcome, QueuedJob, RunningWorker } from '../store/types.ts';
 import { AEFI_ALERT_JOB, aefiAlertJobs } from './alerts.ts';
 import { runCaregiverRule } from './caregivers.ts';
-import { defaultSchedules, JOB_NAMES, jobHandlerName, missedRule, reminderRules, type JobName, type ScheduleSpec } from './decide.ts';
+import {
+  defaultSchedules,
+  JOB_NAMES,
+  jobHandlerName,
+  missedRule,
+  reminderRules,
+  type JobName,
+  type ScheduleSpec,
+} from './decide.ts';
 import { runDigest } from './digest.ts';
 import type { CaregiverRunReport, JobReport, JobRunner, JobRunOptions, SchedulerDeps } from './types.ts';
 
@@ -19,7 +27,15 @@ import type { CaregiverRunReport, JobReport, JobRunner, JobRunOptions, Scheduler
 export { JOB_NAMES, defaultSchedules, jobHandlerName, type JobName, type ScheduleSpec } from './decide.ts';
 export { DIGEST_FLOW } from './digest.ts';
 export { AEFI_ALERT_JOB } from './alerts.ts';
-export type { CaregiverRunReport, DigestReport, JobReport, JobRunner, JobRunOptions, SchedulerDeps, SchedulerLogger } from './types.ts';
+export type {
+  CaregiverRunReport,
+  DigestReport,
+  JobReport,
+  JobRunner,
+  JobRunOptions,
+  SchedulerDeps,
+  SchedulerLogger,
+} from './types.ts';
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -35,9 +51,16 @@ function todayFor(deps: SchedulerDeps, date?: string): string {
 function rulesOk(rules: CaregiverRunReport[]): { ok: boolean; errors: string[] } {
   const errors: string[] = [];
   for (const r of rules) {
-    if (r.busy) errors.push(`JIBU_BUSY: ${r.busy} caregiver(s) were in a conversation (${r.kind} ${r.rule}); run again to reach them`);
-    if (r.noFlow) errors.push(`JIBU_FLOWS_INVALID: the reply flow is not loaded; ${r.noFlow} caregiver(s) not messaged (${r.kind} ${r.rule})`);
-    if (r.failed) errors.push(`JIBU_INTERNAL: the reply flow failed to start for ${r.failed} caregiver(s) (${r.kind} ${r.rule})`);
+    if (r.busy)
+      errors.push(
+        `JIBU_BUSY: ${r.busy} caregiver(s) were in a conversation (${r.kind} ${r.rule}); run again to reach them`,
+      );
+    if (r.noFlow)
+      errors.push(
+        `JIBU_FLOWS_INVALID: the reply flow is not loaded; ${r.noFlow} caregiver(s) not messaged (${r.kind} ${r.rule})`,
+      );
+    if (r.failed)
+      errors.push(`JIBU_INTERNAL: the reply flow failed to start for ${r.failed} caregiver(s) (${r.kind} ${r.rule})`);
   }
   return { ok: errors.length === 0, errors };
 }
@@ -51,25 +74,71 @@ function rulesOk(rules: CaregiverRunReport[]): { ok: boolean; errors: string[] }
  * const report = await jobs.reminders('2025-03-03'); // report.rules[0].caregivers
  */
 export function createJobs(deps: SchedulerDeps): Record<JobName, JobRunner> {
-  const timed = async (job: JobName, date: string, body: () => Promise<Omit<JobReport, 'job' | 'date' | 'durationMs'>>): Promise<JobReport> => {
+  const timed = async (
+    job: JobName,
+    date: string,
+    body: () => Promise<Omit<JobReport, 'job' | 'date' | 'durationMs'>>,
+  ): Promise<JobReport> => {
     const began = performance.now();
     const r = await body();
     const report: JobReport = { job, date, durationMs: Math.round(performance.now() - began), ...r };
-    const counts = report.rules?.map(({ kind, rule, appointmentDate, events, caregivers, children, duplicates, optedOut, noPhone, busy, alreadyDone }) => ({ kind, rule, appointmentDate, events, caregivers, children, duplicates, optedOut, noPhone, busy, alreadyDone }));
-    const digest = report.digest ? { workers: report.digest.workers, notified: report.digest.notified.length, resolved: report.digest.resolved } : undefined;
-    deps.logger.info({ job, date, ok: report.ok, durationMs: report.durationMs, ...(counts ? { rules: counts } : {}), ...(digest ? { digest } : {}), errors: report.errors }, `job ${job} done`);
+    const counts = report.rules?.map(
+      ({
+        kind,
+        rule,
+        appointmentDate,
+        events,
+        caregivers,
+        children,
+        duplicates,
+        optedOut,
+        noPhone,
+        busy,
+        alreadyDone,
+      }) => ({
+        kind,
+        rule,
+        appointmentDate,
+        events,
+        caregivers,
+        children,
+        duplicates,
+        optedOut,
+        noPhone,
+        busy,
+        alreadyDone,
+      }),
+    );
+    const digest = report.digest
+      ? { workers: report.digest.workers, notified: report.digest.notified.length, resolved: report.digest.resolved }
+      : undefined;
+    deps.logger.info(
+      {
+        job,
+        date,
+        ok: report.ok,
+        durationMs: report.durationMs,
+        ...(counts ? { rules: counts } : {}),
+        ...(digest ? { digest } : {}),
+        errors: report.errors,
+      },
+      `job ${job} done`,
+    );
     return report;
   };
 
-  const caregiverJob = (job: 'reminders' | 'missed-appointments'): JobRunner => async (date) => {
-    const today = todayFor(deps, date);
-    return timed(job, today, async () => {
-      const rules = job === 'reminders' ? reminderRules(today, deps.deployment) : [missedRule(today, deps.deployment)];
-      const reports: CaregiverRunReport[] = [];
-      for (const rule of rules) reports.push(await runCaregiverRule(deps, rule, today));
-      return { ...rulesOk(reports), rules: reports };
-    });
-  };
+  const caregiverJob =
+    (job: 'reminders' | 'missed-appointments'): JobRunner =>
+    async (date) => {
+      const today = todayFor(deps, date);
+      return timed(job, today, async () => {
+        const rules =
+          job === 'reminders' ? reminderRules(today, deps.deployment) : [missedRule(today, deps.deployment)];
+        const reports: CaregiverRunReport[] = [];
+        for (const rule of rules) reports.push(await runCaregiverRule(deps, rule, today));
+        return { ...rulesOk(reports), rules: reports };
+      });
+    };
 
   return {
     reminders: caregiverJob('reminders'),
@@ -78,7 +147,9 @@ export function createJobs(deps: SchedulerDeps): Record<JobName, JobRunner> {
       const today = todayFor(deps, date);
       return timed('defaulter-digest', today, async () => {
         const digest = await runDigest(deps, today);
-        const errors = digest.noFlow ? [`JIBU_FLOWS_INVALID: the digest flow is not loaded; ${digest.noFlow} case worker(s) not messaged`] : [];
+        const errors = digest.noFlow
+          ? [`JIBU_FLOWS_INVALID: the digest flow is not loaded; ${digest.noFlow} case worker(s) not messaged`]
+          : [];
         return { ok: errors.length === 0, digest, errors };
       });
     },
@@ -89,8 +160,15 @@ export function createJobs(deps: SchedulerDeps): Record<JobName, JobRunner> {
         // "Today" in the same zone as every other job (the deployment's, else TZ), not DHIS2's server zone.
         const deployment = { ...deps.deployment, timeZone: deps.deployment.timeZone ?? deps.timeZone };
         const sync = await syncReadModel({
-          client: deps.dhis2, store: deps.store, deployment, clock: deps.clock, mode: opts?.mode ?? 'incremental', logger: deps.logger,
-          ...(deps.users ? { users: deps.users } : {}), ...(deps.defaultCountry ? { defaultCountry: deps.defaultCountry } : {}), ...(deps.pageSize ? { pageSize: deps.pageSize } : {}),
+          client: deps.dhis2,
+          store: deps.store,
+          deployment,
+          clock: deps.clock,
+          mode: opts?.mode ?? 'incremental',
+          logger: deps.logger,
+          ...(deps.users ? { users: deps.users } : {}),
+          ...(deps.defaultCountry ? { defaultCountry: deps.defaultCountry } : {}),
+          ...(deps.pageSize ? { pageSize: deps.pageSize } : {}),
         });
         return { ok: true, sync, errors: [] };
       });
@@ -128,7 +206,8 @@ export interface RunningScheduler extends RunningWorker {
 export async function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions = {}): Promise<RunningScheduler> {
   const jobs = createJobs(deps);
   const schedules = opts.schedules ?? defaultSchedules(deps.deployment, deps.timeZone);
-  for (const s of schedules) await deps.queue.schedule('jobs', s.schedulerId, s.repeat, { name: jobHandlerName(s.job), data: s.data });
+  for (const s of schedules)
+    await deps.queue.schedule('jobs', s.schedulerId, s.repeat, { name: jobHandlerName(s.job), data: s.data });
   const byName = new Map<string, JobName>(JOB_NAMES.map((n) => [jobHandlerName(n), n]));
 
   const worker = deps.queue.process<unknown>(
@@ -137,7 +216,10 @@ export async function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions
       const name = byName.get(job.name);
       if (name) {
         const data = (job.data ?? {}) as { mode?: unknown };
-        const report = await jobs[name](undefined, data.mode === 'full' || data.mode === 'incremental' ? { mode: data.mode } : undefined);
+        const report = await jobs[name](
+          undefined,
+          data.mode === 'full' || data.mode === 'incremental' ? { mode: data.mode } : undefined,
+        );
         return report.ok ? { ok: true } : { ok: false, permanent: false, error: report.errors.join('; ') };
       }
       if (job.name === DELIVERY_CHECK_JOB) {
@@ -150,7 +232,11 @@ export async function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions
         const r = await aefiAlertJobs(deps.store, job.data);
         if (!r.ok) return { ok: false, permanent: true, error: r.error };
         await deps.store.enqueue(r.jobs);
-        if (!r.jobs.length) deps.logger.warn({ code: 'JIBU_NOT_FOUND', job: job.name }, 'severe reaction reported where no case worker is registered');
+        if (!r.jobs.length)
+          deps.logger.warn(
+            { code: 'JIBU_NOT_FOUND', job: job.name },
+            'severe reaction reported where no case worker is registered',
+          );
         return { ok: true };
       }
       const handler = opts.handlers?.[job.name];

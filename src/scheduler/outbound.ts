@@ -51,11 +51,27 @@ export function stableIds(base: string): () => string {
  * Turn a started flow's effects into durable jobs, as the runner does for a step; SMS effects are
  * unsolicited here (nobody wrote to us), so they wait for the delivery window.
  */
-function openingJobs(effects: readonly Effect[], ctx: { phone: string; now: number; idBase: string; purpose: string; quiet?: QuietHours; newId: () => string }): EffectJobs {
+function openingJobs(
+  effects: readonly Effect[],
+  ctx: { phone: string; now: number; idBase: string; purpose: string; quiet?: QuietHours; newId: () => string },
+): EffectJobs {
   let sms = 0;
   return jobsForEffects(effects, {
-    phone: ctx.phone, channel: 'sms', newId: ctx.newId,
-    smsJob: (e) => unsolicitedSmsJob({ id: `sms:${ctx.idBase}${sms++ ? `:${sms}` : ''}`, to: e.to, text: e.text, locale: e.locale, purpose: ctx.purpose }, ctx.now, ctx.quiet),
+    phone: ctx.phone,
+    channel: 'sms',
+    newId: ctx.newId,
+    smsJob: (e) =>
+      unsolicitedSmsJob(
+        {
+          id: `sms:${ctx.idBase}${sms++ ? `:${sms}` : ''}`,
+          to: e.to,
+          text: e.text,
+          locale: e.locale,
+          purpose: ctx.purpose,
+        },
+        ctx.now,
+        ctx.quiet,
+      ),
   });
 }
 
@@ -66,7 +82,10 @@ function openingJobs(effects: readonly Effect[], ctx: { phone: string; now: numb
  *
  * @example await openConversation(deps, { phone, flowId: 'caregiver-reminder', vars, locale: 'sw', dedupeKey, dedupeTtlMs, idBase, purpose: 'reminder' })
  */
-export async function openConversation(deps: OutboundDeps, req: OpenRequest): Promise<{ outcome: OpenOutcome; result?: TurnResult }> {
+export async function openConversation(
+  deps: OutboundDeps,
+  req: OpenRequest,
+): Promise<{ outcome: OpenOutcome; result?: TurnResult }> {
   const set = deps.flows();
   const flow = set.flows.get(req.flowId);
   if (!flow || !flow.def.channels.includes('sms')) return { outcome: 'no_flow' };
@@ -75,15 +94,34 @@ export async function openConversation(deps: OutboundDeps, req: OpenRequest): Pr
   try {
     const now = deps.clock.now();
     const newId = stableIds(req.idBase);
-    const data = req.data ?? (deps.loadData && flow.def.data.length ? await deps.loadData([...flow.def.data], { phone: req.phone, channel: 'sms', now }) : {});
+    const data =
+      req.data ??
+      (deps.loadData && flow.def.data.length
+        ? await deps.loadData([...flow.def.data], { phone: req.phone, channel: 'sms', now })
+        : {});
     const result = startFlow(set, loaded.session, {
-      flowId: req.flowId, vars: req.vars, channel: 'sms', phone: req.phone, locale: req.locale, contact: loaded.contact, now, newId, data,
+      flowId: req.flowId,
+      vars: req.vars,
+      channel: 'sms',
+      phone: req.phone,
+      locale: req.locale,
+      contact: loaded.contact,
+      now,
+      newId,
+      data,
     });
     if (result.outcome === 'no_flow' || result.error) {
       await deps.store.release(loaded.lock);
       return { outcome: result.error ? 'failed' : 'no_flow', result };
     }
-    const { jobs, cancelJobIds, contact } = openingJobs(result.effects, { phone: req.phone, now: now.getTime(), idBase: req.idBase, purpose: req.purpose, quiet: deps.quiet, newId });
+    const { jobs, cancelJobIds, contact } = openingJobs(result.effects, {
+      phone: req.phone,
+      now: now.getTime(),
+      idBase: req.idBase,
+      purpose: req.purpose,
+      quiet: deps.quiet,
+      newId,
+    });
     const commit: StepCommit = {
       sessionKey: key,
       session: result.session,
@@ -108,11 +146,29 @@ export async function openConversation(deps: OutboundDeps, req: OpenRequest): Pr
  */
 export function renderOneWay(
   set: FlowSet,
-  req: { flowId: string; vars: Record<string, unknown>; phone: string; locale: string; contact: Contact; now: Date; idBase: string },
+  req: {
+    flowId: string;
+    vars: Record<string, unknown>;
+    phone: string;
+    locale: string;
+    contact: Contact;
+    now: Date;
+    idBase: string;
+  },
 ): { texts: Array<{ text: string; locale: string }>; outcome: 'ok' | 'no_flow' | 'failed' } {
   const flow = set.flows.get(req.flowId);
   if (!flow || !flow.def.channels.includes('sms')) return { texts: [], outcome: 'no_flow' };
-  const result = startFlow(set, null, { flowId: req.flowId, vars: req.vars, channel: 'sms', phone: req.phone, locale: req.locale, contact: req.contact, now: req.now, newId: stableIds(req.idBase), data: {} });
+  const result = startFlow(set, null, {
+    flowId: req.flowId,
+    vars: req.vars,
+    channel: 'sms',
+    phone: req.phone,
+    locale: req.locale,
+    contact: req.contact,
+    now: req.now,
+    newId: stableIds(req.idBase),
+    data: {},
+  });
   if (result.error) return { texts: [], outcome: 'failed' };
   if (result.outcome === 'no_flow') return { texts: [], outcome: 'no_flow' };
   const texts = result.effects.flatMap((e) => (e.type === 'sendSms' ? [{ text: e.text, locale: e.locale }] : []));
@@ -124,8 +180,19 @@ export function announce(events: EventFeed | undefined, jobs: readonly QueuedJob
   if (!events) return;
   for (const j of jobs) {
     const d = j.data as Record<string, unknown>;
-    if (j.queue === 'outbox-sms') events.emit({ type: 'sms.queued', id: j.id, to: String(d.to), text: String(d.text), purpose, at });
-    else if (j.queue === 'timers') events.emit({ type: 'timer.set', id: j.id, phone: String(d.phone), fireAt: j.runAt ?? at, at });
-    else if (j.queue === 'outbox-dhis2') events.emit({ type: 'dhis2.queued', id: j.id, op: String(d.op), ref: String(d.ref), phone: String(d.phone), payload: d.payload, at });
+    if (j.queue === 'outbox-sms')
+      events.emit({ type: 'sms.queued', id: j.id, to: String(d.to), text: String(d.text), purpose, at });
+    else if (j.queue === 'timers')
+      events.emit({ type: 'timer.set', id: j.id, phone: String(d.phone), fireAt: j.runAt ?? at, at });
+    else if (j.queue === 'outbox-dhis2')
+      events.emit({
+        type: 'dhis2.queued',
+        id: j.id,
+        op: String(d.op),
+        ref: String(d.ref),
+        phone: String(d.phone),
+        payload: d.payload,
+        at,
+      });
   }
 }

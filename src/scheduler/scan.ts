@@ -4,7 +4,16 @@ import { rmKeys, type CaregiverView } from '../dhis2/readmodel/types.ts';
 import { TRACKED_ENTITY_FIELDS } from '../dhis2/readmodel/views.ts';
 import type { Dhis2Event, Dhis2TrackedEntity } from '../dhis2/schemas.ts';
 import type { Store } from '../store/types.ts';
-import { caregiversDue, childFacts, dueChildren, eventMarker, isOpenAppointmentOn, type CaregiverDue, type CaregiverRule, type DueChild } from './decide.ts';
+import {
+  caregiversDue,
+  childFacts,
+  dueChildren,
+  eventMarker,
+  isOpenAppointmentOn,
+  type CaregiverDue,
+  type CaregiverRule,
+  type DueChild,
+} from './decide.ts';
 
 /**
  * Page through the appointments of one day in DHIS2 and hand out, page by page, the caregivers to
@@ -59,7 +68,11 @@ const EVENT_FIELDS = 'event,trackedEntity,enrollment,programStage,orgUnit,status
  * @example
  * for await (const page of scanAppointments(deps, rule, stats)) for (const c of page.caregivers) await message(c);
  */
-export async function* scanAppointments(deps: ScanDeps, rule: CaregiverRule, stats: ScanStats): AsyncGenerator<ScanPage> {
+export async function* scanAppointments(
+  deps: ScanDeps,
+  rule: CaregiverRule,
+  stats: ScanStats,
+): AsyncGenerator<ScanPage> {
   const { program, stage } = deps.deployment.immunization;
   let buffer: Dhis2Event[] = [];
   const query = {
@@ -85,7 +98,12 @@ export async function* scanAppointments(deps: ScanDeps, rule: CaregiverRule, sta
   if (buffer.length) yield await processPage(deps, rule, buffer, stats);
 }
 
-async function processPage(deps: ScanDeps, rule: CaregiverRule, events: Dhis2Event[], stats: ScanStats): Promise<ScanPage> {
+async function processPage(
+  deps: ScanDeps,
+  rule: CaregiverRule,
+  events: Dhis2Event[],
+  stats: ScanStats,
+): Promise<ScanPage> {
   const { store, deployment } = deps;
   const stage = deployment.immunization.stage;
   const open = events.filter((e) => e.trackedEntity && isOpenAppointmentOn(e, rule.appointmentDate, stage));
@@ -99,10 +117,17 @@ async function processPage(deps: ScanDeps, rule: CaregiverRule, events: Dhis2Eve
   await fetchEntities(deps, [...new Set(pending.map((e) => e.trackedEntity!))], entities, stats);
 
   // Siblings on other pages: the read model knows which children share each phone.
-  const phones = [...new Set([...entities.values()].map((te) => childFacts(te, deployment, deps.defaultCountry).phone).filter((p): p is string => !!p))];
+  const phones = [
+    ...new Set(
+      [...entities.values()]
+        .map((te) => childFacts(te, deployment, deps.defaultCountry).phone)
+        .filter((p): p is string => !!p),
+    ),
+  ];
   const views = phones.length ? await store.getJsonMany<CaregiverView>(phones.map(rmKeys.caregiver)) : [];
   const siblings = new Set<string>();
-  for (const v of views) for (const c of v?.children ?? []) if (!entities.has(c.trackedEntity)) siblings.add(c.trackedEntity);
+  for (const v of views)
+    for (const c of v?.children ?? []) if (!entities.has(c.trackedEntity)) siblings.add(c.trackedEntity);
   if (siblings.size) await fetchEntities(deps, [...siblings], entities, stats);
 
   // Siblings' appointments may have been messaged already (an earlier run, or an earlier page that met
@@ -111,15 +136,27 @@ async function processPage(deps: ScanDeps, rule: CaregiverRule, events: Dhis2Eve
   const others: string[] = [];
   for (const te of entities.values()) {
     const facts = childFacts(te, deployment, deps.defaultCountry);
-    for (const c of dueChildren(te, rule.appointmentDate, deployment, facts)) if (!pendingIds.has(c.event)) others.push(c.event);
+    for (const c of dueChildren(te, rule.appointmentDate, deployment, facts))
+      if (!pendingIds.has(c.event)) others.push(c.event);
   }
   const othersDone = await Promise.all(others.map((ev) => store.isSeen(eventMarker(rule, ev))));
   const skip = new Set(others.filter((_, i) => othersDone[i]));
-  const { caregivers, noPhone } = caregiversDue(entities.values(), rule.appointmentDate, deployment, deps.defaultCountry, skip);
+  const { caregivers, noPhone } = caregiversDue(
+    entities.values(),
+    rule.appointmentDate,
+    deployment,
+    deps.defaultCountry,
+    skip,
+  );
   return { caregivers, noPhone: noPhone.filter((c) => pendingIds.has(c.event)), entities };
 }
 
-async function fetchEntities(deps: ScanDeps, uids: string[], into: Map<string, Dhis2TrackedEntity>, stats: ScanStats): Promise<void> {
+async function fetchEntities(
+  deps: ScanDeps,
+  uids: string[],
+  into: Map<string, Dhis2TrackedEntity>,
+  stats: ScanStats,
+): Promise<void> {
   for (let i = 0; i < uids.length; i += deps.pageSize) {
     const chunk = uids.slice(i, i + deps.pageSize);
     stats.entityRequests++;

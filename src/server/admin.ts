@@ -6,7 +6,14 @@ import type { FlowSet } from '../conversation/index.ts';
 import { todayIn } from '../conversation/input.ts';
 import { ERRORS, JibuError, errorBody, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { QUEUE_NAMES, type DeadLetter, type JobQueue, type QueueCounts, type QueueName, type Store } from '../store/types.ts';
+import {
+  QUEUE_NAMES,
+  type DeadLetter,
+  type JobQueue,
+  type QueueCounts,
+  type QueueName,
+  type Store,
+} from '../store/types.ts';
 
 /**
  * The admin API (DESIGN.md "Interfaces"), mounted at `/admin`: flow reload, queue counts, dead
@@ -74,7 +81,11 @@ export function adminAuth(opts: { adminToken?: string; embedded: boolean; browse
     if (!token) {
       if (opts.embedded) return next();
       res.setHeader('WWW-Authenticate', 'Bearer realm="jibu-admin"');
-      return fail(res, 'JIBU_UNAUTHORIZED', 'ADMIN_TOKEN is not set on this gateway: admin access is off outside the embedded default');
+      return fail(
+        res,
+        'JIBU_UNAUTHORIZED',
+        'ADMIN_TOKEN is not set on this gateway: admin access is off outside the embedded default',
+      );
     }
     const header = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
     if (header !== undefined && sameSecret(header, token)) return next();
@@ -85,7 +96,12 @@ export function adminAuth(opts: { adminToken?: string; embedded: boolean; browse
       if (req.method === 'GET' && q !== undefined && sameSecret(q, token)) {
         const url = new URL(req.originalUrl, 'http://x');
         url.searchParams.delete('token');
-        res.cookie(ADMIN_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: req.baseUrl || '/', secure: req.secure });
+        res.cookie(ADMIN_COOKIE, token, {
+          httpOnly: true,
+          sameSite: 'strict',
+          path: req.baseUrl || '/',
+          secure: req.secure,
+        });
         return res.redirect(303, `${url.pathname}${url.search}`);
       }
     }
@@ -97,10 +113,13 @@ export function adminAuth(opts: { adminToken?: string; embedded: boolean; browse
 const queueSchema = z.enum(QUEUE_NAMES as [QueueName, ...QueueName[]]);
 
 /** A real calendar day: `2025-02-30` is refused, not rolled over to March. */
-const isoDateSchema = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date is YYYY-MM-DD').refine((s) => {
-  const d = new Date(`${s}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
-}, 'not a calendar date');
+const isoDateSchema = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date is YYYY-MM-DD')
+  .refine((s) => {
+    const d = new Date(`${s}T00:00:00Z`);
+    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+  }, 'not a calendar date');
 
 const jobRunBodySchema = z.strictObject({ date: isoDateSchema.optional() });
 const deadQuerySchema = z.object({
@@ -136,7 +155,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
 
   const describeFlows = (set: FlowSet) => ({
     version: set.version,
-    flows: [...set.flows.values()].map((f) => ({ id: f.id, version: f.version, file: f.file, channels: f.def.channels })),
+    flows: [...set.flows.values()].map((f) => ({
+      id: f.id,
+      version: f.version,
+      file: f.file,
+      channels: f.def.channels,
+    })),
   });
 
   router.get('/flows', (_req, res) => {
@@ -151,7 +175,10 @@ export function adminRouter(deps: AdminDeps): express.Router {
     reloading = run.catch(() => undefined);
     const r = await run;
     if (!r.ok) {
-      audit('admin: flow reload refused, running set kept', { code: 'JIBU_FLOWS_INVALID', problems: r.problems.length });
+      audit('admin: flow reload refused, running set kept', {
+        code: 'JIBU_FLOWS_INVALID',
+        problems: r.problems.length,
+      });
       return fail(res, 'JIBU_FLOWS_INVALID', { problems: r.problems });
     }
     audit('admin: flows reloaded', { version: r.version });
@@ -170,7 +197,10 @@ export function adminRouter(deps: AdminDeps): express.Router {
     if (!q.success) return fail(res, 'JIBU_BAD_REQUEST', { issues: issues(q.error) });
     const queues = q.data.queue ? [q.data.queue] : QUEUE_NAMES;
     const lists = await Promise.all(queues.map((name) => deps.queue.deadLetters(name, q.data.limit)));
-    const deadLetters: DeadLetter[] = lists.flat().sort((a, b) => b.failedAt - a.failedAt).slice(0, q.data.limit);
+    const deadLetters: DeadLetter[] = lists
+      .flat()
+      .sort((a, b) => b.failedAt - a.failedAt)
+      .slice(0, q.data.limit);
     res.json({ deadLetters });
   });
 
@@ -206,7 +236,8 @@ export function adminRouter(deps: AdminDeps): express.Router {
     const e = err as { type?: string; status?: number };
     if (err instanceof JibuError) return fail(res, err.code, err.detail);
     if (e.type === 'entity.too.large') return fail(res, 'JIBU_PAYLOAD_TOO_LARGE');
-    if (e.type === 'entity.parse.failed' || (e.status && e.status >= 400 && e.status < 500)) return fail(res, 'JIBU_BAD_REQUEST');
+    if (e.type === 'entity.parse.failed' || (e.status && e.status >= 400 && e.status < 500))
+      return fail(res, 'JIBU_BAD_REQUEST');
     deps.logger?.error({ err, code: 'JIBU_INTERNAL' }, 'admin request failed');
     return fail(res, 'JIBU_INTERNAL');
   });

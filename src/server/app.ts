@@ -37,7 +37,13 @@ const BODY_LIMIT = BODY_LIMIT_BYTES;
 export const FORM_PARAMETER_LIMIT = 200;
 
 function toWebhookRequest(req: Request): WebhookRequest {
-  return { method: req.method, originalUrl: req.originalUrl, headers: req.headers, query: req.query as Record<string, unknown>, body: req.body ?? {} };
+  return {
+    method: req.method,
+    originalUrl: req.originalUrl,
+    headers: req.headers,
+    query: req.query as Record<string, unknown>,
+    body: req.body ?? {},
+  };
 }
 
 function fail(res: Response, code: ErrorCode, detail?: unknown): void {
@@ -53,7 +59,11 @@ export interface HttpAnswer {
 
 /** The error answer Express's `res.json(errorBody(…))` would give. */
 export function errorAnswer(code: ErrorCode, detail?: unknown): HttpAnswer {
-  return { status: ERRORS[code].status, contentType: 'application/json; charset=utf-8', body: JSON.stringify(errorBody(code, detail)) };
+  return {
+    status: ERRORS[code].status,
+    contentType: 'application/json; charset=utf-8',
+    body: JSON.stringify(errorBody(code, detail)),
+  };
 }
 
 function sendAnswer(res: Response, a: HttpAnswer): void {
@@ -73,9 +83,17 @@ export async function answerAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'que
   if (!parsed.ok) return errorAnswer(parsed.code, parsed.detail);
   const u = parsed.value;
   const msg: InboundMessage = {
-    channel: 'ussd', provider: 'africastalking', from: u.phone, providerFrom: u.providerPhone, to: u.serviceCode,
-    text: '', ussdPath: u.path, sessionId: u.sessionId, networkCode: u.networkCode,
-    providerMessageId: `${u.sessionId}:${u.path}`, receivedAt: deps.clock.now(),
+    channel: 'ussd',
+    provider: 'africastalking',
+    from: u.phone,
+    providerFrom: u.providerPhone,
+    to: u.serviceCode,
+    text: '',
+    ussdPath: u.path,
+    sessionId: u.sessionId,
+    networkCode: u.networkCode,
+    providerMessageId: `${u.sessionId}:${u.path}`,
+    receivedAt: deps.clock.now(),
   };
   let reply: { text: string; end: boolean };
   try {
@@ -119,14 +137,18 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/readyz', async (_req, res) => {
     const checks = await deps.readiness().catch((e: unknown) => ({ store: String(e) }));
     const ok = deps.isReady() && Object.values(checks).every((v) => v === 'ok');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks: { ...checks, accepting: deps.isReady() ? 'ok' : 'draining' } });
+    res.status(ok ? 200 : 503).json({
+      status: ok ? 'ready' : 'not_ready',
+      checks: { ...checks, accepting: deps.isReady() ? 'ok' : 'draining' },
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   // Webhooks refuse work while starting or draining, so nothing is half-processed across a restart.
-  const accepting = (_req: Request, res: Response, next: NextFunction) => (deps.isReady() ? next() : fail(res, 'JIBU_NOT_READY'));
+  const accepting = (_req: Request, res: Response, next: NextFunction) =>
+    deps.isReady() ? next() : fail(res, 'JIBU_NOT_READY');
   const keyed = (req: Request, res: Response, next: NextFunction) => {
     const r = checkWebhookKey(req.query.key, config.WEBHOOK_SECRET);
     return r.ok ? next() : fail(res, r.code);
@@ -143,44 +165,93 @@ export function createApp(deps: AppDeps): express.Express {
     const parsed = at.parseUssdEvent(toWebhookRequest(req));
     if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
     metrics.ussdSessions.inc({ status: parsed.value.status });
-    logger.info({ event: 'ussd_session_end', sessionId: parsed.value.sessionId, status: parsed.value.status, hops: parsed.value.hopsCount, durationMs: parsed.value.durationMs }, 'USSD session ended');
+    logger.info(
+      {
+        event: 'ussd_session_end',
+        sessionId: parsed.value.sessionId,
+        status: parsed.value.status,
+        hops: parsed.value.hopsCount,
+        durationMs: parsed.value.durationMs,
+      },
+      'USSD session ended',
+    );
     res.status(200).type('text/plain').send('OK');
   });
 
   // --- SMS inbound (all providers share the flow) ----------------------------------------
-  const smsInbound = (parse: (r: WebhookRequest) => ParseResult<InboundMessage>, answer: (res: Response) => void) =>
+  const smsInbound =
+    (parse: (r: WebhookRequest) => ParseResult<InboundMessage>, answer: (res: Response) => void) =>
     async (req: Request, res: Response) => {
       const parsed = parse(toWebhookRequest(req));
       if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
       try {
         await run(parsed.value);
       } catch (err) {
-        logger.error({ err, code: codeOf(err), provider: parsed.value.provider }, 'inbound SMS could not be stored; provider will retry');
+        logger.error(
+          { err, code: codeOf(err), provider: parsed.value.provider },
+          'inbound SMS could not be stored; provider will retry',
+        );
         return fail(res, codeOf(err) === 'JIBU_BUSY' ? 'JIBU_BUSY' : 'JIBU_UNAVAILABLE');
       }
       answer(res);
     };
-  const plainOk = (res: Response) => { res.status(200).type('text/plain').send('OK'); };
+  const plainOk = (res: Response) => {
+    res.status(200).type('text/plain').send('OK');
+  };
 
-  app.post('/sms/africastalking', accepting, keyed, smsInbound((r) => at.parseInboundSms(r, config.DEFAULT_COUNTRY), plainOk));
-  app.post('/sms/http', accepting, keyed, smsInbound((r) => http.parseInboundSms(r, config.DEFAULT_COUNTRY), (res) => { res.status(200).json({ status: 'accepted' }); }));
+  app.post(
+    '/sms/africastalking',
+    accepting,
+    keyed,
+    smsInbound((r) => at.parseInboundSms(r, config.DEFAULT_COUNTRY), plainOk),
+  );
+  app.post(
+    '/sms/http',
+    accepting,
+    keyed,
+    smsInbound(
+      (r) => http.parseInboundSms(r, config.DEFAULT_COUNTRY),
+      (res) => {
+        res.status(200).json({ status: 'accepted' });
+      },
+    ),
+  );
 
   const twilioVerified = (req: Request, res: Response, next: NextFunction) => {
-    if (!config.TWILIO_AUTH_TOKEN || !config.PUBLIC_URL) return fail(res, 'JIBU_BAD_SIGNATURE', 'Twilio is not configured on this gateway');
-    const v = tw.verifyTwilioSignature(toWebhookRequest(req), { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL });
+    if (!config.TWILIO_AUTH_TOKEN || !config.PUBLIC_URL)
+      return fail(res, 'JIBU_BAD_SIGNATURE', 'Twilio is not configured on this gateway');
+    const v = tw.verifyTwilioSignature(toWebhookRequest(req), {
+      authToken: config.TWILIO_AUTH_TOKEN,
+      publicUrl: config.PUBLIC_URL,
+    });
     return v.ok ? next() : fail(res, v.code, v.detail);
   };
-  app.post('/sms/twilio', accepting, twilioVerified, smsInbound((r) => tw.parseInboundSms(r, config.DEFAULT_COUNTRY), (res) => { res.status(200).type('text/xml').send(tw.emptyTwiml()); }));
+  app.post(
+    '/sms/twilio',
+    accepting,
+    twilioVerified,
+    smsInbound(
+      (r) => tw.parseInboundSms(r, config.DEFAULT_COUNTRY),
+      (res) => {
+        res.status(200).type('text/xml').send(tw.emptyTwiml());
+      },
+    ),
+  );
 
   // --- Delivery reports ----------------------------------------------------------------
-  const dlr = (parse: (r: WebhookRequest) => ParseResult<import('../channels/types.ts').DeliveryReport>) =>
+  const dlr =
+    (parse: (r: WebhookRequest) => ParseResult<import('../channels/types.ts').DeliveryReport>) =>
     async (req: Request, res: Response) => {
       const parsed = parse(toWebhookRequest(req));
       if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
       try {
         const rec = await applyDeliveryReport(deps.store, parsed.value, deps.clock);
         metrics.smsStatus.inc({ provider: parsed.value.provider, status: parsed.value.status });
-        if (!rec) logger.info({ provider: parsed.value.provider, providerMessageId: parsed.value.providerMessageId }, 'delivery report for an unknown message');
+        if (!rec)
+          logger.info(
+            { provider: parsed.value.provider, providerMessageId: parsed.value.providerMessageId },
+            'delivery report for an unknown message',
+          );
       } catch (err) {
         logger.error({ err }, 'delivery report could not be stored');
         return fail(res, 'JIBU_UNAVAILABLE');
@@ -199,7 +270,13 @@ export function createApp(deps: AppDeps): express.Express {
     const e = err as { type?: string; status?: number };
     if (err instanceof JibuError) return fail(res, err.code, err.detail);
     if (e.type === 'entity.too.large') return fail(res, 'JIBU_PAYLOAD_TOO_LARGE');
-    if (e.type === 'entity.parse.failed' || e.type === 'encoding.unsupported' || e.type === 'charset.unsupported' || e.type === 'parameters.too.many' || (e.status && e.status >= 400 && e.status < 500)) {
+    if (
+      e.type === 'entity.parse.failed' ||
+      e.type === 'encoding.unsupported' ||
+      e.type === 'charset.unsupported' ||
+      e.type === 'parameters.too.many' ||
+      (e.status && e.status >= 400 && e.status < 500)
+    ) {
       return fail(res, 'JIBU_BAD_REQUEST');
     }
     logger.error({ err, code: 'JIBU_INTERNAL' }, 'unhandled error');

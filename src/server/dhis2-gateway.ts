@@ -60,8 +60,13 @@ const bodySchema = z
   .transform((b) => ({ to: b.to ?? b.recipients ?? b.recipient, text: b.text ?? b.message }))
   .pipe(
     z.object({
-      to: z.union([z.string().min(1), z.array(z.string()).min(1)], { error: 'to (or recipients) is required: the ${recipients} placeholder' }),
-      text: z.string({ error: 'text (or message) is required: the ${text} placeholder' }).min(1).max(MAX_TEXT * 3),
+      to: z.union([z.string().min(1), z.array(z.string()).min(1)], {
+        error: 'to (or recipients) is required: the ${recipients} placeholder',
+      }),
+      text: z
+        .string({ error: 'text (or message) is required: the ${text} placeholder' })
+        .min(1)
+        .max(MAX_TEXT * 3),
     }),
   );
 
@@ -108,8 +113,14 @@ export function gatewayText(raw: string, opts: { fromUrl?: boolean } = {}): stri
  * `${recipients}` as DHIS2 joins them (commas), also `;`-separated or as a JSON list. Numbers are read
  * to E.164; a `+` turned into a space by form decoding is harmless (the country code is still there).
  */
-export function gatewayRecipients(to: string | string[], defaultCountry?: string): { valid: string[]; invalid: string[] } {
-  const parts = (Array.isArray(to) ? to : [to]).flatMap((s) => s.split(/[,;]/)).map((s) => s.trim()).filter(Boolean);
+export function gatewayRecipients(
+  to: string | string[],
+  defaultCountry?: string,
+): { valid: string[]; invalid: string[] } {
+  const parts = (Array.isArray(to) ? to : [to])
+    .flatMap((s) => s.split(/[,;]/))
+    .map((s) => s.trim())
+    .filter(Boolean);
   const valid: string[] = [];
   const invalid: string[] = [];
   for (const p of parts) {
@@ -139,26 +150,43 @@ export function dhis2GatewayRouter(deps: Dhis2GatewayDeps): express.Router {
     const secret = deps.secret;
     if (!secret) {
       if (deps.embedded) return next();
-      return fail(res, 'JIBU_BAD_WEBHOOK_KEY', 'WEBHOOK_SECRET is not set on this gateway: the DHIS2 gateway endpoint is off outside the embedded default');
+      return fail(
+        res,
+        'JIBU_BAD_WEBHOOK_KEY',
+        'WEBHOOK_SECRET is not set on this gateway: the DHIS2 gateway endpoint is off outside the embedded default',
+      );
     }
     const header = req.get('x-jibu-key') ?? /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1]?.trim();
     const query = typeof req.query.key === 'string' ? req.query.key : undefined;
     const given = header ?? query;
     if (given !== undefined && sameSecret(given, secret)) return next();
-    return fail(res, 'JIBU_BAD_WEBHOOK_KEY', given === undefined ? 'send the key as the X-Jibu-Key header' : 'the key does not match');
+    return fail(
+      res,
+      'JIBU_BAD_WEBHOOK_KEY',
+      given === undefined ? 'send the key as the X-Jibu-Key header' : 'the key does not match',
+    );
   });
   router.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 50 }));
   router.use(express.json({ limit: '64kb', strict: false }));
 
   const accept = async (req: Request, res: Response) => {
-    const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
-    const query = Object.fromEntries(Object.entries(req.query).filter(([k, v]) => k !== 'key' && typeof v === 'string'));
+    const body =
+      req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+    const query = Object.fromEntries(
+      Object.entries(req.query).filter(([k, v]) => k !== 'key' && typeof v === 'string'),
+    );
     const parsed = bodySchema.safeParse({ ...query, ...body });
-    if (!parsed.success) return fail(res, 'JIBU_BAD_REQUEST', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`));
+    if (!parsed.success)
+      return fail(
+        res,
+        'JIBU_BAD_REQUEST',
+        parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`),
+      );
     const fromUrl = body.text === undefined && body.message === undefined;
     const text = gatewayText(parsed.data.text, { fromUrl }).slice(0, MAX_TEXT);
     const { valid, invalid } = gatewayRecipients(parsed.data.to, deps.defaultCountry);
-    if (valid.length + invalid.length > maxRecipients) return fail(res, 'JIBU_BAD_REQUEST', `at most ${maxRecipients} recipients per request`);
+    if (valid.length + invalid.length > maxRecipients)
+      return fail(res, 'JIBU_BAD_REQUEST', `at most ${maxRecipients} recipients per request`);
     if (!valid.length) return fail(res, 'JIBU_BAD_PHONE', { invalid });
 
     const now = deps.clock.now().getTime();
@@ -184,8 +212,24 @@ export function dhis2GatewayRouter(deps: Dhis2GatewayDeps): express.Router {
       deps.logger.error({ err, code: 'JIBU_UNAVAILABLE' }, 'DHIS2 gateway message could not be stored');
       return fail(res, 'JIBU_UNAVAILABLE');
     }
-    for (const j of jobs) deps.events?.emit({ type: 'sms.queued', id: j.id, to: String((j.data as { to: string }).to), text, purpose: 'dhis2', at: now });
-    deps.logger.info({ gateway: 'dhis2', queued: queued.length, skipped: skipped.length, recipients: queued.map((q) => maskPhone(q.to)) }, 'DHIS2 notification queued');
+    for (const j of jobs)
+      deps.events?.emit({
+        type: 'sms.queued',
+        id: j.id,
+        to: String((j.data as { to: string }).to),
+        text,
+        purpose: 'dhis2',
+        at: now,
+      });
+    deps.logger.info(
+      {
+        gateway: 'dhis2',
+        queued: queued.length,
+        skipped: skipped.length,
+        recipients: queued.map((q) => maskPhone(q.to)),
+      },
+      'DHIS2 notification queued',
+    );
     res.status(200).json({ status: 'accepted', queued, skipped });
   };
   router.post('/', accept);

@@ -23,10 +23,16 @@ export interface EmbeddedDhis2 {
 
 /** The built-in DHIS2 with demo data relative to today (or the emulator a test injects). */
 export function embeddedDhis2(config: Config, clock: Clock, injected?: Emulator): EmbeddedDhis2 {
-  const emulator = injected ?? createEmulator({ version: config.DHIS2_EMULATOR_VERSION, clock, serverTimeZone: config.TZ });
+  const emulator =
+    injected ?? createEmulator({ version: config.DHIS2_EMULATOR_VERSION, clock, serverTimeZone: config.TZ });
   return {
     emulator,
-    clientOptions: { baseUrl: emulator.baseUrl, auth: { token: emulator.credentials.token }, timeoutMs: config.DHIS2_TIMEOUT_MS, fetch: emulator.fetch },
+    clientOptions: {
+      baseUrl: emulator.baseUrl,
+      auth: { token: emulator.credentials.token },
+      timeoutMs: config.DHIS2_TIMEOUT_MS,
+      fetch: emulator.fetch,
+    },
     demoPhones: demoPhoneList(),
   };
 }
@@ -38,7 +44,9 @@ export function embeddedDhis2(config: Config, clock: Clock, injected?: Emulator)
  */
 export function demoPhoneList(demo: typeof DEMO = DEMO): DemoPhone[] {
   const out: DemoPhone[] = [];
-  for (const c of Object.values(demo.caregivers)) out.push({ phone: c.phone, label: `${c.name} (caregiver)`, role: 'caregiver', note: c.demonstrates });
-  for (const w of Object.values(demo.caseWorkers)) out.push({ phone: w.phone, label: `${w.name} (case worker)`, role: 'caseWorker', note: w.demonstrates });
+  for (const c of Object.values(demo.caregivers))
+    out.push({ phone: c.phone, label: `${c.name} (caregiver)`, role: 'caregiver', note: c.demonstrates });
+  for (const w of Object.values(demo.caseWorkers))
+    out.push({ phone: w.phone, label: `${w.name} (case worker)`, role: 'caseWorker', note: w.demonstrates });
   return out;
 }

@@ -2,7 +2,14 @@ import type { IncomingMessage, RequestListener } from 'node:http';
 import querystring from 'node:querystring';
 import qs from 'qs';
 import type express from 'express';
-import { answerAtUssd, errorAnswer, BODY_LIMIT_BYTES, FORM_PARAMETER_LIMIT, type AppDeps, type HttpAnswer } from './app.ts';
+import {
+  answerAtUssd,
+  errorAnswer,
+  BODY_LIMIT_BYTES,
+  FORM_PARAMETER_LIMIT,
+  type AppDeps,
+  type HttpAnswer,
+} from './app.ts';
 
 const PATH = '/ussd/africastalking';
 const FORM = 'application/x-www-form-urlencoded';
@@ -67,7 +74,10 @@ function readBody(req: IncomingMessage, expected: number, done: (text: string | 
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
-  req.on('data', (c: Buffer) => { chunks.push(c); size += c.length; });
+  req.on('data', (c: Buffer) => {
+    chunks.push(c);
+    size += c.length;
+  });
   req.on('end', () => {
     if (finished) return;
     finished = true;
@@ -75,8 +85,18 @@ function readBody(req: IncomingMessage, expected: number, done: (text: string | 
     const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
     done(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); // body-parser's decoder drops a BOM
   });
-  req.on('error', () => { if (!finished) { finished = true; done(null); } });
-  req.on('aborted', () => { if (!finished) { finished = true; done(null); } });
+  req.on('error', () => {
+    if (!finished) {
+      finished = true;
+      done(null);
+    }
+  });
+  req.on('aborted', () => {
+    if (!finished) {
+      finished = true;
+      done(null);
+    }
+  });
 }
 
 async function answer(deps: AppDeps, url: string, text: string): Promise<HttpAnswer> {
@@ -107,7 +127,12 @@ export function parseForm(text: string): Record<string, unknown> | null {
   } while (i !== -1);
   try {
     return qs.parse(text, {
-      allowPrototypes: true, arrayLimit: count, depth: 0, charset: 'utf-8', parameterLimit: FORM_PARAMETER_LIMIT, strictDepth: true,
+      allowPrototypes: true,
+      arrayLimit: count,
+      depth: 0,
+      charset: 'utf-8',
+      parameterLimit: FORM_PARAMETER_LIMIT,
+      strictDepth: true,
     }) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof RangeError) return null;

@@ -88,69 +88,144 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     undo.push(() => sq.close());
     const { store, queue } = sq;
     metrics.watchQueues(queue);
-    if (config.embedded.store) logger.warn({ code: 'JIBU_EMBEDDED_STORE' }, 'REDIS_URL is not set: sessions, queues and opt-outs are kept in memory and do NOT survive a restart');
+    if (config.embedded.store)
+      logger.warn(
+        { code: 'JIBU_EMBEDDED_STORE' },
+        'REDIS_URL is not set: sessions, queues and opt-outs are kept in memory and do NOT survive a restart',
+      );
 
     const deployment = loadDeployment(config.JIBU_CONFIG);
     let emulator: Emulator | undefined;
     let demoPhones: DemoPhone[] = [];
     let dhis2Options: Parameters<typeof createDhis2Client>[0];
     if (config.DHIS2_URL) {
-      const auth = config.DHIS2_TOKEN ? { token: config.DHIS2_TOKEN } : { username: config.DHIS2_USERNAME ?? '', password: config.DHIS2_PASSWORD ?? '' };
+      const auth = config.DHIS2_TOKEN
+        ? { token: config.DHIS2_TOKEN }
+        : { username: config.DHIS2_USERNAME ?? '', password: config.DHIS2_PASSWORD ?? '' };
       dhis2Options = { baseUrl: config.DHIS2_URL, auth, timeoutMs: config.DHIS2_TIMEOUT_MS };
     } else {
       const embedded = embeddedDhis2(config, clock, opts.emulator);
       emulator = embedded.emulator;
       dhis2Options = embedded.clientOptions;
       demoPhones = embedded.demoPhones;
-      logger.info({ version: config.DHIS2_EMULATOR_VERSION }, 'DHIS2_URL is not set: using the built-in DHIS2 emulator with demo data (served at /dhis2, user admin / district)');
+      logger.info(
+        { version: config.DHIS2_EMULATOR_VERSION },
+        'DHIS2_URL is not set: using the built-in DHIS2 emulator with demo data (served at /dhis2, user admin / district)',
+      );
     }
     const dhis2: Dhis2Client = createDhis2Client(dhis2Options);
     const caseWorkers: CaseWorkerSource = createCaseWorkerSource(dhis2Options);
     // "Today" for the read model follows the deployment file, else TZ (the same day the flows use).
     const syncDeployment: Deployment = { ...deployment, timeZone: deployment.timeZone ?? config.TZ };
     const syncOnce = (mode: 'full' | 'incremental') =>
-      syncReadModel({ client: dhis2, store, deployment: syncDeployment, clock, mode, logger, users: caseWorkers, defaultCountry: config.DEFAULT_COUNTRY });
+      syncReadModel({
+        client: dhis2,
+        store,
+        deployment: syncDeployment,
+        clock,
+        mode,
+        logger,
+        users: caseWorkers,
+        defaultCountry: config.DEFAULT_COUNTRY,
+      });
 
     const registry = createDomainRegistry(deployment, ALL_MODULES);
     const loadOpts = {
-      flowsDir: path.resolve(config.FLOWS_DIR), localesDir: path.resolve(config.LOCALES_DIR), registry,
-      defaultLocale: config.DEFAULT_LOCALE, timeZone: deployment.timeZone ?? config.TZ, defaultCountry: config.DEFAULT_COUNTRY,
+      flowsDir: path.resolve(config.FLOWS_DIR),
+      localesDir: path.resolve(config.LOCALES_DIR),
+      registry,
+      defaultLocale: config.DEFAULT_LOCALE,
+      timeZone: deployment.timeZone ?? config.TZ,
+      defaultCountry: config.DEFAULT_COUNTRY,
     };
     const loaded = await loadFlowSet(loadOpts);
     if (!loaded.ok) {
       const lines = loaded.problems.map((p) => `  - ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
-      const shown = lines.length > 40 ? [...lines.slice(0, 40), `  … and ${lines.length - 40} more (run \`npx jibu flows check\`)`] : lines;
-      throw new JibuError('JIBU_FLOWS_INVALID', `Flows or locales are invalid (${lines.length} problems):\n${shown.join('\n')}`, loaded.problems);
+      const shown =
+        lines.length > 40
+          ? [...lines.slice(0, 40), `  … and ${lines.length - 40} more (run \`npx jibu flows check\`)`]
+          : lines;
+      throw new JibuError(
+        'JIBU_FLOWS_INVALID',
+        `Flows or locales are invalid (${lines.length} problems):\n${shown.join('\n')}`,
+        loaded.problems,
+      );
     }
     let current = loaded.set;
     logger.info({ flows: [...current.flows.keys()], version: current.version }, 'flows loaded');
 
-    const runner: RunnerDeps = { store, flows: () => current, loadData: opts.loadData ?? createDataLoader(store, deployment, ALL_MODULES), clock, logger, metrics, events };
+    const runner: RunnerDeps = {
+      store,
+      flows: () => current,
+      loadData: opts.loadData ?? createDataLoader(store, deployment, ALL_MODULES),
+      clock,
+      logger,
+      metrics,
+      events,
+    };
     const sender = opts.sender ?? createSender(senderOptions(config));
-    if (config.SMS_PROVIDER === 'console') logger.info('SMS_PROVIDER is not set: outbound SMS are printed to the console');
+    if (config.SMS_PROVIDER === 'console')
+      logger.info('SMS_PROVIDER is not set: outbound SMS are printed to the console');
 
     const timeZone = deployment.timeZone ?? config.TZ;
     const quiet = { deliveryWindow: deployment.deliveryWindow, timeZone };
     const schedulerDeps: SchedulerDeps = {
-      store, queue, dhis2, deployment: syncDeployment, clock, logger, flows: () => current, timeZone, ussdCode: config.USSD_CODE,
-      defaultCountry: config.DEFAULT_COUNTRY, users: caseWorkers, metrics, events,
+      store,
+      queue,
+      dhis2,
+      deployment: syncDeployment,
+      clock,
+      logger,
+      flows: () => current,
+      timeZone,
+      ussdCode: config.USSD_CODE,
+      defaultCountry: config.DEFAULT_COUNTRY,
+      users: caseWorkers,
+      metrics,
+      events,
     };
     const jobs = createJobs(schedulerDeps);
 
     const workers: RunningWorker[] = [];
     if (opts.workers !== false) {
-      workers.push(startSmsRelay({
-        queue, store, sender, clock, logger, metrics, events, ratePerSecond: config.SMS_RATE_PER_SECOND,
-        policy: { ...quiet, foldAccents: deployment.sms.foldAccents, unknownAfterMs: config.SMS_UNKNOWN_AFTER_HOURS * 3_600_000 },
-      }));
-      workers.push(queue.process<{ channel: 'ussd' | 'sms'; phone: string; timerId: string }>('timers', async (job) => {
-        await handleTimer(runner, job.data);
-        return { ok: true };
-      }, { concurrency: 4 }));
-      if (opts.dhis2Relay !== false) workers.push(startDhis2Relay({ queue, store, client: dhis2, clock, logger, metrics, events, deployment: syncDeployment }));
+      workers.push(
+        startSmsRelay({
+          queue,
+          store,
+          sender,
+          clock,
+          logger,
+          metrics,
+          events,
+          ratePerSecond: config.SMS_RATE_PER_SECOND,
+          policy: {
+            ...quiet,
+            foldAccents: deployment.sms.foldAccents,
+            unknownAfterMs: config.SMS_UNKNOWN_AFTER_HOURS * 3_600_000,
+          },
+        }),
+      );
+      workers.push(
+        queue.process<{ channel: 'ussd' | 'sms'; phone: string; timerId: string }>(
+          'timers',
+          async (job) => {
+            await handleTimer(runner, job.data);
+            return { ok: true };
+          },
+          { concurrency: 4 },
+        ),
+      );
+      if (opts.dhis2Relay !== false)
+        workers.push(
+          startDhis2Relay({ queue, store, client: dhis2, clock, logger, metrics, events, deployment: syncDeployment }),
+        );
       // Registers the cluster-wide schedules (fixed ids: once per cluster however many replicas) and works the `jobs` queue.
-      workers.push(await startScheduler(schedulerDeps, { handlers: createCaseWorkerJobs({ store, flows: () => current, clock }) }));
-      undo.push(async () => { await Promise.all(workers.map((w) => w.close())); });
+      workers.push(
+        await startScheduler(schedulerDeps, { handlers: createCaseWorkerJobs({ store, flows: () => current, clock }) }),
+      );
+      undo.push(async () => {
+        await Promise.all(workers.map((w) => w.close()));
+      });
     }
 
     // The read model must exist before conversations can show appointments. The embedded emulator is
@@ -162,7 +237,11 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     } else {
       void syncOnce('full').then(
         (stats) => logger.info({ stats }, 'initial read-model sync done'),
-        (err: unknown) => logger.error({ err, code: 'JIBU_DHIS2_UNAVAILABLE' }, 'initial read-model sync failed; the scheduler will retry'),
+        (err: unknown) =>
+          logger.error(
+            { err, code: 'JIBU_DHIS2_UNAVAILABLE' },
+            'initial read-model sync failed; the scheduler will retry',
+          ),
       );
     }
 
@@ -186,7 +265,12 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
 
     let ready = false;
     const appDeps: AppDeps = {
-      config, logger, clock, store, metrics, runner,
+      config,
+      logger,
+      clock,
+      store,
+      metrics,
+      runner,
       isReady: () => ready,
       readiness: async () => {
         try {
@@ -198,15 +282,25 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       },
       mount: (a) => {
         if (emulator) a.use('/dhis2', emulator.app);
-        a.use('/gateway/dhis2', dhis2GatewayRouter({
-          store, clock, logger, secret: config.WEBHOOK_SECRET, embedded: config.embedded.store && config.embedded.dhis2,
-          defaultCountry: config.DEFAULT_COUNTRY, quiet, events,
-        }));
+        a.use(
+          '/gateway/dhis2',
+          dhis2GatewayRouter({
+            store,
+            clock,
+            logger,
+            secret: config.WEBHOOK_SECRET,
+            embedded: config.embedded.store && config.embedded.dhis2,
+            defaultCountry: config.DEFAULT_COUNTRY,
+            quiet,
+            events,
+          }),
+        );
         // Admin endpoints need ADMIN_TOKEN, except in the all-embedded demo where nothing real is at stake.
         const embedded = config.embedded.store && config.embedded.dhis2;
         a.post('/admin/pin/reset', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded }), async (req, res) => {
           const body = z.object({ phone: z.string().min(3).max(32) }).safeParse(req.body);
-          if (!body.success) return void res.status(400).json(errorBody('JIBU_BAD_REQUEST', 'expected {"phone": "+2547…"}'));
+          if (!body.success)
+            return void res.status(400).json(errorBody('JIBU_BAD_REQUEST', 'expected {"phone": "+2547…"}'));
           try {
             res.json(await resetPin(store, body.data.phone, { defaultCountry: config.DEFAULT_COUNTRY }));
           } catch (err) {
@@ -214,12 +308,32 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
             throw err;
           }
         });
-        a.use('/admin', adminRouter({ adminToken: config.ADMIN_TOKEN, embedded, reloadFlows: () => gatewayReload(), queue, store, flows: () => current, jobs: jobRunners, clock, timeZone: deployment.timeZone ?? config.TZ, logger }));
+        a.use(
+          '/admin',
+          adminRouter({
+            adminToken: config.ADMIN_TOKEN,
+            embedded,
+            reloadFlows: () => gatewayReload(),
+            queue,
+            store,
+            flows: () => current,
+            jobs: jobRunners,
+            clock,
+            timeZone: deployment.timeZone ?? config.TZ,
+            logger,
+          }),
+        );
         if (config.SIMULATOR ?? embedded) {
-          a.use('/simulator', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded, browser: true }), simulatorRouter({ events, demoPhones, ussdCode: config.USSD_CODE, webhookKey: config.WEBHOOK_SECRET }));
+          a.use(
+            '/simulator',
+            adminAuth({ adminToken: config.ADMIN_TOKEN, embedded, browser: true }),
+            simulatorRouter({ events, demoPhones, ussdCode: config.USSD_CODE, webhookKey: config.WEBHOOK_SECRET }),
+          );
         }
       },
-      unavailableText: (locale) => current.translate?.(locale ?? config.DEFAULT_LOCALE, 'errors.unavailable') ?? 'Sorry, the service is busy. Please try again in a few minutes.',
+      unavailableText: (locale) =>
+        current.translate?.(locale ?? config.DEFAULT_LOCALE, 'errors.unavailable') ??
+        'Sorry, the service is busy. Please try again in a few minutes.',
     };
     const app = createApp(appDeps);
 
@@ -227,13 +341,30 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     await once(server, 'listening');
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
-    undo.push(async () => { await closeServer(server, config.SHUTDOWN_GRACE_MS); });
+    undo.push(async () => {
+      await closeServer(server, config.SHUTDOWN_GRACE_MS);
+    });
     ready = true;
-    logger.info({ port, store: store.kind, sms: sender.provider, dhis2: config.embedded.dhis2 ? 'embedded emulator' : 'remote' }, `Jibu listening on http://localhost:${port}`);
+    logger.info(
+      { port, store: store.kind, sms: sender.provider, dhis2: config.embedded.dhis2 ? 'embedded emulator' : 'remote' },
+      `Jibu listening on http://localhost:${port}`,
+    );
 
     let stopping: Promise<void> | undefined;
     return {
-      app, server, port, store, queue, metrics, events, runner, deployment, dhis2, emulator, caseWorkers, syncOnce,
+      app,
+      server,
+      port,
+      store,
+      queue,
+      metrics,
+      events,
+      runner,
+      deployment,
+      dhis2,
+      emulator,
+      caseWorkers,
+      syncOnce,
       flows: () => current,
       reloadFlows: gatewayReload,
       stop() {
@@ -256,10 +387,22 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
 function senderOptions(config: Config): Parameters<typeof createSender>[0] {
   return {
     provider: config.SMS_PROVIDER,
-    africastalking: config.AT_USERNAME && config.AT_API_KEY ? { username: config.AT_USERNAME, apiKey: config.AT_API_KEY, from: config.AT_SENDER_ID } : undefined,
-    twilio: config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
-      ? { accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, from: config.TWILIO_FROM, messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID, statusCallbackUrl: config.PUBLIC_URL ? `${config.PUBLIC_URL.replace(/\/$/, '')}/sms/twilio/status` : undefined }
-      : undefined,
+    africastalking:
+      config.AT_USERNAME && config.AT_API_KEY
+        ? { username: config.AT_USERNAME, apiKey: config.AT_API_KEY, from: config.AT_SENDER_ID }
+        : undefined,
+    twilio:
+      config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
+        ? {
+            accountSid: config.TWILIO_ACCOUNT_SID,
+            authToken: config.TWILIO_AUTH_TOKEN,
+            from: config.TWILIO_FROM,
+            messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
+            statusCallbackUrl: config.PUBLIC_URL
+              ? `${config.PUBLIC_URL.replace(/\/$/, '')}/sms/twilio/status`
+              : undefined,
+          }
+        : undefined,
     http: config.SMS_HTTP_URL ? { url: config.SMS_HTTP_URL } : undefined,
     publicUrl: config.PUBLIC_URL,
   };

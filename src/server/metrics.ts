@@ -39,7 +39,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   });
   return {
     registry,
-    httpRequests: new Counter({ name: 'jibu_http_requests_total', help: 'Webhook and API requests by channel, route and status.', labelNames: ['channel', 'route', 'status'], registers: [registry] }),
+    httpRequests: new Counter({
+      name: 'jibu_http_requests_total',
+      help: 'Webhook and API requests by channel, route and status.',
+      labelNames: ['channel', 'route', 'status'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'jibu_http_request_duration_seconds',
       help: 'Request latency by channel.',
@@ -47,11 +52,36 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
-    flowSteps: new Counter({ name: 'jibu_flow_steps_total', help: 'Conversation steps by flow and outcome.', labelNames: ['flow', 'outcome'], registers: [registry] }),
-    dhis2Requests: new Counter({ name: 'jibu_dhis2_requests_total', help: 'DHIS2 requests by kind and outcome.', labelNames: ['kind', 'outcome'], registers: [registry] }),
-    smsStatus: new Counter({ name: 'jibu_sms_status_total', help: 'Outbound SMS status changes by provider.', labelNames: ['provider', 'status'], registers: [registry] }),
-    ussdSessions: new Counter({ name: 'jibu_ussd_sessions_ended_total', help: 'USSD sessions ended, by provider-reported status.', labelNames: ['status'], registers: [registry] }),
-    duplicates: new Counter({ name: 'jibu_duplicate_webhooks_total', help: 'Provider retries acknowledged without processing.', labelNames: ['provider'], registers: [registry] }),
+    flowSteps: new Counter({
+      name: 'jibu_flow_steps_total',
+      help: 'Conversation steps by flow and outcome.',
+      labelNames: ['flow', 'outcome'],
+      registers: [registry],
+    }),
+    dhis2Requests: new Counter({
+      name: 'jibu_dhis2_requests_total',
+      help: 'DHIS2 requests by kind and outcome.',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    }),
+    smsStatus: new Counter({
+      name: 'jibu_sms_status_total',
+      help: 'Outbound SMS status changes by provider.',
+      labelNames: ['provider', 'status'],
+      registers: [registry],
+    }),
+    ussdSessions: new Counter({
+      name: 'jibu_ussd_sessions_ended_total',
+      help: 'USSD sessions ended, by provider-reported status.',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+    duplicates: new Counter({
+      name: 'jibu_duplicate_webhooks_total',
+      help: 'Provider retries acknowledged without processing.',
+      labelNames: ['provider'],
+      registers: [registry],
+    }),
     watchQueues(queue) {
       watched = queue;
     },

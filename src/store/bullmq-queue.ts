@@ -7,7 +7,15 @@ import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
 import type { StoreLogger } from './keys.ts';
 import { closeConnection } from './redis-scripts.ts';
-import { IDEMPOTENCY_WINDOW_MS, assertSchedulerId, backoffDelayMs, decideRetry, limiterFor, outcomeFromThrown, outcomesFor } from './queue-policy.ts';
+import {
+  IDEMPOTENCY_WINDOW_MS,
+  assertSchedulerId,
+  backoffDelayMs,
+  decideRetry,
+  limiterFor,
+  outcomeFromThrown,
+  outcomesFor,
+} from './queue-policy.ts';
 import type {
   BatchWorkerOptions,
   DeadLetter,
@@ -97,7 +105,9 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
     typeof opts.connection === 'string'
       ? new Redis(opts.connection, { maxRetriesPerRequest: null })
       : new Redis({ ...opts.connection, maxRetriesPerRequest: null });
-  connection.on('error', (err: Error) => opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'queue redis connection error'));
+  connection.on('error', (err: Error) =>
+    opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'queue redis connection error'),
+  );
 
   const jobOptions: JobsOptions = {
     attempts: ATTEMPTS_CEILING,
@@ -128,13 +138,20 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
   });
 
   /** Turn an outcome into BullMQ's language: return to complete, throw to retry or dead-letter. */
-  async function settle(job: Job, outcome: JobOutcome, attempt: number, wopts: WorkerOptions): Promise<Error | undefined> {
+  async function settle(
+    job: Job,
+    outcome: JobOutcome,
+    attempt: number,
+    wopts: WorkerOptions,
+  ): Promise<Error | undefined> {
     const decision = decideRetry(outcome, attempt, wopts);
     if (decision.action === 'complete' || outcome.ok) return undefined;
     const entry: AttemptLog = { attempt, error: outcome.error };
     if (outcome.detail !== undefined) entry.detail = outcome.detail;
     await job.log(JSON.stringify(entry)).catch(() => undefined);
-    return decision.action === 'dead' ? new UnrecoverableError(outcome.error) : new RetryLater(outcome.error, decision.delayMs);
+    return decision.action === 'dead'
+      ? new UnrecoverableError(outcome.error)
+      : new RetryLater(outcome.error, decision.delayMs);
   }
 
   function track(w: RunningWorker): RunningWorker {
@@ -147,7 +164,11 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
     };
   }
 
-  function process<T>(queue: QueueName, handler: (job: QueuedJob<T>, attempt: number) => Promise<JobOutcome>, wopts: WorkerOptions = {}): RunningWorker {
+  function process<T>(
+    queue: QueueName,
+    handler: (job: QueuedJob<T>, attempt: number) => Promise<JobOutcome>,
+    wopts: WorkerOptions = {},
+  ): RunningWorker {
     const worker = new Worker(
       queue,
       async (job: Job) => {
@@ -173,7 +194,11 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
     return track({ close: () => worker.close() });
   }
 
-  function processBatch<T>(queue: QueueName, handler: (jobs: Array<QueuedJob<T>>) => Promise<JobOutcome[]>, bopts: BatchWorkerOptions): RunningWorker {
+  function processBatch<T>(
+    queue: QueueName,
+    handler: (jobs: Array<QueuedJob<T>>) => Promise<JobOutcome[]>,
+    bopts: BatchWorkerOptions,
+  ): RunningWorker {
     const maxBatch = Math.max(1, bopts.maxBatch);
     // No processor: jobs are fetched by hand so up to maxBatch of them can go to DHIS2 in one request,
     // while BullMQ stays the store of every job (locks, attempts, backoff, failed set).
@@ -239,7 +264,10 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
           if (batch.length > 0) await runBatch(batch);
         } catch (err) {
           // Jobs left active here are recovered by BullMQ's stalled check once their lock lapses.
-          opts.logger?.error({ queue, reason: err instanceof Error ? err.message : String(err) }, 'batch failed to settle');
+          opts.logger?.error(
+            { queue, reason: err instanceof Error ? err.message : String(err) },
+            'batch failed to settle',
+          );
         }
         if (batch.length < maxBatch && !stopping) await pause(bopts.intervalMs);
       }
@@ -268,7 +296,11 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
           bullQueue(name).addBulk(
             list.map((j) => {
               const delay = j.runAt === undefined ? 0 : Math.max(0, Math.round(j.runAt - now));
-              return { name: j.name, data: j.data, opts: { ...jobOptions, jobId: toBullId(j.id), ...(delay > 0 ? { delay } : {}) } };
+              return {
+                name: j.name,
+                data: j.data,
+                opts: { ...jobOptions, jobId: toBullId(j.id), ...(delay > 0 ? { delay } : {}) },
+              };
             }),
           ),
         ),
@@ -330,7 +362,12 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
 
     async schedule(queue, schedulerId, repeat, template) {
       assertSchedulerId(schedulerId);
-      const repeatOpts = 'every' in repeat ? { every: repeat.every } : repeat.tz === undefined ? { pattern: repeat.pattern } : { pattern: repeat.pattern, tz: repeat.tz };
+      const repeatOpts =
+        'every' in repeat
+          ? { every: repeat.every }
+          : repeat.tz === undefined
+            ? { pattern: repeat.pattern }
+            : { pattern: repeat.pattern, tz: repeat.tz };
       const { attempts, backoff, removeOnComplete, removeOnFail, keepLogs } = jobOptions;
       await bullQueue(queue).upsertJobScheduler(schedulerId, repeatOpts, {
         name: template.name,

@@ -2,7 +2,13 @@ import { CronExpressionParser } from 'cron-parser';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
 import { JibuError } from '../errors.ts';
-import { IDEMPOTENCY_WINDOW_MS, assertSchedulerId, decideRetry, outcomeFromThrown, outcomesFor } from './queue-policy.ts';
+import {
+  IDEMPOTENCY_WINDOW_MS,
+  assertSchedulerId,
+  decideRetry,
+  outcomeFromThrown,
+  outcomesFor,
+} from './queue-policy.ts';
 import type {
   BatchWorkerOptions,
   DeadLetter,
@@ -73,7 +79,8 @@ class TokenBucket {
   }
   available(now: number): number {
     // A clock set backwards (tests travelling in time) must not mint or burn tokens.
-    if (now > this.last) this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1_000) * this.perSecond);
+    if (now > this.last)
+      this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1_000) * this.perSecond);
     this.last = now;
     return Math.floor(this.tokens);
   }
@@ -162,7 +169,8 @@ function cloneJob<T>(job: QueuedJob): QueuedJob<T> {
 
 function nextTick(s: Pick<Scheduler, 'repeat'>, after: number): number {
   if ('every' in s.repeat) return after + s.repeat.every;
-  const options = s.repeat.tz === undefined ? { currentDate: new Date(after) } : { currentDate: new Date(after), tz: s.repeat.tz };
+  const options =
+    s.repeat.tz === undefined ? { currentDate: new Date(after) } : { currentDate: new Date(after), tz: s.repeat.tz };
   return CronExpressionParser.parse(s.repeat.pattern, options).next().getTime();
 }
 
@@ -239,7 +247,8 @@ export function createMemoryJobQueue(opts: MemoryJobQueueOptions = {}): MemoryJo
     addNow([{ id: `repeat:${s.id}:${at}`, queue, name: s.template.name, data: s.template.data ?? {} }]);
     // Like BullMQ, a scheduler that missed ticks (process asleep, clock jumped) runs once, not once per missed tick.
     let next = nextTick(s, at);
-    if (next <= t) next = 'every' in s.repeat ? at + s.repeat.every * (Math.floor((t - at) / s.repeat.every) + 1) : nextTick(s, t);
+    if (next <= t)
+      next = 'every' in s.repeat ? at + s.repeat.every * (Math.floor((t - at) / s.repeat.every) + 1) : nextTick(s, t);
     s.nextAt = next;
   }
 
@@ -470,7 +479,12 @@ export function createMemoryJobQueue(opts: MemoryJobQueueOptions = {}): MemoryJo
       const t = now();
       // `every` runs once straight away, a cron pattern at its next match: BullMQ's job scheduler semantics.
       const nextAt = 'every' in repeat ? t : nextTick({ repeat }, t);
-      q.schedulers.set(schedulerId, { id: schedulerId, repeat: structuredClone(repeat), template: structuredClone(template), nextAt });
+      q.schedulers.set(schedulerId, {
+        id: schedulerId,
+        repeat: structuredClone(repeat),
+        template: structuredClone(template),
+        nextAt,
+      });
       ensureTimer();
     },
     async unschedule(queue, schedulerId) {

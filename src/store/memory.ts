@@ -4,7 +4,16 @@ import { systemClock } from '../clock.ts';
 import { JibuError } from '../errors.ts';
 import type { MemoryJobQueue } from './memory-queue.ts';
 import { contactFromHash, contactPatchToHash, parseSession } from './schemas.ts';
-import type { CommitResult, Contact, LoadedState, LockHandle, QueuedJob, SessionRecord, StepCommit, Store } from './types.ts';
+import type {
+  CommitResult,
+  Contact,
+  LoadedState,
+  LockHandle,
+  QueuedJob,
+  SessionRecord,
+  StepCommit,
+  Store,
+} from './types.ts';
 import { DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_WAIT_MS, keys, type StoreLogger } from './keys.ts';
 
 export interface MemoryStoreOptions {
@@ -193,7 +202,10 @@ export function createMemoryStore(opts: MemoryStoreOptions): Store {
         releaseNow(lock);
         return 'duplicate';
       }
-      if (!holds(lock)) throw new JibuError('JIBU_BUSY', 'The contact lock expired before the step was committed.', { lockKey: lock.key });
+      if (!holds(lock))
+        throw new JibuError('JIBU_BUSY', 'The contact lock expired before the step was committed.', {
+          lockKey: lock.key,
+        });
       if (c.session) writeString(keys.session(c.sessionKey), JSON.stringify(c.session), c.sessionTtlMs);
       else data.delete(keys.session(c.sessionKey));
       if (c.contact) patchContact(c.contact.phone, c.contact.patch);

@@ -78,10 +78,16 @@ export function createOutboxForwarder(opts: OutboxForwarderOptions): OutboxForwa
   let stopping = false;
 
   function connect(): { cmd: Redis; blocking: Redis } {
-    const base = typeof opts.redis === 'string' ? new Redis(opts.redis, { maxRetriesPerRequest: null }) : opts.redis.duplicate({ maxRetriesPerRequest: null });
+    const base =
+      typeof opts.redis === 'string'
+        ? new Redis(opts.redis, { maxRetriesPerRequest: null })
+        : opts.redis.duplicate({ maxRetriesPerRequest: null });
     // A blocking read must be allowed to outlast its own timeout.
     const blk = base.duplicate({ maxRetriesPerRequest: null, commandTimeout: blockTimeoutSec * 1_000 + 5_000 });
-    for (const c of [base, blk]) c.on('error', (err: Error) => opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'outbox forwarder redis error'));
+    for (const c of [base, blk])
+      c.on('error', (err: Error) =>
+        opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'outbox forwarder redis error'),
+      );
     return { cmd: base, blocking: blk };
   }
 
@@ -109,7 +115,11 @@ export function createOutboxForwarder(opts: OutboxForwarderOptions): OutboxForwa
     stats.forwarded += toAdd.length;
     stats.cancelled += good.length - toAdd.length;
     stats.unreadable += bad.length;
-    if (bad.length > 0) opts.logger?.error({ code: 'JIBU_INTERNAL', count: bad.length, list: unreadableKey }, 'unreadable outbox entries set aside');
+    if (bad.length > 0)
+      opts.logger?.error(
+        { code: 'JIBU_INTERNAL', count: bad.length, list: unreadableKey },
+        'unreadable outbox entries set aside',
+      );
   }
 
   /** Re-forward what was in flight when we looked (bounded, so a poisoned entry cannot spin us forever). */
@@ -146,7 +156,10 @@ export function createOutboxForwarder(opts: OutboxForwarderOptions): OutboxForwa
         // Whatever was moved stays in flight; recover it once Redis (or the queue) answers again.
         needRecovery = true;
         failures += 1;
-        opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err instanceof Error ? err.message : String(err) }, 'outbox forwarding failed; will retry');
+        opts.logger?.warn(
+          { code: 'JIBU_STORE_UNAVAILABLE', reason: err instanceof Error ? err.message : String(err) },
+          'outbox forwarding failed; will retry',
+        );
         await sleep(Math.min(100 * 2 ** Math.min(failures, 6), 5_000));
       }
     }
@@ -165,7 +178,9 @@ export function createOutboxForwarder(opts: OutboxForwarderOptions): OutboxForwa
         cmd.disconnect();
         blocking.disconnect();
         cmd = blocking = undefined;
-        throw new JibuError('JIBU_STORE_UNAVAILABLE', 'The outbox forwarder could not reach Redis.', undefined, { cause: err });
+        throw new JibuError('JIBU_STORE_UNAVAILABLE', 'The outbox forwarder could not reach Redis.', undefined, {
+          cause: err,
+        });
       }
       loop = run(cmd, blocking);
     },

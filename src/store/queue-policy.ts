@@ -8,9 +8,7 @@ export const DEFAULT_MAX_BACKOFF_MS = 10 * 60_000;
 export const IDEMPOTENCY_WINDOW_MS = 48 * 3_600_000;
 
 export type RetryDecision =
-  | { action: 'complete' }
-  | { action: 'retry'; delayMs: number }
-  | { action: 'dead'; error: string; detail?: unknown };
+  { action: 'complete' } | { action: 'retry'; delayMs: number } | { action: 'dead'; error: string; detail?: unknown };
 
 /**
  * Exponential backoff: `base * 2^(attempt-1)`, capped; a server's own `retryAfterMs` is honoured as a floor
@@ -34,7 +32,9 @@ export function decideRetry(outcome: JobOutcome, attempt: number, opts: WorkerOp
   if (outcome.ok) return { action: 'complete' };
   const attempts = opts.attempts ?? DEFAULT_ATTEMPTS;
   if (outcome.permanent || attempt >= attempts) {
-    return outcome.detail === undefined ? { action: 'dead', error: outcome.error } : { action: 'dead', error: outcome.error, detail: outcome.detail };
+    return outcome.detail === undefined
+      ? { action: 'dead', error: outcome.error }
+      : { action: 'dead', error: outcome.error, detail: outcome.detail };
   }
   return { action: 'retry', delayMs: backoffDelayMs(attempt, opts, outcome.retryAfterMs) };
 }
@@ -67,5 +67,6 @@ const SCHEDULER_ID = /^[A-Za-z0-9_.-]+$/;
 
 /** Scheduler ids end up inside BullMQ job ids (`repeat:{id}:{ms}`), where a `:` would break parsing. */
 export function assertSchedulerId(id: string): void {
-  if (!SCHEDULER_ID.test(id)) throw new RangeError(`scheduler id must match ${SCHEDULER_ID}, got ${JSON.stringify(id)}`);
+  if (!SCHEDULER_ID.test(id))
+    throw new RangeError(`scheduler id must match ${SCHEDULER_ID}, got ${JSON.stringify(id)}`);
 }

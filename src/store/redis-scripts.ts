@@ -15,11 +15,17 @@ function script(lua: string): LuaScript {
  * Run a script in one round trip. After a Redis restart (script cache empty) the first call pays one
  * extra round trip for the NOSCRIPT reply, then EVAL caches the script again.
  */
-export async function runScript(redis: Redis, s: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+export async function runScript(
+  redis: Redis,
+  s: LuaScript,
+  keys: string[],
+  args: Array<string | number>,
+): Promise<unknown> {
   try {
     return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return redis.eval(s.lua, keys.length, ...keys, ...args);
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT'))
+      return redis.eval(s.lua, keys.length, ...keys, ...args);
     throw err;
   }
 }

@@ -5,7 +5,17 @@ import { JibuError } from '../errors.ts';
 import { CANCEL_MARKER_TTL_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_WAIT_MS, keys, type StoreLogger } from './keys.ts';
 import { COMMIT, LOCK_AND_LOAD, RELEASE, closeConnection, runScript } from './redis-scripts.ts';
 import { contactFromHash, contactPatchToHash, parseSession } from './schemas.ts';
-import type { CommitResult, Contact, JobQueue, LoadedState, LockHandle, QueuedJob, SessionRecord, StepCommit, Store } from './types.ts';
+import type {
+  CommitResult,
+  Contact,
+  JobQueue,
+  LoadedState,
+  LockHandle,
+  QueuedJob,
+  SessionRecord,
+  StepCommit,
+  Store,
+} from './types.ts';
 
 export interface RedisStoreOptions {
   /** An ioredis client (left open by `close()`), or a URL (the store owns that connection). */
@@ -40,7 +50,12 @@ export function storeConnection(url: string, o: { connectTimeoutMs?: number; com
 
 function unavailable(err: unknown): JibuError {
   if (err instanceof JibuError) return err;
-  return new JibuError('JIBU_STORE_UNAVAILABLE', undefined, { reason: err instanceof Error ? err.message : String(err) }, { cause: err });
+  return new JibuError(
+    'JIBU_STORE_UNAVAILABLE',
+    undefined,
+    { reason: err instanceof Error ? err.message : String(err) },
+    { cause: err },
+  );
 }
 
 /** Run a Redis operation; any infrastructure failure becomes JIBU_STORE_UNAVAILABLE (HTTP 503). */
@@ -82,7 +97,9 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
   const redis = typeof opts.redis === 'string' ? storeConnection(opts.redis, opts) : opts.redis;
   if (owned) {
     // Without a listener ioredis prints every reconnect failure; the failures reach callers as JIBU_STORE_UNAVAILABLE.
-    redis.on('error', (err: Error) => opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'redis connection error'));
+    redis.on('error', (err: Error) =>
+      opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'redis connection error'),
+    );
   }
   const k = (key: string): string => prefix + key;
 
@@ -93,18 +110,33 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     return null;
   }
 
-  async function lockAndLoad(phone: string, sessionKey: string, o: { lockTtlMs?: number; waitMs?: number } = {}): Promise<LoadedState> {
+  async function lockAndLoad(
+    phone: string,
+    sessionKey: string,
+    o: { lockTtlMs?: number; waitMs?: number } = {},
+  ): Promise<LoadedState> {
     const ttl = o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
     const deadline = Date.now() + (o.waitMs ?? DEFAULT_LOCK_WAIT_MS);
     const lockKey = keys.lock(phone);
     const token = randomUUID();
     let pause = 2;
     for (;;) {
-      const reply = await guarded(() => runScript(redis, LOCK_AND_LOAD, [k(lockKey), k(keys.session(sessionKey)), k(keys.contact(phone))], [token, ttl]));
+      const reply = await guarded(() =>
+        runScript(
+          redis,
+          LOCK_AND_LOAD,
+          [k(lockKey), k(keys.session(sessionKey)), k(keys.contact(phone))],
+          [token, ttl],
+        ),
+      );
       if (!Array.isArray(reply)) throw unavailable(new Error('unexpected lockAndLoad reply'));
       if (reply[0] === 1) {
         const json = typeof reply[1] === 'string' ? reply[1] : null;
-        return { lock: { key: lockKey, token }, session: readSession(sessionKey, json), contact: contactFromHash(flatToRecord(reply[2])) };
+        return {
+          lock: { key: lockKey, token },
+          session: readSession(sessionKey, json),
+          contact: contactFromHash(flatToRecord(reply[2])),
+        };
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new JibuError('JIBU_BUSY', undefined, { lockKey });
@@ -117,7 +149,11 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
 
   async function commit(lock: LockHandle, c: StepCommit): Promise<CommitResult> {
     const ks = [k(lock.key), k(keys.session(c.sessionKey)), k(keys.outbox)];
-    const args: Array<string | number> = [lock.token, c.session ? JSON.stringify(c.session) : '', Math.max(1, Math.ceil(c.sessionTtlMs))];
+    const args: Array<string | number> = [
+      lock.token,
+      c.session ? JSON.stringify(c.session) : '',
+      Math.max(1, Math.ceil(c.sessionTtlMs)),
+    ];
     if (c.dedupe) {
       ks.push(k(keys.seen(c.dedupe.key)));
       args.push(Math.max(1, Math.ceil(c.dedupe.ttlMs)));
@@ -137,11 +173,21 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
 
     const r = await guarded(() => runScript(redis, COMMIT, ks, args));
     if (r === 0) return 'duplicate';
-    if (r !== 1) throw new JibuError('JIBU_BUSY', 'The contact lock expired before the step was committed.', { lockKey: lock.key });
+    if (r !== 1)
+      throw new JibuError('JIBU_BUSY', 'The contact lock expired before the step was committed.', {
+        lockKey: lock.key,
+      });
     if (opts.queue && cancel.length > 0) {
       // Best effort (the contract): the marker already stops a timer still in the outbox.
       const q = opts.queue;
-      const removeAll = () => Promise.all(cancel.map((id) => q.remove('timers', id).catch((err: unknown) => opts.logger?.warn({ jobId: id, reason: String(err) }, 'timer cancel failed'))));
+      const removeAll = () =>
+        Promise.all(
+          cancel.map((id) =>
+            q
+              .remove('timers', id)
+              .catch((err: unknown) => opts.logger?.warn({ jobId: id, reason: String(err) }, 'timer cancel failed')),
+          ),
+        );
       await removeAll();
       // A forwarder that read the markers just before this commit may add one of these timers to the
       // queue after the removal above (it lets go of its in-flight copy only once the add is done): wait
@@ -195,7 +241,9 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     },
 
     async markSeen(key, ttlMs) {
-      return (await guarded(() => redis.set(k(keys.seen(key)), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK';
+      return (
+        (await guarded(() => redis.set(k(keys.seen(key)), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK'
+      );
     },
 
     async getJson<T>(key: string): Promise<T | null> {
@@ -211,7 +259,9 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
 
     async setJson(key, value, ttlMs) {
       const json = JSON.stringify(value);
-      await guarded(() => (ttlMs === undefined ? redis.set(k(key), json) : redis.set(k(key), json, 'PX', Math.max(1, Math.ceil(ttlMs)))));
+      await guarded(() =>
+        ttlMs === undefined ? redis.set(k(key), json) : redis.set(k(key), json, 'PX', Math.max(1, Math.ceil(ttlMs))),
+      );
     },
 
     async delete(ks) {

@@ -65,7 +65,9 @@ export function contactPatchToHash(patch: Partial<Contact>): Array<[string, stri
  * Parse a stored session. A record that no longer fits the schema is reported as corrupt so the store
  * can log it and treat the conversation as new, rather than fail every message from that phone.
  */
-export function parseSession(json: string | null): { ok: true; session: SessionRecord | null } | { ok: false; error: string } {
+export function parseSession(
+  json: string | null,
+): { ok: true; session: SessionRecord | null } | { ok: false; error: string } {
   if (json === null) return { ok: true, session: null };
   let raw: unknown;
   try {
@@ -74,5 +76,7 @@ export function parseSession(json: string | null): { ok: true; session: SessionR
     return { ok: false, error: 'not JSON' };
   }
   const parsed = sessionRecordSchema.safeParse(raw);
-  return parsed.success ? { ok: true, session: parsed.data as SessionRecord } : { ok: false, error: parsed.error.message };
+  return parsed.success
+    ? { ok: true, session: parsed.data as SessionRecord }
+    : { ok: false, error: parsed.error.message };
 }

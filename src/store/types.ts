@@ -123,8 +123,7 @@ export interface Store {
 
 /** What a job handler reports for one job in a batch. */
 export type JobOutcome =
-  | { ok: true }
-  | { ok: false; permanent: boolean; error: string; detail?: unknown; retryAfterMs?: number };
+  { ok: true } | { ok: false; permanent: boolean; error: string; detail?: unknown; retryAfterMs?: number };
 
 export interface WorkerOptions {
   /** Jobs processed at once (single-job handlers). */
@@ -184,9 +183,17 @@ export interface JobTemplate {
 export interface JobQueue {
   add(jobs: QueuedJob[]): Promise<void>;
   /** Run `handler` for each job; a thrown error counts as a transient failure. */
-  process<T>(queue: QueueName, handler: (job: QueuedJob<T>, attempt: number) => Promise<JobOutcome>, opts?: WorkerOptions): RunningWorker;
+  process<T>(
+    queue: QueueName,
+    handler: (job: QueuedJob<T>, attempt: number) => Promise<JobOutcome>,
+    opts?: WorkerOptions,
+  ): RunningWorker;
   /** Run `handler` with up to `maxBatch` ready jobs at a time; it returns one outcome per job, same order. */
-  processBatch<T>(queue: QueueName, handler: (jobs: Array<QueuedJob<T>>) => Promise<JobOutcome[]>, opts: BatchWorkerOptions): RunningWorker;
+  processBatch<T>(
+    queue: QueueName,
+    handler: (jobs: Array<QueuedJob<T>>) => Promise<JobOutcome[]>,
+    opts: BatchWorkerOptions,
+  ): RunningWorker;
   /** Remove a waiting or delayed job (cancel a timer). */
   remove(queue: QueueName, id: string): Promise<void>;
   counts(queue: QueueName): Promise<QueueCounts>;

@@ -12,10 +12,13 @@ const TOKEN = 'admin-token-for-tests-1f3c';
 const clock = fixedClock('2025-11-25T21:30:00Z'); // 00:30 on the 26th in Nairobi
 
 /** A running set as the router sees it: only what `GET /admin/flows` reads. */
-const runningSet = (version: string): FlowSet => ({
-  version,
-  flows: new Map([['demo', { id: 'demo', version: '1.abc', file: 'flows/demo.yaml', def: { channels: ['ussd', 'sms'] } }]]),
-} as unknown as FlowSet);
+const runningSet = (version: string): FlowSet =>
+  ({
+    version,
+    flows: new Map([
+      ['demo', { id: 'demo', version: '1.abc', file: 'flows/demo.yaml', def: { channels: ['ussd', 'sms'] } }],
+    ]),
+  }) as unknown as FlowSet;
 
 let sq: StoreAndQueue;
 let workers: RunningWorker[] = [];
@@ -25,21 +28,29 @@ const jobRuns: string[] = [];
 
 function app(overrides: Partial<AdminDeps> = {}): express.Express {
   const a = express();
-  a.use('/admin', adminRouter({
-    adminToken: TOKEN,
-    embedded: false,
-    queue: sq.queue,
-    store: sq.store,
-    flows: () => current,
-    reloadFlows: async () => {
-      if (reloadResult.ok) current = runningSet(reloadResult.version);
-      return reloadResult;
-    },
-    jobs: { reminders: async (date) => { jobRuns.push(date); return { sent: 3 }; } },
-    clock,
-    timeZone: 'Africa/Nairobi',
-    ...overrides,
-  }));
+  a.use(
+    '/admin',
+    adminRouter({
+      adminToken: TOKEN,
+      embedded: false,
+      queue: sq.queue,
+      store: sq.store,
+      flows: () => current,
+      reloadFlows: async () => {
+        if (reloadResult.ok) current = runningSet(reloadResult.version);
+        return reloadResult;
+      },
+      jobs: {
+        reminders: async (date) => {
+          jobRuns.push(date);
+          return { sent: 3 };
+        },
+      },
+      clock,
+      timeZone: 'Africa/Nairobi',
+      ...overrides,
+    }),
+  );
   return a;
 }
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -47,9 +58,16 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 /** Make a dead letter the way the relay does: a handler that reports a permanent failure. */
 async function deadLetter(queue: StoreAndQueue['queue'], job: QueuedJob): Promise<void> {
   let fail = true;
-  workers.push(queue.process(job.queue, async () => (fail ? { ok: false, permanent: true, error: 'E1000: event refused' } : { ok: true })));
+  workers.push(
+    queue.process(job.queue, async () =>
+      fail ? { ok: false, permanent: true, error: 'E1000: event refused' } : { ok: true },
+    ),
+  );
   await queue.add([job]);
-  await eventually(() => queue.deadLetters(job.queue), (d) => d.some((x) => x.id === job.id));
+  await eventually(
+    () => queue.deadLetters(job.queue),
+    (d) => d.some((x) => x.id === job.id),
+  );
   fail = false;
 }
 
@@ -73,7 +91,9 @@ describe('admin API authentication', () => {
     expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
     const wrong = await request(app()).get('/admin/queues').set('authorization', `Bearer ${TOKEN}x`);
     expect(wrong.status).toBe(401);
-    const basic = await request(app()).get('/admin/queues').set('authorization', `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`);
+    const basic = await request(app())
+      .get('/admin/queues')
+      .set('authorization', `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`);
     expect(basic.status).toBe(401);
   });
 
@@ -97,7 +117,9 @@ describe('admin API authentication', () => {
 
   it('for browser pages, trades ?token= for an HttpOnly cookie scoped to the page, and then accepts the cookie', async () => {
     const page = express();
-    page.use('/simulator', adminAuth({ adminToken: TOKEN, embedded: false, browser: true }), (_req, res) => { res.send('page'); });
+    page.use('/simulator', adminAuth({ adminToken: TOKEN, embedded: false, browser: true }), (_req, res) => {
+      res.send('page');
+    });
     const first = await request(page).get(`/simulator/?token=${TOKEN}&x=1`);
     expect(first.status).toBe(303);
     expect(first.headers.location).toBe('/simulator/?x=1');
@@ -128,7 +150,10 @@ describe('POST /admin/flows/reload', () => {
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('JIBU_FLOWS_INVALID');
     expect(res.body.error.detail).toEqual({ problems });
-    expect((await request(app()).get('/admin/flows').set(auth)).body).toEqual({ version: 'v1', flows: [{ id: 'demo', version: '1.abc', file: 'flows/demo.yaml', channels: ['ussd', 'sms'] }] });
+    expect((await request(app()).get('/admin/flows').set(auth)).body).toEqual({
+      version: 'v1',
+      flows: [{ id: 'demo', version: '1.abc', file: 'flows/demo.yaml', channels: ['ussd', 'sms'] }],
+    });
   });
 
   it('runs overlapping reloads one after the other', async () => {
@@ -151,7 +176,10 @@ describe('POST /admin/flows/reload', () => {
 
 describe('queues and dead letters', () => {
   it('GET /admin/queues counts every queue', async () => {
-    await sq.queue.add([{ id: 'sms-1', queue: 'outbox-sms', name: 'sendSms', data: {} }, { id: 't-1', queue: 'timers', name: 'timer', data: {}, runAt: clock.now().getTime() + 60_000 }]);
+    await sq.queue.add([
+      { id: 'sms-1', queue: 'outbox-sms', name: 'sendSms', data: {} },
+      { id: 't-1', queue: 'timers', name: 'timer', data: {}, runAt: clock.now().getTime() + 60_000 },
+    ]);
     const res = await request(app()).get('/admin/queues').set(auth);
     expect(res.status).toBe(200);
     expect(Object.keys(res.body.queues).sort()).toEqual(['jobs', 'outbox-dhis2', 'outbox-sms', 'timers']);
@@ -160,13 +188,26 @@ describe('queues and dead letters', () => {
   });
 
   it('lists dead letters of one queue, or of all, and refuses an unknown queue name', async () => {
-    await deadLetter(sq.queue, { id: 'dhis2:ref1:a', queue: 'outbox-dhis2', name: 'confirmVisit', data: { ref: 'ref1' } });
+    await deadLetter(sq.queue, {
+      id: 'dhis2:ref1:a',
+      queue: 'outbox-dhis2',
+      name: 'confirmVisit',
+      data: { ref: 'ref1' },
+    });
     const one = await request(app()).get('/admin/outbox/dead?queue=outbox-dhis2').set(auth);
     expect(one.status).toBe(200);
     expect(one.body.deadLetters).toHaveLength(1);
-    expect(one.body.deadLetters[0]).toMatchObject({ id: 'dhis2:ref1:a', queue: 'outbox-dhis2', name: 'confirmVisit', error: 'E1000: event refused', data: { ref: 'ref1' } });
+    expect(one.body.deadLetters[0]).toMatchObject({
+      id: 'dhis2:ref1:a',
+      queue: 'outbox-dhis2',
+      name: 'confirmVisit',
+      error: 'E1000: event refused',
+      data: { ref: 'ref1' },
+    });
     expect((await request(app()).get('/admin/outbox/dead?queue=outbox-sms').set(auth)).body.deadLetters).toEqual([]);
-    expect((await request(app()).get('/admin/outbox/dead').set(auth)).body.deadLetters.map((d: { id: string }) => d.id)).toEqual(['dhis2:ref1:a']);
+    expect(
+      (await request(app()).get('/admin/outbox/dead').set(auth)).body.deadLetters.map((d: { id: string }) => d.id),
+    ).toEqual(['dhis2:ref1:a']);
     const bad = await request(app()).get('/admin/outbox/dead?queue=outbox-fax').set(auth);
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('JIBU_BAD_REQUEST');
@@ -174,10 +215,15 @@ describe('queues and dead letters', () => {
 
   it('retries a dead letter: it runs again and leaves the dead letters', async () => {
     await deadLetter(sq.queue, { id: 'dhis2:ref2:b', queue: 'outbox-dhis2', name: 'confirmVisit', data: {} });
-    const res = await request(app()).post(`/admin/outbox/dead/outbox-dhis2/${encodeURIComponent('dhis2:ref2:b')}/retry`).set(auth);
+    const res = await request(app())
+      .post(`/admin/outbox/dead/outbox-dhis2/${encodeURIComponent('dhis2:ref2:b')}/retry`)
+      .set(auth);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ retried: true, queue: 'outbox-dhis2', id: 'dhis2:ref2:b' });
-    await eventually(() => sq.queue.counts('outbox-dhis2'), (c) => c.failed === 0 && c.waiting === 0 && c.active === 0);
+    await eventually(
+      () => sq.queue.counts('outbox-dhis2'),
+      (c) => c.failed === 0 && c.waiting === 0 && c.active === 0,
+    );
     expect(await sq.queue.deadLetters('outbox-dhis2')).toEqual([]);
   });
 
@@ -212,19 +258,38 @@ describe('POST /admin/jobs/:name/run', () => {
   });
 
   it('refuses a date that is not a calendar day, other fields, and broken JSON with 400 JIBU_BAD_REQUEST', async () => {
-    for (const body of [{ date: '2025-02-30' }, { date: '01/12/2025' }, { date: '2025-12-01', dryRun: true }, ['2025-12-01']]) {
+    for (const body of [
+      { date: '2025-02-30' },
+      { date: '01/12/2025' },
+      { date: '2025-12-01', dryRun: true },
+      ['2025-12-01'],
+    ]) {
       const res = await request(app()).post('/admin/jobs/reminders/run').set(auth).send(body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.code).toBe('JIBU_BAD_REQUEST');
     }
-    const broken = await request(app()).post('/admin/jobs/reminders/run').set(auth).set('content-type', 'application/json').send('{"date":');
+    const broken = await request(app())
+      .post('/admin/jobs/reminders/run')
+      .set(auth)
+      .set('content-type', 'application/json')
+      .send('{"date":');
     expect(broken.status).toBe(400);
     expect(broken.body.error.code).toBe('JIBU_BAD_REQUEST');
     expect(jobRuns).toEqual([]);
   });
 
   it('answers 500 JIBU_INTERNAL, without a stack trace, when the job throws', async () => {
-    const res = await request(app({ jobs: { reminders: async () => { throw new Error('boom at /srv/jibu/x.ts:12'); } } })).post('/admin/jobs/reminders/run').set(auth);
+    const res = await request(
+      app({
+        jobs: {
+          reminders: async () => {
+            throw new Error('boom at /srv/jibu/x.ts:12');
+          },
+        },
+      }),
+    )
+      .post('/admin/jobs/reminders/run')
+      .set(auth);
     expect(res.status).toBe(500);
     expect(res.body).toEqual({ error: { code: 'JIBU_INTERNAL', message: 'Internal error.' } });
   });
@@ -242,15 +307,27 @@ describe('dead letters on Redis (BullMQ)', () => {
     const redisWorkers: RunningWorker[] = [];
     try {
       let fail = true;
-      redisWorkers.push(redis.queue.process('outbox-dhis2', async () => (fail ? { ok: false, permanent: true, error: 'E1000' } : { ok: true })));
+      redisWorkers.push(
+        redis.queue.process('outbox-dhis2', async () =>
+          fail ? { ok: false, permanent: true, error: 'E1000' } : { ok: true },
+        ),
+      );
       await redis.queue.add([{ id: 'dhis2-r1', queue: 'outbox-dhis2', name: 'confirmVisit', data: { ref: 'r1' } }]);
-      await eventually(() => redis.queue.deadLetters('outbox-dhis2'), (d) => d.length === 1, 10_000);
+      await eventually(
+        () => redis.queue.deadLetters('outbox-dhis2'),
+        (d) => d.length === 1,
+        10_000,
+      );
       fail = false;
       const a = app({ queue: redis.queue, store: redis.store });
       const list = await request(a).get('/admin/outbox/dead?queue=outbox-dhis2').set(auth);
       expect(list.body.deadLetters.map((d: { id: string }) => d.id)).toEqual(['dhis2-r1']);
       expect((await request(a).post('/admin/outbox/dead/outbox-dhis2/dhis2-r1/retry').set(auth)).status).toBe(200);
-      await eventually(() => redis.queue.deadLetters('outbox-dhis2'), (d) => d.length === 0, 10_000);
+      await eventually(
+        () => redis.queue.deadLetters('outbox-dhis2'),
+        (d) => d.length === 0,
+        10_000,
+      );
     } finally {
       await Promise.all(redisWorkers.map((w) => w.close()));
       await redis.close();

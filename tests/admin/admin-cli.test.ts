@@ -2,7 +2,12 @@ import type { Server } from 'node:http';
 import { once } from 'node:events';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flowsReloadCommand, jobsRunCommand, outboxListCommand, outboxRetryCommand } from '../../src/cli/admin-client.ts';
+import {
+  flowsReloadCommand,
+  jobsRunCommand,
+  outboxListCommand,
+  outboxRetryCommand,
+} from '../../src/cli/admin-client.ts';
 import { systemClock } from '../../src/clock.ts';
 import type { FlowSet } from '../../src/conversation/index.ts';
 import { adminRouter } from '../../src/server/admin.ts';
@@ -25,24 +30,51 @@ const runs: string[] = [];
 beforeAll(async () => {
   sq = await createStoreAndQueue({ clock: systemClock });
   const app = express();
-  app.use('/admin', adminRouter({
-    adminToken: TOKEN,
-    embedded: false,
-    queue: sq.queue,
-    store: sq.store,
-    flows: () => ({ version: 'v1', flows: new Map() }) as unknown as FlowSet,
-    reloadFlows: async () => (reloadOk
-      ? { ok: true, version: 'v9' }
-      : { ok: false, problems: [{ file: 'flows/demo.yaml', line: 88, message: 'unknown action "demo.recrod"', hint: 'known actions: demo.record', severity: 'error' }] }),
-    jobs: { missedVisits: async (date) => { runs.push(date); return { messages: 2 }; } },
-  }));
+  app.use(
+    '/admin',
+    adminRouter({
+      adminToken: TOKEN,
+      embedded: false,
+      queue: sq.queue,
+      store: sq.store,
+      flows: () => ({ version: 'v1', flows: new Map() }) as unknown as FlowSet,
+      reloadFlows: async () =>
+        reloadOk
+          ? { ok: true, version: 'v9' }
+          : {
+              ok: false,
+              problems: [
+                {
+                  file: 'flows/demo.yaml',
+                  line: 88,
+                  message: 'unknown action "demo.recrod"',
+                  hint: 'known actions: demo.record',
+                  severity: 'error',
+                },
+              ],
+            },
+      jobs: {
+        missedVisits: async (date) => {
+          runs.push(date);
+          return { messages: 2 };
+        },
+      },
+    }),
+  );
   server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const addr = server.address();
   url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  worker = sq.queue.process('outbox-sms', async () => (failing ? { ok: false, permanent: true, error: 'InvalidPhoneNumber' } : { ok: true }));
-  await sq.queue.add([{ id: 'sms:42', queue: 'outbox-sms', name: 'sendSms', data: { to: '+254700000099', text: 'x' } }]);
-  await eventually(() => sq.queue.deadLetters('outbox-sms'), (d) => d.length === 1);
+  worker = sq.queue.process('outbox-sms', async () =>
+    failing ? { ok: false, permanent: true, error: 'InvalidPhoneNumber' } : { ok: true },
+  );
+  await sq.queue.add([
+    { id: 'sms:42', queue: 'outbox-sms', name: 'sendSms', data: { to: '+254700000099', text: 'x' } },
+  ]);
+  await eventually(
+    () => sq.queue.deadLetters('outbox-sms'),
+    (d) => d.length === 1,
+  );
 });
 
 afterAll(async () => {
@@ -57,7 +89,9 @@ describe('jibu outbox', () => {
     expect(await outboxListCommand({ url, token: TOKEN }, io)).toBe(0);
     const out = io.stdout.join('\n');
     expect(out).toMatch(/^outbox-sms {4}waiting 0 {2}delayed 0 {2}active 0 {2}dead 1$/m);
-    expect(out).toMatch(/^outbox-sms {2}sms:42 {2}sendSms {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}attempts \d+ {2}InvalidPhoneNumber$/m);
+    expect(out).toMatch(
+      /^outbox-sms {2}sms:42 {2}sendSms {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}attempts \d+ {2}InvalidPhoneNumber$/m,
+    );
   });
 
   it('says how to pass the token when the gateway refuses', async () => {
@@ -78,7 +112,10 @@ describe('jibu outbox', () => {
     const io = captureIo();
     expect(await outboxRetryCommand('sms:42', { url, token: TOKEN }, io)).toBe(0);
     expect(io.stdout).toEqual(['requeued sms:42 on outbox-sms']);
-    await eventually(() => sq.queue.deadLetters('outbox-sms'), (d) => d.length === 0);
+    await eventually(
+      () => sq.queue.deadLetters('outbox-sms'),
+      (d) => d.length === 0,
+    );
     const again = captureIo();
     expect(await outboxRetryCommand('sms:42', { url, token: TOKEN }, again)).toBe(1);
     expect(again.stderr).toEqual(['no dead letter with id sms:42 (see jibu outbox list)']);

@@ -17,7 +17,10 @@ function resolveRef(root: Schema, ref: unknown): Schema | undefined {
   if (typeof ref !== 'string' || !ref.startsWith('#/')) return undefined;
   let cur: unknown = root;
   for (const part of ref.slice(2).split('/')) {
-    cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined;
+    cur =
+      typeof cur === 'object' && cur !== null
+        ? (cur as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')]
+        : undefined;
   }
   return isSchema(cur) ? cur : undefined;
 }
@@ -30,7 +33,19 @@ function documented(root: Schema, s: Schema): boolean {
 }
 
 /** Keywords whose value holds subschemas: walked so a property nested anywhere is found. */
-const NESTED = ['items', 'prefixItems', 'additionalProperties', 'anyOf', 'oneOf', 'allOf', 'not', 'if', 'then', 'else', 'contains'] as const;
+const NESTED = [
+  'items',
+  'prefixItems',
+  'additionalProperties',
+  'anyOf',
+  'oneOf',
+  'allOf',
+  'not',
+  'if',
+  'then',
+  'else',
+  'contains',
+] as const;
 
 /**
  * Every object property in a JSON Schema, found recursively through `properties`, `patternProperties`,
@@ -67,7 +82,8 @@ function docsAudit(root: Schema): { properties: string[]; missing: string[]; und
     }
     for (const key of ['$defs', 'definitions'] as const) {
       const defs = s[key];
-      if (isSchema(defs)) for (const [name, d] of Object.entries(defs)) if (isSchema(d)) walk(d, `${at}/${key}/${name}`);
+      if (isSchema(defs))
+        for (const [name, d] of Object.entries(defs)) if (isSchema(d)) walk(d, `${at}/${key}/${name}`);
     }
   };
   walk(root, '');
@@ -87,13 +103,23 @@ describe('flow schema documentation (editor hover help)', () => {
         viaRef: { $ref: '#/$defs/Doc' },
         list: { description: 'a list', type: 'array', items: { type: 'object', properties: { inItems: bare } } },
         tuple: { description: 'a tuple', type: 'array', items: [{ type: 'object', properties: { inTuple: bare } }] },
-        map: { description: 'a map', type: 'object', additionalProperties: { type: 'object', description: 'a value', properties: { inMap: bare } } },
-        any: { description: 'anyOf', anyOf: [{ type: 'string' }, { type: 'object', description: 'branch', properties: { inAnyOf: bare } }] },
+        map: {
+          description: 'a map',
+          type: 'object',
+          additionalProperties: { type: 'object', description: 'a value', properties: { inMap: bare } },
+        },
+        any: {
+          description: 'anyOf',
+          anyOf: [{ type: 'string' }, { type: 'object', description: 'branch', properties: { inAnyOf: bare } }],
+        },
         one: { description: 'oneOf', oneOf: [{ type: 'object', properties: { inOneOf: bare } }] },
         all: { description: 'allOf', allOf: [{ properties: { inAllOf: bare } }] },
         blank: { type: 'string', description: '  ' },
       },
-      $defs: { Doc: { type: 'string', description: 'from the definition' }, Other: { type: 'object', properties: { inDefs: bare } } },
+      $defs: {
+        Doc: { type: 'string', description: 'from the definition' },
+        Other: { type: 'object', properties: { inDefs: bare } },
+      },
       definitions: { Old: { type: 'object', properties: { inDefinitions: bare } } },
     });
     expect(audit.missing).toEqual([
@@ -115,7 +141,9 @@ describe('flow schema documentation (editor hover help)', () => {
     const audit = docsAudit(flowSchema());
     // The walk reaches into steps (a record of a discriminated union) and answer kinds, not just the top level.
     expect(audit.properties.length).toBeGreaterThan(80);
-    expect(audit.properties).toContain('/properties/steps/additionalProperties/oneOf/1/properties/input/oneOf/5/properties/maxLength');
+    expect(audit.properties).toContain(
+      '/properties/steps/additionalProperties/oneOf/1/properties/input/oneOf/5/properties/maxLength',
+    );
     expect(audit.missing).toEqual([]);
   });
 

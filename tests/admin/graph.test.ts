@@ -17,7 +17,12 @@ async function shippedDemo(): Promise<FlowFile> {
 
 /** Edges as `from -> to` pairs, read back from the Mermaid text. */
 function edgesOf(mermaid: string): Array<{ from: string; to: string; label?: string; dotted: boolean }> {
-  return [...mermaid.matchAll(/^ {2}(\S+) (-->|-\.->)(?:\|"([^"]*)"\|)? (\S+)$/gm)].map((m) => ({ from: m[1] ?? '', dotted: m[2] === '-.->', label: m[3], to: m[4] ?? '' }));
+  return [...mermaid.matchAll(/^ {2}(\S+) (-->|-\.->)(?:\|"([^"]*)"\|)? (\S+)$/gm)].map((m) => ({
+    from: m[1] ?? '',
+    dotted: m[2] === '-.->',
+    label: m[3],
+    to: m[4] ?? '',
+  }));
 }
 
 describe('flowToMermaid', () => {
@@ -28,8 +33,13 @@ describe('flowToMermaid', () => {
     for (const id of Object.keys(def.steps)) expect(out).toMatch(new RegExp(`^ {2}${nodeId(id)}[[{(]`, 'm'));
     const drawn = edgesOf(out);
     expect(drawn).toContainEqual({ from: 'start((start))', to: nodeId(def.start), label: undefined, dotted: false });
-    const expected = Object.entries(def.steps).flatMap(([id, s]) => stepEdges(s).map((e) => `${nodeId(id)}>${nodeId(e.target)}`)).sort();
-    const got = drawn.filter((e) => e.from !== 'start((start))').map((e) => `${e.from}>${e.to}`).sort();
+    const expected = Object.entries(def.steps)
+      .flatMap(([id, s]) => stepEdges(s).map((e) => `${nodeId(id)}>${nodeId(e.target)}`))
+      .sort();
+    const got = drawn
+      .filter((e) => e.from !== 'start((start))')
+      .map((e) => `${e.from}>${e.to}`)
+      .sort();
     expect(got).toEqual(expected);
   });
 
@@ -46,7 +56,13 @@ describe('flowToMermaid', () => {
 
   it('keeps Mermaid keywords and quotes in texts from breaking the diagram', () => {
     const def: FlowFile = {
-      id: 'x', version: 1, channels: ['sms'], data: [], session: { ttl: '3d' }, maxInvalid: 3, start: 'ask',
+      id: 'x',
+      version: 1,
+      channels: ['sms'],
+      data: [],
+      session: { ttl: '3d' },
+      maxInvalid: 3,
+      start: 'ask',
       steps: {
         ask: { type: 'menu', text: 'x.title', options: [{ label: 'x.quote', next: 'end' }] },
         end: { type: 'end', text: 'x.bye' },
@@ -61,7 +77,13 @@ describe('flowToMermaid', () => {
 
   it('cuts long texts so boxes stay readable', () => {
     const def: FlowFile = {
-      id: 'x', version: 1, channels: ['sms'], data: [], session: { ttl: '3d' }, maxInvalid: 3, start: 'a',
+      id: 'x',
+      version: 1,
+      channels: ['sms'],
+      data: [],
+      session: { ttl: '3d' },
+      maxInvalid: 3,
+      start: 'a',
       steps: { a: { type: 'end', text: 'x.long' } },
     };
     const out = flowToMermaid(def, { label: () => 'word '.repeat(40), maxLabel: 30 });
@@ -74,7 +96,11 @@ describe('flowToMermaid', () => {
 describe('jibu flows graph', () => {
   it('prints the shipped demo flow labelled with its English texts', async () => {
     const io = captureIo();
-    const code = await flowsGraphCommand('demo', { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', baseDir: ROOT }, io);
+    const code = await flowsGraphCommand(
+      'demo',
+      { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', baseDir: ROOT },
+      io,
+    );
     expect(code).toBe(0);
     const out = io.stdout.join('\n');
     expect(out).toContain('s_welcome -->|"1. Vaccine facts"| s_facts');
@@ -83,9 +109,17 @@ describe('jibu flows graph', () => {
 
   it('labels with another locale, or with keys', async () => {
     const sw = captureIo();
-    await flowsGraphCommand('demo', { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', locale: 'sw', baseDir: ROOT }, sw);
+    await flowsGraphCommand(
+      'demo',
+      { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', locale: 'sw', baseDir: ROOT },
+      sw,
+    );
     const keys = captureIo();
-    await flowsGraphCommand('flows/demo.yaml', { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', keys: true, baseDir: ROOT }, keys);
+    await flowsGraphCommand(
+      'flows/demo.yaml',
+      { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', keys: true, baseDir: ROOT },
+      keys,
+    );
     expect(sw.stdout.join('\n')).not.toContain('Vaccine facts');
     expect(keys.stdout.join('\n')).toContain('s_welcome -->|"1. demo.menu.facts"| s_facts');
   });
@@ -94,10 +128,22 @@ describe('jibu flows graph', () => {
     const out = path.join(tmpdir(), `jibu-graph-${process.pid}.mmd`);
     try {
       const io = captureIo();
-      expect(await flowsGraphCommand('demo', { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', out, baseDir: ROOT }, io)).toBe(0);
+      expect(
+        await flowsGraphCommand(
+          'demo',
+          { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', out, baseDir: ROOT },
+          io,
+        ),
+      ).toBe(0);
       expect(await readFile(out, 'utf8')).toMatch(/^flowchart TD\n/);
       const svg = captureIo();
-      expect(await flowsGraphCommand('demo', { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', out: 'demo.svg', baseDir: ROOT }, svg)).toBe(2);
+      expect(
+        await flowsGraphCommand(
+          'demo',
+          { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', out: 'demo.svg', baseDir: ROOT },
+          svg,
+        ),
+      ).toBe(2);
       expect(svg.stderr.join('\n')).toMatch(/No offline SVG renderer is installed/);
     } finally {
       await rm(out, { force: true });
@@ -106,7 +152,13 @@ describe('jibu flows graph', () => {
 
   it('says so when there is no such flow', async () => {
     const io = captureIo();
-    expect(await flowsGraphCommand('nosuchflow', { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', baseDir: ROOT }, io)).toBe(2);
+    expect(
+      await flowsGraphCommand(
+        'nosuchflow',
+        { flowsDir: 'flows', localesDir: 'locales', defaultLocale: 'en', baseDir: ROOT },
+        io,
+      ),
+    ).toBe(2);
     expect(io.stderr.join('\n')).toContain('no flow "nosuchflow"');
   });
 });

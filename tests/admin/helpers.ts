@@ -24,11 +24,21 @@ export async function fixtureSet(name: string): Promise<{ dir: string; cleanup: 
 }
 
 /** A temp copy of the shipped `flows/` and `locales/`, for gateways whose flows a test edits. */
-export async function shippedCopy(): Promise<{ dir: string; flowsDir: string; localesDir: string; cleanup: () => Promise<void> }> {
+export async function shippedCopy(): Promise<{
+  dir: string;
+  flowsDir: string;
+  localesDir: string;
+  cleanup: () => Promise<void>;
+}> {
   const dir = await mkdtemp(path.join(tmpdir(), 'jibu-admin-shipped-'));
   await cp(path.join(ROOT, 'flows'), path.join(dir, 'flows'), { recursive: true });
   await cp(path.join(ROOT, 'locales'), path.join(dir, 'locales'), { recursive: true });
-  return { dir, flowsDir: path.join(dir, 'flows'), localesDir: path.join(dir, 'locales'), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    flowsDir: path.join(dir, 'flows'),
+    localesDir: path.join(dir, 'locales'),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 /** The 1-based line of `# !<marker>` in a fixture file: where the fixture says the problem is. */
@@ -40,7 +50,10 @@ export async function markerLine(dir: string, file: string, marker: string): Pro
 }
 
 export async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false);
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Collects what a CLI command prints. */
@@ -51,7 +64,10 @@ export function captureIo(): CliIo & { stdout: string[]; stderr: string[] } {
 }
 
 /** Run the real `jibu` CLI (`tsx src/cli/main.ts …`) in `cwd`. */
-export function runJibu(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runJibu(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(TSX, [path.join(ROOT, 'src/cli/main.ts'), ...args], {
       cwd: opts.cwd ?? ROOT,
@@ -60,8 +76,12 @@ export function runJibu(args: string[], opts: { cwd?: string; env?: Record<strin
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });

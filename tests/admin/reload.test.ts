@@ -28,9 +28,23 @@ beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'jibu-reload-'));
   await cp(path.join(ROOT, 'flows/demo.yaml'), path.join(dir, 'flows/demo.yaml'), { recursive: true });
   await cp(path.join(ROOT, 'locales'), path.join(dir, 'locales'), { recursive: true });
-  t = await startTestGateway({ FLOWS_DIR: path.join(dir, 'flows'), LOCALES_DIR: path.join(dir, 'locales'), TZ: 'Africa/Nairobi' });
+  t = await startTestGateway({
+    FLOWS_DIR: path.join(dir, 'flows'),
+    LOCALES_DIR: path.join(dir, 'locales'),
+    TZ: 'Africa/Nairobi',
+  });
   admin = express();
-  admin.use('/admin', adminRouter({ adminToken: TOKEN, embedded: true, reloadFlows: t.gw.reloadFlows, queue: t.gw.queue, store: t.gw.store, flows: t.gw.flows }));
+  admin.use(
+    '/admin',
+    adminRouter({
+      adminToken: TOKEN,
+      embedded: true,
+      reloadFlows: t.gw.reloadFlows,
+      queue: t.gw.queue,
+      store: t.gw.store,
+      flows: t.gw.flows,
+    }),
+  );
 });
 afterEach(async () => {
   await t.stop();
@@ -38,7 +52,8 @@ afterEach(async () => {
 });
 
 const reload = () => request(admin).post('/admin/flows/reload').set('authorization', `Bearer ${TOKEN}`);
-const running = async () => (await request(admin).get('/admin/flows').set('authorization', `Bearer ${TOKEN}`)).body as { version: string };
+const running = async () =>
+  (await request(admin).get('/admin/flows').set('authorization', `Bearer ${TOKEN}`)).body as { version: string };
 
 /** One USSD caller, hop by hop, as Africa's Talking sends them (the whole path each time). */
 function caller(phoneNumber: string, sessionId: string) {
@@ -70,10 +85,18 @@ describe('POST /admin/flows/reload on a running gateway', () => {
     const res = await reload();
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('JIBU_FLOWS_INVALID');
-    const lineOfAction = (await readFile(path.join(dir, 'flows/demo.yaml'), 'utf8')).split('\n').findIndex((l) => l.includes('demo.recrod')) + 1;
-    expect(res.body.error.detail.problems).toContainEqual(expect.objectContaining({
-      file: expect.stringMatching(/flows\/demo\.yaml$/), line: lineOfAction, message: 'unknown action "demo.recrod"', severity: 'error',
-    }));
+    const lineOfAction =
+      (await readFile(path.join(dir, 'flows/demo.yaml'), 'utf8'))
+        .split('\n')
+        .findIndex((l) => l.includes('demo.recrod')) + 1;
+    expect(res.body.error.detail.problems).toContainEqual(
+      expect.objectContaining({
+        file: expect.stringMatching(/flows\/demo\.yaml$/),
+        line: lineOfAction,
+        message: 'unknown action "demo.recrod"',
+        severity: 'error',
+      }),
+    );
     expect((await running()).version).toBe(before.version);
 
     // The conversation in progress goes on, through the action the broken edit misspelt.

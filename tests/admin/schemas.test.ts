@@ -5,7 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { generateSchemas, staleSchemas, writeSchemas } from '../../src/cli/schemas.ts';
 import { ROOT } from './helpers.ts';
 
-type JsonSchema = { $schema?: string; title?: string; type?: string; required?: string[]; additionalProperties?: unknown; properties?: Record<string, JsonSchema>; [k: string]: unknown };
+type JsonSchema = {
+  $schema?: string;
+  title?: string;
+  type?: string;
+  required?: string[];
+  additionalProperties?: unknown;
+  properties?: Record<string, JsonSchema>;
+  [k: string]: unknown;
+};
 
 describe('JSON Schemas', () => {
   it('committed schemas/*.schema.json are exactly what the zod schemas generate (run `npx jibu schemas write` after a schema change)', async () => {
@@ -36,7 +44,12 @@ describe('JSON Schemas', () => {
 
     const deployment = JSON.parse(generateSchemas()['schemas/deployment.schema.json'] ?? '{}') as JsonSchema;
     expect(deployment.required ?? []).toEqual([]);
-    expect(deployment.properties?.sms?.properties?.segmentBudget).toMatchObject({ type: 'integer', minimum: 1, maximum: 10, default: 1 });
+    expect(deployment.properties?.sms?.properties?.segmentBudget).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+      maximum: 10,
+      default: 1,
+    });
   });
 
   it('every shipped flow file points editors at the flow schema on its first line', async () => {

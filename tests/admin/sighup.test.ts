@@ -14,7 +14,8 @@ let url = '';
 const logLines: string[] = [];
 let session = 0;
 
-const dial = async () => (await atUssd(url, { sessionId: `ATUid_hup_${++session}`, phoneNumber: '+254700000002', text: '' })).body;
+const dial = async () =>
+  (await atUssd(url, { sessionId: `ATUid_hup_${++session}`, phoneNumber: '+254700000002', text: '' })).body;
 const enDemo = () => path.join(copy.localesDir, 'en/demo.yaml');
 
 beforeAll(async () => {
@@ -25,7 +26,15 @@ beforeAll(async () => {
   // which would kill the wrapper and orphan the gateway.
   child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', FLOWS_DIR: copy.flowsDir, LOCALES_DIR: copy.localesDir, TZ: 'Africa/Nairobi' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      FLOWS_DIR: copy.flowsDir,
+      LOCALES_DIR: copy.localesDir,
+      TZ: 'Africa/Nairobi',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let buf = '';
@@ -35,9 +44,23 @@ beforeAll(async () => {
     buf = lines.pop() ?? '';
     logLines.push(...lines);
   });
-  child.stderr?.on('data', (d: Buffer) => { logLines.push(d.toString()); });
-  const listening = await eventually(() => logLines.map((l) => { try { return JSON.parse(l) as { port?: number; msg?: string }; } catch { return null; } })
-    .find((j) => j?.msg?.startsWith('Jibu listening') && j.port), 'the gateway to listen', 15_000);
+  child.stderr?.on('data', (d: Buffer) => {
+    logLines.push(d.toString());
+  });
+  const listening = await eventually(
+    () =>
+      logLines
+        .map((l) => {
+          try {
+            return JSON.parse(l) as { port?: number; msg?: string };
+          } catch {
+            return null;
+          }
+        })
+        .find((j) => j?.msg?.startsWith('Jibu listening') && j.port),
+    'the gateway to listen',
+    15_000,
+  );
   url = `http://127.0.0.1:${listening.port}`;
 }, 20_000);
 
@@ -54,14 +77,23 @@ describe('SIGHUP', () => {
     expect(await dial()).toMatch(/^CON Jibu demo\. What would you like to do\?/);
 
     const original = await readFile(enDemo(), 'utf8');
-    await writeFile(enDemo(), original.replace('welcome: Jibu demo. What would you like to do?', 'welcome: Jibu demo, reloaded. What would you like to do?'));
+    await writeFile(
+      enDemo(),
+      original.replace(
+        'welcome: Jibu demo. What would you like to do?',
+        'welcome: Jibu demo, reloaded. What would you like to do?',
+      ),
+    );
     child.kill('SIGHUP');
     await eventually(async () => (await dial()).startsWith('CON Jibu demo, reloaded.'), 'the reloaded text', 5_000);
     // pino writes asynchronously: the log line may arrive after the first answer with the new text.
     await eventually(() => logLines.some((l) => l.includes('SIGHUP: flows reloaded')), 'the reload in the log', 5_000);
 
     // A broken edit: an ICU syntax error. Refused; the last good set keeps answering.
-    await writeFile(enDemo(), original.replace('welcome: Jibu demo. What would you like to do?', "welcome: 'Jibu demo {oops'"));
+    await writeFile(
+      enDemo(),
+      original.replace('welcome: Jibu demo. What would you like to do?', "welcome: 'Jibu demo {oops'"),
+    );
     child.kill('SIGHUP');
     await eventually(() => logLines.some((l) => l.includes('SIGHUP: reload refused')), 'the refusal in the log', 5_000);
     expect(logLines.find((l) => l.includes('SIGHUP: reload refused'))).toContain('JIBU_FLOWS_INVALID');

@@ -29,12 +29,14 @@ describe('simulator router', () => {
     expect(page.text).toContain('<script type="module" src="phone.js"></script>');
     expect((await request(a).get('/simulator/phone.js')).headers['content-type']).toMatch(/javascript/);
     expect((await request(a).get('/simulator/phone.css')).headers['content-type']).toMatch(/^text\/css/);
-    for (const p of ['/simulator/%2e%2e/router.ts', '/simulator/..%2frouter.ts']) expect((await request(a).get(p)).status, p).not.toBe(200);
+    for (const p of ['/simulator/%2e%2e/router.ts', '/simulator/..%2frouter.ts'])
+      expect((await request(a).get(p)).status, p).not.toBe(200);
   });
 
   it('stays light: page, script and stylesheet together under 30 KB', async () => {
     let total = 0;
-    for (const f of ['index.html', 'phone.js', 'phone.css']) total += (await stat(path.join(SIMULATOR_PUBLIC_DIR, f))).size;
+    for (const f of ['index.html', 'phone.js', 'phone.css'])
+      total += (await stat(path.join(SIMULATOR_PUBLIC_DIR, f))).size;
     expect(total).toBeLessThan(30 * 1024);
   });
 
@@ -42,7 +44,10 @@ describe('simulator router', () => {
     const html = await readFile(path.join(SIMULATOR_PUBLIC_DIR, 'index.html'), 'utf8');
     const ids = [...html.matchAll(/<(?:input|select)\b[^>]*\bid="([^"]+)"/g)].map((m) => m[1]);
     expect(ids.length).toBeGreaterThan(2);
-    for (const id of ids) expect(html, `label for #${id}`).toMatch(new RegExp(`<label[^>]*for="${id}"|<label[^>]*>\\s*<input[^>]*id="${id}"`));
+    for (const id of ids)
+      expect(html, `label for #${id}`).toMatch(
+        new RegExp(`<label[^>]*for="${id}"|<label[^>]*>\\s*<input[^>]*id="${id}"`),
+      );
     expect(html).toMatch(/id="screen"[^>]*aria-live="polite"/);
     expect(html).toMatch(/id="feed"[^>]*aria-live="polite"/);
     expect(html).toMatch(/<html lang="en">/);
@@ -53,8 +58,12 @@ describe('simulator router', () => {
     expect(res.status).toBe(200);
     expect(res.body.ussdCode).toBe('*384*12#');
     const phones = res.body.phones as Array<{ phone: string; role: string }>;
-    expect(phones).toContainEqual(expect.objectContaining({ phone: DEMO.caregivers.oneChildDueInTwoDays.phone, role: 'caregiver' }));
-    expect(phones).toContainEqual(expect.objectContaining({ phone: DEMO.caseWorkers.kidutani.phone, role: 'caseWorker' }));
+    expect(phones).toContainEqual(
+      expect.objectContaining({ phone: DEMO.caregivers.oneChildDueInTwoDays.phone, role: 'caregiver' }),
+    );
+    expect(phones).toContainEqual(
+      expect.objectContaining({ phone: DEMO.caseWorkers.kidutani.phone, role: 'caseWorker' }),
+    );
     expect(phones).toHaveLength(Object.keys(DEMO.caregivers).length + Object.keys(DEMO.caseWorkers).length);
   });
 

@@ -15,13 +15,17 @@ function flow(yaml: string): ParsedFlow {
 function locales(texts: Record<string, Record<string, string | string[]>>): LocaleSet {
   const entries = new Map<string, Map<string, LocaleEntry>>();
   for (const [lang, keys] of Object.entries(texts)) {
-    entries.set(lang, new Map(Object.entries(keys).map(([k, v]) => [k, { value: v, file: `locales/${lang}/visit.yaml`, line: 1 }])));
+    entries.set(
+      lang,
+      new Map(Object.entries(keys).map(([k, v]) => [k, { value: v, file: `locales/${lang}/visit.yaml`, line: 1 }])),
+    );
   }
   return new LocaleSet(entries, 'en');
 }
 
 const SYSTEM = { 'answer.yes': 'Yes', 'answer.no': 'No' };
-const LONG_EN = 'Please bring the vaccination card and any medicine the child takes, and come before noon because the nurse leaves early on Fridays.';
+const LONG_EN =
+  'Please bring the vaccination card and any medicine the child takes, and come before noon because the nurse leaves early on Fridays.';
 
 const SAY_ACTION_END = `
 id: visit
@@ -37,11 +41,15 @@ steps:
 
 describe('smsBudgetProblems', () => {
   it('measures a say, through an action, together with the end text it flows into', () => {
-    const set = locales({ en: { ...SYSTEM, 'visit.info': LONG_EN, 'visit.done': 'Thank you. See you at the clinic on Friday.' } });
+    const set = locales({
+      en: { ...SYSTEM, 'visit.info': LONG_EN, 'visit.done': 'Thank you. See you at the clinic on Friday.' },
+    });
     const [p, ...rest] = smsBudgetProblems([flow(SAY_ACTION_END)], set, { budget: 1 });
     expect(rest).toEqual([]);
     expect(p).toMatchObject({ file: 'flows/visit.yaml', line: 10, severity: 'warning' });
-    expect(p?.message).toBe("SMS reply at end done after say info is over the deployment's budget of 1 segment in en: up to 2 segments");
+    expect(p?.message).toBe(
+      "SMS reply at end done after say info is over the deployment's budget of 1 segment in en: up to 2 segments",
+    );
   });
 
   it('is quiet when the budget allows the segments', () => {
@@ -52,7 +60,11 @@ describe('smsBudgetProblems', () => {
   it('names every locale over budget and the worst one, with the characters that force UCS-2', () => {
     const set = locales({
       en: { ...SYSTEM, 'visit.info': 'Bring the card.', 'visit.done': 'Thank you.' },
-      pt: { ...SYSTEM, 'visit.info': 'Traga o cartão de vacinação e os medicamentos da criança.', 'visit.done': 'Obrigado. Até sexta-feira na clínica.' },
+      pt: {
+        ...SYSTEM,
+        'visit.info': 'Traga o cartão de vacinação e os medicamentos da criança.',
+        'visit.done': 'Obrigado. Até sexta-feira na clínica.',
+      },
     });
     const [p] = smsBudgetProblems([flow(SAY_ACTION_END)], set, { budget: 1 });
     expect(p?.message).toMatch(/ in pt: up to 2 segments$/);
@@ -60,7 +72,14 @@ describe('smsBudgetProblems', () => {
   });
 
   it('measures the folded text when the deployment folds accents', () => {
-    const set = locales({ en: SYSTEM, pt: { ...SYSTEM, 'visit.info': 'Traga o cartão de vacinação e os medicamentos da criança.', 'visit.done': 'Obrigado. Até sexta-feira na clínica.' } });
+    const set = locales({
+      en: SYSTEM,
+      pt: {
+        ...SYSTEM,
+        'visit.info': 'Traga o cartão de vacinação e os medicamentos da criança.',
+        'visit.done': 'Obrigado. Até sexta-feira na clínica.',
+      },
+    });
     expect(smsBudgetProblems([flow(SAY_ACTION_END)], set, { budget: 1, foldAccents: true })).toEqual([]);
   });
 
@@ -85,6 +104,18 @@ steps:
     // 150 + "\n1. Come" + "\n2. Move" = 166 characters: two segments.
     expect(p?.message).toMatch(/^SMS reply at menu pick is over .* up to 2 segments$/);
     expect(p?.hint).toMatch(/^worst: en, 166 GSM-7 units/);
-    expect(smsBudgetProblems([flow(menu.replace('channels: [sms]', 'channels: [ussd]').replace('entry: { sms: true }', "entry: { ussd: ['*1#'] }"))], set, { budget: 1 })).toEqual([]);
+    expect(
+      smsBudgetProblems(
+        [
+          flow(
+            menu
+              .replace('channels: [sms]', 'channels: [ussd]')
+              .replace('entry: { sms: true }', "entry: { ussd: ['*1#'] }"),
+          ),
+        ],
+        set,
+        { budget: 1 },
+      ),
+    ).toEqual([]);
   });
 });

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 // the embedded-default wiring (src/server/embedded.ts); the lint rule is what holds that wall.
 describe('the emulator wall', () => {
   const eslint = new ESLint();
-  const probe = (filePath: string, spec: string) => eslint.lintText(`import { DEMO } from '${spec}';\nexport const x = DEMO;\n`, { filePath });
+  const probe = (filePath: string, spec: string) =>
+    eslint.lintText(`import { DEMO } from '${spec}';\nexport const x = DEMO;\n`, { filePath });
   const restricted = async (filePath: string, spec: string) =>
     (await probe(filePath, spec))[0]!.messages.some((m) => m.ruleId === 'no-restricted-imports');
 

@@ -38,7 +38,10 @@ let page: Page;
 /** The simulator mounted the way the lead mounts it in front of the gateway's own routes: one origin for the page and the webhooks. */
 async function serve(gateway: TestGateway): Promise<{ server: Server; url: string }> {
   const app = express();
-  app.use('/simulator', simulatorRouter({ events: gateway.gw.events, demoPhones: demoPhoneList(), ussdCode: '*384*12#' }));
+  app.use(
+    '/simulator',
+    simulatorRouter({ events: gateway.gw.events, demoPhones: demoPhoneList(), ussdCode: '*384*12#' }),
+  );
   app.use(gateway.gw.app);
   const listening = app.listen(0, '127.0.0.1');
   await once(listening, 'listening');
@@ -52,12 +55,25 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'jibu-browser-'));
   await cp(path.join(ROOT, 'flows/demo.yaml'), path.join(dir, 'flows/demo.yaml'));
   await cp(path.join(ROOT, 'locales'), path.join(dir, 'locales'), { recursive: true });
-  t = await startTestGateway({ FLOWS_DIR: path.join(dir, 'flows'), LOCALES_DIR: path.join(dir, 'locales'), TZ: 'Africa/Nairobi' });
+  t = await startTestGateway({
+    FLOWS_DIR: path.join(dir, 'flows'),
+    LOCALES_DIR: path.join(dir, 'locales'),
+    TZ: 'Africa/Nairobi',
+  });
   ({ server, url } = await serve(t));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
 }, 30_000);
@@ -80,7 +96,13 @@ async function receives(text: string, action: () => Promise<void>): Promise<void
   const matching = page.locator('#inbox li.msg.in', { hasText: text });
   const before = await matching.count();
   await action();
-  await page.waitForFunction(([t, n]) => Array.from(document.querySelectorAll('#inbox li.msg.in')).filter((li) => li.textContent?.includes(t as string)).length > (n as number), [text, before], { timeout: 5_000 });
+  await page.waitForFunction(
+    ([t, n]) =>
+      Array.from(document.querySelectorAll('#inbox li.msg.in')).filter((li) => li.textContent?.includes(t as string))
+        .length > (n as number),
+    [text, before],
+    { timeout: 5_000 },
+  );
 }
 
 async function screenShows(text: string | RegExp): Promise<string> {
@@ -118,17 +140,25 @@ describe('web phone simulator', () => {
 
   it('holds the same conversation by SMS: replies arrive in the inbox and the effects appear in the feed', async () => {
     await enter('hi');
-    await page.locator('#inbox li.msg.in', { hasText: 'Jibu demo. What would you like to do?' }).waitFor({ timeout: 5_000 });
-    await page.locator('#feed li[data-type="sms.sent"]', { hasText: 'Jibu demo. What would you like to do?' }).waitFor({ timeout: 5_000 });
+    await page
+      .locator('#inbox li.msg.in', { hasText: 'Jibu demo. What would you like to do?' })
+      .waitFor({ timeout: 5_000 });
+    await page
+      .locator('#feed li[data-type="sms.sent"]', { hasText: 'Jibu demo. What would you like to do?' })
+      .waitFor({ timeout: 5_000 });
 
     await enter('2');
     // On SMS the age question waits a day for a reply: a durable timer, shown as an effect.
     await page.locator('#feed li[data-type="timer.set"]').waitFor({ timeout: 5_000 });
-    await page.locator('#inbox li.msg.in', { hasText: 'How old is your child, in months?' }).waitFor({ timeout: 5_000 });
+    await page
+      .locator('#inbox li.msg.in', { hasText: 'How old is your child, in months?' })
+      .waitFor({ timeout: 5_000 });
     await enter('9');
     await page.locator('#inbox li.msg.in', { hasText: 'When is the next clinic visit?' }).waitFor({ timeout: 5_000 });
     await enter(NEXT_YEAR_DATE);
-    await page.locator('#inbox li.msg.in', { hasText: "Do you have the child's vaccination card?" }).waitFor({ timeout: 5_000 });
+    await page
+      .locator('#inbox li.msg.in', { hasText: "Do you have the child's vaccination card?" })
+      .waitFor({ timeout: 5_000 });
     await enter('2');
     const last = page.locator('#feed li[data-type="sms.sent"]', { hasText: /Reference [A-Z2-9]{6}/ });
     await last.waitFor({ timeout: 5_000 });
@@ -138,7 +168,14 @@ describe('web phone simulator', () => {
     const meta = await page.locator('#inbox li.msg.in .meta').last().innerText();
     expect(meta).toMatch(/^\d+ characters · (GSM-7|UCS-2) · \d+ SMS$/);
     // Only this number's effects are listed.
-    const others = await page.locator('#feed li').evaluateAll((items, me) => items.filter((li) => !li.textContent?.includes(me as string) && li.getAttribute('data-type') !== 'timer.set').length, PHONE);
+    const others = await page
+      .locator('#feed li')
+      .evaluateAll(
+        (items, me) =>
+          items.filter((li) => !li.textContent?.includes(me as string) && li.getAttribute('data-type') !== 'timer.set')
+            .length,
+        PHONE,
+      );
     expect(others).toBe(0);
 
     await mkdir(ARTIFACTS, { recursive: true });
@@ -158,18 +195,40 @@ describe('web phone simulator', () => {
 
   it('shows a DHIS2 write with its payload, and its result when the relay reports it', async () => {
     // The page's side of the feed contract: what the runner and the DHIS2 relay emit for a write.
-    const payload = { events: [{ event: 'Ev1Abcdefgh', status: 'SCHEDULE', scheduledAt: '2027-06-15', notes: [{ value: 'confirmed by SMS' }] }] };
+    const payload = {
+      events: [
+        { event: 'Ev1Abcdefgh', status: 'SCHEDULE', scheduledAt: '2027-06-15', notes: [{ value: 'confirmed by SMS' }] },
+      ],
+    };
     const at = Date.now();
-    t.gw.events.emit({ type: 'dhis2.queued', id: 'dhis2:R1:x', op: 'confirmVisit', ref: 'R1', phone: PHONE, payload, at });
+    t.gw.events.emit({
+      type: 'dhis2.queued',
+      id: 'dhis2:R1:x',
+      op: 'confirmVisit',
+      ref: 'R1',
+      phone: PHONE,
+      payload,
+      at,
+    });
     t.gw.events.emit({ type: 'dhis2.written', ids: ['dhis2:R1:x'], status: 'OK', at });
-    t.gw.events.emit({ type: 'dhis2.queued', id: 'dhis2:R2:y', op: 'confirmVisit', ref: 'R2', phone: '+254700000099', payload, at });
+    t.gw.events.emit({
+      type: 'dhis2.queued',
+      id: 'dhis2:R2:y',
+      op: 'confirmVisit',
+      ref: 'R2',
+      phone: '+254700000099',
+      payload,
+      at,
+    });
     const queued = page.locator('#feed li[data-type="dhis2.queued"]');
     await queued.waitFor({ timeout: 5_000 });
     expect(await queued.count()).toBe(1);
     expect(await queued.innerText()).toContain('DHIS2 write queued: confirmVisit');
     await queued.locator('summary').click();
     expect(JSON.parse(await queued.locator('pre').innerText())).toEqual(payload);
-    await page.locator('#feed li[data-type="dhis2.written"]', { hasText: 'DHIS2 write OK' }).waitFor({ timeout: 5_000 });
+    await page
+      .locator('#feed li[data-type="dhis2.written"]', { hasText: 'DHIS2 write OK' })
+      .waitFor({ timeout: 5_000 });
     // "Show every number" brings the other caller's write in.
     await page.check('#all-numbers');
     expect(await page.locator('#feed li[data-type="dhis2.queued"]').count()).toBe(2);
@@ -202,9 +261,14 @@ describe('web phone simulator on the caregiver flows', () => {
     // The caregiver flows (and the demo they fall back to) on a gateway whose DHIS2 relay writes to its embedded emulator.
     cgDir = await mkdtemp(path.join(tmpdir(), 'jibu-browser-cg-'));
     await mkdir(path.join(cgDir, 'flows'), { recursive: true });
-    for (const f of ['demo.yaml', 'caregiver-main.yaml', 'caregiver-aefi.yaml', 'caregiver-reminder.yaml']) await cp(path.join(ROOT, 'flows', f), path.join(cgDir, 'flows', f));
+    for (const f of ['demo.yaml', 'caregiver-main.yaml', 'caregiver-aefi.yaml', 'caregiver-reminder.yaml'])
+      await cp(path.join(ROOT, 'flows', f), path.join(cgDir, 'flows', f));
     await cp(path.join(ROOT, 'locales'), path.join(cgDir, 'locales'), { recursive: true });
-    cg = await startTestGateway({ FLOWS_DIR: path.join(cgDir, 'flows'), LOCALES_DIR: path.join(cgDir, 'locales'), TZ: 'Africa/Nairobi' });
+    cg = await startTestGateway({
+      FLOWS_DIR: path.join(cgDir, 'flows'),
+      LOCALES_DIR: path.join(cgDir, 'locales'),
+      TZ: 'Africa/Nairobi',
+    });
     ({ server: cgServer, url: cgUrl } = await serve(cg));
   }, 30_000);
 
@@ -222,11 +286,15 @@ describe('web phone simulator on the caregiver flows', () => {
       await p.selectOption('#number', PHONE);
       await p.fill('#input', '*384*12#');
       await p.click('#call');
-      await p.locator('#screen-text', { hasText: /^Neema: next clinic visit \d\d\/\d\d\/\d{4}\./ }).waitFor({ timeout: 5_000 });
+      await p
+        .locator('#screen-text', { hasText: /^Neema: next clinic visit \d\d\/\d\d\/\d{4}\./ })
+        .waitFor({ timeout: 5_000 });
       expect(await p.locator('#screen-text').innerText()).toContain('1. Confirm the visit');
       await p.fill('#input', '1');
       await p.press('#input', 'Enter');
-      await p.locator('#screen-text', { hasText: /Thank you\. We expect Neema at the clinic on/ }).waitFor({ timeout: 5_000 });
+      await p
+        .locator('#screen-text', { hasText: /Thank you\. We expect Neema at the clinic on/ })
+        .waitFor({ timeout: 5_000 });
       const ref = /Ref ([A-Z2-9]{6})\./.exec(await p.locator('#screen-text').innerText())?.[1];
       expect(ref).toMatch(/^[A-Z2-9]{6}$/);
 
@@ -236,7 +304,11 @@ describe('web phone simulator on the caregiver flows', () => {
       expect(await queued.innerText()).toContain('DHIS2 write queued: event.note');
       expect(await queued.innerText()).toContain(`ref ${ref}`);
       await queued.locator('summary').click();
-      const payload = JSON.parse(await queued.locator('pre').innerText()) as { op: string; event: string; note: string };
+      const payload = JSON.parse(await queued.locator('pre').innerText()) as {
+        op: string;
+        event: string;
+        note: string;
+      };
       expect(payload).toMatchObject({ op: 'event.note', note: expect.stringContaining(`(Jibu ref ${ref})`) });
 
       // The relay writes to the embedded DHIS2 and reports it: no event is emitted by this test.

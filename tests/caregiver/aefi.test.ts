@@ -10,12 +10,13 @@ beforeAll(async () => {
 });
 
 const tr = (locale: string, key: string, params?: Record<string, unknown>) => set.translate(locale, key, params);
-const notifications = (effects: Effect[]) => effects.filter((e): e is Extract<Effect, { type: 'notify' }> => e.type === 'notify');
+const notifications = (effects: Effect[]) =>
+  effects.filter((e): e is Extract<Effect, { type: 'notify' }> => e.type === 'notify');
 const KEYWORD: Record<Lang, string> = { en: 'Reaction', fr: 'MAPI', pt: 'Reação', rw: 'ingaruka', sw: 'MADHARA' };
 const YESTERDAY: Record<Lang, string> = { en: 'yesterday', fr: 'hier', pt: 'ontem', rw: 'ejo hashize', sw: 'jana' };
 
 describe('a reaction reported by SMS keyword', () => {
-  it.each(LANGS)('the keyword of %s opens the report for the caregiver\'s vaccinated child', (locale) => {
+  it.each(LANGS)("the keyword of %s opens the report for the caregiver's vaccinated child", (locale) => {
     const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday, locale);
     const r = cg.send(KEYWORD[locale]);
     expect(r.flowId).toBe(CAREGIVER_AEFI_FLOW);
@@ -23,40 +24,61 @@ describe('a reaction reported by SMS keyword', () => {
     expect(text(r).split('\n')).toHaveLength(9);
   });
 
-  it.each(LANGS)('reaction, severity and date are written as a note with the follow-up flag on the latest visit (%s)', (locale) => {
-    const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday, locale);
-    cg.send(KEYWORD[locale]);
-    expect(text(cg.send('1')).split('\n')[0]).toBe(tr(locale, 'caregiver.aefi.severity'));
-    expect(text(cg.send('2'))).toBe(tr(locale, 'caregiver.aefi.since'));
-    const r = cg.send(YESTERDAY[locale]);
-    const [w, ...more] = writes(r);
-    expect(more).toEqual([]);
-    expect(w?.payload).toEqual({
-      op: 'event.update', event: eventOf(PHONES.visitedYesterday, 'Tumaini').latest, followUp: true,
-      note: `Caregiver reported a reaction after vaccination by SMS: fever, moderate, since 2025-11-24 (Jibu ref ${w?.ref})`,
-    });
-    expect(notifications(r.effects)).toEqual([]);
-    expect(r.reply?.text).toBe(tr(locale, 'caregiver.aefi.done', { ref: w?.ref }));
-    expect(r.session).toBeNull();
-  });
+  it.each(LANGS)(
+    'reaction, severity and date are written as a note with the follow-up flag on the latest visit (%s)',
+    (locale) => {
+      const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday, locale);
+      cg.send(KEYWORD[locale]);
+      expect(text(cg.send('1')).split('\n')[0]).toBe(tr(locale, 'caregiver.aefi.severity'));
+      expect(text(cg.send('2'))).toBe(tr(locale, 'caregiver.aefi.since'));
+      const r = cg.send(YESTERDAY[locale]);
+      const [w, ...more] = writes(r);
+      expect(more).toEqual([]);
+      expect(w?.payload).toEqual({
+        op: 'event.update',
+        event: eventOf(PHONES.visitedYesterday, 'Tumaini').latest,
+        followUp: true,
+        note: `Caregiver reported a reaction after vaccination by SMS: fever, moderate, since 2025-11-24 (Jibu ref ${w?.ref})`,
+      });
+      expect(notifications(r.effects)).toEqual([]);
+      expect(r.reply?.text).toBe(tr(locale, 'caregiver.aefi.done', { ref: w?.ref }));
+      expect(r.session).toBeNull();
+    },
+  );
 
   it('a severe reaction also alerts the case worker (a notify effect) and tells the caregiver to go now', () => {
     const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday);
     cg.send('REACTION');
     const r = cg.say('1', '3', '24/11');
     const [w] = writes(r);
-    expect(w?.payload).toMatchObject({ op: 'event.update', followUp: true, note: expect.stringContaining('fever, severe, since 2025-11-24') });
-    expect(notifications(r.effects)).toEqual([{
-      type: 'notify',
-      kind: 'aefi.severe',
-      payload: {
-        ref: w?.ref, event: eventOf(PHONES.visitedYesterday, 'Tumaini').latest, trackedEntity: 'qzI862dkHXz', orgUnit: 'JbVilJmb001',
-        childName: 'Tumaini', caregiverPhone: PHONES.visitedYesterday, reaction: 'fever', severity: 'severe', since: '2025-11-24',
-        channel: 'sms', reportedAt: '2025-11-25T09:00:00.000Z',
-        text: `Jibu: severe reaction reported for Tumaini (caregiver ${PHONES.visitedYesterday}): fever since 2025-11-24. Ref ${w?.ref}`,
+    expect(w?.payload).toMatchObject({
+      op: 'event.update',
+      followUp: true,
+      note: expect.stringContaining('fever, severe, since 2025-11-24'),
+    });
+    expect(notifications(r.effects)).toEqual([
+      {
+        type: 'notify',
+        kind: 'aefi.severe',
+        payload: {
+          ref: w?.ref,
+          event: eventOf(PHONES.visitedYesterday, 'Tumaini').latest,
+          trackedEntity: 'qzI862dkHXz',
+          orgUnit: 'JbVilJmb001',
+          childName: 'Tumaini',
+          caregiverPhone: PHONES.visitedYesterday,
+          reaction: 'fever',
+          severity: 'severe',
+          since: '2025-11-24',
+          channel: 'sms',
+          reportedAt: '2025-11-25T09:00:00.000Z',
+          text: `Jibu: severe reaction reported for Tumaini (caregiver ${PHONES.visitedYesterday}): fever since 2025-11-24. Ref ${w?.ref}`,
+        },
       },
-    }]);
-    expect(r.reply?.text).toMatch(/^Thank you\. A health worker will contact you\. If Tumaini is very sick, go to the health facility now\. Ref [A-Z2-9]{6}\.$/);
+    ]);
+    expect(r.reply?.text).toMatch(
+      /^Thank you\. A health worker will contact you\. If Tumaini is very sick, go to the health facility now\. Ref [A-Z2-9]{6}\.$/,
+    );
   });
 
   it('fits (convulsions) alert the case worker whatever severity was chosen', () => {
@@ -64,7 +86,9 @@ describe('a reaction reported by SMS keyword', () => {
     cg.send('reaction');
     const r = cg.say('6', '1', 'today');
     expect(notifications(r.effects).map((n) => n.kind)).toEqual(['aefi.severe']);
-    expect(writes(r)[0]?.payload).toMatchObject({ note: expect.stringContaining('fits (convulsions), mild, since 2025-11-25') });
+    expect(writes(r)[0]?.payload).toMatchObject({
+      note: expect.stringContaining('fits (convulsions), mild, since 2025-11-25'),
+    });
   });
 
   it('refuses a date in the future', () => {
@@ -79,7 +103,9 @@ describe('a reaction reported by SMS keyword', () => {
     const cg = new Caregiver(set, 'sms', PHONES.twoChildren);
     expect(text(cg.send('AEFI'))).toBe('Which child had a reaction?\n1. Amina\n2. Juma');
     const r = cg.say('2', '3', '1', 'yesterday');
-    expect(writes(r).map((w) => w.payload)).toEqual([expect.objectContaining({ op: 'event.update', event: eventOf(PHONES.twoChildren, 'Juma').latest })]);
+    expect(writes(r).map((w) => w.payload)).toEqual([
+      expect.objectContaining({ op: 'event.update', event: eventOf(PHONES.twoChildren, 'Juma').latest }),
+    ]);
   });
 
   it('the keyword interrupts a reminder conversation waiting for 1 or 2, and the report goes on from there', () => {
@@ -98,7 +124,12 @@ describe('a reaction reported by SMS keyword', () => {
 
   it('says so when no visit is on record to attach the report to', () => {
     const r = new Caregiver(set, 'sms', PHONES.noVaccination).send('MADHARA');
-    expect(r.reply).toEqual(expect.objectContaining({ end: true, text: 'We have no recent vaccination on record for your children. If a child is unwell, go to the health facility.' }));
+    expect(r.reply).toEqual(
+      expect.objectContaining({
+        end: true,
+        text: 'We have no recent vaccination on record for your children. If a child is unwell, go to the health facility.',
+      }),
+    );
     expect(r.effects).toEqual([]);
   });
 
@@ -107,7 +138,11 @@ describe('a reaction reported by SMS keyword', () => {
     const cg = new Caregiver(noFlag, 'sms', PHONES.visitedYesterday);
     cg.send('REACTION');
     const w = writes(cg.say('3', '1', 'today'))[0];
-    expect(w?.payload).toEqual({ op: 'event.update', event: eventOf(PHONES.visitedYesterday, 'Tumaini').latest, note: expect.stringContaining('rash, mild') });
+    expect(w?.payload).toEqual({
+      op: 'event.update',
+      event: eventOf(PHONES.visitedYesterday, 'Tumaini').latest,
+      note: expect.stringContaining('rash, mild'),
+    });
   });
 });
 
@@ -120,10 +155,14 @@ describe('a reaction reported from the caregiver menu (USSD)', () => {
     expect(reaction.stepId).toBe('aefi_reaction');
     const r = cg.say('2', '1', '25112025');
     expect(r.reply?.end).toBe(true);
-    expect(writes(r).map((w) => w.payload)).toEqual([expect.objectContaining({
-      op: 'event.update', event: eventOf(PHONES.twoChildren, 'Amina').latest, followUp: true,
-      note: expect.stringContaining('by USSD: swelling or pain at the injection site, mild, since 2025-11-25'),
-    })]);
+    expect(writes(r).map((w) => w.payload)).toEqual([
+      expect.objectContaining({
+        op: 'event.update',
+        event: eventOf(PHONES.twoChildren, 'Amina').latest,
+        followUp: true,
+        note: expect.stringContaining('by USSD: swelling or pain at the injection site, mild, since 2025-11-25'),
+      }),
+    ]);
     for (const step of cg.log) expect(text(step.result).length).toBeLessThanOrEqual(160);
   });
 
@@ -131,7 +170,10 @@ describe('a reaction reported from the caregiver menu (USSD)', () => {
     const cg = new Caregiver(set, 'ussd', PHONES.noVaccination);
     cg.dial();
     const r = cg.send('3');
-    expect(r.reply).toEqual({ text: 'We have no vaccination on record for Wema yet. If Wema is unwell, go to the health facility.', end: true });
+    expect(r.reply).toEqual({
+      text: 'We have no vaccination on record for Wema yet. If Wema is unwell, go to the health facility.',
+      end: true,
+    });
   });
 
   it.each(LANGS)('golden transcript of a severe report in %s', async (locale) => {

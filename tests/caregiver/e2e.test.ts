@@ -42,16 +42,39 @@ interface World {
 }
 
 /** A gateway on a fixed clock sharing `emu`; it synced the read model from it at start-up. */
-async function world(opts: { emu?: Emulator; clock?: ReturnType<typeof fixedClock>; redisPrefix?: string; bin?: Array<() => Promise<void>> } = {}): Promise<World> {
+async function world(
+  opts: {
+    emu?: Emulator;
+    clock?: ReturnType<typeof fixedClock>;
+    redisPrefix?: string;
+    bin?: Array<() => Promise<void>>;
+  } = {},
+): Promise<World> {
   const clock = opts.clock ?? fixedClock(NOW);
   const emu = opts.emu ?? createEmulator({ version: '2.40', clock, seed: { children: 20 } });
   const env: Record<string, string> = { TZ, ...(opts.redisPrefix ? { REDIS_URL } : {}) };
-  const t = await startTestGateway(env, { clock, emulator: emu, ...(opts.redisPrefix ? { redisPrefix: opts.redisPrefix } : {}) });
+  const t = await startTestGateway(env, {
+    clock,
+    emulator: emu,
+    ...(opts.redisPrefix ? { redisPrefix: opts.redisPrefix } : {}),
+  });
   const bin = opts.bin ?? cleanups;
   // The gateway's own relay paces imports (1 s between partial batches, 2 s backoff): right for DHIS2,
   // slow for a test. A second relay on the same queue, with short intervals, takes the writes first.
   const quiet: RelayLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-  const relay = startDhis2Relay({ queue: t.gw.queue, store: t.gw.store, client: t.gw.dhis2, clock, logger: quiet, deployment: t.gw.deployment, timeZone: TZ, intervalMs: 20, backoffMs: 50, maxBackoffMs: 200, attempts: 1000 });
+  const relay = startDhis2Relay({
+    queue: t.gw.queue,
+    store: t.gw.store,
+    client: t.gw.dhis2,
+    clock,
+    logger: quiet,
+    deployment: t.gw.deployment,
+    timeZone: TZ,
+    intervalMs: 20,
+    backoffMs: 50,
+    maxBackoffMs: 200,
+    attempts: 1000,
+  });
   const stop = async () => {
     await relay.close();
     await t.stop();
@@ -69,16 +92,36 @@ async function remind(w: World, phone: string): Promise<void> {
   const key = sessionKey('sms', phone);
   const loaded = await w.gw.store.lockAndLoad(phone, key);
   const r = startFlow(w.gw.runner.flows(), loaded.session, {
-    ...start, channel: 'sms', phone, contact: loaded.contact, now: w.clock.now(), newId: randomUUID,
+    ...start,
+    channel: 'sms',
+    phone,
+    contact: loaded.contact,
+    now: w.clock.now(),
+    newId: randomUUID,
   });
-  const jobs: QueuedJob[] = r.effects.flatMap((e) => (e.type === 'sendSms' ? [{ id: `sms:${randomUUID()}`, queue: 'outbox-sms' as const, name: 'sendSms', data: { to: e.to, text: e.text, locale: e.locale, reply: false, provider: 'http' } }] : []));
+  const jobs: QueuedJob[] = r.effects.flatMap((e) =>
+    e.type === 'sendSms'
+      ? [
+          {
+            id: `sms:${randomUUID()}`,
+            queue: 'outbox-sms' as const,
+            name: 'sendSms',
+            data: { to: e.to, text: e.text, locale: e.locale, reply: false, provider: 'http' },
+          },
+        ]
+      : [],
+  );
   expect(jobs).toHaveLength(1);
   await w.gw.store.commit(loaded.lock, { sessionKey: key, session: r.session, sessionTtlMs: r.sessionTtlMs, jobs });
 }
 
 /** The generic HTTP provider delivering an SMS from `phone` (a provider retry resends the same id). */
 async function sms(w: World, phone: string, text: string, id: string): Promise<number> {
-  const res = await fetch(`${w.t.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, from: phone, to: '21512', text }) });
+  const res = await fetch(`${w.t.url}/sms/http`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id, from: phone, to: '21512', text }),
+  });
   return res.status;
 }
 
@@ -110,7 +153,9 @@ describe('a reminder reply over SMS, through the gateway into DHIS2', () => {
 
     await remind(w, phone);
     await eventually(() => smsTo(w, phone).length === 1, 'the reminder SMS');
-    expect(smsTo(w, phone)[0]).toBe('Neema has a clinic visit on 27/11/2025.\n1. Confirm the visit\n2. Change the date');
+    expect(smsTo(w, phone)[0]).toBe(
+      'Neema has a clinic visit on 27/11/2025.\n1. Confirm the visit\n2. Change the date',
+    );
 
     // The provider delivers "2" twice (same message id): one answer, one step.
     expect(await sms(w, phone, '2', 'AT-reply-1')).toBe(200);
@@ -126,16 +171,28 @@ describe('a reminder reply over SMS, through the gateway into DHIS2', () => {
     expect(extra).toEqual([]);
     const ref = /Ref ([A-Z2-9]{6})/.exec(confirmation ?? '')?.[1];
 
-    await eventually(() => imports(w.emu).slice(importsBefore).some((r) => r.status === 503), 'the failed first import');
+    await eventually(
+      () =>
+        imports(w.emu)
+          .slice(importsBefore)
+          .some((r) => r.status === 503),
+      'the failed first import',
+    );
     w.clock.advance(60_000);
     const after = await eventually(async () => {
       const e = await dhis2Event(w, uid);
       return e.scheduledAt?.startsWith('2025-12-02') ? e : null;
     }, 'the new scheduledAt in DHIS2');
     const added = (after.notes ?? []).filter((n) => !(before.notes ?? []).some((b) => b.note === n.note));
-    expect(added.map((n) => n.value)).toEqual([`Caregiver moved the visit from 2025-11-27 to 2025-12-02 by SMS (Jibu ref ${ref})`]);
+    expect(added.map((n) => n.value)).toEqual([
+      `Caregiver moved the visit from 2025-11-27 to 2025-12-02 by SMS (Jibu ref ${ref})`,
+    ]);
     expect(after.status).toBe('SCHEDULE');
-    expect(imports(w.emu).slice(importsBefore).map((r) => r.status)).toEqual([503, 200]);
+    expect(
+      imports(w.emu)
+        .slice(importsBefore)
+        .map((r) => r.status),
+    ).toEqual([503, 200]);
     // The relay kept the read model in step: the next screen shows the new date without a sync.
     expect((await getCaregiver(w.gw.store, phone))?.children[0]?.next?.scheduledAt).toBe('2025-12-02');
     expect(await w.gw.queue.deadLetters('outbox-dhis2')).toEqual([]);
@@ -143,7 +200,8 @@ describe('a reminder reply over SMS, through the gateway into DHIS2', () => {
 
   it('a retried import whose first answer was lost (503 after commit) still leaves one note', async () => {
     const phone = PHONES.twoChildren;
-    const uid = (await getCaregiver(w.gw.store, phone))?.children.find((c) => c.firstName === 'Juma')?.next?.event ?? '';
+    const uid =
+      (await getCaregiver(w.gw.store, phone))?.children.find((c) => c.firstName === 'Juma')?.next?.event ?? '';
     const before = (await dhis2Event(w, uid)).notes?.length ?? 0;
     const importsBefore = imports(w.emu).length;
     await remind(w, phone);
@@ -151,12 +209,26 @@ describe('a reminder reply over SMS, through the gateway into DHIS2', () => {
     await sms(w, phone, '2', 'AT-two-1'); // Juma
     await sms(w, phone, '1', 'AT-two-2'); // confirm
     await eventually(() => smsTo(w, phone).some((t) => t.startsWith('Thank you. We expect Juma')), 'the confirmation');
-    await eventually(() => imports(w.emu).slice(importsBefore).some((r) => r.status === 503), 'the lost answer');
+    await eventually(
+      () =>
+        imports(w.emu)
+          .slice(importsBefore)
+          .some((r) => r.status === 503),
+      'the lost answer',
+    );
     w.clock.advance(60_000);
-    await eventually(() => imports(w.emu).slice(importsBefore).some((r) => r.status === 200), 'the retried import');
+    await eventually(
+      () =>
+        imports(w.emu)
+          .slice(importsBefore)
+          .some((r) => r.status === 200),
+      'the retried import',
+    );
     const notes = (await dhis2Event(w, uid)).notes ?? [];
     expect(notes).toHaveLength(before + 1);
-    expect(notes.at(-1)?.value).toMatch(/^Caregiver confirmed the visit of 2025-11-27 by SMS \(Jibu ref [A-Z2-9]{6}\)$/);
+    expect(notes.at(-1)?.value).toMatch(
+      /^Caregiver confirmed the visit of 2025-11-27 by SMS \(Jibu ref [A-Z2-9]{6}\)$/,
+    );
   });
 
   it('with DHIS2 down the whole conversation, the caregiver still gets the confirmation, and the write lands when DHIS2 is back', async () => {
@@ -168,14 +240,27 @@ describe('a reminder reply over SMS, through the gateway into DHIS2', () => {
     try {
       await remind(w, phone);
       await sms(w, phone, '1', 'AT-down-1');
-      await eventually(() => smsTo(w, phone).some((t) => /^Thank you\. We expect Baraka at the clinic on 25\/11\/2025\. Ref [A-Z2-9]{6}\.$/.test(t)), 'the confirmation while DHIS2 is down');
-      await eventually(async () => (await w.gw.queue.counts('outbox-dhis2')).delayed === 1, 'the write waiting for DHIS2');
+      await eventually(
+        () =>
+          smsTo(w, phone).some((t) =>
+            /^Thank you\. We expect Baraka at the clinic on 25\/11\/2025\. Ref [A-Z2-9]{6}\.$/.test(t),
+          ),
+        'the confirmation while DHIS2 is down',
+      );
+      await eventually(
+        async () => (await w.gw.queue.counts('outbox-dhis2')).delayed === 1,
+        'the write waiting for DHIS2',
+      );
       expect(imports(w.emu).slice(importsBefore)).toEqual([]);
     } finally {
       w.emu.faults.down = false;
     }
     w.clock.advance(10 * 60_000);
-    await eventually(async () => ((await dhis2Event(w, uid)).notes?.length ?? 0) === notesBefore + 1, 'the note once DHIS2 is back', 8000);
+    await eventually(
+      async () => ((await dhis2Event(w, uid)).notes?.length ?? 0) === notesBefore + 1,
+      'the note once DHIS2 is back',
+      8000,
+    );
   });
 
   it('a caller who is not a caregiver still gets the demo flow through the gateway', async () => {
@@ -200,14 +285,24 @@ describe('with Redis', () => {
     emu.faults.down = true;
     await remind(first, phone);
     await sms(first, phone, '1', 'AT-redis-1');
-    await eventually(() => smsTo(first, phone).some((t) => t.startsWith('Thank you. We expect Neema')), 'the confirmation');
+    await eventually(
+      () => smsTo(first, phone).some((t) => t.startsWith('Thank you. We expect Neema')),
+      'the confirmation',
+    );
     // The relay tried, failed and put the write back to wait: nothing reached DHIS2.
-    await eventually(async () => (await first.gw.queue.counts('outbox-dhis2')).delayed === 1, 'the write waiting for DHIS2');
+    await eventually(
+      async () => (await first.gw.queue.counts('outbox-dhis2')).delayed === 1,
+      'the write waiting for DHIS2',
+    );
     await first.stop();
 
     emu.faults.down = false;
     const second = await world({ emu, clock, redisPrefix: prefix });
-    await eventually(async () => ((await dhis2Event(second, uid)).notes?.length ?? 0) === notesBefore + 1, 'the note after the restart', 8000);
+    await eventually(
+      async () => ((await dhis2Event(second, uid)).notes?.length ?? 0) === notesBefore + 1,
+      'the note after the restart',
+      8000,
+    );
     // A provider retry of the same reply after the restart is still recognised: no second answer.
     await sms(second, phone, '1', 'AT-redis-1');
     await new Promise((r) => setTimeout(r, 200));

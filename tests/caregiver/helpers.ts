@@ -3,10 +3,24 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { buildFlowSet, startFlow, turn, type Effect, type FlowSet, type LoadFlowSetResult, type TurnResult } from '../../src/conversation/index.ts';
+import {
+  buildFlowSet,
+  startFlow,
+  turn,
+  type Effect,
+  type FlowSet,
+  type LoadFlowSetResult,
+  type TurnResult,
+} from '../../src/conversation/index.ts';
 import { readLocales } from '../../src/conversation/locales.ts';
 import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
-import { caregiverData, createCaregiverModule, reminderChildren, reminderStart, type CaregiverData } from '../../src/conversation/actions/caregiver.ts';
+import {
+  caregiverData,
+  createCaregiverModule,
+  reminderChildren,
+  reminderStart,
+  type CaregiverData,
+} from '../../src/conversation/actions/caregiver.ts';
 import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
 import type { CaregiverView } from '../../src/dhis2/readmodel/types.ts';
 import type { Contact, SessionRecord } from '../../src/store/types.ts';
@@ -82,7 +96,9 @@ export function eventOf(phone: string, firstName: string): { next: string; lates
 /** The shipped flow files these tests run: the caregiver flows, and the demo that non-caregivers land on. */
 export async function caregiverFlowFiles(): Promise<Array<{ file: string; text: string }>> {
   const names = (await readdir(path.join(ROOT, 'flows'))).filter((n) => /^(caregiver-.*|demo)\.yaml$/.test(n)).sort();
-  return Promise.all(names.map(async (n) => ({ file: `flows/${n}`, text: await readFile(path.join(ROOT, 'flows', n), 'utf8') })));
+  return Promise.all(
+    names.map(async (n) => ({ file: `flows/${n}`, text: await readFile(path.join(ROOT, 'flows', n), 'utf8') })),
+  );
 }
 
 /**
@@ -101,8 +117,14 @@ export async function buildCaregiverSet(opts: { deployment?: Deployment } = {}):
   const registry = createDomainRegistry(deployment, [createCaregiverModule()]);
   const loc = await readLocales(path.join(ROOT, 'locales'), { defaultLocale: 'en', relativeTo: ROOT });
   return buildFlowSet({
-    flowFiles: await caregiverFlowFiles(), locales: loc.set, localeProblems: loc.problems, localeFiles: loc.files, registry,
-    localesDir: 'locales', timeZone: TZ, defaultCountry: 'KE',
+    flowFiles: await caregiverFlowFiles(),
+    locales: loc.set,
+    localeProblems: loc.problems,
+    localeFiles: loc.files,
+    registry,
+    localesDir: 'locales',
+    timeZone: TZ,
+    defaultCountry: 'KE',
   });
 }
 
@@ -145,7 +167,13 @@ export class Caregiver {
     const chosen = new Set(events ?? view.children.flatMap((c) => (c.next ? [c.next.event] : [])));
     const start = reminderStart({ phone: this.phone, today: TODAY, children: reminderChildren(view, chosen) });
     const result = startFlow(this.set, this.session, {
-      ...start, channel: 'sms', phone: this.phone, contact: this.contact, locale: this.contact.locale, now: this.now, newId: this.newId,
+      ...start,
+      channel: 'sms',
+      phone: this.phone,
+      contact: this.contact,
+      locale: this.contact.locale,
+      now: this.now,
+      newId: this.newId,
     });
     this.session = result.session;
     this.log.push({ input: '(reminder)', result });
@@ -159,11 +187,21 @@ export class Caregiver {
   }
 
   send(input: string): TurnResult {
-    const ussd = this.channel === 'ussd' ? { sessionId: `ATUid_cg_${this.dials}`, serviceCode: '*384*12#', isNew: this.fresh } : undefined;
+    const ussd =
+      this.channel === 'ussd'
+        ? { sessionId: `ATUid_cg_${this.dials}`, serviceCode: '*384*12#', isNew: this.fresh }
+        : undefined;
     this.fresh = false;
     const result = turn(this.set, this.session, {
-      channel: this.channel, phone: this.phone, text: input, locale: this.contact.locale, contact: this.contact,
-      now: this.now, newId: this.newId, data: this.data, ...(ussd ? { ussd } : {}),
+      channel: this.channel,
+      phone: this.phone,
+      text: input,
+      locale: this.contact.locale,
+      contact: this.contact,
+      now: this.now,
+      newId: this.newId,
+      data: this.data,
+      ...(ussd ? { ussd } : {}),
     });
     for (const e of result.effects) if (e.type === 'setContact') this.contact = { ...this.contact, ...e.patch };
     this.session = result.session;
@@ -180,17 +218,22 @@ export class Caregiver {
 
   /** The conversation as the caregiver reads it, with state and effects (golden files). */
   transcript(): string {
-    return this.log
-      .map(({ input, result }) => {
-        const said = input === '' && this.channel === 'ussd' ? '(dial)' : input;
-        const sent = result.effects.filter((e): e is Extract<Effect, { type: 'sendSms' }> => e.type === 'sendSms').map((e) => `SMS out ${e.text}`);
-        const label = this.channel === 'ussd' ? (result.reply?.end ? 'END' : 'CON') : `SMS${result.reply?.end ? ' (ended)' : ''}`;
-        const screen = result.reply ? `${label} ${result.reply.text}` : sent.join('\n') || '(no reply)';
-        const effects = result.effects.filter((e) => e.type !== 'sendSms');
-        const fx = effects.length ? `\n  effects: ${JSON.stringify(effects)}` : '';
-        return `> ${said}\n${screen}\n  [${result.outcome} ${result.flowId ?? '-'}/${result.stepId ?? '-'} ${result.locale}]${fx}`;
-      })
-      .join('\n\n') + '\n';
+    return (
+      this.log
+        .map(({ input, result }) => {
+          const said = input === '' && this.channel === 'ussd' ? '(dial)' : input;
+          const sent = result.effects
+            .filter((e): e is Extract<Effect, { type: 'sendSms' }> => e.type === 'sendSms')
+            .map((e) => `SMS out ${e.text}`);
+          const label =
+            this.channel === 'ussd' ? (result.reply?.end ? 'END' : 'CON') : `SMS${result.reply?.end ? ' (ended)' : ''}`;
+          const screen = result.reply ? `${label} ${result.reply.text}` : sent.join('\n') || '(no reply)';
+          const effects = result.effects.filter((e) => e.type !== 'sendSms');
+          const fx = effects.length ? `\n  effects: ${JSON.stringify(effects)}` : '';
+          return `> ${said}\n${screen}\n  [${result.outcome} ${result.flowId ?? '-'}/${result.stepId ?? '-'} ${result.locale}]${fx}`;
+        })
+        .join('\n\n') + '\n'
+    );
   }
 }
 

@@ -1,7 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import { createDataLoader, createDomainRegistry } from '../../src/conversation/actions/index.ts';
-import { caregiverData, caregiverModule, loadCaregiver, reminderChildren, reminderStart } from '../../src/conversation/actions/caregiver.ts';
+import {
+  caregiverData,
+  caregiverModule,
+  loadCaregiver,
+  reminderChildren,
+  reminderStart,
+} from '../../src/conversation/actions/caregiver.ts';
 import { defaultDeployment, parseDeployment } from '../../src/dhis2/deployment.ts';
 import { rmKeys, type CaregiverView } from '../../src/dhis2/readmodel/types.ts';
 import { createMemoryJobQueue, createMemoryStore, createRedisStore } from '../../src/store/index.ts';
@@ -25,24 +31,40 @@ const stores: Record<'memory' | 'redis', () => Promise<Store>> = {
     await requireRedis();
     const prefix = uniquePrefix('caregiver-loader');
     prefixes.push(prefix);
-    const store = createRedisStore({ redis: REDIS_URL, prefix, queue: createMemoryJobQueue({ clock: fixedClock(NOW) }) });
+    const store = createRedisStore({
+      redis: REDIS_URL,
+      prefix,
+      queue: createMemoryJobQueue({ clock: fixedClock(NOW) }),
+    });
     closers.push(() => store.close());
     return store;
   },
 };
 
-const ctx = (store: Store, phone: string, now = NOW, deployment = defaultDeployment()) => ({ store, phone, channel: 'sms' as const, now, deployment });
+const ctx = (store: Store, phone: string, now = NOW, deployment = defaultDeployment()) => ({
+  store,
+  phone,
+  channel: 'sms' as const,
+  now,
+  deployment,
+});
 
 describe.each(['memory', 'redis'] as const)('the caregiver loader (%s store)', (kind) => {
-  it('reads the caller\'s view from the read model and judges each visit for today', async () => {
+  it("reads the caller's view from the read model and judges each visit for today", async () => {
     const store = await stores[kind]();
     await store.setJson(rmKeys.caregiver(PHONES.threeChildren), viewOf(PHONES.threeChildren));
     await store.setJson(rmKeys.sync(), { timeZone: 'Africa/Nairobi' });
     const data = await loadCaregiver(ctx(store, PHONES.threeChildren));
     expect(data?.today).toBe('2025-11-25');
-    expect(data?.children.map((c) => [c.name, c.status, c.scheduledAt])).toEqual([['Saida', 'missed', '2025-11-22'], ['Hamisi', 'upcoming', '2025-11-27']]);
+    expect(data?.children.map((c) => [c.name, c.status, c.scheduledAt])).toEqual([
+      ['Saida', 'missed', '2025-11-22'],
+      ['Hamisi', 'upcoming', '2025-11-27'],
+    ]);
     expect(data?.due.map((c) => c.name)).toEqual(['Saida', 'Hamisi']);
-    expect(data?.vaccinated.map((c) => c.latestEvent)).toEqual([viewOf(PHONES.threeChildren)?.children[0]?.latestEvent, viewOf(PHONES.threeChildren)?.children[1]?.latestEvent]);
+    expect(data?.vaccinated.map((c) => c.latestEvent)).toEqual([
+      viewOf(PHONES.threeChildren)?.children[0]?.latestEvent,
+      viewOf(PHONES.threeChildren)?.children[1]?.latestEvent,
+    ]);
   });
 
   it('gives null for a phone with no child, so the caregiver role does not apply', async () => {
@@ -70,15 +92,17 @@ describe('"today" for the visit status', () => {
     expect(data?.children[0]?.status).toBe('today');
   });
 
-  it('is the deployment\'s zone when it sets one', async () => {
+  it("is the deployment's zone when it sets one", async () => {
     await store.setJson(rmKeys.sync(), { timeZone: 'Africa/Nairobi' });
-    const data = await loadCaregiver(ctx(store, PHONES.dueToday, new Date('2025-11-24T22:30:00Z'), parseDeployment({ timeZone: 'Africa/Dakar' })));
+    const data = await loadCaregiver(
+      ctx(store, PHONES.dueToday, new Date('2025-11-24T22:30:00Z'), parseDeployment({ timeZone: 'Africa/Dakar' })),
+    );
     expect(data?.children[0]?.status).toBe('upcoming');
   });
 });
 
 describe('what the module gives the runner', () => {
-  it('declares the caregiver data and role, and the runner\'s loader serves it', async () => {
+  it("declares the caregiver data and role, and the runner's loader serves it", async () => {
     const registry = createDomainRegistry(defaultDeployment(), [caregiverModule]);
     expect(registry.data.has('caregiver')).toBe(true);
     expect(registry.roles.caregiver?.needs).toEqual(['caregiver']);
@@ -91,7 +115,7 @@ describe('what the module gives the runner', () => {
   });
 });
 
-describe('the scheduler\'s side (reminderStart)', () => {
+describe("the scheduler's side (reminderStart)", () => {
   it('puts exactly the children the message is about in the data, missed first', () => {
     const view = viewOf(PHONES.threeChildren) as CaregiverView;
     const all = new Set(view.children.flatMap((c) => (c.next ? [c.next.event] : [])));
@@ -102,11 +126,34 @@ describe('the scheduler\'s side (reminderStart)', () => {
       `Hamisi upcoming ${view.children[1]?.next?.event}`,
     ]);
     const hamisi = new Set([view.children[1]?.next?.event ?? '']);
-    expect(reminderStart({ phone: view.phone, today: '2025-11-25', children: reminderChildren(view, hamisi) }).data.caregiver.due.map((c) => c.name)).toEqual(['Hamisi']);
+    expect(
+      reminderStart({
+        phone: view.phone,
+        today: '2025-11-25',
+        children: reminderChildren(view, hamisi),
+      }).data.caregiver.due.map((c) => c.name),
+    ).toEqual(['Hamisi']);
   });
 
   it('accepts DHIS2 timestamps for the visit date', () => {
-    const data = caregiverData({ phone: '+254700000002', children: [{ trackedEntity: 'te1', firstName: ' Neema ', next: { event: 'ev1', scheduledAt: '2025-11-27T00:00:00.000' } }] }, '2025-11-25');
-    expect(data.children[0]).toMatchObject({ name: 'Neema', scheduledAt: '2025-11-27', status: 'upcoming', event: 'ev1' });
+    const data = caregiverData(
+      {
+        phone: '+254700000002',
+        children: [
+          {
+            trackedEntity: 'te1',
+            firstName: ' Neema ',
+            next: { event: 'ev1', scheduledAt: '2025-11-27T00:00:00.000' },
+          },
+        ],
+      },
+      '2025-11-25',
+    );
+    expect(data.children[0]).toMatchObject({
+      name: 'Neema',
+      scheduledAt: '2025-11-27',
+      status: 'upcoming',
+      event: 'ev1',
+    });
   });
 });

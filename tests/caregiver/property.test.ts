@@ -16,50 +16,77 @@ describe('whatever a caregiver types', () => {
   it('a reply to a reminder writes at most one thing, and only a note or a move of the reminded event within the window', () => {
     const answer = fc.oneof(
       fc.string({ maxLength: 20 }),
-      fc.constantFrom('1', '2', '3', '0', '00', '98', 'kesho', 'demain', 'tomorrow', 'ejo', 'amanhã', 'leo', 'yesterday'),
+      fc.constantFrom(
+        '1',
+        '2',
+        '3',
+        '0',
+        '00',
+        '98',
+        'kesho',
+        'demain',
+        'tomorrow',
+        'ejo',
+        'amanhã',
+        'leo',
+        'yesterday',
+      ),
       fc.integer({ min: -30, max: 90 }).map((d) => addDays(TODAY, d).split('-').reverse().join('')),
-      fc.integer({ min: -30, max: 90 }).map((d) => { const [, m, day] = addDays(TODAY, d).split('-'); return `${day}/${m}`; }),
+      fc.integer({ min: -30, max: 90 }).map((d) => {
+        const [, m, day] = addDays(TODAY, d).split('-');
+        return `${day}/${m}`;
+      }),
     );
     fc.assert(
-      fc.property(fc.constantFrom(...LANGS), fc.constantFrom(PHONES.oneChild, PHONES.twoChildren, PHONES.missedYesterday), fc.array(answer, { maxLength: 6 }), (locale, phone, inputs) => {
-        const cg = new Caregiver(set, 'sms', phone, locale);
-        const reminded = cg.remind();
-        expect(reminded.session).not.toBeNull();
-        const events = new Set((cg.data.caregiver?.due ?? []).map((c) => c.event));
-        const all = [];
-        for (const input of inputs) {
-          const r = cg.send(input);
-          expect(text(r).length).toBeGreaterThan(0);
-          all.push(...writes(r));
-          if (!r.session) break;
-        }
-        expect(all.length).toBeLessThanOrEqual(1);
-        for (const w of all) {
-          const p = w.payload as { op: string; event: string; scheduledAt?: string };
-          expect(events.has(p.event)).toBe(true);
-          expect(['event.note', 'event.reschedule']).toContain(p.op);
-          if (p.scheduledAt) {
-            const d = daysBetween(TODAY, p.scheduledAt);
-            expect(d).toBeGreaterThanOrEqual(0);
-            expect(d).toBeLessThanOrEqual(60);
+      fc.property(
+        fc.constantFrom(...LANGS),
+        fc.constantFrom(PHONES.oneChild, PHONES.twoChildren, PHONES.missedYesterday),
+        fc.array(answer, { maxLength: 6 }),
+        (locale, phone, inputs) => {
+          const cg = new Caregiver(set, 'sms', phone, locale);
+          const reminded = cg.remind();
+          expect(reminded.session).not.toBeNull();
+          const events = new Set((cg.data.caregiver?.due ?? []).map((c) => c.event));
+          const all = [];
+          for (const input of inputs) {
+            const r = cg.send(input);
+            expect(text(r).length).toBeGreaterThan(0);
+            all.push(...writes(r));
+            if (!r.session) break;
           }
-        }
-      }),
+          expect(all.length).toBeLessThanOrEqual(1);
+          for (const w of all) {
+            const p = w.payload as { op: string; event: string; scheduledAt?: string };
+            expect(events.has(p.event)).toBe(true);
+            expect(['event.note', 'event.reschedule']).toContain(p.op);
+            if (p.scheduledAt) {
+              const d = daysBetween(TODAY, p.scheduledAt);
+              expect(d).toBeGreaterThanOrEqual(0);
+              expect(d).toBeLessThanOrEqual(60);
+            }
+          }
+        },
+      ),
       { numRuns: 120 },
     );
   });
 
   it('every USSD screen of the caregiver menu fits 160 characters', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...LANGS), fc.constantFrom(PHONES.oneChild, PHONES.threeChildren, PHONES.noVisit, PHONES.visitedYesterday), fc.array(fc.constantFrom('1', '2', '3', '4', '5', '7', '0', '00', '98', 'x', '28112025'), { maxLength: 8 }), (locale, phone, inputs) => {
-        const cg = new Caregiver(set, 'ussd', phone, locale);
-        expect(text(cg.dial()).length).toBeLessThanOrEqual(160);
-        for (const input of inputs) {
-          const r = cg.send(input);
-          expect(text(r).length).toBeLessThanOrEqual(160);
-          if (!r.session) break;
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...LANGS),
+        fc.constantFrom(PHONES.oneChild, PHONES.threeChildren, PHONES.noVisit, PHONES.visitedYesterday),
+        fc.array(fc.constantFrom('1', '2', '3', '4', '5', '7', '0', '00', '98', 'x', '28112025'), { maxLength: 8 }),
+        (locale, phone, inputs) => {
+          const cg = new Caregiver(set, 'ussd', phone, locale);
+          expect(text(cg.dial()).length).toBeLessThanOrEqual(160);
+          for (const input of inputs) {
+            const r = cg.send(input);
+            expect(text(r).length).toBeLessThanOrEqual(160);
+            if (!r.session) break;
+          }
+        },
+      ),
       { numRuns: 120 },
     );
   });

@@ -20,7 +20,14 @@ describe('a reminder about one child (SMS)', () => {
     expect(r.outcome).toBe('started');
     expect(r.flowId).toBe(CAREGIVER_REMINDER_FLOW);
     expect(r.reply).toBeNull();
-    expect(r.effects).toEqual([{ type: 'sendSms', to: PHONES.oneChild, text: 'Neema has a clinic visit on 27/11/2025.\n1. Confirm the visit\n2. Change the date', locale: 'en' }]);
+    expect(r.effects).toEqual([
+      {
+        type: 'sendSms',
+        to: PHONES.oneChild,
+        text: 'Neema has a clinic visit on 27/11/2025.\n1. Confirm the visit\n2. Change the date',
+        locale: 'en',
+      },
+    ]);
     expect(r.session?.flowId).toBe(CAREGIVER_REMINDER_FLOW);
     expect(r.sessionTtlMs).toBe(2 * 86_400_000);
   });
@@ -35,9 +42,15 @@ describe('a reminder about one child (SMS)', () => {
     expect(more).toEqual([]);
     // E1315: no data values on a SCHEDULE event, so the confirmation is a note, in the staff language.
     expect(w?.op).toBe('event.note');
-    expect(w?.payload).toEqual({ op: 'event.note', event: eventOf(PHONES.oneChild, 'Neema').next, note: `Caregiver confirmed the visit of 2025-11-27 by SMS (Jibu ref ${w?.ref})` });
+    expect(w?.payload).toEqual({
+      op: 'event.note',
+      event: eventOf(PHONES.oneChild, 'Neema').next,
+      note: `Caregiver confirmed the visit of 2025-11-27 by SMS (Jibu ref ${w?.ref})`,
+    });
     expect(w?.ref).toMatch(REF);
-    expect(r.reply?.text).toBe(tr(locale, 'caregiver.done.confirmed', { name: 'Neema', date: '2025-11-27', ref: w?.ref }));
+    expect(r.reply?.text).toBe(
+      tr(locale, 'caregiver.done.confirmed', { name: 'Neema', date: '2025-11-27', ref: w?.ref }),
+    );
     expect(r.reply?.text).toContain('27/11/2025');
   });
 
@@ -49,39 +62,51 @@ describe('a reminder about one child (SMS)', () => {
     expect(r.reply?.measure).toEqual({ encoding: 'GSM-7', segments: 1 });
   });
 
-  it.each(LANGS)('"2" then a valid date moves the visit with a note and confirms the new date and reference (%s)', (locale) => {
-    const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-    cg.remind();
-    const ask = cg.send('2');
-    expect(text(ask)).toBe(tr(locale, 'caregiver.ask.new_date', { name: 'Neema' }));
-    expect(writes(ask)).toEqual([]);
-    const r = cg.send('02122025');
-    const [w, ...more] = writes(r);
-    expect(more).toEqual([]);
-    expect(w?.payload).toEqual({
-      op: 'event.reschedule', event: eventOf(PHONES.oneChild, 'Neema').next, scheduledAt: '2025-12-02',
-      note: `Caregiver moved the visit from 2025-11-27 to 2025-12-02 by SMS (Jibu ref ${w?.ref})`,
-    });
-    expect(r.reply?.text).toBe(tr(locale, 'caregiver.done.rescheduled', { name: 'Neema', date: '2025-12-02', ref: w?.ref }));
-    expect(r.reply?.text).toContain('02/12/2025');
-    expect(r.reply?.text).toContain(w?.ref);
-    expect(r.session).toBeNull();
-  });
+  it.each(LANGS)(
+    '"2" then a valid date moves the visit with a note and confirms the new date and reference (%s)',
+    (locale) => {
+      const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
+      cg.remind();
+      const ask = cg.send('2');
+      expect(text(ask)).toBe(tr(locale, 'caregiver.ask.new_date', { name: 'Neema' }));
+      expect(writes(ask)).toEqual([]);
+      const r = cg.send('02122025');
+      const [w, ...more] = writes(r);
+      expect(more).toEqual([]);
+      expect(w?.payload).toEqual({
+        op: 'event.reschedule',
+        event: eventOf(PHONES.oneChild, 'Neema').next,
+        scheduledAt: '2025-12-02',
+        note: `Caregiver moved the visit from 2025-11-27 to 2025-12-02 by SMS (Jibu ref ${w?.ref})`,
+      });
+      expect(r.reply?.text).toBe(
+        tr(locale, 'caregiver.done.rescheduled', { name: 'Neema', date: '2025-12-02', ref: w?.ref }),
+      );
+      expect(r.reply?.text).toContain('02/12/2025');
+      expect(r.reply?.text).toContain(w?.ref);
+      expect(r.session).toBeNull();
+    },
+  );
 
-  it.each(LANGS)('a date in the past gets the past-date hint and the question again, nothing is written (%s)', (locale) => {
-    const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-    cg.remind();
-    cg.send('2');
-    const r = cg.send('20/11/2025');
-    expect(r.outcome).toBe('reprompt');
-    expect(writes(r)).toEqual([]);
-    expect(text(r)).toBe(`${tr(locale, 'invalid.date_past')}\n${tr(locale, 'caregiver.ask.new_date', { name: 'Neema' })}`);
-    expect(r.session).not.toBeNull();
-    // Still answerable: a good date goes through.
-    expect(writes(cg.send('01122025'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-01' });
-  });
+  it.each(LANGS)(
+    'a date in the past gets the past-date hint and the question again, nothing is written (%s)',
+    (locale) => {
+      const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
+      cg.remind();
+      cg.send('2');
+      const r = cg.send('20/11/2025');
+      expect(r.outcome).toBe('reprompt');
+      expect(writes(r)).toEqual([]);
+      expect(text(r)).toBe(
+        `${tr(locale, 'invalid.date_past')}\n${tr(locale, 'caregiver.ask.new_date', { name: 'Neema' })}`,
+      );
+      expect(r.session).not.toBeNull();
+      // Still answerable: a good date goes through.
+      expect(writes(cg.send('01122025'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-01' });
+    },
+  );
 
-  it.each(LANGS)('a date beyond the deployment\'s reschedule window gets the window hint (%s)', (locale) => {
+  it.each(LANGS)("a date beyond the deployment's reschedule window gets the window hint (%s)", (locale) => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
     cg.remind();
     cg.send('2');
@@ -111,24 +136,34 @@ describe('a reminder about one child (SMS)', () => {
     expect(writes(cg.send('3/12'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-03' });
   });
 
-  it.each(LANGS)('anything else gets one short hint and the same question; the reply still counts after it (%s)', (locale) => {
-    const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-    cg.remind();
-    const r = cg.send('hello, who is this?');
-    expect(r.outcome).toBe('reprompt');
-    expect(writes(r)).toEqual([]);
-    const [hint, ...rest] = text(r).split('\n');
-    expect(hint).toBe(tr(locale, 'caregiver.hint.reply'));
-    expect(rest[0]).toBe(tr(locale, 'caregiver.reminder.visit', { name: 'Neema', date: '2025-11-27', status: 'upcoming' }));
-    expect(writes(cg.send('1'))[0]?.op).toBe('event.note');
-  });
+  it.each(LANGS)(
+    'anything else gets one short hint and the same question; the reply still counts after it (%s)',
+    (locale) => {
+      const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
+      cg.remind();
+      const r = cg.send('hello, who is this?');
+      expect(r.outcome).toBe('reprompt');
+      expect(writes(r)).toEqual([]);
+      const [hint, ...rest] = text(r).split('\n');
+      expect(hint).toBe(tr(locale, 'caregiver.hint.reply'));
+      expect(rest[0]).toBe(
+        tr(locale, 'caregiver.reminder.visit', { name: 'Neema', date: '2025-11-27', status: 'upcoming' }),
+      );
+      expect(writes(cg.send('1'))[0]?.op).toBe('event.note');
+    },
+  );
 
   it('ends politely after three answers it cannot read, writing nothing', () => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild);
     cg.remind();
     cg.say('ok', 'yes', 'thanks');
     const r = cg.send('??');
-    expect(r.reply).toEqual(expect.objectContaining({ text: 'Sorry, we could not understand your answer. Please try again later.', end: true }));
+    expect(r.reply).toEqual(
+      expect.objectContaining({
+        text: 'Sorry, we could not understand your answer. Please try again later.',
+        end: true,
+      }),
+    );
     expect(cg.log.flatMap((s) => writes(s.result))).toEqual([]);
   });
 
@@ -140,7 +175,9 @@ describe('a reminder about one child (SMS)', () => {
 
   it('says "today" for a visit due today', () => {
     const cg = new Caregiver(set, 'sms', PHONES.dueToday);
-    expect(text(cg.remind())).toBe('Baraka has a clinic visit today, 25/11/2025.\n1. Confirm the visit\n2. Change the date');
+    expect(text(cg.remind())).toBe(
+      'Baraka has a clinic visit today, 25/11/2025.\n1. Confirm the visit\n2. Change the date',
+    );
   });
 });
 
@@ -148,20 +185,33 @@ describe('a reminder to a phone with several children due', () => {
   it.each(LANGS)('asks which child first, then confirms for the child chosen (%s)', (locale) => {
     const cg = new Caregiver(set, 'sms', PHONES.twoChildren, locale);
     const first = text(cg.remind());
-    const option = (name: string) => tr(locale, 'caregiver.child.option', { name, date: '2025-11-27', status: 'upcoming' });
-    expect(first).toBe([tr(locale, 'caregiver.reminder.which_child'), `1. ${option('Amina')}`, `2. ${option('Juma')}`].join('\n'));
+    const option = (name: string) =>
+      tr(locale, 'caregiver.child.option', { name, date: '2025-11-27', status: 'upcoming' });
+    expect(first).toBe(
+      [tr(locale, 'caregiver.reminder.which_child'), `1. ${option('Amina')}`, `2. ${option('Juma')}`].join('\n'),
+    );
     const choice = cg.send('2');
     expect(text(choice)).toContain('Juma');
     const r = cg.send('1');
-    expect(writes(r).map((w) => w.payload)).toEqual([expect.objectContaining({ op: 'event.note', event: eventOf(PHONES.twoChildren, 'Juma').next })]);
+    expect(writes(r).map((w) => w.payload)).toEqual([
+      expect.objectContaining({ op: 'event.note', event: eventOf(PHONES.twoChildren, 'Juma').next }),
+    ]);
   });
 
   it('reads in English as "1. Amina 27/11/2025, 2. Juma 27/11/2025"', () => {
     const cg = new Caregiver(set, 'sms', PHONES.twoChildren);
-    expect(text(cg.remind())).toBe('Clinic visits are coming up. Which child?\n1. Amina 27/11/2025\n2. Juma 27/11/2025');
+    expect(text(cg.remind())).toBe(
+      'Clinic visits are coming up. Which child?\n1. Amina 27/11/2025\n2. Juma 27/11/2025',
+    );
     cg.send('1');
     const r = cg.say('2', 'kesho');
-    expect(writes(r).map((w) => w.payload)).toEqual([expect.objectContaining({ op: 'event.reschedule', event: eventOf(PHONES.twoChildren, 'Amina').next, scheduledAt: '2025-11-26' })]);
+    expect(writes(r).map((w) => w.payload)).toEqual([
+      expect.objectContaining({
+        op: 'event.reschedule',
+        event: eventOf(PHONES.twoChildren, 'Amina').next,
+        scheduledAt: '2025-11-26',
+      }),
+    ]);
   });
 
   it('a number that is not on the list is refused with the menu hint', () => {
@@ -184,22 +234,32 @@ describe('a missed-visit message', () => {
     const cg = new Caregiver(set, 'sms', PHONES.missedYesterday, locale);
     expect(text(cg.remind())).toBe(tr(locale, 'caregiver.reminder.missed', { name: 'Imani', date: '2025-11-24' }));
     const r = cg.send('28112025');
-    expect(writes(r).map((w) => w.payload)).toEqual([{
-      op: 'event.reschedule', event: eventOf(PHONES.missedYesterday, 'Imani').next, scheduledAt: '2025-11-28',
-      note: expect.stringMatching(/^Caregiver moved the visit from 2025-11-24 to 2025-11-28 by SMS \(Jibu ref [A-Z2-9]{6}\)$/),
-    }]);
+    expect(writes(r).map((w) => w.payload)).toEqual([
+      {
+        op: 'event.reschedule',
+        event: eventOf(PHONES.missedYesterday, 'Imani').next,
+        scheduledAt: '2025-11-28',
+        note: expect.stringMatching(
+          /^Caregiver moved the visit from 2025-11-24 to 2025-11-28 by SMS \(Jibu ref [A-Z2-9]{6}\)$/,
+        ),
+      },
+    ]);
   });
 
   it('marks the missed child in a list of several', () => {
     const cg = new Caregiver(set, 'sms', PHONES.threeChildren);
-    expect(text(cg.remind())).toBe('Clinic visits are coming up. Which child?\n1. Saida - missed 22/11/2025\n2. Hamisi 27/11/2025');
+    expect(text(cg.remind())).toBe(
+      'Clinic visits are coming up. Which child?\n1. Saida - missed 22/11/2025\n2. Hamisi 27/11/2025',
+    );
     expect(text(cg.send('1'))).toMatch(/^Saida missed the clinic visit of 22\/11\/2025\./);
   });
 });
 
 describe('the deployment decides', () => {
   it('the reschedule window (minDaysAhead, maxDaysAhead)', async () => {
-    const strict = await loadCaregiverSet({ deployment: parseDeployment({ reschedule: { minDaysAhead: 2, maxDaysAhead: 14 } }) });
+    const strict = await loadCaregiverSet({
+      deployment: parseDeployment({ reschedule: { minDaysAhead: 2, maxDaysAhead: 14 } }),
+    });
     const cg = new Caregiver(strict, 'sms', PHONES.oneChild);
     cg.remind();
     cg.send('2');
@@ -213,7 +273,9 @@ describe('the deployment decides', () => {
     const cg = new Caregiver(french, 'sms', PHONES.oneChild, 'sw');
     cg.remind();
     const w = writes(cg.send('1'))[0];
-    expect(w?.payload).toMatchObject({ note: `Le parent a confirmé la visite du 2025-11-27 par SMS (réf. Jibu ${w?.ref})` });
+    expect(w?.payload).toMatchObject({
+      note: `Le parent a confirmé la visite du 2025-11-27 par SMS (réf. Jibu ${w?.ref})`,
+    });
   });
 });
 
@@ -225,6 +287,8 @@ describe('golden transcripts', () => {
     const two = new Caregiver(set, 'sms', PHONES.threeChildren, locale);
     two.remind();
     two.say('2', '1');
-    await expect(`${one.transcript()}\n${two.transcript()}`).toMatchFileSnapshot(`__golden__/reminder.sms.${locale}.txt`);
+    await expect(`${one.transcript()}\n${two.transcript()}`).toMatchFileSnapshot(
+      `__golden__/reminder.sms.${locale}.txt`,
+    );
   });
 });

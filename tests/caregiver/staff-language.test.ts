@@ -25,8 +25,10 @@ const CASES: Array<{ name: string; locale: StaffLocale | undefined; x: Expected 
     x: {
       confirmed: (ref) => `Le parent a confirmé la visite du 2025-11-27 par SMS (réf. Jibu ${ref})`,
       rescheduled: (ref) => `Le parent a déplacé la visite du 2025-11-27 au 2025-12-02 par SMS (réf. Jibu ${ref})`,
-      reaction: (ref) => `Le parent a signalé par SMS une réaction après vaccination : fièvre, grave, depuis le 2025-11-24 (réf. Jibu ${ref})`,
-      alert: (ref) => `Jibu : réaction grave signalée pour Tumaini (parent ${PHONE}) : fièvre depuis le 2025-11-24. Réf. ${ref}`,
+      reaction: (ref) =>
+        `Le parent a signalé par SMS une réaction après vaccination : fièvre, grave, depuis le 2025-11-24 (réf. Jibu ${ref})`,
+      alert: (ref) =>
+        `Jibu : réaction grave signalée pour Tumaini (parent ${PHONE}) : fièvre depuis le 2025-11-24. Réf. ${ref}`,
     },
   },
   {
@@ -34,9 +36,12 @@ const CASES: Array<{ name: string; locale: StaffLocale | undefined; x: Expected 
     locale: 'rw',
     x: {
       confirmed: (ref) => `Umurezi yemeje gahunda yo ku wa 2025-11-27 akoresheje SMS (nimero ya Jibu ${ref})`,
-      rescheduled: (ref) => `Umurezi yimuye gahunda yo ku wa 2025-11-27 ayishyira ku wa 2025-12-02 akoresheje SMS (nimero ya Jibu ${ref})`,
-      reaction: (ref) => `Umurezi yatangaje akoresheje SMS ingaruka z'urukingo: umuriro, zikomeye, kuva ku wa 2025-11-24 (nimero ya Jibu ${ref})`,
-      alert: (ref) => `Jibu: ingaruka zikomeye z'urukingo kuri Tumaini (umurezi ${PHONE}): umuriro kuva ku wa 2025-11-24. Nimero ${ref}`,
+      rescheduled: (ref) =>
+        `Umurezi yimuye gahunda yo ku wa 2025-11-27 ayishyira ku wa 2025-12-02 akoresheje SMS (nimero ya Jibu ${ref})`,
+      reaction: (ref) =>
+        `Umurezi yatangaje akoresheje SMS ingaruka z'urukingo: umuriro, zikomeye, kuva ku wa 2025-11-24 (nimero ya Jibu ${ref})`,
+      alert: (ref) =>
+        `Jibu: ingaruka zikomeye z'urukingo kuri Tumaini (umurezi ${PHONE}): umuriro kuva ku wa 2025-11-24. Nimero ${ref}`,
     },
   },
   {
@@ -45,8 +50,10 @@ const CASES: Array<{ name: string; locale: StaffLocale | undefined; x: Expected 
     x: {
       confirmed: (ref) => `Caregiver confirmed the visit of 2025-11-27 by SMS (Jibu ref ${ref})`,
       rescheduled: (ref) => `Caregiver moved the visit from 2025-11-27 to 2025-12-02 by SMS (Jibu ref ${ref})`,
-      reaction: (ref) => `Caregiver reported a reaction after vaccination by SMS: fever, severe, since 2025-11-24 (Jibu ref ${ref})`,
-      alert: (ref) => `Jibu: severe reaction reported for Tumaini (caregiver ${PHONE}): fever since 2025-11-24. Ref ${ref}`,
+      reaction: (ref) =>
+        `Caregiver reported a reaction after vaccination by SMS: fever, severe, since 2025-11-24 (Jibu ref ${ref})`,
+      alert: (ref) =>
+        `Jibu: severe reaction reported for Tumaini (caregiver ${PHONE}): fever since 2025-11-24. Ref ${ref}`,
     },
   },
 ];
@@ -59,13 +66,22 @@ describe.each(CASES)('with staff notes in $name', ({ locale, x }) => {
     const confirm = new Caregiver(set, 'sms', PHONES.oneChild, 'sw');
     confirm.remind();
     const [c] = writes(confirm.send('1'));
-    expect(c?.payload).toEqual({ op: 'event.note', event: eventOf(PHONES.oneChild, 'Neema').next, note: x.confirmed(c?.ref ?? '') });
+    expect(c?.payload).toEqual({
+      op: 'event.note',
+      event: eventOf(PHONES.oneChild, 'Neema').next,
+      note: x.confirmed(c?.ref ?? ''),
+    });
 
     const move = new Caregiver(set, 'sms', PHONES.oneChild, 'sw');
     move.remind();
     move.send('2');
     const [m] = writes(move.send('02122025'));
-    expect(m?.payload).toEqual({ op: 'event.reschedule', event: eventOf(PHONES.oneChild, 'Neema').next, scheduledAt: '2025-12-02', note: x.rescheduled(m?.ref ?? '') });
+    expect(m?.payload).toEqual({
+      op: 'event.reschedule',
+      event: eventOf(PHONES.oneChild, 'Neema').next,
+      scheduledAt: '2025-12-02',
+      note: x.rescheduled(m?.ref ?? ''),
+    });
   });
 
   it('a severe reaction: the note on the visit and the alert to case workers in the staff language', async () => {
@@ -74,7 +90,12 @@ describe.each(CASES)('with staff notes in $name', ({ locale, x }) => {
     cg.send('MADHARA');
     const r = cg.say('1', '3', '24/11');
     const [w] = writes(r);
-    expect(w?.payload).toEqual({ op: 'event.update', event: eventOf(PHONE, 'Tumaini').latest, followUp: true, note: x.reaction(w?.ref ?? '') });
+    expect(w?.payload).toEqual({
+      op: 'event.update',
+      event: eventOf(PHONE, 'Tumaini').latest,
+      followUp: true,
+      note: x.reaction(w?.ref ?? ''),
+    });
     const alerts = r.effects.filter((e): e is Extract<Effect, { type: 'notify' }> => e.type === 'notify');
     expect(alerts.map((a) => a.kind)).toEqual(['aefi.severe']);
     expect(alerts[0]?.payload).toMatchObject({ text: x.alert(w?.ref ?? '') });

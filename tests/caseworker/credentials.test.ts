@@ -2,8 +2,23 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import {
-  applyCredentialOp, credentialKey, hashPin, isWeakPin, lockPeriod, otpFrom, otpHash, otpMatches, recentOtps, resetPin, saltFrom, verifyPin,
-  writeCredentialOp, DEFAULT_LOCK_POLICY, SCRYPT_PARAMS, type Credential, type CredentialOp,
+  applyCredentialOp,
+  credentialKey,
+  hashPin,
+  isWeakPin,
+  lockPeriod,
+  otpFrom,
+  otpHash,
+  otpMatches,
+  recentOtps,
+  resetPin,
+  saltFrom,
+  verifyPin,
+  writeCredentialOp,
+  DEFAULT_LOCK_POLICY,
+  SCRYPT_PARAMS,
+  type Credential,
+  type CredentialOp,
 } from '../../src/caseworker/credentials.ts';
 import { createCaseWorkerJobs } from '../../src/caseworker/jobs.ts';
 import { JibuError } from '../../src/errors.ts';
@@ -15,9 +30,24 @@ import { loadCaseWorkerSet } from './helpers.ts';
 const phone = '+254711000001';
 const HOUR = 3_600_000;
 let n = 0;
-const op = (kind: 'failed' | 'succeeded' | 'otpSent', at = 0, id = `op${++n}`): CredentialOp => ({ op: kind, id, phone, at });
-const set = (at = 0): CredentialOp => ({ op: 'set', id: `set${++n}`, phone, userId: 'JbUsrCw0001', hash: 'aGFzaA==', salt: 'c2FsdA==', params: { ...SCRYPT_PARAMS }, at });
-const run = (ops: CredentialOp[], start: Credential | null = null) => ops.reduce<Credential | null>((c, o) => applyCredentialOp(c, o), start);
+const op = (kind: 'failed' | 'succeeded' | 'otpSent', at = 0, id = `op${++n}`): CredentialOp => ({
+  op: kind,
+  id,
+  phone,
+  at,
+});
+const set = (at = 0): CredentialOp => ({
+  op: 'set',
+  id: `set${++n}`,
+  phone,
+  userId: 'JbUsrCw0001',
+  hash: 'aGFzaA==',
+  salt: 'c2FsdA==',
+  params: { ...SCRYPT_PARAMS },
+  at,
+});
+const run = (ops: CredentialOp[], start: Credential | null = null) =>
+  ops.reduce<Credential | null>((c, o) => applyCredentialOp(c, o), start);
 
 describe('the credential document', () => {
   it('locks after five wrong tries in a row, for an hour, and doubles the period at each later lock up to a week', () => {
@@ -27,8 +57,15 @@ describe('the credential document', () => {
     const locked = applyCredentialOp(four, op('failed', 1000));
     expect(locked).toMatchObject({ tries: 0, locks: 1, lockedUntil: 1000 + HOUR });
     // A try arriving while locked (a hop already in flight) neither counts nor extends the lock.
-    expect(applyCredentialOp(locked, op('failed', 2000))).toMatchObject({ tries: 0, locks: 1, lockedUntil: 1000 + HOUR });
-    const again = run([1, 2, 3, 4, 5].map(() => op('failed', 2 * HOUR)), locked);
+    expect(applyCredentialOp(locked, op('failed', 2000))).toMatchObject({
+      tries: 0,
+      locks: 1,
+      lockedUntil: 1000 + HOUR,
+    });
+    const again = run(
+      [1, 2, 3, 4, 5].map(() => op('failed', 2 * HOUR)),
+      locked,
+    );
     expect(again).toMatchObject({ locks: 2, lockedUntil: 4 * HOUR });
     expect([0, 1, 2, 3, 7, 8, 30].map((l) => lockPeriod(l) / HOUR)).toEqual([1, 2, 4, 8, 128, 168, 168]);
   });
@@ -66,16 +103,21 @@ describe('PINs and codes', () => {
     expect(hashPin('4821', salt)).toBe(hash);
     expect(verifyPin('4821', { hash, salt, params: SCRYPT_PARAMS })).toBe(true);
     expect(hashPin('4821', saltFrom('id-2'))).not.toBe(hash);
-    fc.assert(fc.property(fc.integer({ min: 0, max: 9999 }), (x) => {
-      const pin = String(x).padStart(4, '0');
-      return verifyPin(pin, { hash, salt }) === (pin === '4821');
-    }), { numRuns: 15 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 9999 }), (x) => {
+        const pin = String(x).padStart(4, '0');
+        return verifyPin(pin, { hash, salt }) === (pin === '4821');
+      }),
+      { numRuns: 15 },
+    );
     expect(verifyPin('04821', { hash, salt })).toBe(false);
     expect(verifyPin('4821', { salt })).toBe(false);
   });
 
   it('refuses the PINs a stranger tries first: one digit repeated, or a run up or down', () => {
-    expect(['0000', '7777', '1234', '6789', '9876', '3210', '123', '12345', 'abcd'].filter((p) => !isWeakPin(p))).toEqual([]);
+    expect(
+      ['0000', '7777', '1234', '6789', '9876', '3210', '123', '12345', 'abcd'].filter((p) => !isWeakPin(p)),
+    ).toEqual([]);
     expect(['4821', '1235', '0192', '9870', '2468'].filter(isWeakPin)).toEqual([]);
   });
 
@@ -93,7 +135,9 @@ describe('PINs and codes', () => {
 
 describe('stored in Redis', () => {
   const prefix = uniquePrefix('caseworker-cred');
-  afterAll(async () => { await cleanupRedis([prefix]); });
+  afterAll(async () => {
+    await cleanupRedis([prefix]);
+  });
 
   it('serialises concurrent writes for one phone (the contact lock), so five wrong tries at once still lock', async () => {
     await requireRedis();
@@ -114,26 +158,37 @@ describe('stored in Redis', () => {
 });
 
 describe('the job handlers', () => {
-  it('apply credential operations, refuse malformed ones, and send the sign-in code in the worker\'s language', async () => {
+  it("apply credential operations, refuse malformed ones, and send the sign-in code in the worker's language", async () => {
     const clock = fixedClock('2025-11-25T07:00:00Z');
     const sq = await createStoreAndQueue({ clock });
     const loaded = await loadCaseWorkerSet();
     const jobs = createCaseWorkerJobs({ store: sq.store, flows: () => loaded.set!, clock });
     const job = (name: string, data: unknown): QueuedJob => ({ id: `j${++n}`, queue: 'jobs', name, data });
     try {
-      expect(await jobs['notify.caseworker.credential']!(job('notify.caseworker.credential', set(1)), 1)).toEqual({ ok: true });
+      expect(await jobs['notify.caseworker.credential']!(job('notify.caseworker.credential', set(1)), 1)).toEqual({
+        ok: true,
+      });
       expect(await sq.store.getJson(credentialKey(phone))).toMatchObject({ hash: 'aGFzaA==' });
-      expect(await jobs['notify.caseworker.credential']!(job('notify.caseworker.credential', { op: 'set', phone }), 1)).toMatchObject({ ok: false, permanent: true });
+      expect(
+        await jobs['notify.caseworker.credential']!(job('notify.caseworker.credential', { op: 'set', phone }), 1),
+      ).toMatchObject({ ok: false, permanent: true });
 
       const sent: Array<QueuedJob<{ to: string; text: string; reply: boolean }>> = [];
-      const worker = sq.queue.process<{ to: string; text: string; reply: boolean }>('outbox-sms', async (j) => { sent.push(j); return { ok: true }; });
+      const worker = sq.queue.process<{ to: string; text: string; reply: boolean }>('outbox-sms', async (j) => {
+        sent.push(j);
+        return { ok: true };
+      });
       const sms = { kind: 'otp', id: 'otp-1', to: phone, locale: 'sw', code: '123456' };
       expect(await jobs['notify.caseworker.sms']!(job('notify.caseworker.sms', sms), 1)).toEqual({ ok: true });
       expect(await jobs['notify.caseworker.sms']!(job('notify.caseworker.sms', sms), 2)).toEqual({ ok: true }); // redelivered
-      expect(await jobs['notify.caseworker.sms']!(job('notify.caseworker.sms', { ...sms, code: '12' }), 1)).toMatchObject({ ok: false, permanent: true });
+      expect(
+        await jobs['notify.caseworker.sms']!(job('notify.caseworker.sms', { ...sms, code: '12' }), 1),
+      ).toMatchObject({ ok: false, permanent: true });
       await new Promise((r) => setTimeout(r, 100));
       await worker.close();
-      expect(sent.map((j) => [j.id, j.data.to, j.data.text, j.data.reply])).toEqual([['sms:cw-otp:otp-1', phone, 'Jibu: nambari yako ya kuingia ni 123456. Usimpe mtu yeyote.', true]]);
+      expect(sent.map((j) => [j.id, j.data.to, j.data.text, j.data.reply])).toEqual([
+        ['sms:cw-otp:otp-1', phone, 'Jibu: nambari yako ya kuingia ni 123456. Usimpe mtu yeyote.', true],
+      ]);
     } finally {
       await sq.close();
     }

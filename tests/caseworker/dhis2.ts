@@ -8,7 +8,16 @@ type StoredEnrollment = State['enrollments'] extends Map<string, infer E> ? E : 
 type StoredTrackedEntity = State['trackedEntities'] extends Map<string, infer E> ? E : never;
 
 /** The parts of an event Jibu may change, as comparable text. */
-const eventKey = (e: StoredEvent) => JSON.stringify([e.status, e.scheduledAt, e.occurredAt, e.followUp, e.deleted, (e.notes ?? []).map((n) => n.value), (e.dataValues ?? []).map((d) => [d.dataElement, d.value])]);
+const eventKey = (e: StoredEvent) =>
+  JSON.stringify([
+    e.status,
+    e.scheduledAt,
+    e.occurredAt,
+    e.followUp,
+    e.deleted,
+    (e.notes ?? []).map((n) => n.value),
+    (e.dataValues ?? []).map((d) => [d.dataElement, d.value]),
+  ]);
 
 export interface Dhis2Snapshot {
   events: Map<string, string>;
@@ -45,7 +54,12 @@ export function changesSince(em: Emulator, before: Dhis2Snapshot): Dhis2Diff {
 /** The tracked entities of demo children by first name and surname (generated names repeat), in an org unit. */
 export function childrenNamed(em: Emulator, name: string, orgUnit?: string): StoredTrackedEntity[] {
   const [first, last] = name.split(' ');
-  return [...em.state.trackedEntities.values()].filter((t) => t.attributes[EIR.attributes.firstName] === first && t.attributes[EIR.attributes.surname] === last && (!orgUnit || t.orgUnit === orgUnit));
+  return [...em.state.trackedEntities.values()].filter(
+    (t) =>
+      t.attributes[EIR.attributes.firstName] === first &&
+      t.attributes[EIR.attributes.surname] === last &&
+      (!orgUnit || t.orgUnit === orgUnit),
+  );
 }
 
 /** A child's Immunization events, scheduled first, by scheduled date. */
@@ -59,10 +73,14 @@ export function immunizationEvents(em: Emulator, trackedEntity: string): StoredE
 export function missedVisit(em: Emulator, name: string, orgUnit?: string): StoredEvent {
   const today = em.today();
   const missed = childrenNamed(em, name, orgUnit).flatMap((te) =>
-    immunizationEvents(em, te.trackedEntity).filter((x) => x.status === 'SCHEDULE' && x.scheduledAt !== undefined && em.time.dateOf(x.scheduledAt) < today));
+    immunizationEvents(em, te.trackedEntity).filter(
+      (x) => x.status === 'SCHEDULE' && x.scheduledAt !== undefined && em.time.dateOf(x.scheduledAt) < today,
+    ),
+  );
   if (missed.length !== 1) throw new Error(`${missed.length} missed visits of children named ${name}`);
   return missed[0]!;
 }
 
 /** `YYYY-MM-DD` of a stored timestamp, in the server's time zone. */
-export const dateOf = (em: Emulator, ms: number | undefined): string | undefined => (ms === undefined ? undefined : em.time.dateOf(ms));
+export const dateOf = (em: Emulator, ms: number | undefined): string | undefined =>
+  ms === undefined ? undefined : em.time.dateOf(ms);

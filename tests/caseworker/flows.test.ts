@@ -23,17 +23,31 @@ describe('the case-worker flows and texts', () => {
     expect([...set.flows.keys()].sort()).toEqual(['caseworker', 'caseworker-sms', 'demo']);
   });
 
-  it('load with every module of the build, beside the other capabilities\' flows, without a problem of their own', async () => {
+  it("load with every module of the build, beside the other capabilities' flows, without a problem of their own", async () => {
     const registry = createDomainRegistry(defaultDeployment(), ALL_MODULES);
-    const r = await loadFlowSet({ flowsDir: path.join(ROOT, 'flows'), localesDir: path.join(ROOT, 'locales'), registry, defaultLocale: 'en', baseDir: ROOT, timeZone: TZ, defaultCountry: 'KE' });
+    const r = await loadFlowSet({
+      flowsDir: path.join(ROOT, 'flows'),
+      localesDir: path.join(ROOT, 'locales'),
+      registry,
+      defaultLocale: 'en',
+      baseDir: ROOT,
+      timeZone: TZ,
+      defaultCountry: 'KE',
+    });
     const problems = r.ok ? r.warnings : r.problems;
     expect(problems.filter((p) => /caseworker/.test(p.file)).map((p) => p.message)).toEqual([]);
-    if (r.ok) expect(r.set.flows.get('caseworker')?.def.entry).toMatchObject({ ussd: ['*384*12#'], role: 'caseWorker' });
+    if (r.ok)
+      expect(r.set.flows.get('caseworker')?.def.entry).toMatchObject({ ussd: ['*384*12#'], role: 'caseWorker' });
   });
 
   it.each(LANGS)('show every fixed menu on one USSD page in %s, even with the invalid-choice hint', (locale) => {
     const flow = set.flows.get('caseworker')!;
-    const ctx: RenderCtx = { locales: set.locales, locale, channel: 'ussd', params: (p) => Object.fromEntries(Object.keys(p ?? {}).map((k) => [k, k === 'count' ? 99 : 'Mwanajuma Wanjiku'])) };
+    const ctx: RenderCtx = {
+      locales: set.locales,
+      locale,
+      channel: 'ussd',
+      params: (p) => Object.fromEntries(Object.keys(p ?? {}).map((k) => [k, k === 'count' ? 99 : 'Mwanajuma Wanjiku'])),
+    };
     const paged: string[] = [];
     for (const [id, step] of Object.entries(flow.def.steps)) {
       if (step.type !== 'menu' || !step.options) continue;
@@ -45,7 +59,13 @@ describe('the case-worker flows and texts', () => {
   it.each(LANGS)('fit the longest birth summary a worker can type on one screen in %s', (locale) => {
     const step = set.flows.get('caseworker')!.def.steps.birth_check!;
     if (step.type !== 'ask') throw new Error('birth_check is a yes/no question');
-    const longest = { name: 'W'.repeat(30), sex: 'female', dob: '2025-11-20', carer: 'W'.repeat(30), phone: '+254722000111' };
+    const longest = {
+      name: 'W'.repeat(30),
+      sex: 'female',
+      dob: '2025-11-20',
+      carer: 'W'.repeat(30),
+      phone: '+254722000111',
+    };
     const ctx: RenderCtx = { locales: set.locales, locale, channel: 'ussd', params: () => longest };
     expect(renderAsk(ctx, step).text.length).toBeLessThanOrEqual(160);
   });

@@ -22,18 +22,40 @@ beforeAll(async () => {
   w = await startWorld();
   // Neema Kamau gets a second visit booked, so the death has more than one visit to stop.
   const neema = missedVisit(w.emulator, 'Neema Kamau', DEMO.orgUnits.majengo);
-  const r = await w.t.gw.dhis2.importTracker({
-    events: [{ event: newUid(), program: EIR.program, programStage: EIR.immunizationStage, enrollment: neema.enrollment, orgUnit: neema.orgUnit, status: 'SCHEDULE', scheduledAt: '2025-12-20' }],
-  }, { importStrategy: 'CREATE' });
+  const r = await w.t.gw.dhis2.importTracker(
+    {
+      events: [
+        {
+          event: newUid(),
+          program: EIR.program,
+          programStage: EIR.immunizationStage,
+          enrollment: neema.enrollment,
+          orgUnit: neema.orgUnit,
+          status: 'SCHEDULE',
+          scheduledAt: '2025-12-20',
+        },
+      ],
+    },
+    { importStrategy: 'CREATE' },
+  );
   expect(r.status).toBe('OK');
   await w.t.gw.syncOnce('full');
   const ou = DEMO.orgUnits;
-  for (const [name, village] of [['Zuri Achieng', ou.kidutani], ['Imani Otieno', ou.kidutani], ['Omari Wanjiru', ou.jumba], ['Otieno Kahindi', ou.jumba], ['Baraka Mohamed', ou.jumba], ['Neema Kamau', ou.majengo]] as const) {
+  for (const [name, village] of [
+    ['Zuri Achieng', ou.kidutani],
+    ['Imani Otieno', ou.kidutani],
+    ['Omari Wanjiru', ou.jumba],
+    ['Otieno Kahindi', ou.jumba],
+    ['Baraka Mohamed', ou.jumba],
+    ['Neema Kamau', ou.majengo],
+  ] as const) {
     child[name] = missedVisit(w.emulator, name, village).trackedEntity;
   }
   before = snapshot(w.emulator);
 });
-afterAll(async () => { await w.stop(); });
+afterAll(async () => {
+  await w.stop();
+});
 
 /** Page through a menu (98) until the option is on screen; its number. */
 async function find(dial: Dial, screen: Screen, label: RegExp): Promise<string> {
@@ -64,7 +86,9 @@ describe('the missed-visit list', () => {
     const { dial, screen } = await w.signIn(zawadi);
     expect(screen.text).toMatch(/^Jibu - Zawadi\n1\. Missed visits \(5\)/);
     const page1 = await dial.send('1');
-    expect(page1.text).toMatch(/^Missed visits, oldest first\n1\. Asha Baya, \d+m, 26d late\n2\. Zawadi Njeri, \d+m, 21d late\n/);
+    expect(page1.text).toMatch(
+      /^Missed visits, oldest first\n1\. Asha Baya, \d+m, 26d late\n2\. Zawadi Njeri, \d+m, 21d late\n/,
+    );
     expect(page1.text).toMatch(/\n98\. More\n0\. Back\n00\. Main menu$/);
     const page2 = await dial.send('98');
     const all = `${page1.text}\n${page2.text}`;
@@ -78,10 +102,14 @@ describe('the missed-visit list', () => {
   it('offers a choice of village first when the list is long (a facility worker), then lists that village only', async () => {
     const { dial } = await w.signIn(baraka);
     const places = await dial.send('1');
-    expect(places.text).toBe('10 missed visits. Choose a place\n1. Kidutani (5)\n2. Jumba (3)\n3. Majengo (2)\n4. All places (10)\n0. Back\n00. Main menu');
+    expect(places.text).toBe(
+      '10 missed visits. Choose a place\n1. Kidutani (5)\n2. Jumba (3)\n3. Majengo (2)\n4. All places (10)\n0. Back\n00. Main menu',
+    );
     expect((await dial.send('2')).text).toBe('Jumba: 3 children, longest overdue first.\n1. Continue');
     const list = await dial.send('1');
-    expect(list.text).toMatch(/^Missed visits, oldest first\n1\. Omari Wanjiru, \d+m, 29d late\n2\. Otieno Kahindi, \d+m, 12d late\n3\. Baraka Mohamed, \d+m, 9d late\n0\. Back\n00\. Main menu$/);
+    expect(list.text).toMatch(
+      /^Missed visits, oldest first\n1\. Omari Wanjiru, \d+m, 29d late\n2\. Otieno Kahindi, \d+m, 12d late\n3\. Baraka Mohamed, \d+m, 9d late\n0\. Back\n00\. Main menu$/,
+    );
   });
 });
 
@@ -90,10 +118,16 @@ describe('each outcome', () => {
     const { dial } = await w.signIn(zawadi);
     const list = await dial.send('1');
     const details = await dial.send(await find(dial, list, /^Zuri Achieng/));
-    expect(details.text).toBe('Zuri Achieng, 3 months, Kidutani. Missed visit 19/11/2025 (6 days ago). Caregiver: +254700000005\n1. Continue');
-    expect((await dial.send('1')).text).toBe('What happened?\n1. Will come\n2. Vaccinated elsewhere\n3. Moved away\n4. Refused\n5. Child not found\n6. Child died\n0. Back\n00. Main menu');
+    expect(details.text).toBe(
+      'Zuri Achieng, 3 months, Kidutani. Missed visit 19/11/2025 (6 days ago). Caregiver: +254700000005\n1. Continue',
+    );
+    expect((await dial.send('1')).text).toBe(
+      'What happened?\n1. Will come\n2. Vaccinated elsewhere\n3. Moved away\n4. Refused\n5. Child not found\n6. Child died\n0. Back\n00. Main menu',
+    );
     expect((await dial.send('1')).text).toBe('On which date will the child come? E.g. 25122025');
-    expect((await dial.send('20112025')).text).toBe('That date has passed. Enter a later date.\nOn which date will the child come? E.g. 25122025');
+    expect((await dial.send('20112025')).text).toBe(
+      'That date has passed. Enter a later date.\nOn which date will the child come? E.g. 25122025',
+    );
     expect((await dial.send('01032026')).text).toMatch(/^Choose a date within the next 60 days\./);
     const saved = await dial.send('01122025');
     expect(saved.text).toMatch(/^Saved\. Reference [A-Z2-9]{6}\.\n1\. Continue$/);
@@ -120,7 +154,11 @@ describe('each outcome', () => {
       w.emulator.faults.down = false;
     }
     await w.settle();
-    expect(immunizationEvents(w.emulator, child['Imani Otieno']!).flatMap((e) => e.notes ?? []).map((n) => n.value)).toEqual([expect.stringContaining(refs.refused!)]);
+    expect(
+      immunizationEvents(w.emulator, child['Imani Otieno']!)
+        .flatMap((e) => e.notes ?? [])
+        .map((n) => n.value),
+    ).toEqual([expect.stringContaining(refs.refused!)]);
   });
 
   it('writes vaccinated elsewhere, moved away and not found for a facility worker, once each even when AT re-sends a hop', async () => {
@@ -145,14 +183,20 @@ describe('each outcome', () => {
     const list = await villageList(dial, /^Majengo/);
     await dial.send(await find(dial, list, /^Neema Kamau/));
     await dial.send('1');
-    expect((await dial.send('6')).text).toBe('Confirm that Neema Kamau died?\n1. Yes\n2. No, go back\n0. Back\n00. Main menu');
+    expect((await dial.send('6')).text).toBe(
+      'Confirm that Neema Kamau died?\n1. Yes\n2. No, go back\n0. Back\n00. Main menu',
+    );
     const saved = await dial.send('1');
-    expect(saved.text).toMatch(/^Saved\. Reference [A-Z2-9]{6}\. Reminders for Neema Kamau are stopped\. Now notify the death\.\n1\. Continue$/);
+    expect(saved.text).toMatch(
+      /^Saved\. Reference [A-Z2-9]{6}\. Reminders for Neema Kamau are stopped\. Now notify the death\.\n1\. Continue$/,
+    );
     refs.died = refOf(saved);
     expect((await dial.send('1')).text).toBe('Date of death, e.g. 25122025');
     expect((await dial.send('26112025')).text).toMatch(/^That date is in the future/);
     expect((await dial.send('23112025')).text).toBe('Place of death\n1. Health facility\n2. Home\n3. Other');
-    expect((await dial.send('2')).text).toBe('Notify the death of Neema Kamau on 23/11/2025?\n1. Send\n2. Cancel\n0. Back\n00. Main menu');
+    expect((await dial.send('2')).text).toBe(
+      'Notify the death of Neema Kamau on 23/11/2025?\n1. Send\n2. Cancel\n0. Back\n00. Main menu',
+    );
     const done = await dial.send('1');
     expect(done.text).toMatch(/^Death notified\. Reference [A-Z2-9]{6}\.\n1\. Continue$/);
     refs.death = refOf(done);
@@ -162,7 +206,11 @@ describe('each outcome', () => {
 describe('DHIS2 afterwards', () => {
   it('holds exactly the expected changes: one note per outcome, the statuses, dates and flags the deployment says, and the death', async () => {
     await w.settle();
-    await eventually(async () => (await w.t.gw.queue.deadLetters('outbox-dhis2')).length === 0 && true, 'no dead letters', 100).catch(async () => {
+    await eventually(
+      async () => (await w.t.gw.queue.deadLetters('outbox-dhis2')).length === 0 && true,
+      'no dead letters',
+      100,
+    ).catch(async () => {
       throw new Error(`dead letters: ${JSON.stringify(await w.t.gw.queue.deadLetters('outbox-dhis2'))}`);
     });
     const diff = changesSince(w.emulator, before);
@@ -176,38 +224,71 @@ describe('DHIS2 afterwards', () => {
     };
 
     const zuri = one('Zuri Achieng');
-    expect([zuri.e.status, dateOf(w.emulator, zuri.e.scheduledAt), zuri.e.followUp]).toEqual(['SCHEDULE', '2025-12-01', false]);
-    expect(zuri.note).toBe(`Case worker follow-up: the caregiver will bring the child on 2025-12-01. Reported by cw.zawadi via Jibu USSD, ref ${refs.willCome}.`);
+    expect([zuri.e.status, dateOf(w.emulator, zuri.e.scheduledAt), zuri.e.followUp]).toEqual([
+      'SCHEDULE',
+      '2025-12-01',
+      false,
+    ]);
+    expect(zuri.note).toBe(
+      `Case worker follow-up: the caregiver will bring the child on 2025-12-01. Reported by cw.zawadi via Jibu USSD, ref ${refs.willCome}.`,
+    );
 
     const imani = one('Imani Otieno');
     expect([imani.e.status, imani.e.followUp]).toEqual(['SCHEDULE', true]);
-    expect(imani.note).toBe(`Case worker follow-up: the caregiver refused the vaccination. Reported by cw.zawadi via Jibu USSD, ref ${refs.refused}.`);
+    expect(imani.note).toBe(
+      `Case worker follow-up: the caregiver refused the vaccination. Reported by cw.zawadi via Jibu USSD, ref ${refs.refused}.`,
+    );
 
     const omari = one('Omari Wanjiru');
     expect([omari.e.status, omari.e.followUp]).toEqual(['SKIPPED', false]);
-    expect(omari.note).toMatch(new RegExp(`^Case worker follow-up: the child was vaccinated elsewhere\\. Reported by cw\\.baraka via Jibu USSD, ref ${refs.elsewhere}\\.$`));
+    expect(omari.note).toMatch(
+      new RegExp(
+        `^Case worker follow-up: the child was vaccinated elsewhere\\. Reported by cw\\.baraka via Jibu USSD, ref ${refs.elsewhere}\\.$`,
+      ),
+    );
     const otieno = one('Otieno Kahindi');
     expect([otieno.e.status, otieno.e.followUp]).toEqual(['SKIPPED', false]);
     expect(otieno.note).toContain(`the family has moved away. Reported by cw.baraka via Jibu USSD, ref ${refs.moved}.`);
     const notFound = one('Baraka Mohamed');
     expect([notFound.e.status, notFound.e.followUp]).toEqual(['SCHEDULE', true]);
-    expect(notFound.note).toContain(`the child could not be found. Reported by cw.baraka via Jibu USSD, ref ${refs.notFound}.`);
+    expect(notFound.note).toContain(
+      `the child could not be found. Reported by cw.baraka via Jibu USSD, ref ${refs.notFound}.`,
+    );
 
     // Death: the missed visit skipped and flagged, the later one skipped too, a Vital Events death.
     const neema = w.emulator.state.trackedEntities.get(child['Neema Kamau']!)!;
     const visits = byChild('Neema Kamau');
     expect(visits).toHaveLength(2);
-    expect(visits.map((e) => [e.status, e.followUp, e.notes?.length])).toEqual(expect.arrayContaining([['SKIPPED', true, 1], ['SKIPPED', false, 1]]));
+    expect(visits.map((e) => [e.status, e.followUp, e.notes?.length])).toEqual(
+      expect.arrayContaining([
+        ['SKIPPED', true, 1],
+        ['SKIPPED', false, 1],
+      ]),
+    );
     expect(immunizationEvents(w.emulator, neema.trackedEntity).filter((e) => e.status === 'SCHEDULE')).toEqual([]);
     expect(diff.trackedEntities).toEqual([]);
     expect(diff.enrollments).toHaveLength(1);
-    expect(diff.enrollments[0]).toMatchObject({ trackedEntity: neema.trackedEntity, program: VEN.program, status: 'COMPLETED' });
+    expect(diff.enrollments[0]).toMatchObject({
+      trackedEntity: neema.trackedEntity,
+      program: VEN.program,
+      status: 'COMPLETED',
+    });
     expect(diff.created).toHaveLength(1);
     const death = diff.created[0]!;
-    expect(death).toMatchObject({ programStage: VEN.deathStage, status: 'COMPLETED', enrollment: diff.enrollments[0]!.enrollment, orgUnit: DEMO.orgUnits.majengo });
+    expect(death).toMatchObject({
+      programStage: VEN.deathStage,
+      status: 'COMPLETED',
+      enrollment: diff.enrollments[0]!.enrollment,
+      orgUnit: DEMO.orgUnits.majengo,
+    });
     expect(dateOf(w.emulator, death.occurredAt)).toBe('2025-11-23');
-    expect(death.dataValues?.map((d) => [d.dataElement, d.value])).toEqual([[VEN.dataElements.sendNotification, 'true'], [VEN.dataElements.deathPlace, 'Home']]);
-    expect(death.notes?.map((n) => n.value)).toEqual([`Death notified by a case worker: Home. Reported by cw.baraka via Jibu USSD, ref ${refs.death}.`]);
+    expect(death.dataValues?.map((d) => [d.dataElement, d.value])).toEqual([
+      [VEN.dataElements.sendNotification, 'true'],
+      [VEN.dataElements.deathPlace, 'Home'],
+    ]);
+    expect(death.notes?.map((n) => n.value)).toEqual([
+      `Death notified by a case worker: Home. Reported by cw.baraka via Jibu USSD, ref ${refs.death}.`,
+    ]);
     expect(neema.attributes[VEN.attributes.registrationReason]).toBe('3');
     expect(neema.attributes[VEN.attributes.dateOfDeath]).toBe('2025-11-23');
 

@@ -16,11 +16,51 @@ const ou = DEMO.orgUnits;
 
 /** One worker per language, each in a village of their own. */
 const WALKERS = [
-  { locale: 'en', phone: DEMO.caseWorkers.kidutani.phone, village: ou.kidutani, name: 'Zawadi', sms: /^Jibu: your sign-in code is \d{6}\./, what: 'What happened?', done: /^Death notified\. Reference ([A-Z2-9]{6})\./ },
-  { locale: 'fr', phone: EXTRA_WORKERS.mgamboni!.phone, village: ou.mgamboni, name: 'Amani', sms: /^Jibu : votre code de connexion est \d{6}\./, what: "Que s'est-il passé ?", done: /^Décès déclaré\. Référence ([A-Z2-9]{6})\./ },
-  { locale: 'sw', phone: EXTRA_WORKERS.mwele!.phone, village: ou.mwele, name: 'Neema', sms: /^Jibu: nambari yako ya kuingia ni \d{6}\./, what: 'Nini kilitokea?', done: /^Kifo kimeripotiwa\. Kumbukumbu ([A-Z2-9]{6})\./ },
-  { locale: 'rw', phone: EXTRA_WORKERS.jumba!.phone, village: ou.jumba, name: 'Jean', sms: /^Jibu: kode yawe yo kwinjira ni \d{6}\./, what: 'Byagenze bite?', done: /^Urupfu rwamenyeshejwe\. Nimero ([A-Z2-9]{6})\./ },
-  { locale: 'pt', phone: EXTRA_WORKERS.majengo!.phone, village: ou.majengo, name: 'Ana', sms: /^Jibu: o seu código de acesso é \d{6}\./, what: 'O que aconteceu?', done: /^Obito notificado\. Referencia ([A-Z2-9]{6})\./ },
+  {
+    locale: 'en',
+    phone: DEMO.caseWorkers.kidutani.phone,
+    village: ou.kidutani,
+    name: 'Zawadi',
+    sms: /^Jibu: your sign-in code is \d{6}\./,
+    what: 'What happened?',
+    done: /^Death notified\. Reference ([A-Z2-9]{6})\./,
+  },
+  {
+    locale: 'fr',
+    phone: EXTRA_WORKERS.mgamboni!.phone,
+    village: ou.mgamboni,
+    name: 'Amani',
+    sms: /^Jibu : votre code de connexion est \d{6}\./,
+    what: "Que s'est-il passé ?",
+    done: /^Décès déclaré\. Référence ([A-Z2-9]{6})\./,
+  },
+  {
+    locale: 'sw',
+    phone: EXTRA_WORKERS.mwele!.phone,
+    village: ou.mwele,
+    name: 'Neema',
+    sms: /^Jibu: nambari yako ya kuingia ni \d{6}\./,
+    what: 'Nini kilitokea?',
+    done: /^Kifo kimeripotiwa\. Kumbukumbu ([A-Z2-9]{6})\./,
+  },
+  {
+    locale: 'rw',
+    phone: EXTRA_WORKERS.jumba!.phone,
+    village: ou.jumba,
+    name: 'Jean',
+    sms: /^Jibu: kode yawe yo kwinjira ni \d{6}\./,
+    what: 'Byagenze bite?',
+    done: /^Urupfu rwamenyeshejwe\. Nimero ([A-Z2-9]{6})\./,
+  },
+  {
+    locale: 'pt',
+    phone: EXTRA_WORKERS.majengo!.phone,
+    village: ou.majengo,
+    name: 'Ana',
+    sms: /^Jibu: o seu código de acesso é \d{6}\./,
+    what: 'O que aconteceu?',
+    done: /^Obito notificado\. Referencia ([A-Z2-9]{6})\./,
+  },
 ] as const;
 
 /** Words that only an English screen has. */
@@ -33,7 +73,9 @@ beforeAll(async () => {
   for (const x of WALKERS) await w.t.gw.store.setContact(x.phone, { locale: x.locale });
   before = snapshot(w.emulator);
 });
-afterAll(async () => { await w.stop(); });
+afterAll(async () => {
+  await w.stop();
+});
 
 describe.each(WALKERS)('in $locale', (x) => {
   it('signs in, reschedules a missed visit, notifies a birth and a death, and reports a reaction', async () => {
@@ -58,7 +100,16 @@ describe.each(WALKERS)('in $locale', (x) => {
     await dial.say('1', '00');
 
     // A birth.
-    await dial.say('2', 'Tumaini Kazungu', '2', '22112025', '1', 'Halima Kazungu', '0733000' + String(WALKERS.indexOf(x)).padStart(3, '0'), '1');
+    await dial.say(
+      '2',
+      'Tumaini Kazungu',
+      '2',
+      '22112025',
+      '1',
+      'Halima Kazungu',
+      '0733000' + String(WALKERS.indexOf(x)).padStart(3, '0'),
+      '1',
+    );
     expect(dial.screens.at(-1)).toMatch(/\n1\. .+\n2\. .+\n00\. /); // send or cancel
     await dial.send('1');
     ref();
@@ -88,18 +139,31 @@ describe('DHIS2 afterwards', () => {
     const diff = changesSince(w.emulator, before);
     expect(diff.trackedEntities).toHaveLength(2 * WALKERS.length);
     expect(diff.enrollments).toHaveLength(2 * WALKERS.length);
-    expect(diff.created.map((e) => e.programStage).sort()).toEqual([...WALKERS.map(() => VEN.birthStage), ...WALKERS.map(() => VEN.deathStage)].sort());
+    expect(diff.created.map((e) => e.programStage).sort()).toEqual(
+      [...WALKERS.map(() => VEN.birthStage), ...WALKERS.map(() => VEN.deathStage)].sort(),
+    );
     expect(diff.changed).toHaveLength(2 * WALKERS.length);
     for (const x of WALKERS) {
       const [moved, birth, death, aefi] = refs[x.locale]!;
-      const withNote = (ref: string | undefined) => [...diff.changed, ...diff.created].filter((e) => e.notes?.some((n) => n.value.includes(`ref ${ref}.`)));
+      const withNote = (ref: string | undefined) =>
+        [...diff.changed, ...diff.created].filter((e) => e.notes?.some((n) => n.value.includes(`ref ${ref}.`)));
       const [visit] = withNote(moved);
-      expect([visit?.status, dateOf(w.emulator, visit?.scheduledAt), visit?.orgUnit]).toEqual(['SCHEDULE', '2025-12-02', x.village]);
-      expect(visit?.notes?.[0]?.value).toMatch(/^Case worker follow-up: the caregiver will bring the child on 2025-12-02\./);
+      expect([visit?.status, dateOf(w.emulator, visit?.scheduledAt), visit?.orgUnit]).toEqual([
+        'SCHEDULE',
+        '2025-12-02',
+        x.village,
+      ]);
+      expect(visit?.notes?.[0]?.value).toMatch(
+        /^Case worker follow-up: the caregiver will bring the child on 2025-12-02\./,
+      );
       expect(withNote(birth).map((e) => [e.programStage, e.orgUnit])).toEqual([[VEN.birthStage, x.village]]);
       expect(withNote(death).map((e) => [e.programStage, e.orgUnit])).toEqual([[VEN.deathStage, x.village]]);
       const [reaction] = withNote(aefi);
-      expect([reaction?.programStage, reaction?.status, reaction?.followUp]).toEqual([EIR.immunizationStage, 'COMPLETED', true]);
+      expect([reaction?.programStage, reaction?.status, reaction?.followUp]).toEqual([
+        EIR.immunizationStage,
+        'COMPLETED',
+        true,
+      ]);
       expect(reaction?.notes?.[0]?.value).toMatch(/^Adverse event after immunization: fever, mild, since 2025-11-24\./);
     }
   });

@@ -25,7 +25,9 @@ beforeAll(async () => {
   await w.signIn(salma); // Salma has a PIN too
   before = snapshot(w.emulator);
 });
-afterAll(async () => { await w.stop(); });
+afterAll(async () => {
+  await w.stop();
+});
 
 /** Rewrite the variables of the conversation a phone is in (what a bug or a tampered store could do). */
 async function tamper(phone: string, change: (vars: Record<string, unknown>) => void): Promise<void> {
@@ -35,7 +37,12 @@ async function tamper(phone: string, change: (vars: Record<string, unknown>) => 
   const session = loaded.session!;
   const snap = structuredClone(session.snapshot) as { context: { vars: Record<string, unknown> } };
   change(snap.context.vars);
-  await store.commit(loaded.lock, { sessionKey: key, session: { ...session, snapshot: snap }, sessionTtlMs: 180_000, jobs: [] });
+  await store.commit(loaded.lock, {
+    sessionKey: key,
+    session: { ...session, snapshot: snap },
+    sessionTtlMs: 180_000,
+    jobs: [],
+  });
 }
 
 /** A defaulter of Salma's village (Bomani), as the list item the flow saves. */
@@ -61,14 +68,21 @@ describe('what a worker can see', () => {
       expect((await dial.send(guess)).text).toMatch(/^Please choose a number from the list\.\n1\. Asha Baya/);
     }
     // Guessing on ends the dial politely.
-    expect(await dial.send('-1')).toEqual({ end: true, text: 'Sorry, we could not understand your answer. Please try again later.' });
+    expect(await dial.send('-1')).toEqual({
+      end: true,
+      text: 'Sorry, we could not understand your answer. Please try again later.',
+    });
   });
 
-  it("a caregiver phone from another area finds nothing, though the read model knows the children", async () => {
-    expect((await w.t.gw.store.getJson<{ children: unknown[] }>(rmKeys.caregiver('+254700000008')))?.children).toHaveLength(1);
+  it('a caregiver phone from another area finds nothing, though the read model knows the children', async () => {
+    expect(
+      (await w.t.gw.store.getJson<{ children: unknown[] }>(rmKeys.caregiver('+254700000008')))?.children,
+    ).toHaveLength(1);
     const { dial } = await w.signIn(zawadi);
     await dial.say('4', '1', '0700000008');
-    expect((await dial.send('1')).text).toBe('No child found in your area.\n1. Search again\n2. Main menu\n00. Main menu');
+    expect((await dial.send('1')).text).toBe(
+      'No child found in your area.\n1. Search again\n2. Main menu\n00. Main menu',
+    );
   });
 
   it('a name search finds children of the area only', async () => {
@@ -103,7 +117,13 @@ describe('replayed sessions', () => {
     await dial.say('1', '1');
     const stolen = await fetch(`${w.url}/ussd/africastalking`, {
       method: 'POST',
-      body: new URLSearchParams({ sessionId: dial.sessionId, serviceCode: '*384*12#', phoneNumber: DEMO.caseWorkers.tiwi.phone, networkCode: '63902', text: `${dial.inputs.join('*')}*1` }),
+      body: new URLSearchParams({
+        sessionId: dial.sessionId,
+        serviceCode: '*384*12#',
+        phoneNumber: DEMO.caseWorkers.tiwi.phone,
+        networkCode: '63902',
+        text: `${dial.inputs.join('*')}*1`,
+      }),
     });
     const text = await stolen.text();
     expect(text).toBe('CON Welcome Peter. We sent you a 6-digit code by SMS. Enter it');
@@ -114,13 +134,17 @@ describe('a child carried in the variables from elsewhere', () => {
   it("another worker's missed visit is refused at write time", async () => {
     const dial = await atOutcome();
     const foreign = await bomaniDefaulter();
-    await tamper(zawadi, (v) => { v.defaulter = foreign; });
+    await tamper(zawadi, (v) => {
+      v.defaulter = foreign;
+    });
     expect(await dial.send('4')).toEqual(DENIED);
   });
 
   it('a made-up event uid is refused at write time', async () => {
     const dial = await atOutcome();
-    await tamper(zawadi, (v) => { v.defaulter = { ...(v.defaulter as object), event: 'AbCdEfGhIj1' }; });
+    await tamper(zawadi, (v) => {
+      v.defaulter = { ...(v.defaulter as object), event: 'AbCdEfGhIj1' };
+    });
     expect(await dial.send('5')).toEqual(DENIED);
   });
 
@@ -130,23 +154,29 @@ describe('a child carried in the variables from elsewhere', () => {
     await dial.say('4', '2', 'imani', '1');
     await dial.send(option(dial.screens.at(-1)!, /^Imani Otieno/));
     await dial.say('1', '3', '24112025');
-    await tamper(zawadi, (v) => { v.subject = { kind: 'child', trackedEntity: foreign.trackedEntity, name: foreign.name }; });
+    await tamper(zawadi, (v) => {
+      v.subject = { kind: 'child', trackedEntity: foreign.trackedEntity, name: foreign.name };
+    });
     expect(await dial.send('1')).toEqual(DENIED);
 
     const second = w.signIn(zawadi);
     const d2 = (await second).dial;
     await d2.say('3', '1', '1', '0700000005', '1', '1', '24112025', '1');
     expect(d2.screens.at(-1)).toMatch(/^Notify the death of Zuri Achieng/);
-    await tamper(zawadi, (v) => { v.subject = { kind: 'child', trackedEntity: foreign.trackedEntity, name: 'Zuri Achieng' }; });
+    await tamper(zawadi, (v) => {
+      v.subject = { kind: 'child', trackedEntity: foreign.trackedEntity, name: 'Zuri Achieng' };
+    });
     expect(await d2.send('1')).toEqual(DENIED);
   });
 
-  it("another worker's child chosen as the \"same child\" of a birth is refused", async () => {
+  it('another worker\'s child chosen as the "same child" of a birth is refused', async () => {
     const foreign = await bomaniDefaulter();
     const { dial } = await w.signIn(zawadi);
     await dial.say('2', 'zuri', '1', '13082025', '1', 'Mercy Achieng', '0799000000', '1', '2');
     expect(dial.screens.at(-1)).toMatch(/^Send the birth notification\?/);
-    await tamper(zawadi, (v) => { v.dup = { kind: 'child', trackedEntity: foreign.trackedEntity }; });
+    await tamper(zawadi, (v) => {
+      v.dup = { kind: 'child', trackedEntity: foreign.trackedEntity };
+    });
     expect(await dial.send('1')).toEqual(DENIED);
   });
 });
@@ -154,7 +184,9 @@ describe('a child carried in the variables from elsewhere', () => {
 describe('signed in, or not', () => {
   it('a conversation that never signed in cannot write, even on the outcome step', async () => {
     const dial = await atOutcome();
-    await tamper(zawadi, (v) => { delete v.signedInAs; });
+    await tamper(zawadi, (v) => {
+      delete v.signedInAs;
+    });
     expect(await dial.send('4')).toEqual(DENIED);
   });
 
@@ -170,7 +202,9 @@ describe('DHIS2 afterwards', () => {
     await w.settle();
     const diff = changesSince(w.emulator, before);
     expect([diff.created, diff.enrollments, diff.trackedEntities]).toEqual([[], [], []]);
-    expect(diff.changed.map((e) => e.notes?.map((n) => n.value))).toEqual([[expect.stringContaining(`ref ${notFoundRef}.`)]]);
+    expect(diff.changed.map((e) => e.notes?.map((n) => n.value))).toEqual([
+      [expect.stringContaining(`ref ${notFoundRef}.`)],
+    ]);
     expect(diff.changed[0]?.orgUnit).toBe(DEMO.orgUnits.kidutani);
     expect(await w.t.gw.queue.counts('outbox-dhis2')).toMatchObject({ waiting: 0, failed: 0 });
   });

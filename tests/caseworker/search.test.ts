@@ -7,7 +7,14 @@ import { sessionKey } from '../../src/conversation/runner.ts';
 import { createDhis2Client } from '../../src/dhis2/client.ts';
 import { defaultDeployment } from '../../src/dhis2/deployment.ts';
 import { createEmulator, DEMO, type Emulator, type EmulatorUserInput } from '../../src/emulator/index.ts';
-import { createCaseWorkerSource, rmKeys, syncReadModel, type ChildRecord, type SyncOptions, type SyncState } from '../../src/dhis2/readmodel/index.ts';
+import {
+  createCaseWorkerSource,
+  rmKeys,
+  syncReadModel,
+  type ChildRecord,
+  type SyncOptions,
+  type SyncState,
+} from '../../src/dhis2/readmodel/index.ts';
 import type { Store } from '../../src/store/types.ts';
 import { makeStore, type StoreKind, type TestStore } from '../dhis2/readmodel/harness.ts';
 import { cleanupRedis } from '../store/harness.ts';
@@ -44,15 +51,36 @@ const EXTRA: Worker[] = [
   { id: 'JbUsrSrch04', phone: '+254719000004', orgUnits: [OU.mtwapa, OU.kidutani] },
 ];
 const WORKERS: Worker[] = [
-  ...[DEMO.caseWorkers.kidutani, DEMO.caseWorkers.mtwapa, DEMO.caseWorkers.bomani, DEMO.caseWorkers.tiwi].map((w) => ({ id: w.id, phone: w.phone, orgUnits: [w.orgUnit] })),
+  ...[DEMO.caseWorkers.kidutani, DEMO.caseWorkers.mtwapa, DEMO.caseWorkers.bomani, DEMO.caseWorkers.tiwi].map((w) => ({
+    id: w.id,
+    phone: w.phone,
+    orgUnits: [w.orgUnit],
+  })),
   ...EXTRA,
 ];
 
 /** 70 workers, each on a different pair of villages: more scopes than the search cache keeps. */
-const VILLAGES = [OU.kidutani, OU.jumba, OU.majengo, OU.mgamboni, OU.buni, OU.mwele, OU.bomani, OU.mkunguni, OU.vidziani, OU.tiwiKati, OU.mwaroni, OU.magaoni];
+const VILLAGES = [
+  OU.kidutani,
+  OU.jumba,
+  OU.majengo,
+  OU.mgamboni,
+  OU.buni,
+  OU.mwele,
+  OU.bomani,
+  OU.mkunguni,
+  OU.vidziani,
+  OU.tiwiKati,
+  OU.mwaroni,
+  OU.magaoni,
+];
 const PAIRS: Worker[] = VILLAGES.flatMap((a, i) => VILLAGES.slice(i + 1).map((b) => [a, b] as const))
   .slice(0, 70)
-  .map(([a, b], n) => ({ id: `JbUsrPair${String(n).padStart(2, '0')}`, phone: `+25471980${String(n).padStart(4, '0')}`, orgUnits: [a, b] }));
+  .map(([a, b], n) => ({
+    id: `JbUsrPair${String(n).padStart(2, '0')}`,
+    phone: `+25471980${String(n).padStart(4, '0')}`,
+    orgUnits: [a, b],
+  }));
 
 interface World {
   emu: Emulator;
@@ -64,7 +92,12 @@ interface World {
 
 async function world(kind: StoreKind, children: number): Promise<World> {
   const clock = fixedClock(NOW);
-  const users: EmulatorUserInput[] = [...EXTRA, ...PAIRS].map((w) => ({ id: w.id, username: w.id.toLowerCase(), phoneNumber: w.phone, organisationUnits: w.orgUnits }));
+  const users: EmulatorUserInput[] = [...EXTRA, ...PAIRS].map((w) => ({
+    id: w.id,
+    username: w.id.toLowerCase(),
+    phoneNumber: w.phone,
+    organisationUnits: w.orgUnits,
+  }));
   const emu = createEmulator({ version: '2.40', clock, seed: { children }, users });
   const dhis2 = { baseUrl: emu.baseUrl, auth: { token: emu.credentials.token }, fetch: emu.fetch, timeoutMs: 10_000 };
   const client = createDhis2Client(dhis2);
@@ -77,9 +110,20 @@ async function world(kind: StoreKind, children: number): Promise<World> {
     records: [],
     clock,
     async sync(mode) {
-      await syncReadModel({ client, store: s.store, deployment, clock, mode, users: source, defaultCountry: 'KE', pageSize: 200 });
+      await syncReadModel({
+        client,
+        store: s.store,
+        deployment,
+        clock,
+        mode,
+        users: source,
+        defaultCountry: 'KE',
+        pageSize: 200,
+      });
       const ids = (await s.store.getJson<string[]>(rmKeys.index('children'))) ?? [];
-      w.records = (await s.store.getJsonMany<ChildRecord>(ids.map(rmKeys.child))).filter((r): r is ChildRecord => r !== null);
+      w.records = (await s.store.getJsonMany<ChildRecord>(ids.map(rmKeys.child))).filter(
+        (r): r is ChildRecord => r !== null,
+      );
     },
   };
   await w.sync('full');
@@ -93,14 +137,28 @@ async function hop(store: Store, worker: Worker, vars: Record<string, unknown>):
   const at = Date.parse(NOW);
   await store.commit(loaded.lock, {
     sessionKey: key,
-    session: { flowId: CASEWORKER_FLOW, flowVersion: 'test', channel: 'ussd', snapshot: { context: { vars: { signedInAs: worker.id, ...vars } } }, locale: 'en', startedAt: at, updatedAt: at },
+    session: {
+      flowId: CASEWORKER_FLOW,
+      flowVersion: 'test',
+      channel: 'ussd',
+      snapshot: { context: { vars: { signedInAs: worker.id, ...vars } } },
+      locale: 'en',
+      startedAt: at,
+      updatedAt: at,
+    },
     sessionTtlMs: 600_000,
     jobs: [],
   });
 }
 
 async function load(store: Store, worker: Worker, maxFound?: number): Promise<CaseWorkerData> {
-  const data = await loadCaseWorkerData(store, deployment, worker.phone, new Date(NOW), maxFound === undefined ? {} : { maxFound });
+  const data = await loadCaseWorkerData(
+    store,
+    deployment,
+    worker.phone,
+    new Date(NOW),
+    maxFound === undefined ? {} : { maxFound },
+  );
   expect(data?.signedIn).toBe(true);
   return data!;
 }
@@ -112,7 +170,7 @@ async function load(store: Store, worker: Worker, maxFound?: number): Promise<Ca
 function observed(store: Store, opts: { legacy?: boolean } = {}): { store: Store; read: string[] } {
   const read: string[] = [];
   // A read model as a version before the lists left it: no `childrenByOrgUnit` marker.
-  const strip = <T,>(key: string, value: T): T => {
+  const strip = <T>(key: string, value: T): T => {
     if (!opts.legacy || key !== rmKeys.sync() || !value) return value;
     const { childrenByOrgUnit: _marker, ...rest } = value as SyncState;
     return rest as T;
@@ -120,13 +178,13 @@ function observed(store: Store, opts: { legacy?: boolean } = {}): { store: Store
   const proxy = new Proxy(store, {
     get(target, prop) {
       if (prop === 'getJson') {
-        return async <T,>(key: string) => {
+        return async <T>(key: string) => {
           read.push(key);
           return strip(key, await target.getJson<T>(key));
         };
       }
       if (prop === 'getJsonMany') {
-        return async <T,>(keys: string[]) => {
+        return async <T>(keys: string[]) => {
           read.push(...keys);
           return (await target.getJsonMany<T>(keys)).map((v, i) => strip(keys[i]!, v));
         };
@@ -142,15 +200,23 @@ const fullName = (r: ChildRecord) => [r.firstName, r.surname].filter(Boolean).jo
 
 /** Brute force: every child record inside the worker's subtrees (the emulator's tree decides), in id order. */
 function inArea(w: World, worker: Worker): ChildRecord[] {
-  return w.records.filter((r) => w.emu.state.isWithinAny(r.orgUnit, worker.orgUnits)).sort((a, b) => (a.trackedEntity < b.trackedEntity ? -1 : 1));
+  return w.records
+    .filter((r) => w.emu.state.isWithinAny(r.orgUnit, worker.orgUnits))
+    .sort((a, b) => (a.trackedEntity < b.trackedEntity ? -1 : 1));
 }
 
 function expectedFound(w: World, worker: Worker, query: string, max: number): string[] {
-  return inArea(w, worker).filter((r) => nameMatches(query, fullName(r))).slice(0, max).map((r) => r.trackedEntity);
+  return inArea(w, worker)
+    .filter((r) => nameMatches(query, fullName(r)))
+    .slice(0, max)
+    .map((r) => r.trackedEntity);
 }
 
 function expectedDuplicates(w: World, worker: Worker, dob: string, name: string): string[] {
-  return inArea(w, worker).filter((r) => r.dateOfBirth === dob && similarNames(name, fullName(r))).slice(0, 5).map((r) => r.trackedEntity);
+  return inArea(w, worker)
+    .filter((r) => r.dateOfBirth === dob && similarNames(name, fullName(r)))
+    .slice(0, 5)
+    .map((r) => r.trackedEntity);
 }
 
 const QUERIES = ['amina', 'zuri', 'a', 'ba', 'mw', 'juma salim', 'Amína', 'ka o', 'xyz'];
@@ -171,7 +237,10 @@ describe.each([
         await hop(w.store, worker, { findBy: 'name', searchName: query });
         const all = await load(w.store, worker, 1_000_000);
         const want = expectedFound(w, worker, query, 1_000_000);
-        expect(all.found.map((c) => c.trackedEntity), `${worker.id} "${query}"`).toEqual(want);
+        expect(
+          all.found.map((c) => c.trackedEntity),
+          `${worker.id} "${query}"`,
+        ).toEqual(want);
         expect((await load(w.store, worker)).found.map((c) => c.trackedEntity)).toEqual(want.slice(0, 20));
         if (want.length) nonEmpty++;
       }
@@ -190,19 +259,26 @@ describe.each([
     let found = 0;
     let duplicates = 0;
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...WORKERS, ...PAIRS.slice(0, 10)), query, subject, async (worker, q, person) => {
-        const dob = person.dateOfBirth ?? '2025-01-01';
-        await hop(w.store, worker, { findBy: 'name', searchName: q, purpose: 'death', dob, name: person.firstName });
-        const indexed = await load(observed(w.store).store, worker);
-        const scanned = await load(observed(w.store, { legacy: true }).store, worker);
-        expect(indexed.found).toEqual(scanned.found);
-        expect(indexed.duplicates).toEqual(scanned.duplicates);
-        expect(indexed.trusted).toEqual(scanned.trusted);
-        expect(indexed.found.map((c) => c.trackedEntity)).toEqual(expectedFound(w, worker, q, 20));
-        expect(indexed.duplicates.slice(1).map((c) => c.trackedEntity)).toEqual(expectedDuplicates(w, worker, dob, person.firstName));
-        if (indexed.found.length) found++;
-        if (indexed.duplicates.length) duplicates++;
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...WORKERS, ...PAIRS.slice(0, 10)),
+        query,
+        subject,
+        async (worker, q, person) => {
+          const dob = person.dateOfBirth ?? '2025-01-01';
+          await hop(w.store, worker, { findBy: 'name', searchName: q, purpose: 'death', dob, name: person.firstName });
+          const indexed = await load(observed(w.store).store, worker);
+          const scanned = await load(observed(w.store, { legacy: true }).store, worker);
+          expect(indexed.found).toEqual(scanned.found);
+          expect(indexed.duplicates).toEqual(scanned.duplicates);
+          expect(indexed.trusted).toEqual(scanned.trusted);
+          expect(indexed.found.map((c) => c.trackedEntity)).toEqual(expectedFound(w, worker, q, 20));
+          expect(indexed.duplicates.slice(1).map((c) => c.trackedEntity)).toEqual(
+            expectedDuplicates(w, worker, dob, person.firstName),
+          );
+          if (indexed.found.length) found++;
+          if (indexed.duplicates.length) duplicates++;
+        },
+      ),
       { numRuns: 60, seed: 20251125 },
     );
     // Not vacuous: many runs find children, and some find possible duplicates.

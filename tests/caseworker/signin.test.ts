@@ -7,8 +7,12 @@ import { startWorld, type World } from './world.ts';
 
 let w: World;
 const codes: string[] = [];
-beforeAll(async () => { w = await startWorld(); });
-afterAll(async () => { await w.stop(); });
+beforeAll(async () => {
+  w = await startWorld();
+});
+afterAll(async () => {
+  await w.stop();
+});
 
 const zawadi = DEMO.caseWorkers.kidutani.phone;
 const baraka = DEMO.caseWorkers.mtwapa.phone;
@@ -26,14 +30,18 @@ describe('the first dial of a case worker', () => {
 
     expect((await dial.send(code)).text).toBe('Choose a 4-digit PIN. You will enter it each time you dial');
     // A PIN anyone would try first is refused with the rule.
-    expect((await dial.send('1234')).text).toMatch(/^Use 4 digits, not all the same and not in a row like 1234\.\nChoose a 4-digit PIN/);
+    expect((await dial.send('1234')).text).toMatch(
+      /^Use 4 digits, not all the same and not in a row like 1234\.\nChoose a 4-digit PIN/,
+    );
     expect((await dial.send('4821')).text).toBe('Enter the same PIN again');
     expect((await dial.send('4812')).text).toBe("The two PINs were different. Let's try again.\n1. Continue");
     expect((await dial.send('1')).text).toBe('Choose a 4-digit PIN. You will enter it each time you dial');
     await dial.send('4821');
     expect((await dial.send('4821')).text).toBe('Your PIN is set. Next time, dial and enter your PIN.\n1. Continue');
     const menu = await dial.send('1');
-    expect(menu.text).toBe('Jibu - Zawadi\n1. Missed visits (5)\n2. Notify a birth\n3. Notify a death\n4. Reaction after a vaccine\n5. Exit\n0. Back\n00. Main menu');
+    expect(menu.text).toBe(
+      'Jibu - Zawadi\n1. Missed visits (5)\n2. Notify a birth\n3. Notify a death\n4. Reaction after a vaccine\n5. Exit\n0. Back\n00. Main menu',
+    );
 
     await w.settle();
     const stored = JSON.stringify(await w.t.gw.store.getJson(credentialKey(zawadi)));
@@ -71,7 +79,10 @@ describe('the first dial of a case worker', () => {
     }
     await w.settle();
     const sent = w.smsTo(peter).length;
-    expect(await w.dial(peter).start()).toEqual({ end: true, text: 'We sent several codes in the last hour. Please try again later.' });
+    expect(await w.dial(peter).start()).toEqual({
+      end: true,
+      text: 'We sent several codes in the last hour. Please try again later.',
+    });
     await w.settle();
     expect(w.smsTo(peter)).toHaveLength(sent);
   });
@@ -121,8 +132,14 @@ describe('a later dial', () => {
   });
 
   it('after an admin reset (jibu pin reset), signs in with a new code by SMS again', async () => {
-    expect(await resetPin(w.t.gw.store, '0711 000 002', { defaultCountry: 'KE' })).toEqual({ phone: baraka, reset: false });
-    expect(await resetPin(w.t.gw.store, '0711000001', { defaultCountry: 'KE' })).toEqual({ phone: zawadi, reset: true });
+    expect(await resetPin(w.t.gw.store, '0711 000 002', { defaultCountry: 'KE' })).toEqual({
+      phone: baraka,
+      reset: false,
+    });
+    expect(await resetPin(w.t.gw.store, '0711000001', { defaultCountry: 'KE' })).toEqual({
+      phone: zawadi,
+      reset: true,
+    });
     const sent = w.smsTo(zawadi).length;
     const dial = w.dial(zawadi);
     expect((await dial.start()).text).toMatch(/^Welcome Zawadi\. We sent you a 6-digit code by SMS/);
@@ -144,7 +161,10 @@ describe('callers who are not case workers', () => {
     const bare = await startWorld({ demo: false });
     try {
       for (const phone of [DEMO.unknownPhone, DEMO.caseWorkers.disabled.phone]) {
-        expect(await bare.dial(phone).start()).toEqual({ end: true, text: 'Sorry, there is no service for you here yet. Please ask your health facility.' });
+        expect(await bare.dial(phone).start()).toEqual({
+          end: true,
+          text: 'Sorry, there is no service for you here yet. Please ask your health facility.',
+        });
       }
       await bare.settle();
       expect(bare.t.sent).toEqual([]);
@@ -161,7 +181,8 @@ describe('logs', () => {
     expect(logs.length).toBeGreaterThan(1000);
     expect(codes.length).toBeGreaterThanOrEqual(6);
     for (const code of codes) expect(logs).not.toContain(code);
-    for (const pin of ['4821', '4812', '9999', '5555', '3333']) expect(logs).not.toMatch(new RegExp(`(?<![0-9])${pin}(?![0-9])`));
+    for (const pin of ['4821', '4812', '9999', '5555', '3333'])
+      expect(logs).not.toMatch(new RegExp(`(?<![0-9])${pin}(?![0-9])`));
     for (const text of w.t.sent.map((m) => m.text)) expect(logs).not.toContain(text.slice(0, 30));
     expect(logs).not.toContain('Welcome Zawadi');
   });

@@ -39,7 +39,11 @@ export interface Screen {
 export class Dial {
   readonly inputs: string[] = [];
   readonly screens: string[] = [];
-  constructor(readonly url: string, readonly phone: string, readonly sessionId: string) {}
+  constructor(
+    readonly url: string,
+    readonly phone: string,
+    readonly sessionId: string,
+  ) {}
 
   private async post(text: string): Promise<Screen> {
     const r = await atUssd(this.url, { sessionId: this.sessionId, phoneNumber: this.phone, text });
@@ -104,21 +108,62 @@ export interface World {
 
 let sessions = 0;
 
-export async function startWorld(opts: { env?: Record<string, string>; users?: EmulatorUserInput[]; demo?: boolean; dhis2Version?: string } = {}): Promise<World> {
+export async function startWorld(
+  opts: { env?: Record<string, string>; users?: EmulatorUserInput[]; demo?: boolean; dhis2Version?: string } = {},
+): Promise<World> {
   const clock = fixedClock(NOW);
-  const users: EmulatorUserInput[] = opts.users ?? Object.values(EXTRA_WORKERS).map((w) => ({
-    id: w.id, username: `cw.${w.id.toLowerCase()}`, firstName: w.name.split(' ')[0], surname: w.name.split(' ')[1], phoneNumber: w.phone, organisationUnits: [w.orgUnit],
-  }));
+  const users: EmulatorUserInput[] =
+    opts.users ??
+    Object.values(EXTRA_WORKERS).map((w) => ({
+      id: w.id,
+      username: `cw.${w.id.toLowerCase()}`,
+      firstName: w.name.split(' ')[0],
+      surname: w.name.split(' ')[1],
+      phoneNumber: w.phone,
+      organisationUnits: [w.orgUnit],
+    }));
   const emulator = createEmulator({ version: opts.dhis2Version ?? '2.40', clock, users });
   const dirs = await caseWorkerDirs({ demo: opts.demo ?? true });
-  const t = await startTestGateway({ FLOWS_DIR: dirs.flowsDir, LOCALES_DIR: dirs.localesDir, DEFAULT_COUNTRY: 'KE', TZ: 'Africa/Nairobi', ...opts.env }, { emulator, clock, workers: false });
+  const t = await startTestGateway(
+    {
+      FLOWS_DIR: dirs.flowsDir,
+      LOCALES_DIR: dirs.localesDir,
+      DEFAULT_COUNTRY: 'KE',
+      TZ: 'Africa/Nairobi',
+      ...opts.env,
+    },
+    { emulator, clock, workers: false },
+  );
   const { gw } = t;
   // The gateway syncs the read model from the built-in DHIS2 at start-up; make sure of it.
   if (!(await gw.store.getJson(rmKeys.sync()))) await gw.syncOnce('full');
   const jobs = createCaseWorkerJobs({ store: gw.store, flows: gw.flows, clock });
   const workers: RunningWorker[] = [
-    startSmsRelay({ queue: gw.queue, store: gw.store, sender: { provider: 'console', send: async (m) => { t.sent.push(m); return { ok: true, providerMessageId: `console-${m.id}` }; } }, clock, logger: gw.runner.logger, ratePerSecond: 1000 }),
-    startDhis2Relay({ queue: gw.queue, store: gw.store, client: gw.dhis2, clock, logger: gw.runner.logger, deployment: { ...gw.deployment, timeZone: 'Africa/Nairobi' }, intervalMs: 10, backoffMs: 20, maxBackoffMs: 50 }),
+    startSmsRelay({
+      queue: gw.queue,
+      store: gw.store,
+      sender: {
+        provider: 'console',
+        send: async (m) => {
+          t.sent.push(m);
+          return { ok: true, providerMessageId: `console-${m.id}` };
+        },
+      },
+      clock,
+      logger: gw.runner.logger,
+      ratePerSecond: 1000,
+    }),
+    startDhis2Relay({
+      queue: gw.queue,
+      store: gw.store,
+      client: gw.dhis2,
+      clock,
+      logger: gw.runner.logger,
+      deployment: { ...gw.deployment, timeZone: 'Africa/Nairobi' },
+      intervalMs: 10,
+      backoffMs: 20,
+      maxBackoffMs: 50,
+    }),
     gw.queue.process('jobs', async (job, attempt): Promise<JobOutcome> => {
       if (job.name === AEFI_ALERT_JOB) {
         const r = await aefiAlertJobs(gw.store, job.data);
@@ -139,24 +184,34 @@ export async function startWorld(opts: { env?: Record<string, string>; users?: E
     dial: (phone) => new Dial(t.url, phone, `ATUid_cw_${process.pid}_${++sessions}`),
     smsTo,
     async otp(phone, after = 0) {
-      const text = await eventually(() => smsTo(phone).slice(after).find((m) => /\b\d{6}\b/.test(m)), `a sign-in code sent to ${phone}`);
+      const text = await eventually(
+        () =>
+          smsTo(phone)
+            .slice(after)
+            .find((m) => /\b\d{6}\b/.test(m)),
+        `a sign-in code sent to ${phone}`,
+      );
       return /\b(\d{6})\b/.exec(text)![1]!;
     },
     async settle() {
       const queues: QueueName[] = ['jobs', 'outbox-sms', 'outbox-dhis2'];
-      await eventually(async () => {
-        let busy = false;
-        for (const q of queues) {
-          const c = await gw.queue.counts(q);
-          if (c.waiting + c.active > 0) busy = true;
-          // Retries wait on the (fixed) test clock: let a little time pass for them.
-          if (c.delayed > 0) {
-            busy = true;
-            clock.advance(100);
+      await eventually(
+        async () => {
+          let busy = false;
+          for (const q of queues) {
+            const c = await gw.queue.counts(q);
+            if (c.waiting + c.active > 0) busy = true;
+            // Retries wait on the (fixed) test clock: let a little time pass for them.
+            if (c.delayed > 0) {
+              busy = true;
+              clock.advance(100);
+            }
           }
-        }
-        return !busy;
-      }, 'queues to drain', 8000);
+          return !busy;
+        },
+        'queues to drain',
+        8000,
+      );
     },
     async signIn(phone, pin = '4821') {
       const dial = world.dial(phone);

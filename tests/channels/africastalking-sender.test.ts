@@ -25,29 +25,62 @@ function fakeSdk(answer: { resolve: unknown } | { reject: unknown }): AfricasTal
 
 describe('createAfricasTalkingSender: 201 response bodies', () => {
   const table: Array<[string, SendResult]> = [
-    ['send-201-success.json', { ok: true, providerMessageId: 'ATXid_66a29b3d77ab103622638ac5c637ecd7', cost: 'KES 0.8000' }],
-    ['send-201-processed.json', { ok: true, providerMessageId: 'ATXid_1b2c3d4e5f60718293a4b5c6d7e8f901', cost: 'KES 0.8000' }],
+    [
+      'send-201-success.json',
+      { ok: true, providerMessageId: 'ATXid_66a29b3d77ab103622638ac5c637ecd7', cost: 'KES 0.8000' },
+    ],
+    [
+      'send-201-processed.json',
+      { ok: true, providerMessageId: 'ATXid_1b2c3d4e5f60718293a4b5c6d7e8f901', cost: 'KES 0.8000' },
+    ],
     ['send-201-premium.json', { ok: true, providerMessageId: 'ATPid_5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b', cost: '0' }],
-    ['send-201-invalid-sender-id.json', { ok: false, permanent: true, reason: 'InvalidSenderId', code: 'at:no-recipients' }],
-    ['send-201-invalid-phone.json', { ok: false, permanent: true, undeliverable: true, reason: 'InvalidPhoneNumber', code: 'at:403' }],
-    ['send-201-unsupported-number.json', { ok: false, permanent: true, undeliverable: true, reason: 'UnsupportedNumberType', code: 'at:404' }],
-    ['send-201-blacklisted.json', { ok: false, permanent: true, optOut: true, reason: 'UserInBlacklist', code: 'at:406' }],
+    [
+      'send-201-invalid-sender-id.json',
+      { ok: false, permanent: true, reason: 'InvalidSenderId', code: 'at:no-recipients' },
+    ],
+    [
+      'send-201-invalid-phone.json',
+      { ok: false, permanent: true, undeliverable: true, reason: 'InvalidPhoneNumber', code: 'at:403' },
+    ],
+    [
+      'send-201-unsupported-number.json',
+      { ok: false, permanent: true, undeliverable: true, reason: 'UnsupportedNumberType', code: 'at:404' },
+    ],
+    [
+      'send-201-blacklisted.json',
+      { ok: false, permanent: true, optOut: true, reason: 'UserInBlacklist', code: 'at:406' },
+    ],
     ['send-201-could-not-route.json', { ok: false, permanent: true, reason: 'CouldNotRoute', code: 'at:407' }],
     ['send-201-dnd.json', { ok: false, permanent: true, reason: 'DoNotDisturbRejection', code: 'at:409' }],
     ['send-201-risk-hold.json', { ok: false, permanent: false, reason: 'RiskHold', code: 'at:401' }],
-    ['send-201-invalid-sender-recipient.json', { ok: false, permanent: false, reason: 'InvalidSenderId', code: 'at:402' }],
-    ['send-201-insufficient-balance.json', { ok: false, permanent: false, reason: 'InsufficientBalance', code: 'at:405' }],
+    [
+      'send-201-invalid-sender-recipient.json',
+      { ok: false, permanent: false, reason: 'InvalidSenderId', code: 'at:402' },
+    ],
+    [
+      'send-201-insufficient-balance.json',
+      { ok: false, permanent: false, reason: 'InsufficientBalance', code: 'at:405' },
+    ],
     ['send-201-internal-error.json', { ok: false, permanent: false, reason: 'InternalServerError', code: 'at:500' }],
     ['send-201-gateway-error.json', { ok: false, permanent: false, reason: 'GatewayError', code: 'at:501' }],
     ['send-201-rejected-by-gateway.json', { ok: false, permanent: false, reason: 'RejectedByGateway', code: 'at:502' }],
   ];
   it.each(table)('maps %s', async (name, expected) => {
-    const sender = createAfricasTalkingSender({ username: 'jibu', apiKey: 'k', sdk: fakeSdk({ resolve: jsonFixture('africastalking', name) }) });
+    const sender = createAfricasTalkingSender({
+      username: 'jibu',
+      apiKey: 'k',
+      sdk: fakeSdk({ resolve: jsonFixture('africastalking', name) }),
+    });
     expect(await sender.send(MSG)).toEqual(expected);
   });
 
   it('treats a recipient code AT adds later as transient, so the message is retried rather than dropped', async () => {
-    const body = { SMSMessageData: { Message: 'Sent to 0/1', Recipients: [{ statusCode: 418, number: MSG.to, status: 'Teapot', cost: '0', messageId: 'None' }] } };
+    const body = {
+      SMSMessageData: {
+        Message: 'Sent to 0/1',
+        Recipients: [{ statusCode: 418, number: MSG.to, status: 'Teapot', cost: '0', messageId: 'None' }],
+      },
+    };
     const sender = createAfricasTalkingSender({ username: 'jibu', apiKey: 'k', sdk: fakeSdk({ resolve: body }) });
     expect(await sender.send(MSG)).toEqual({ ok: false, permanent: false, reason: 'Teapot', code: 'at:418' });
   });
@@ -73,25 +106,60 @@ describe('createAfricasTalkingSender: what it sends', () => {
 
   it('refuses a recipient without a leading + before calling AT', async () => {
     const sdk = fakeSdk({ resolve: jsonFixture('africastalking', 'send-201-success.json') });
-    const result = await createAfricasTalkingSender({ username: 'jibu', apiKey: 'k', sdk }).send({ ...MSG, to: '0711000111' });
+    const result = await createAfricasTalkingSender({ username: 'jibu', apiKey: 'k', sdk }).send({
+      ...MSG,
+      to: '0711000111',
+    });
     expect(result).toMatchObject({ ok: false, permanent: true, code: 'JIBU_BAD_PHONE' });
     expect(sdk.calls).toHaveLength(0);
   });
 });
 
 describe('createAfricasTalkingSender: rejections', () => {
-  const axiosLike = (status: number, data: unknown) => Object.assign(new Error(`Request failed with status code ${status}`), { isAxiosError: true, response: { status, data } });
+  const axiosLike = (status: number, data: unknown) =>
+    Object.assign(new Error(`Request failed with status code ${status}`), {
+      isAxiosError: true,
+      response: { status, data },
+    });
   const table: Array<[string, unknown, Partial<SendResult>]> = [
-    ['HTTP 401 (bad API key)', axiosLike(401, 'The supplied authentication is invalid'), { ok: false, permanent: false, code: 'at:http-401', reason: 'HTTP 401: The supplied authentication is invalid' }],
-    ['HTTP 400', axiosLike(400, 'Request is missing required form field \'to\''), { ok: false, permanent: true, code: 'at:http-400' }],
+    [
+      'HTTP 401 (bad API key)',
+      axiosLike(401, 'The supplied authentication is invalid'),
+      { ok: false, permanent: false, code: 'at:http-401', reason: 'HTTP 401: The supplied authentication is invalid' },
+    ],
+    [
+      'HTTP 400',
+      axiosLike(400, "Request is missing required form field 'to'"),
+      { ok: false, permanent: true, code: 'at:http-400' },
+    ],
     ['HTTP 429', axiosLike(429, 'Too many requests'), { ok: false, permanent: false, code: 'at:http-429' }],
     ['HTTP 503', axiosLike(503, { message: 'unavailable' }), { ok: false, permanent: false, code: 'at:http-503' }],
-    ['a connection refused', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), { ok: false, permanent: false, code: 'network' }],
-    ['a DNS failure', Object.assign(new Error('getaddrinfo ENOTFOUND api.africastalking.com'), { code: 'ENOTFOUND' }), { ok: false, permanent: false, code: 'network' }],
-    ['the SDK refusing the number', new Error('"to" must be a valid phone number; '), { ok: false, permanent: true, undeliverable: true, code: 'at:invalid-phone' }],
-    ['the SDK refusing the message', new Error('"message" is required; '), { ok: false, permanent: true, code: 'at:invalid-request' }],
+    [
+      'a connection refused',
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      { ok: false, permanent: false, code: 'network' },
+    ],
+    [
+      'a DNS failure',
+      Object.assign(new Error('getaddrinfo ENOTFOUND api.africastalking.com'), { code: 'ENOTFOUND' }),
+      { ok: false, permanent: false, code: 'network' },
+    ],
+    [
+      'the SDK refusing the number',
+      new Error('"to" must be a valid phone number; '),
+      { ok: false, permanent: true, undeliverable: true, code: 'at:invalid-phone' },
+    ],
+    [
+      'the SDK refusing the message',
+      new Error('"message" is required; '),
+      { ok: false, permanent: true, code: 'at:invalid-request' },
+    ],
     ['an unexpected error', new Error('socket hang up'), { ok: false, permanent: false, code: 'at:error' }],
-    ['a 200 with a success body', jsonFixture('africastalking', 'send-201-success.json'), { ok: true, providerMessageId: 'ATXid_66a29b3d77ab103622638ac5c637ecd7' }],
+    [
+      'a 200 with a success body',
+      jsonFixture('africastalking', 'send-201-success.json'),
+      { ok: true, providerMessageId: 'ATXid_66a29b3d77ab103622638ac5c637ecd7' },
+    ],
     ['a 200 with another body', { status: 'queued' }, { ok: false, permanent: false, code: 'at:unexpected-response' }],
   ];
   it.each(table)('maps %s', async (_name, rejection, expected) => {
@@ -100,8 +168,18 @@ describe('createAfricasTalkingSender: rejections', () => {
   });
 
   it('maps a synchronous throw from the SDK instead of throwing', async () => {
-    const sdk: AfricasTalkingSdk = { SMS: { send: () => { throw new Error('"to" failed custom validation because Invalid country calling code; '); } } };
-    expect(await createAfricasTalkingSender({ username: 'jibu', apiKey: 'k', sdk }).send(MSG)).toMatchObject({ ok: false, permanent: true, undeliverable: true });
+    const sdk: AfricasTalkingSdk = {
+      SMS: {
+        send: () => {
+          throw new Error('"to" failed custom validation because Invalid country calling code; ');
+        },
+      },
+    };
+    expect(await createAfricasTalkingSender({ username: 'jibu', apiKey: 'k', sdk }).send(MSG)).toMatchObject({
+      ok: false,
+      permanent: true,
+      undeliverable: true,
+    });
   });
 });
 
@@ -120,7 +198,9 @@ describe('createAfricasTalkingSender through the real SDK', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       let raw = '';
-      req.on('data', (chunk: Buffer) => { raw += chunk.toString('utf8'); });
+      req.on('data', (chunk: Buffer) => {
+        raw += chunk.toString('utf8');
+      });
       req.on('end', () => {
         received.push({ headers: req.headers, form: new URLSearchParams(raw) });
         res.writeHead(answer.status, { 'content-type': answer.type });
@@ -138,22 +218,50 @@ describe('createAfricasTalkingSender through the real SDK', () => {
   const sender = () => createAfricasTalkingSender({ username: 'jibu', apiKey: 'atsk_test', from: 'JIBU' });
 
   it('posts the form AT expects and reads the 201 answer', async () => {
-    answer = { status: 201, body: JSON.stringify(jsonFixture('africastalking', 'send-201-success.json')), type: 'application/json' };
+    answer = {
+      status: 201,
+      body: JSON.stringify(jsonFixture('africastalking', 'send-201-success.json')),
+      type: 'application/json',
+    };
     received.length = 0;
-    expect(await sender().send(MSG)).toEqual({ ok: true, providerMessageId: 'ATXid_66a29b3d77ab103622638ac5c637ecd7', cost: 'KES 0.8000' });
+    expect(await sender().send(MSG)).toEqual({
+      ok: true,
+      providerMessageId: 'ATXid_66a29b3d77ab103622638ac5c637ecd7',
+      cost: 'KES 0.8000',
+    });
     expect(received).toHaveLength(1);
     expect(received[0]!.headers.apikey).toBe('atsk_test');
-    expect(Object.fromEntries(received[0]!.form)).toEqual({ username: 'jibu', to: '+254711000111', message: MSG.text, from: 'JIBU', bulkSMSMode: '1' });
+    expect(Object.fromEntries(received[0]!.form)).toEqual({
+      username: 'jibu',
+      to: '+254711000111',
+      message: MSG.text,
+      from: 'JIBU',
+      bulkSMSMode: '1',
+    });
   });
 
   it('fails permanently on a 201 with no recipients (invalid sender id)', async () => {
-    answer = { status: 201, body: JSON.stringify(jsonFixture('africastalking', 'send-201-invalid-sender-id.json')), type: 'application/json' };
-    expect(await sender().send(MSG)).toEqual({ ok: false, permanent: true, reason: 'InvalidSenderId', code: 'at:no-recipients' });
+    answer = {
+      status: 201,
+      body: JSON.stringify(jsonFixture('africastalking', 'send-201-invalid-sender-id.json')),
+      type: 'application/json',
+    };
+    expect(await sender().send(MSG)).toEqual({
+      ok: false,
+      permanent: true,
+      reason: 'InvalidSenderId',
+      code: 'at:no-recipients',
+    });
   });
 
   it('keeps the message for a retry on a 401 (bad API key)', async () => {
     answer = { status: 401, body: 'The supplied authentication is invalid', type: 'text/plain' };
-    expect(await sender().send(MSG)).toEqual({ ok: false, permanent: false, reason: 'HTTP 401: The supplied authentication is invalid', code: 'at:http-401' });
+    expect(await sender().send(MSG)).toEqual({
+      ok: false,
+      permanent: false,
+      reason: 'HTTP 401: The supplied authentication is invalid',
+      code: 'at:http-401',
+    });
   });
 
   it('keeps the message for a retry on a 500', async () => {
@@ -162,13 +270,25 @@ describe('createAfricasTalkingSender through the real SDK', () => {
   });
 
   it('accepts a 200 carrying a success body, which the SDK rejects', async () => {
-    answer = { status: 200, body: JSON.stringify(jsonFixture('africastalking', 'send-201-success.json')), type: 'application/json' };
-    expect(await sender().send(MSG)).toMatchObject({ ok: true, providerMessageId: 'ATXid_66a29b3d77ab103622638ac5c637ecd7' });
+    answer = {
+      status: 200,
+      body: JSON.stringify(jsonFixture('africastalking', 'send-201-success.json')),
+      type: 'application/json',
+    };
+    expect(await sender().send(MSG)).toMatchObject({
+      ok: true,
+      providerMessageId: 'ATXid_66a29b3d77ab103622638ac5c637ecd7',
+    });
   });
 
-  it('fails permanently, without a request, when the SDK\'s own number check refuses the recipient', async () => {
+  it("fails permanently, without a request, when the SDK's own number check refuses the recipient", async () => {
     received.length = 0;
-    expect(await sender().send({ ...MSG, to: '+999123456' })).toMatchObject({ ok: false, permanent: true, undeliverable: true, code: 'at:invalid-phone' });
+    expect(await sender().send({ ...MSG, to: '+999123456' })).toMatchObject({
+      ok: false,
+      permanent: true,
+      undeliverable: true,
+      code: 'at:invalid-phone',
+    });
     expect(received).toHaveLength(0);
   });
 

@@ -26,7 +26,18 @@ function expectError<T>(result: ParseResult<T>, code: string, detail?: string): 
 
 describe('parseUssd', () => {
   const ok: Array<[string, Record<string, unknown>]> = [
-    ['ussd-first-hop.txt', { sessionId: SESSION, serviceCode: '*384*123#', phone: '+254711000111', providerPhone: '+254711000111', networkCode: '63902', path: '', isNew: true }],
+    [
+      'ussd-first-hop.txt',
+      {
+        sessionId: SESSION,
+        serviceCode: '*384*123#',
+        phone: '+254711000111',
+        providerPhone: '+254711000111',
+        networkCode: '63902',
+        path: '',
+        isNew: true,
+      },
+    ],
     ['ussd-second-hop.txt', { path: '1', isNew: false }],
     ['ussd-phone-entry-hop.txt', { path: '1*2*0712345678', isNew: false }],
     ['ussd-empty-segment.txt', { path: '1**2', isNew: false }],
@@ -51,7 +62,11 @@ describe('parseUssd', () => {
   });
 
   it('lists every missing field in one detail', () => {
-    expectError(parseUssd(webhookRequest({ body: {} }), 'KE'), 'JIBU_BAD_REQUEST', 'sessionId: missing; serviceCode: missing; phoneNumber: missing; text: missing');
+    expectError(
+      parseUssd(webhookRequest({ body: {} }), 'KE'),
+      'JIBU_BAD_REQUEST',
+      'sessionId: missing; serviceCode: missing; phoneNumber: missing; text: missing',
+    );
   });
 
   it.each([
@@ -65,7 +80,12 @@ describe('parseUssd', () => {
   });
 
   it('refuses a huge text rather than carrying it through the conversation', () => {
-    const body = { sessionId: SESSION, serviceCode: '*384*123#', phoneNumber: '+254711000111', text: '1*'.repeat(100_000) };
+    const body = {
+      sessionId: SESSION,
+      serviceCode: '*384*123#',
+      phoneNumber: '+254711000111',
+      text: '1*'.repeat(100_000),
+    };
     expectError(parseUssd(webhookRequest({ body }), 'KE'), 'JIBU_BAD_REQUEST', 'text: too long');
   });
 });
@@ -136,7 +156,10 @@ describe('latestUssdInput', () => {
 
 describe('renderUssd', () => {
   it('prefixes a screen that waits for input with CON and a space', () => {
-    expect(renderUssd('Menu\n1. Register child\n2. Next visit', false)).toEqual({ contentType: 'text/plain', body: 'CON Menu\n1. Register child\n2. Next visit' });
+    expect(renderUssd('Menu\n1. Register child\n2. Next visit', false)).toEqual({
+      contentType: 'text/plain',
+      body: 'CON Menu\n1. Register child\n2. Next visit',
+    });
   });
 
   it('prefixes a closing screen with END and a space', () => {
@@ -204,7 +227,13 @@ describe('parseUssdEvent', () => {
     const result = parseUssdEvent(formRequest('africastalking', 'ussd-event-failed.txt'), 'KE');
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.value).toMatchObject({ status: 'Failed', errorMessage: 'Application response timed out', cost: 0.1, hopsCount: 2, lastAppResponse: 'CON Chagua:\n1. Mtoto' });
+    expect(result.value).toMatchObject({
+      status: 'Failed',
+      errorMessage: 'Application response timed out',
+      cost: 0.1,
+      hopsCount: 2,
+      lastAppResponse: 'CON Chagua:\n1. Mtoto',
+    });
     expect(result.value.currency).toBeUndefined();
   });
 
@@ -213,12 +242,17 @@ describe('parseUssdEvent', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.value.status).toBe('Incomplete');
-    for (const field of ['date', 'cost', 'durationMs', 'hopsCount', 'errorMessage'] as const) expect(result.value[field]).toBeUndefined();
+    for (const field of ['date', 'cost', 'durationMs', 'hopsCount', 'errorMessage'] as const)
+      expect(result.value[field]).toBeUndefined();
     expect(result.value.input).toBe('');
   });
 
   it('refuses an event without a status', () => {
-    expectError(parseUssdEvent(formRequest('africastalking', 'ussd-event-missing-status.txt'), 'KE'), 'JIBU_BAD_REQUEST', 'status: missing');
+    expectError(
+      parseUssdEvent(formRequest('africastalking', 'ussd-event-missing-status.txt'), 'KE'),
+      'JIBU_BAD_REQUEST',
+      'status: missing',
+    );
   });
 });
 
@@ -250,7 +284,15 @@ describe('parseAtDate', () => {
     expect(parseAtDate(raw)?.toISOString()).toBe(iso);
   });
 
-  it.each(['2017-02-30 10:00:00', '2017-05-03 25:61:00', '2023-02-29 00:00:00', '03/05/2017 06:04', '1493791485', 'yesterday', ''])('gives undefined for %j', (raw) => {
+  it.each([
+    '2017-02-30 10:00:00',
+    '2017-05-03 25:61:00',
+    '2023-02-29 00:00:00',
+    '03/05/2017 06:04',
+    '1493791485',
+    'yesterday',
+    '',
+  ])('gives undefined for %j', (raw) => {
     expect(parseAtDate(raw)).toBeUndefined();
   });
 });
@@ -274,8 +316,16 @@ describe('parseInboundSms', () => {
   });
 
   const ok: Array<[string, string, Record<string, unknown>]> = [
-    ['sms-inbound-space-date.txt', '2017-05-03T06:04:45.000Z', { text: 'NDIYO', networkCode: '63902', linkId: undefined }],
-    ['sms-inbound-minimal.txt', '2017-05-03T06:04:45.000Z', { text: 'Habari za asubuhi', networkCode: undefined, linkId: undefined }],
+    [
+      'sms-inbound-space-date.txt',
+      '2017-05-03T06:04:45.000Z',
+      { text: 'NDIYO', networkCode: '63902', linkId: undefined },
+    ],
+    [
+      'sms-inbound-minimal.txt',
+      '2017-05-03T06:04:45.000Z',
+      { text: 'Habari za asubuhi', networkCode: undefined, linkId: undefined },
+    ],
     ['sms-inbound-fraction-date.txt', '2017-05-03T06:04:45.250Z', { text: 'Msg' }],
     ['sms-inbound-odd-date.txt', NOW, { text: 'Msg' }],
     ['sms-inbound-no-date.txt', NOW, { text: 'Msg' }],
@@ -308,9 +358,30 @@ describe('parseDeliveryReport', () => {
     ['dlr-submitted.txt', { status: 'sent', rawStatus: 'Submitted' }],
     ['dlr-buffered.txt', { status: 'sent', rawStatus: 'Buffered' }],
     ['dlr-success.txt', { status: 'delivered', rawStatus: 'Success' }],
-    ['dlr-rejected-blacklist.txt', { status: 'failed', rawStatus: 'Rejected', failureReason: 'UserInBlackList', optOut: true, undeliverable: undefined }],
-    ['dlr-failed-no-user.txt', { status: 'failed', rawStatus: 'Failed', failureReason: 'UserDoesNotExist', undeliverable: true, optOut: undefined }],
-    ['dlr-failed-inactive.txt', { status: 'failed', failureReason: 'UserIsInactive', optOut: undefined, undeliverable: undefined }],
+    [
+      'dlr-rejected-blacklist.txt',
+      {
+        status: 'failed',
+        rawStatus: 'Rejected',
+        failureReason: 'UserInBlackList',
+        optOut: true,
+        undeliverable: undefined,
+      },
+    ],
+    [
+      'dlr-failed-no-user.txt',
+      {
+        status: 'failed',
+        rawStatus: 'Failed',
+        failureReason: 'UserDoesNotExist',
+        undeliverable: true,
+        optOut: undefined,
+      },
+    ],
+    [
+      'dlr-failed-inactive.txt',
+      { status: 'failed', failureReason: 'UserIsInactive', optOut: undefined, undeliverable: undefined },
+    ],
     ['dlr-expired.txt', { status: 'failed', rawStatus: 'Expired' }],
     ['dlr-unknown-status.txt', { status: 'unknown', rawStatus: 'AbsentSubscriber' }],
   ];
@@ -328,7 +399,11 @@ describe('parseDeliveryReport', () => {
   });
 
   it('refuses a report without the message id', () => {
-    expectError(parseDeliveryReport(formRequest('africastalking', 'dlr-missing-id.txt'), 'KE', clock), 'JIBU_BAD_REQUEST', 'id: missing');
+    expectError(
+      parseDeliveryReport(formRequest('africastalking', 'dlr-missing-id.txt'), 'KE', clock),
+      'JIBU_BAD_REQUEST',
+      'id: missing',
+    );
   });
 
   it('does not mistake inherited property names for statuses', () => {
@@ -339,10 +414,26 @@ describe('parseDeliveryReport', () => {
 
 describe('hostile bodies', () => {
   const parsers: Array<[string, (body: unknown) => ParseResult<unknown>, string[]]> = [
-    ['parseUssd', (body) => parseUssd(webhookRequest({ body }), 'KE'), ['sessionId', 'serviceCode', 'phoneNumber', 'networkCode', 'text']],
-    ['parseUssdEvent', (body) => parseUssdEvent(webhookRequest({ body }), 'KE'), ['sessionId', 'phoneNumber', 'status', 'date', 'cost', 'durationInMillis', 'hopsCount', 'input']],
-    ['parseInboundSms', (body) => parseInboundSms(webhookRequest({ body }), 'KE', clock), ['id', 'from', 'to', 'text', 'date', 'linkId', 'networkCode']],
-    ['parseDeliveryReport', (body) => parseDeliveryReport(webhookRequest({ body }), 'KE', clock), ['id', 'status', 'phoneNumber', 'failureReason', 'networkCode']],
+    [
+      'parseUssd',
+      (body) => parseUssd(webhookRequest({ body }), 'KE'),
+      ['sessionId', 'serviceCode', 'phoneNumber', 'networkCode', 'text'],
+    ],
+    [
+      'parseUssdEvent',
+      (body) => parseUssdEvent(webhookRequest({ body }), 'KE'),
+      ['sessionId', 'phoneNumber', 'status', 'date', 'cost', 'durationInMillis', 'hopsCount', 'input'],
+    ],
+    [
+      'parseInboundSms',
+      (body) => parseInboundSms(webhookRequest({ body }), 'KE', clock),
+      ['id', 'from', 'to', 'text', 'date', 'linkId', 'networkCode'],
+    ],
+    [
+      'parseDeliveryReport',
+      (body) => parseDeliveryReport(webhookRequest({ body }), 'KE', clock),
+      ['id', 'status', 'phoneNumber', 'failureReason', 'networkCode'],
+    ],
   ];
   it.each(parsers)('%s never throws and answers ok or a catalogue error for any body', (_name, parse, fields) => {
     fc.assert(

@@ -35,8 +35,16 @@ export function webhookRequest(parts: Partial<WebhookRequest> = {}): WebhookRequ
 }
 
 /** A request whose body is a fixture file, form-parsed. */
-export function formRequest(provider: 'africastalking' | 'twilio' | 'http', name: string, parts: Partial<WebhookRequest> = {}): WebhookRequest {
-  return webhookRequest({ headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: formBody(fixture(provider, name)), ...parts });
+export function formRequest(
+  provider: 'africastalking' | 'twilio' | 'http',
+  name: string,
+  parts: Partial<WebhookRequest> = {},
+): WebhookRequest {
+  return webhookRequest({
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: formBody(fixture(provider, name)),
+    ...parts,
+  });
 }
 
 /**
@@ -47,7 +55,17 @@ export function hostileBody(fieldNames: readonly string[]): fc.Arbitrary<unknown
   const value = fc.oneof(
     fc.string(),
     fc.string({ unit: 'grapheme', maxLength: 300 }),
-    fc.constantFrom('', ' ', '+254711000111', '0711000111', 'Success', 'delivered', '2017-05-03 06:04:45', '1*2', 'KES 0.10'),
+    fc.constantFrom(
+      '',
+      ' ',
+      '+254711000111',
+      '0711000111',
+      'Success',
+      'delivered',
+      '2017-05-03 06:04:45',
+      '1*2',
+      'KES 0.10',
+    ),
     fc.array(fc.string(), { maxLength: 3 }),
     fc.integer(),
     fc.double(),
@@ -56,7 +74,9 @@ export function hostileBody(fieldNames: readonly string[]): fc.Arbitrary<unknown
     fc.constant(undefined),
     fc.jsonValue({ maxDepth: 2 }),
   );
-  const named = fc.dictionary(fc.constantFrom(...fieldNames, '__proto__', 'constructor', 'toString'), value, { maxKeys: fieldNames.length + 3 });
+  const named = fc.dictionary(fc.constantFrom(...fieldNames, '__proto__', 'constructor', 'toString'), value, {
+    maxKeys: fieldNames.length + 3,
+  });
   return fc.oneof(named, fc.jsonValue({ maxDepth: 3 }), fc.anything({ maxDepth: 2 }), fc.constant(undefined));
 }
 

@@ -31,15 +31,20 @@ describe('normalizePhone', () => {
   });
 
   it('returns null rather than throwing for values that are not strings', () => {
-    for (const v of [undefined, null, 254711000111, ['+254711000111'], { n: 1 }]) expect(normalizePhone(v, 'KE')).toBeNull();
+    for (const v of [undefined, null, 254711000111, ['+254711000111'], { n: 1 }])
+      expect(normalizePhone(v, 'KE')).toBeNull();
   });
 
   it('always gives E.164 or null, whatever the input', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^\+?[0-9 -]{0,20}$/)), fc.constantFrom('KE', 'RW', 'TZ', 'US', undefined), (raw, country) => {
-        const out = normalizePhone(raw, country);
-        expect(out === null || /^\+[1-9]\d{5,16}$/.test(out)).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(fc.string(), fc.stringMatching(/^\+?[0-9 -]{0,20}$/)),
+        fc.constantFrom('KE', 'RW', 'TZ', 'US', undefined),
+        (raw, country) => {
+          const out = normalizePhone(raw, country);
+          expect(out === null || /^\+[1-9]\d{5,16}$/.test(out)).toBe(true);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

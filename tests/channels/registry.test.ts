@@ -12,28 +12,50 @@ describe('createSender', () => {
     expect(out.join('')).toContain('Habari');
   });
 
-  it('chooses Africa\'s Talking with the real SDK when only credentials are given', () => {
-    expect(createSender({ provider: 'africastalking', africastalking: { username: 'jibu', apiKey: 'k', from: 'JIBU' } }).provider).toBe('africastalking');
+  it("chooses Africa's Talking with the real SDK when only credentials are given", () => {
+    expect(
+      createSender({ provider: 'africastalking', africastalking: { username: 'jibu', apiKey: 'k', from: 'JIBU' } })
+        .provider,
+    ).toBe('africastalking');
   });
 
   it('chooses the generic HTTP sender', async () => {
     const fakeFetch: typeof fetch = async () => new Response('{"id":"gw-1"}', { status: 200 });
     const sender = createSender({ provider: 'http', http: { url: 'http://gateway.invalid/send', fetch: fakeFetch } });
     expect(sender.provider).toBe('http');
-    expect(await sender.send({ id: 'm1', to: '+254700000001', text: 'Habari' })).toEqual({ ok: true, providerMessageId: 'gw-1' });
+    expect(await sender.send({ id: 'm1', to: '+254700000001', text: 'Habari' })).toEqual({
+      ok: true,
+      providerMessageId: 'gw-1',
+    });
   });
 
   it('chooses Twilio and derives the status callback from PUBLIC_URL', async () => {
     const calls: TwilioCreateParams[] = [];
-    const client = { messages: { create: async (p: TwilioCreateParams) => { calls.push(p); return { sid: 'SM1', numSegments: '1' }; } } };
-    const sender = createSender({ provider: 'twilio', publicUrl: 'https://gw.example.org/', twilio: { accountSid: `AC${'0'.repeat(32)}`, authToken: 't', from: '+15005550006', client } });
+    const client = {
+      messages: {
+        create: async (p: TwilioCreateParams) => {
+          calls.push(p);
+          return { sid: 'SM1', numSegments: '1' };
+        },
+      },
+    };
+    const sender = createSender({
+      provider: 'twilio',
+      publicUrl: 'https://gw.example.org/',
+      twilio: { accountSid: `AC${'0'.repeat(32)}`, authToken: 't', from: '+15005550006', client },
+    });
     expect(sender.provider).toBe('twilio');
     await sender.send({ id: 'm1', to: '+254700000001', text: 'Habari' });
     expect(calls[0]?.statusCallback).toBe('https://gw.example.org/sms/twilio/status?jid=m1');
   });
 
   it('builds a real Twilio client when none is injected', () => {
-    expect(createSender({ provider: 'twilio', twilio: { accountSid: `AC${'0'.repeat(32)}`, authToken: 't', from: '+15005550006' } }).provider).toBe('twilio');
+    expect(
+      createSender({
+        provider: 'twilio',
+        twilio: { accountSid: `AC${'0'.repeat(32)}`, authToken: 't', from: '+15005550006' },
+      }).provider,
+    ).toBe('twilio');
   });
 
   it.each([

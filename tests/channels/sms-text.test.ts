@@ -36,7 +36,8 @@ describe('measureSms', () => {
   });
 
   it('counts French with ê and … as UCS-2, two segments at 121 characters (reference §4.3)', () => {
-    const text = 'Rappel : la vaccination de votre enfant est prévue demain au centre de santé… Répondez 1 pour confirmer, 2 pour arrêter !';
+    const text =
+      'Rappel : la vaccination de votre enfant est prévue demain au centre de santé… Répondez 1 pour confirmer, 2 pour arrêter !';
     expect(text).toHaveLength(121);
     expect(measureSms(text)).toMatchObject({ encoding: 'UCS-2', segments: 2 });
   });
@@ -57,7 +58,11 @@ describe('measureSms', () => {
 describe('isGsm7', () => {
   it.each([
     ['plain English', 'Your child is due for a vaccine on 12/03.', true],
-    ['the whole basic table', '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡AZÄÖÑÜ§¿azäöñüà', true],
+    [
+      'the whole basic table',
+      '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡AZÄÖÑÜ§¿azäöñüà',
+      true,
+    ],
     ['the extension table', '^{}\\[~]|€\f', true],
     ['a tab', 'a\tb', false],
     ['a backtick', 'a`b', false],
@@ -71,9 +76,12 @@ describe('isGsm7', () => {
   it('agrees with the segment calculator on every text', () => {
     const alphabet = fc.constantFrom(...'aZ09 @£{€\n\r\té’ç…ÀÇñ😀ሀ«\u00a0`^'.split(''), '😀');
     fc.assert(
-      fc.property(fc.array(alphabet, { maxLength: 40 }).map((cs) => cs.join('')), (text) => {
-        expect(isGsm7(text)).toBe(measureSms(text).encoding === 'GSM-7');
-      }),
+      fc.property(
+        fc.array(alphabet, { maxLength: 40 }).map((cs) => cs.join('')),
+        (text) => {
+          expect(isGsm7(text)).toBe(measureSms(text).encoding === 'GSM-7');
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -99,7 +107,8 @@ describe('normalizePunctuation', () => {
   });
 
   it('halves the cost of Swahili written with a curly apostrophe', () => {
-    const text = 'Habari! Mtoto wako anatakiwa kupata chanjo kesho saa tatu asubuhi katika kituo cha afya cha Kibera. Usisahau kadi ya ng’ombe… jibu 1 kuthibitisha.';
+    const text =
+      'Habari! Mtoto wako anatakiwa kupata chanjo kesho saa tatu asubuhi katika kituo cha afya cha Kibera. Usisahau kadi ya ng’ombe… jibu 1 kuthibitisha.';
     expect(measureSms(text)).toMatchObject({ encoding: 'UCS-2', segments: 3 });
     expect(measureSms(normalizePunctuation(text))).toMatchObject({ encoding: 'GSM-7', segments: 1 });
   });
@@ -112,9 +121,14 @@ describe('normalizePunctuation', () => {
       }),
     );
     fc.assert(
-      fc.property(fc.array(fc.constantFrom(...'abc XYZ 019 @£$ {}[] éèàù Ç\n-\'"'.split('')), { maxLength: 50 }).map((c) => c.join('')), (text) => {
-        expect(normalizePunctuation(text)).toBe(text);
-      }),
+      fc.property(
+        fc
+          .array(fc.constantFrom(...'abc XYZ 019 @£$ {}[] éèàù Ç\n-\'"'.split('')), { maxLength: 50 })
+          .map((c) => c.join('')),
+        (text) => {
+          expect(normalizePunctuation(text)).toBe(text);
+        },
+      ),
     );
   });
 });
@@ -123,7 +137,11 @@ describe('foldAccents', () => {
   it.each([
     ['Portuguese', 'Vacinação não realizada', 'Vacinacao nao realizada'],
     ['Portuguese capitals (Ç is GSM-7 and stays)', 'ÁREA DE SAÚDE: VACINAÇÃO', 'AREA DE SAUDE: VACINAÇAO'],
-    ['French', 'Votre enfant doit être vacciné. Arrêter : répondez STOP. Reçu.', 'Votre enfant doit etre vacciné. Arreter : répondez STOP. Recu.'],
+    [
+      'French',
+      'Votre enfant doit être vacciné. Arrêter : répondez STOP. Reçu.',
+      'Votre enfant doit etre vacciné. Arreter : répondez STOP. Recu.',
+    ],
     ['French ë ï œ', 'Noël, naïf, cœur', 'Noel, naif, coeur'],
     ['letters GSM-7 has', 'é è à ù ì ò É Ç ä ö ñ ü Ä Ö Ñ Ü', 'é è à ù ì ò É Ç ä ö ñ ü Ä Ö Ñ Ü'],
     ['decomposed accents', 'na\u0303o', 'nao'],

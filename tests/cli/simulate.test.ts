@@ -23,14 +23,19 @@ async function simulate(args: string[], inputs: string[]): Promise<{ out: string
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-  child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
   const prompts = () => out.split('\n> ').length - 1 + (out.startsWith('> ') ? 1 : 0);
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   const waitFor = async (n: number) => {
     const until = Date.now() + 20_000;
     while (prompts() < n) {
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`no prompt ${n}; output so far:\n${out}\n${err}`);
+      if (Date.now() > until || child.exitCode !== null)
+        throw new Error(`no prompt ${n}; output so far:\n${out}\n${err}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -54,7 +59,8 @@ function shownWrites(out: string): unknown[] {
   for (let i = 0; i < lines.length; i++) {
     if (!lines[i]?.includes('DHIS2 write (dry run, not sent)')) continue;
     const body: string[] = [];
-    for (let j = i + 2; j < lines.length && !lines[j]?.startsWith('└'); j++) body.push((lines[j] ?? '').replace(/^│ /, '').replace(/│$/, ''));
+    for (let j = i + 2; j < lines.length && !lines[j]?.startsWith('└'); j++)
+      body.push((lines[j] ?? '').replace(/^│ /, '').replace(/│$/, ''));
     writes.push(JSON.parse(body.join('\n')));
   }
   return writes;
@@ -66,13 +72,18 @@ describe('jibu simulate --dry-run', () => {
     expect(code, err).toBe(0);
     expect(out).toContain('Dry run: DHIS2 writes are shown, not made.');
     expect(out).toMatch(/USSD CON · \d+\/160[\s\S]*Neema: next clinic visit \d\d\/\d\d\/\d{4}\./);
-    expect(out).toMatch(/USSD END · \d+\/160[\s\S]*Thank you\. We expect Neema at the clinic on \d\d\/\d\d\/\d{4}\. Ref ([A-Z2-9]{6})\./);
+    expect(out).toMatch(
+      /USSD END · \d+\/160[\s\S]*Thank you\. We expect Neema at the clinic on \d\d\/\d\d\/\d{4}\. Ref ([A-Z2-9]{6})\./,
+    );
     const ref = /Ref ([A-Z2-9]{6})\./.exec(out)?.[1];
     expect(out).toContain(`DHIS2 write (dry run, not sent) · event.note · ref ${ref}`);
     const writes = shownWrites(out);
     expect(writes).toHaveLength(1);
     const parsed = Dhis2WriteSchema.parse(writes[0]);
-    expect(parsed).toMatchObject({ op: 'event.note', note: expect.stringContaining(`Caregiver confirmed the visit of`) });
+    expect(parsed).toMatchObject({
+      op: 'event.note',
+      note: expect.stringContaining(`Caregiver confirmed the visit of`),
+    });
     expect(parsed.op === 'event.note' && parsed.note).toContain(`(Jibu ref ${ref})`);
     // The relay never ran: no write result was reported.
     expect(out).not.toContain('dhis2.written');

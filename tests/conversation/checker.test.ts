@@ -22,8 +22,13 @@ beforeAll(async () => {
   localesDir = loc.dir;
   cleanup = loc.cleanup;
   const r = await loadFlowSet({
-    flowsDir: path.join(FIXTURES, 'broken'), localesDir, registry: fixtureRegistry(), defaultLocale: 'en',
-    locales: ['en', 'fr'], baseDir: ROOT, timeZone: TZ,
+    flowsDir: path.join(FIXTURES, 'broken'),
+    localesDir,
+    registry: fixtureRegistry(),
+    defaultLocale: 'en',
+    locales: ['en', 'fr'],
+    baseDir: ROOT,
+    timeZone: TZ,
   });
   expect(r.ok).toBe(false);
   if (!r.ok) problems = r.problems;
@@ -32,10 +37,19 @@ afterAll(() => cleanup());
 
 const flowFile = (name: string) => `tests/conversation/fixtures/broken/${name}.yaml`;
 
-function expectProblem(file: string, line: number | undefined, message: RegExp, severity: 'error' | 'warning' = 'error'): FlowProblem {
-  const hit = problems.find((p) => p.file.endsWith(file) && p.line === line && message.test(p.message) && p.severity === severity);
+function expectProblem(
+  file: string,
+  line: number | undefined,
+  message: RegExp,
+  severity: 'error' | 'warning' = 'error',
+): FlowProblem {
+  const hit = problems.find(
+    (p) => p.file.endsWith(file) && p.line === line && message.test(p.message) && p.severity === severity,
+  );
   if (!hit) {
-    expect.fail(`no ${severity} ${message} at ${file}:${line}; got:\n${problems.map((p) => `  ${p.severity} ${p.file}:${p.line} ${p.message}`).join('\n')}`);
+    expect.fail(
+      `no ${severity} ${message} at ${file}:${line}; got:\n${problems.map((p) => `  ${p.severity} ${p.file}:${p.line} ${p.message}`).join('\n')}`,
+    );
   }
   return hit;
 }
@@ -58,7 +72,9 @@ describe('schema problems carry file and line', () => {
   });
   it('reports YAML syntax errors with their line', () => {
     const [file, line] = at('syntax', 'yaml-syntax');
-    expect(problems.some((p) => p.file === file && p.message.startsWith('YAML:') && p.line !== undefined && p.line >= line)).toBe(true);
+    expect(
+      problems.some((p) => p.file === file && p.message.startsWith('YAML:') && p.line !== undefined && p.line >= line),
+    ).toBe(true);
   });
 });
 
@@ -74,9 +90,15 @@ describe('compiler problems carry file and line', () => {
     expectProblem(...at('graph', 'unreachable'), /loop without waiting/);
   });
   it('reports unknown actions, guards and data names, with the known ones in the hint', () => {
-    expect(expectProblem(...at('graph', 'unknown-action'), /unknown action "dhis2.nothing"/).hint).toMatch(/demo\.record/);
-    expect(expectProblem(...at('graph', 'unknown-guard'), /unknown guard "no.such.guard"/).hint).toMatch(/child\.isInfant/);
-    expect(expectProblem(...at('graph', 'unknown-data'), /unknown data "unknownthing"/).hint).toMatch(/children, worker/);
+    expect(expectProblem(...at('graph', 'unknown-action'), /unknown action "dhis2.nothing"/).hint).toMatch(
+      /demo\.record/,
+    );
+    expect(expectProblem(...at('graph', 'unknown-guard'), /unknown guard "no.such.guard"/).hint).toMatch(
+      /child\.isInfant/,
+    );
+    expect(expectProblem(...at('graph', 'unknown-data'), /unknown data "unknownthing"/).hint).toMatch(
+      /children, worker/,
+    );
   });
   it('refuses a validator on an input kind it does not check', () => {
     expectProblem(...at('graph', 'validator-kind'), /date\.notPast does not check number answers/);
@@ -85,7 +107,10 @@ describe('compiler problems carry file and line', () => {
 
 describe('text problems carry file and line', () => {
   it('reports a text key no locale has', () => {
-    expectProblem(...at('texts', 'missing-key'), /test\.nope\.missing is not in the locale files \(missing in en, fr\)/);
+    expectProblem(
+      ...at('texts', 'missing-key'),
+      /test\.nope\.missing is not in the locale files \(missing in en, fr\)/,
+    );
   });
   it('reports an ICU parameter the step does not give', () => {
     expectProblem(...at('texts', 'icu-params'), /uses \{name\} but the step gives no params\.name/);
@@ -103,7 +128,8 @@ describe('text problems carry file and line', () => {
 
 describe('locale problems carry file and line', () => {
   const lfile = (lang: string) => `${lang}/broken.yaml`;
-  const lline = (lang: string, marker: string) => markerLine(path.join(FIXTURES, 'locales-broken', lang, 'broken.yaml'), marker);
+  const lline = (lang: string, marker: string) =>
+    markerLine(path.join(FIXTURES, 'locales-broken', lang, 'broken.yaml'), marker);
 
   it('reports a key missing in one locale, naming the file to add it to', () => {
     const p = problems.find((x) => /broken\.long is missing in fr/.test(x.message));
@@ -111,7 +137,11 @@ describe('locale problems carry file and line', () => {
     expect(p?.severity).toBe('error');
   });
   it('reports ICU parameters that differ between locales', () => {
-    expectProblem(lfile('fr'), lline('fr', 'icu-mismatch'), /uses parameters \{count, nom\} in fr but \{count, name\} in en/);
+    expectProblem(
+      lfile('fr'),
+      lline('fr', 'icu-mismatch'),
+      /uses parameters \{count, nom\} in fr but \{count, name\} in en/,
+    );
   });
   it('explains the YAML comment trap behind a broken plural', () => {
     const p = expectProblem(lfile('en'), lline('en', 'yaml-comment'), /ICU message syntax error/);
@@ -127,8 +157,13 @@ describe('locale problems carry file and line', () => {
 
 describe('the flow schema', () => {
   it('converts to JSON Schema for editors', () => {
-    const schema = z.toJSONSchema(flowFileSchema, { io: 'input' }) as { properties?: Record<string, unknown>; required?: string[] };
-    expect(Object.keys(schema.properties ?? {})).toEqual(expect.arrayContaining(['id', 'version', 'channels', 'entry', 'start', 'steps']));
+    const schema = z.toJSONSchema(flowFileSchema, { io: 'input' }) as {
+      properties?: Record<string, unknown>;
+      required?: string[];
+    };
+    expect(Object.keys(schema.properties ?? {})).toEqual(
+      expect.arrayContaining(['id', 'version', 'channels', 'entry', 'start', 'steps']),
+    );
     expect(schema.required).toEqual(expect.arrayContaining(['id', 'version', 'channels', 'start', 'steps']));
   });
 });

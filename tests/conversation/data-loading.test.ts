@@ -14,7 +14,9 @@ import { loadShipped } from './helpers.ts';
 // that (a restart into another flow) before the pure step is taken again.
 
 let set: FlowSet;
-beforeAll(async () => { set = await loadShipped(); });
+beforeAll(async () => {
+  set = await loadShipped();
+});
 
 function world(roles: Map<string, unknown>) {
   const clock = fixedClock(NOW);
@@ -23,17 +25,44 @@ function world(roles: Map<string, unknown>) {
   const asked: string[][] = [];
   const loadData: DataLoader = async (names, ctx) => {
     asked.push(names);
-    return Object.fromEntries(names.map((n) => [n, n === 'caregiver' ? roles.get(ctx.phone) ?? null : null]));
+    return Object.fromEntries(names.map((n) => [n, n === 'caregiver' ? (roles.get(ctx.phone) ?? null) : null]));
   };
   let id = 0;
-  const deps: RunnerDeps = { store, flows: () => set, loadData, clock, logger: createLogger({ level: 'silent' }), newId: () => `id-${++id}` };
+  const deps: RunnerDeps = {
+    store,
+    flows: () => set,
+    loadData,
+    clock,
+    logger: createLogger({ level: 'silent' }),
+    newId: () => `id-${++id}`,
+  };
   let seq = 0;
   const sms = (from: string, text: string) => {
-    const msg: InboundMessage = { channel: 'sms', provider: 'http', from, providerFrom: from, to: '100', text, providerMessageId: `m${++seq}`, receivedAt: clock.now() };
+    const msg: InboundMessage = {
+      channel: 'sms',
+      provider: 'http',
+      from,
+      providerFrom: from,
+      to: '100',
+      text,
+      providerMessageId: `m${++seq}`,
+      receivedAt: clock.now(),
+    };
     return handleInbound(deps, msg);
   };
   const ussd = (from: string, sessionId: string, path: string) => {
-    const msg: InboundMessage = { channel: 'ussd', provider: 'africastalking', from, providerFrom: from, to: '*384*12#', text: '', ussdPath: path, sessionId, providerMessageId: `${sessionId}:${path}`, receivedAt: clock.now() };
+    const msg: InboundMessage = {
+      channel: 'ussd',
+      provider: 'africastalking',
+      from,
+      providerFrom: from,
+      to: '*384*12#',
+      text: '',
+      ussdPath: path,
+      sessionId,
+      providerMessageId: `${sessionId}:${path}`,
+      receivedAt: clock.now(),
+    };
     return handleInbound(deps, msg);
   };
   return { asked, sms, ussd };

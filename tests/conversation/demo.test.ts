@@ -12,7 +12,10 @@ describe('the demo flow over USSD', () => {
     const phone = new TestPhone(set, 'ussd');
     const first = phone.dial();
     expect(first.outcome).toBe('started');
-    expect(first.reply).toEqual({ text: 'Jibu demo. What would you like to do?\n1. Vaccine facts\n2. Try a short form\n3. Exit', end: false });
+    expect(first.reply).toEqual({
+      text: 'Jibu demo. What would you like to do?\n1. Vaccine facts\n2. Try a short form\n3. Exit',
+      end: false,
+    });
 
     expect(text(phone.send('1'))).toMatch(/^Vaccine facts\. Choose one\n1\. BCG/);
     expect(text(phone.send('1'))).toMatch(/^BCG is given at birth.*\n1\. Continue$/s);
@@ -22,14 +25,23 @@ describe('the demo flow over USSD', () => {
     expect(text(phone.send('2'))).toBe('How old is your child, in months?');
     expect(text(phone.send('9'))).toMatch(/^When is the next clinic visit\?/);
     expect(text(phone.send('27112025'))).toBe("Do you have the child's vaccination card?\n1. Yes\n2. No");
-    expect(text(phone.send('1'))).toBe('At 9 months, bring the vaccination card to the clinic on 27/11/2025.\n1. Continue');
+    expect(text(phone.send('1'))).toBe(
+      'At 9 months, bring the vaccination card to the clinic on 27/11/2025.\n1. Continue',
+    );
     const done = phone.send('1');
     expect(done.reply?.end).toBe(true);
     expect(done.outcome).toBe('ended');
     expect(done.session).toBeNull();
     expect(done.reply?.text).toMatch(/^Thank you\. Your answers are recorded\. Reference [A-Z2-9]{6}\.$/);
     expect(done.effects).toEqual([
-      { type: 'notify', kind: 'demo.record', payload: expect.objectContaining({ phone: '+254700000001', answers: { age: 9, visit: '2025-11-27', card: true } }) },
+      {
+        type: 'notify',
+        kind: 'demo.record',
+        payload: expect.objectContaining({
+          phone: '+254700000001',
+          answers: { age: 9, visit: '2025-11-27', card: true },
+        }),
+      },
     ]);
     for (const step of phone.log) {
       expect(step.result.sessionTtlMs).toBe(180_000);
@@ -55,10 +67,12 @@ describe('the demo flow over USSD', () => {
     expect(r.session).toBeNull();
   });
 
-  it('speaks the contact\'s language, and folds accents GSM-7 lacks on the screen', () => {
+  it("speaks the contact's language, and folds accents GSM-7 lacks on the screen", () => {
     const phone = new TestPhone(set, 'ussd');
     phone.contact = { optedOut: false, locale: 'pt' };
-    expect(text(phone.dial())).toBe('Demo Jibu. O que deseja fazer?\n1. Informacao sobre vacinas\n2. Experimentar um formulario curto\n3. Sair');
+    expect(text(phone.dial())).toBe(
+      'Demo Jibu. O que deseja fazer?\n1. Informacao sobre vacinas\n2. Experimentar um formulario curto\n3. Sair',
+    );
     expect(phone.log[0]?.result.locale).toBe('pt');
   });
 });
@@ -73,7 +87,9 @@ describe('the demo flow over SMS', () => {
     phone.send('9');
     phone.send('kesho');
     const last = phone.send('yes');
-    expect(last.reply?.text).toMatch(/^At 9 months, bring the vaccination card to the clinic on 26\/11\/2025\.\nThank you\. Your answers are recorded\. Reference [A-Z2-9]{6}\.$/);
+    expect(last.reply?.text).toMatch(
+      /^At 9 months, bring the vaccination card to the clinic on 26\/11\/2025\.\nThank you\. Your answers are recorded\. Reference [A-Z2-9]{6}\.$/,
+    );
     expect(last.reply?.end).toBe(true);
     expect(last.session).toBeNull();
     expect(phone.log[1]?.result.sessionTtlMs).toBe(3 * 86_400_000);
@@ -100,9 +116,16 @@ describe('the demo flow over SMS', () => {
     phone.send('hi');
     const asked = phone.send('2');
     const timer = asked.effects.find((e) => e.type === 'startTimer');
-    expect(timer).toEqual({ type: 'startTimer', timerId: expect.any(String), fireAt: phone.now.getTime() + 24 * 3_600_000 });
+    expect(timer).toEqual({
+      type: 'startTimer',
+      timerId: expect.any(String),
+      fireAt: phone.now.getTime() + 24 * 3_600_000,
+    });
     const answered = phone.send('9');
-    expect(answered.effects).toContainEqual({ type: 'cancelTimer', timerId: timer?.type === 'startTimer' ? timer.timerId : '' });
+    expect(answered.effects).toContainEqual({
+      type: 'cancelTimer',
+      timerId: timer?.type === 'startTimer' ? timer.timerId : '',
+    });
   });
 });
 

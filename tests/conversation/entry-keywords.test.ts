@@ -38,13 +38,26 @@ const cleanups: Array<() => Promise<void>> = [];
 beforeAll(async () => {
   const loc = await fixtureLocales();
   cleanups.push(loc.cleanup);
-  const dir = await flowsDir({ 'survey.yaml': SURVEY, 'clinic.yaml': await readFile(path.join(FIXTURES, 'flows', 'clinic.yaml'), 'utf8') });
+  const dir = await flowsDir({
+    'survey.yaml': SURVEY,
+    'clinic.yaml': await readFile(path.join(FIXTURES, 'flows', 'clinic.yaml'), 'utf8'),
+  });
   cleanups.push(dir.cleanup);
-  const r = await loadFlowSet({ flowsDir: dir.dir, localesDir: loc.dir, registry: fixtureRegistry(), defaultLocale: 'en', locales: ['en'], baseDir: ROOT, timeZone: TZ });
+  const r = await loadFlowSet({
+    flowsDir: dir.dir,
+    localesDir: loc.dir,
+    registry: fixtureRegistry(),
+    defaultLocale: 'en',
+    locales: ['en'],
+    baseDir: ROOT,
+    timeZone: TZ,
+  });
   if (!r.ok) expect.fail(r.problems.map((p) => p.message).join('\n'));
   set = r.set;
 });
-afterAll(async () => { for (const c of cleanups) await c(); });
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
 
 const juma = { id: 'c2', name: 'Juma', due: '2025-11-27' };
 
@@ -56,7 +69,7 @@ function inSurvey(): TestPhone {
 }
 
 describe('entry keywords in the middle of an SMS conversation', () => {
-  it('a keyword at a menu leaves the conversation and starts the keyword\'s flow', () => {
+  it("a keyword at a menu leaves the conversation and starts the keyword's flow", () => {
     const phone = inSurvey();
     const r = phone.send('kliniki');
     expect(r.flowId).toBe('clinic');
@@ -73,7 +86,7 @@ describe('entry keywords in the middle of an SMS conversation', () => {
     expect(text(r)).toBe('Goodbye');
   });
 
-  it('a flow\'s own keyword inside it is an ordinary answer', () => {
+  it("a flow's own keyword inside it is an ordinary answer", () => {
     const phone = new TestPhone(set, 'sms');
     phone.data = { children: [juma] };
     expect(phone.send('CLINIC').flowId).toBe('clinic');

@@ -8,7 +8,16 @@ let cleanup: () => Promise<void> = async () => undefined;
 beforeAll(async () => {
   const loc = await fixtureLocales();
   cleanup = loc.cleanup;
-  const r = await loadFlowSet({ flowsDir: path.join(FIXTURES, 'flows'), localesDir: loc.dir, registry: fixtureRegistry(), defaultLocale: 'en', locales: ['en'], baseDir: ROOT, timeZone: TZ, defaultCountry: 'KE' });
+  const r = await loadFlowSet({
+    flowsDir: path.join(FIXTURES, 'flows'),
+    localesDir: loc.dir,
+    registry: fixtureRegistry(),
+    defaultLocale: 'en',
+    locales: ['en'],
+    baseDir: ROOT,
+    timeZone: TZ,
+    defaultCountry: 'KE',
+  });
   if (!r.ok) expect.fail(r.problems.map((p) => `${p.file}:${p.line} ${p.message}`).join('\n'));
   expect(r.warnings).toEqual([]);
   set = r.set;
@@ -74,7 +83,11 @@ describe('menus built from data', () => {
 
   it('go to the empty step when there is nothing to choose', () => {
     const r = caregiver([]).send('clinic');
-    expect(r.reply).toEqual({ text: 'You have no visits due.', end: true, measure: { encoding: 'GSM-7', segments: 1 } });
+    expect(r.reply).toEqual({
+      text: 'You have no visits due.',
+      end: true,
+      measure: { encoding: 'GSM-7', segments: 1 },
+    });
   });
 
   it('keep the numbers they showed even if the data changes before the answer', () => {
@@ -128,7 +141,14 @@ describe('reply timeouts', () => {
     expect(r.outcome).toBe('ended');
     expect(r.reply).toBeNull();
     expect(r.session).toBeNull();
-    expect(r.effects).toEqual([{ type: 'sendSms', to: '+254700000001', text: 'We did not get a new date. Reply CLINIC to try again.', locale: 'en' }]);
+    expect(r.effects).toEqual([
+      {
+        type: 'sendSms',
+        to: '+254700000001',
+        text: 'We did not get a new date. Reply CLINIC to try again.',
+        locale: 'en',
+      },
+    ]);
   });
 
   it('a timer for a step already left changes nothing', () => {
@@ -156,17 +176,40 @@ describe('reply timeouts', () => {
 describe('conversations we start', () => {
   it('startFlow sends the first screen as an SMS and leaves the session waiting for the reply', () => {
     const r = startFlow(set, null, {
-      flowId: 'clinic', channel: 'sms', phone: '+254700000009', contact: { optedOut: false }, now: NOW, newId: idSource(), data: { children: [amina, juma] },
+      flowId: 'clinic',
+      channel: 'sms',
+      phone: '+254700000009',
+      contact: { optedOut: false },
+      now: NOW,
+      newId: idSource(),
+      data: { children: [amina, juma] },
     });
     expect(r.outcome).toBe('started');
     expect(r.reply).toBeNull();
-    expect(r.effects).toEqual([{ type: 'sendSms', to: '+254700000009', text: 'Which child?\n1. Amina (27/11/2025)\n2. Juma (28/11/2025)', locale: 'en' }]);
+    expect(r.effects).toEqual([
+      {
+        type: 'sendSms',
+        to: '+254700000009',
+        text: 'Which child?\n1. Amina (27/11/2025)\n2. Juma (28/11/2025)',
+        locale: 'en',
+      },
+    ]);
     const phone = caregiver([amina, juma]);
     phone.session = r.session;
     expect(phone.send('1').stepId).toBe('what');
   });
 
   it('startFlow refuses a flow that does not exist', () => {
-    expect(startFlow(set, null, { flowId: 'nope', channel: 'sms', phone: '+254700000009', contact: { optedOut: false }, now: NOW, newId: idSource(), data: {} }).outcome).toBe('no_flow');
+    expect(
+      startFlow(set, null, {
+        flowId: 'nope',
+        channel: 'sms',
+        phone: '+254700000009',
+        contact: { optedOut: false },
+        now: NOW,
+        newId: idSource(),
+        data: {},
+      }).outcome,
+    ).toBe('no_flow');
   });
 });

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { createRegistry, loadFlowSet, turn, type FlowSet, type LoadFlowSetOptions, type Registry, type TurnResult } from '../../src/conversation/index.ts';
+import {
+  createRegistry,
+  loadFlowSet,
+  turn,
+  type FlowSet,
+  type LoadFlowSetOptions,
+  type Registry,
+  type TurnResult,
+} from '../../src/conversation/index.ts';
 import type { Contact, SessionRecord } from '../../src/store/types.ts';
 import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
 import { ALL_MODULES } from '../../src/conversation/actions/all.ts';
@@ -24,7 +32,16 @@ export const TZ = 'Africa/Nairobi';
 
 /** Load the shipped flows and locales, failing the test with every problem listed. */
 export async function loadShipped(opts: Partial<LoadFlowSetOptions> = {}): Promise<FlowSet> {
-  const r = await loadFlowSet({ flowsDir: FLOWS, localesDir: LOCALES, registry: shippedRegistry(), defaultLocale: 'en', baseDir: ROOT, timeZone: TZ, defaultCountry: 'KE', ...opts });
+  const r = await loadFlowSet({
+    flowsDir: FLOWS,
+    localesDir: LOCALES,
+    registry: shippedRegistry(),
+    defaultLocale: 'en',
+    baseDir: ROOT,
+    timeZone: TZ,
+    defaultCountry: 'KE',
+    ...opts,
+  });
   if (!r.ok) expect.fail(r.problems.map((p) => `${p.severity} ${p.file}:${p.line ?? '?'} ${p.message}`).join('\n'));
   return r.set;
 }
@@ -40,7 +57,8 @@ export async function fixtureLocales(...extras: string[]): Promise<{ dir: string
     await cp(path.join(LOCALES, lang, 'system.yaml'), path.join(dir, lang, 'system.yaml'));
     for (const extra of extras.length ? extras : [path.join(FIXTURES, 'locales')]) {
       const fixtureLang = path.join(extra, lang);
-      for (const f of await readdir(fixtureLang).catch(() => [])) await cp(path.join(fixtureLang, f), path.join(dir, lang, f));
+      for (const f of await readdir(fixtureLang).catch(() => []))
+        await cp(path.join(fixtureLang, f), path.join(dir, lang, f));
     }
   }
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
@@ -102,13 +120,21 @@ export class TestPhone {
   }
 
   send(input: string): TurnResult {
-    const ussd = this.channel === 'ussd'
-      ? { sessionId: `ATUid_test_${this.dialCount}`, serviceCode: this.serviceCode, isNew: this.fresh }
-      : undefined;
+    const ussd =
+      this.channel === 'ussd'
+        ? { sessionId: `ATUid_test_${this.dialCount}`, serviceCode: this.serviceCode, isNew: this.fresh }
+        : undefined;
     this.fresh = false;
     const result = turn(this.set, this.session, {
-      channel: this.channel, phone: this.phone, text: input, locale: this.contact.locale, contact: this.contact,
-      now: this.now, newId: this.newId, data: this.data, ...(ussd ? { ussd } : {}),
+      channel: this.channel,
+      phone: this.phone,
+      text: input,
+      locale: this.contact.locale,
+      contact: this.contact,
+      now: this.now,
+      newId: this.newId,
+      data: this.data,
+      ...(ussd ? { ussd } : {}),
     });
     for (const e of result.effects) if (e.type === 'setContact') this.contact = { ...this.contact, ...e.patch };
     this.session = result.session;
@@ -126,15 +152,18 @@ export class TestPhone {
 
   /** The conversation as a person would read it, with the state and effects of each turn (golden files). */
   transcript(): string {
-    return this.log
-      .map(({ input, result }) => {
-        const said = input === '' && this.channel === 'ussd' ? '(dial)' : input;
-        const label = this.channel === 'ussd' ? (result.reply?.end ? 'END' : 'CON') : `SMS${result.reply?.end ? ' (ended)' : ''}`;
-        const screen = result.reply ? `${label} ${result.reply.text}` : '(no reply)';
-        const effects = result.effects.length ? `\n  effects: ${JSON.stringify(result.effects)}` : '';
-        return `> ${said}\n${screen}\n  [${result.outcome} ${result.flowId ?? '-'}/${result.stepId ?? '-'} ${result.locale}]${effects}`;
-      })
-      .join('\n\n') + '\n';
+    return (
+      this.log
+        .map(({ input, result }) => {
+          const said = input === '' && this.channel === 'ussd' ? '(dial)' : input;
+          const label =
+            this.channel === 'ussd' ? (result.reply?.end ? 'END' : 'CON') : `SMS${result.reply?.end ? ' (ended)' : ''}`;
+          const screen = result.reply ? `${label} ${result.reply.text}` : '(no reply)';
+          const effects = result.effects.length ? `\n  effects: ${JSON.stringify(result.effects)}` : '';
+          return `> ${said}\n${screen}\n  [${result.outcome} ${result.flowId ?? '-'}/${result.stepId ?? '-'} ${result.locale}]${effects}`;
+        })
+        .join('\n\n') + '\n'
+    );
   }
 }
 

@@ -41,26 +41,41 @@ describe('date answers', () => {
     expect(parseDate('28/12', '2026-01-02', set.locales)).toBe('2025-12-28');
   });
 
-  it.each([['31022025'], ['29022025'], ['32/01'], ['00/10/2025'], ['12345'], ['tomorrowish'], [''], ['2025-12-25']])('refuses %s', (input) => {
-    expect(parseDate(input, TODAY, set.locales)).toBeNull();
-  });
+  it.each([['31022025'], ['29022025'], ['32/01'], ['00/10/2025'], ['12345'], ['tomorrowish'], [''], ['2025-12-25']])(
+    'refuses %s',
+    (input) => {
+      expect(parseDate(input, TODAY, set.locales)).toBeNull();
+    },
+  );
 
   it('accepts 29 February in a leap year', () => {
     expect(parseDate('29022028', TODAY, set.locales)).toBe('2028-02-29');
   });
 
   it.each([
-    ['en', 'tomorrow', '2025-11-26'], ['en', 'TODAY', '2025-11-25'], ['en', 'yesterday', '2025-11-24'],
-    ['fr', 'demain', '2025-11-26'], ['fr', "aujourd'hui", '2025-11-25'], ['fr', 'Aujourd’hui', '2025-11-25'], ['fr', 'hier', '2025-11-24'],
-    ['sw', 'kesho', '2025-11-26'], ['sw', 'Leo', '2025-11-25'], ['sw', 'jana', '2025-11-24'],
-    ['rw', 'ejo', '2025-11-26'], ['rw', 'uyu munsi', '2025-11-25'], ['rw', 'ejo hashize', '2025-11-24'],
-    ['pt', 'amanhã', '2025-11-26'], ['pt', 'hoje', '2025-11-25'], ['pt', 'ontem', '2025-11-24'],
+    ['en', 'tomorrow', '2025-11-26'],
+    ['en', 'TODAY', '2025-11-25'],
+    ['en', 'yesterday', '2025-11-24'],
+    ['fr', 'demain', '2025-11-26'],
+    ['fr', "aujourd'hui", '2025-11-25'],
+    ['fr', 'Aujourd’hui', '2025-11-25'],
+    ['fr', 'hier', '2025-11-24'],
+    ['sw', 'kesho', '2025-11-26'],
+    ['sw', 'Leo', '2025-11-25'],
+    ['sw', 'jana', '2025-11-24'],
+    ['rw', 'ejo', '2025-11-26'],
+    ['rw', 'uyu munsi', '2025-11-25'],
+    ['rw', 'ejo hashize', '2025-11-24'],
+    ['pt', 'amanhã', '2025-11-26'],
+    ['pt', 'hoje', '2025-11-25'],
+    ['pt', 'ontem', '2025-11-24'],
   ])('%s: "%s" is %s', (_locale, word, iso) => {
     expect(parseDate(word, TODAY, set.locales)).toBe(iso);
   });
 
   it('every tomorrow word of every locale means tomorrow', () => {
-    for (const { word } of set.locales.wordsAnyLocale('words.tomorrow')) expect(parseDate(word, TODAY, set.locales), word).toBe('2025-11-26');
+    for (const { word } of set.locales.wordsAnyLocale('words.tomorrow'))
+      expect(parseDate(word, TODAY, set.locales), word).toBe('2025-11-26');
   });
 });
 
@@ -84,7 +99,20 @@ describe('date validators', () => {
 
 describe('other answers', () => {
   it('yes/no take 1/2 and the words of every locale', () => {
-    for (const [w, v] of [['1', true], ['2', false], ['yes', true], ['Ndiyo', true], ['oui', true], ['YEGO', true], ['sim', true], ['hapana', false], ['oya', false], ['NÃO', false], ['non', false], ['maybe', null]] as const) {
+    for (const [w, v] of [
+      ['1', true],
+      ['2', false],
+      ['yes', true],
+      ['Ndiyo', true],
+      ['oui', true],
+      ['YEGO', true],
+      ['sim', true],
+      ['hapana', false],
+      ['oya', false],
+      ['NÃO', false],
+      ['non', false],
+      ['maybe', null],
+    ] as const) {
       expect(parseYesNo(w, set.locales), w).toBe(v);
     }
   });
@@ -100,19 +128,32 @@ describe('other answers', () => {
 
   it('phone numbers come back in E.164, read with the country', () => {
     expect(parseAnswer({ kind: 'phone' }, '0711 000 111', ctx)).toEqual({ ok: true, value: '+254711000111' });
-    expect(parseAnswer({ kind: 'phone', country: 'RW' }, '0788123456', ctx)).toEqual({ ok: true, value: '+250788123456' });
+    expect(parseAnswer({ kind: 'phone', country: 'RW' }, '0788123456', ctx)).toEqual({
+      ok: true,
+      value: '+250788123456',
+    });
     expect(parseAnswer({ kind: 'phone' }, '12', ctx)).toEqual({ ok: false, hint: 'invalid.phone' });
   });
 
   it('free text is trimmed and bounded', () => {
     const spec = { kind: 'text', maxLength: 10, minLength: 2 } as const;
-    expect(parseAnswer(spec, '  fever   and rash ', ctx)).toEqual({ ok: false, hint: 'invalid.text', params: { max: 10 } });
+    expect(parseAnswer(spec, '  fever   and rash ', ctx)).toEqual({
+      ok: false,
+      hint: 'invalid.text',
+      params: { max: 10 },
+    });
     expect(parseAnswer(spec, ' fever  ', ctx)).toEqual({ ok: true, value: 'fever' });
     expect(parseAnswer(spec, 'x', ctx).ok).toBe(false);
   });
 
   it('choices take a number, a value or a label', () => {
-    const spec: InputSpec = { kind: 'choice', options: [{ value: 'confirm', label: 'answer.yes' }, { value: 'move', label: 'answer.no' }] };
+    const spec: InputSpec = {
+      kind: 'choice',
+      options: [
+        { value: 'confirm', label: 'answer.yes' },
+        { value: 'move', label: 'answer.no' },
+      ],
+    };
     expect(parseAnswer(spec, '2', ctx)).toEqual({ ok: true, value: 'move' });
     expect(parseAnswer(spec, 'CONFIRM', ctx)).toEqual({ ok: true, value: 'confirm' });
     expect(parseAnswer(spec, 'no', ctx)).toEqual({ ok: true, value: 'move' });
@@ -120,6 +161,9 @@ describe('other answers', () => {
   });
 
   it('a step hint replaces the default hint', () => {
-    expect(parseAnswer({ kind: 'date' }, 'soon', ctx, 'demo.ask.age_hint')).toEqual({ ok: false, hint: 'demo.ask.age_hint' });
+    expect(parseAnswer({ kind: 'date' }, 'soon', ctx, 'demo.ask.age_hint')).toEqual({
+      ok: false,
+      hint: 'demo.ask.age_hint',
+    });
   });
 });

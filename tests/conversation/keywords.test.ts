@@ -64,7 +64,14 @@ describe.each(LANGS)('keywords in %s', (locale) => {
     for (const word of words(locale, 'keywords.language')) {
       const phone = waiting(locale);
       const menu = text(phone.send(word));
-      expect(menu.split('\n')).toEqual([set.translate(locale, 'system.language_prompt'), '1. English', '2. Français', '3. Português', '4. Ikinyarwanda', '5. Kiswahili']);
+      expect(menu.split('\n')).toEqual([
+        set.translate(locale, 'system.language_prompt'),
+        '1. English',
+        '2. Français',
+        '3. Português',
+        '4. Ikinyarwanda',
+        '5. Kiswahili',
+      ]);
       const r = phone.send('5');
       expect(r.effects).toContainEqual({ type: 'setContact', patch: { locale: 'sw' } });
       expect(r.locale).toBe('sw');
@@ -133,7 +140,10 @@ describe('keywords on USSD', () => {
     const phone = new TestPhone(set, 'ussd');
     phone.dial();
     const r = phone.send('STOP');
-    expect(r.reply).toEqual({ text: 'You will not get more messages from Jibu. Send START to get them again.', end: true });
+    expect(r.reply).toEqual({
+      text: 'You will not get more messages from Jibu. Send START to get them again.',
+      end: true,
+    });
     expect(r.effects).toContainEqual({ type: 'setContact', patch: { optedOut: true } });
   });
 
@@ -151,7 +161,9 @@ describe('keywords on USSD', () => {
     const phone = new TestPhone(set, 'ussd');
     phone.dial();
     const r = phone.send('LUGHA SW');
-    expect(text(r)).toBe('Lugha sasa ni Kiswahili.\nJibu demo. Ungependa kufanya nini?\n1. Habari za chanjo\n2. Jaribu fomu fupi\n3. Ondoka');
+    expect(text(r)).toBe(
+      'Lugha sasa ni Kiswahili.\nJibu demo. Ungependa kufanya nini?\n1. Habari za chanjo\n2. Jaribu fomu fupi\n3. Ondoka',
+    );
     expect(r.reply?.end).toBe(false);
   });
 });

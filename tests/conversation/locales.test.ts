@@ -2,7 +2,18 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { isGsm7, normalizePunctuation } from '../../src/channels/sms-text.ts';
 import { loadFlowSet, SYSTEM_KEYS, type FlowSet } from '../../src/conversation/index.ts';
 import { icuArgs, readLocales, type LocaleSet } from '../../src/conversation/locales.ts';
-import { renderAsk, renderEnd, renderMenu, renderSay, menuView, paginate, menuHintLength, t, USSD_LIMIT, type RenderCtx } from '../../src/conversation/render.ts';
+import {
+  renderAsk,
+  renderEnd,
+  renderMenu,
+  renderSay,
+  menuView,
+  paginate,
+  menuHintLength,
+  t,
+  USSD_LIMIT,
+  type RenderCtx,
+} from '../../src/conversation/render.ts';
 import { defaultHint } from '../../src/conversation/input.ts';
 import { refName } from '../../src/conversation/schema.ts';
 import { FLOWS, LANGS, LOCALES, ROOT, TZ, loadShipped } from './helpers.ts';
@@ -71,19 +82,29 @@ describe('the shipped locales', () => {
     const bad: string[] = [];
     for (const lang of LANGS) {
       for (const [key, e] of locales.entries.get(lang) ?? []) {
-        for (const v of Array.isArray(e.value) ? e.value : [e.value]) if (normalizePunctuation(v) !== v) bad.push(`${lang} ${key}`);
+        for (const v of Array.isArray(e.value) ? e.value : [e.value])
+          if (normalizePunctuation(v) !== v) bad.push(`${lang} ${key}`);
       }
     }
     expect(bad).toEqual([]);
   });
 
   it.each(['en', 'sw', 'rw'])('%s is written entirely in GSM-7', (lang) => {
-    const ucs2 = [...(locales.entries.get(lang) ?? [])].filter(([, e]) => !(Array.isArray(e.value) ? e.value : [e.value]).every(isGsm7)).map(([k]) => k);
+    const ucs2 = [...(locales.entries.get(lang) ?? [])]
+      .filter(([, e]) => !(Array.isArray(e.value) ? e.value : [e.value]).every(isGsm7))
+      .map(([k]) => k);
     expect(ucs2).toEqual([]);
   });
 
   it('load with no problem at all: no error and no warning', async () => {
-    const r = await loadFlowSet({ flowsDir: FLOWS, localesDir: LOCALES, registry: shippedRegistry(), defaultLocale: 'en', baseDir: ROOT, timeZone: TZ });
+    const r = await loadFlowSet({
+      flowsDir: FLOWS,
+      localesDir: LOCALES,
+      registry: shippedRegistry(),
+      defaultLocale: 'en',
+      baseDir: ROOT,
+      timeZone: TZ,
+    });
     expect(r.ok ? r.warnings : r.problems).toEqual([]);
   });
 });
@@ -91,7 +112,12 @@ describe('the shipped locales', () => {
 describe('every static USSD screen of every shipped flow', () => {
   /** Sample values long enough to stand for real ones: dates, two-digit numbers, a 12-letter name. */
   const sample = (p: Record<string, unknown> | undefined) =>
-    Object.fromEntries(Object.keys(p ?? {}).map((k) => [k, /date|visit|due/i.test(k) ? '2025-12-31' : /age|count|n$/i.test(k) ? 60 : 'XXXXXXXXXXXX']));
+    Object.fromEntries(
+      Object.keys(p ?? {}).map((k) => [
+        k,
+        /date|visit|due/i.test(k) ? '2025-12-31' : /age|count|n$/i.test(k) ? 60 : 'XXXXXXXXXXXX',
+      ]),
+    );
 
   it.each(LANGS)('fits 160 characters in %s, with hints and navigation shown', (locale) => {
     const ctx: RenderCtx = { locales: set.locales, locale, channel: 'ussd', params: (p) => sample(p) };
@@ -104,13 +130,17 @@ describe('every static USSD screen of every shipped flow', () => {
           const view = menuView(ctx, step, [{ params: sample(step.optionsFrom?.params) }]);
           const pages = paginate(ctx, view, menuHintLength(ctx));
           pages.forEach((_, page) => {
-            for (const hint of [undefined, t(ctx, 'invalid.menu')]) shown.push(renderMenu(ctx, view, { page, hint, canBack: true, atStart: false }).text);
+            for (const hint of [undefined, t(ctx, 'invalid.menu')])
+              shown.push(renderMenu(ctx, view, { page, hint, canBack: true, atStart: false }).text);
           });
           expect(pages.flat().length, `${flow.id}.${id} pages hold every option`).toBe(view.labels.length);
         } else if (step.type === 'ask') {
           const d = defaultHint(step.input);
           const hints = [step.hint ? t(ctx, step.hint) : t(ctx, d.hint, d.params)];
-          if (step.validator) set.registry.validators[refName(step.validator).name]?.hints.forEach((h) => hints.push(t(ctx, h, { days: 99 })));
+          if (step.validator)
+            set.registry.validators[refName(step.validator).name]?.hints.forEach((h) =>
+              hints.push(t(ctx, h, { days: 99 })),
+            );
           for (const hint of hints) {
             const screen = renderAsk(ctx, step, hint).text;
             expect(screen.startsWith(hint), `${flow.id}.${id} shows its hint in ${locale}`).toBe(true);

@@ -18,12 +18,16 @@ function atFacts(locale?: string): TestPhone {
 describe('USSD paging of a long menu', () => {
   it('shows the first page with 98 More, 0 Back and 00 Main menu', () => {
     const screen = text(atFacts().log[1]?.result ?? expect.fail('no screen'));
-    expect(screen).toBe('Vaccine facts. Choose one\n1. BCG (tuberculosis)\n2. Polio\n3. Pentavalent\n4. Pneumococcal (PCV)\n5. Rotavirus\n98. More\n0. Back\n00. Main menu');
+    expect(screen).toBe(
+      'Vaccine facts. Choose one\n1. BCG (tuberculosis)\n2. Polio\n3. Pentavalent\n4. Pneumococcal (PCV)\n5. Rotavirus\n98. More\n0. Back\n00. Main menu',
+    );
   });
 
   it('98 shows the next page, numbered on from the first, without More on the last page', () => {
     const last = text(atFacts().send('98'));
-    expect(last).toBe('Vaccine facts. Choose one\n6. Measles-rubella\n7. Yellow fever\n8. Malaria\n9. HPV\n10. Tetanus (Td)\n11. Done\n0. Back\n00. Main menu');
+    expect(last).toBe(
+      'Vaccine facts. Choose one\n6. Measles-rubella\n7. Yellow fever\n8. Malaria\n9. HPV\n10. Tetanus (Td)\n11. Done\n0. Back\n00. Main menu',
+    );
   });
 
   it('0 goes to the previous page, and on the first page to the previous menu', () => {
@@ -68,11 +72,15 @@ describe('USSD paging of a long menu', () => {
       let screen = text(phone.log[1]?.result ?? expect.fail('no screen'));
       for (let i = 0; i < 6; i++) {
         expect(screen.length).toBeLessThanOrEqual(160);
-        for (const m of screen.matchAll(/^(\d+)\. /gm)) if (Number(m[1]) >= 1 && Number(m[1]) < 90) seen.add(Number(m[1]));
+        for (const m of screen.matchAll(/^(\d+)\. /gm))
+          if (Number(m[1]) >= 1 && Number(m[1]) < 90) seen.add(Number(m[1]));
         if (!/^98\. /m.test(screen)) break;
         screen = text(phone.send('98'));
       }
-      expect([...seen].sort((a, b) => a - b), locale).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(
+        [...seen].sort((a, b) => a - b),
+        locale,
+      ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     }
   });
 });
@@ -114,7 +122,10 @@ describe('invalid answers', () => {
     phone.send('2');
     const r = phone.send('seventy');
     expect(r.outcome).toBe('reprompt');
-    expect(r.reply).toEqual({ text: 'Enter the age in months, from 0 to 60.\nHow old is your child, in months?', end: false });
+    expect(r.reply).toEqual({
+      text: 'Enter the age in months, from 0 to 60.\nHow old is your child, in months?',
+      end: false,
+    });
     expect(r.session?.invalidCount).toBe(1);
   });
 
@@ -124,7 +135,10 @@ describe('invalid answers', () => {
     phone.send('2');
     for (let i = 1; i <= 3; i++) expect(phone.send('999').outcome).toBe('reprompt');
     const last = phone.send('999');
-    expect(last.reply).toEqual({ text: 'Sorry, we could not understand your answer. Please try again later.', end: true });
+    expect(last.reply).toEqual({
+      text: 'Sorry, we could not understand your answer. Please try again later.',
+      end: true,
+    });
     expect(last.outcome).toBe('ended');
     expect(last.session).toBeNull();
   });
@@ -138,7 +152,7 @@ describe('invalid answers', () => {
     for (let i = 0; i < 3; i++) expect(phone.send('not a date').outcome).toBe('reprompt');
   });
 
-  it('on SMS re-prompt with the hint first, in the contact\'s language', () => {
+  it("on SMS re-prompt with the hint first, in the contact's language", () => {
     const phone = new TestPhone(set, 'sms');
     phone.contact = { optedOut: false, locale: 'sw' };
     phone.send('habari');

@@ -12,7 +12,15 @@ beforeAll(async () => {
   shipped = await loadShipped();
   const loc = await fixtureLocales();
   cleanup = loc.cleanup;
-  const r = await loadFlowSet({ flowsDir: path.join(FIXTURES, 'flows'), localesDir: loc.dir, registry: fixtureRegistry(), defaultLocale: 'en', locales: ['en'], baseDir: ROOT, timeZone: TZ });
+  const r = await loadFlowSet({
+    flowsDir: path.join(FIXTURES, 'flows'),
+    localesDir: loc.dir,
+    registry: fixtureRegistry(),
+    defaultLocale: 'en',
+    locales: ['en'],
+    baseDir: ROOT,
+    timeZone: TZ,
+  });
   if (!r.ok) expect.fail('fixture flows did not load');
   fixtures = r.set;
 });
@@ -22,33 +30,57 @@ afterAll(() => cleanup());
 const input = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('1', '2', '3', '4', '5', '9', '11', '0', '00', '98', '99', '') },
   { weight: 2, arbitrary: fc.integer({ min: -5, max: 200 }).map(String) },
-  { weight: 2, arbitrary: fc.constantFrom('25122025', '26/11', 'kesho', 'demain', 'ndiyo', 'yes', 'Oya', '31022025', '0711000111') },
-  { weight: 1, arbitrary: fc.constantFrom('STOP', 'start', 'HELP', 'aide', 'LANG', 'lugha sw', 'LANG FR', 'menu', 'Arrêt', 'URURIMI') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom('25122025', '26/11', 'kesho', 'demain', 'ndiyo', 'yes', 'Oya', '31022025', '0711000111'),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'STOP',
+      'start',
+      'HELP',
+      'aide',
+      'LANG',
+      'lugha sw',
+      'LANG FR',
+      'menu',
+      'Arrêt',
+      'URURIMI',
+    ),
+  },
   { weight: 2, arbitrary: fc.string({ maxLength: 30 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 200 }) },
 );
 /** One hop in ten is a fresh dial (the person hung up and dialled again). */
 const hop = fc.record({ input, redial: fc.integer({ min: 0, max: 9 }).map((n) => n === 0) });
-const children = fc.array(fc.record({ name: fc.string({ maxLength: 40 }), due: fc.constantFrom('2025-11-27', 'not a date', '') }), { maxLength: 40 });
+const children = fc.array(
+  fc.record({ name: fc.string({ maxLength: 40 }), due: fc.constantFrom('2025-11-27', 'not a date', '') }),
+  { maxLength: 40 },
+);
 
 describe('any sequence of inputs', () => {
   it('over USSD never throws, always answers, within 160 GSM-7 characters, ending exactly when the session ends', () => {
     fc.assert(
-      fc.property(fc.array(hop, { minLength: 1, maxLength: 25 }), fc.constantFrom('en', 'fr', 'pt', 'rw', 'sw', undefined), (hops, locale) => {
-        const phone = new TestPhone(shipped, 'ussd');
-        phone.contact = { optedOut: false, ...(locale ? { locale } : {}) };
-        let r = phone.dial();
-        for (const h of hops) {
-          r = h.redial || r.reply?.end ? phone.dial() : phone.send(h.input);
-          expect(r.error).toBeUndefined();
-          expect(r.reply).not.toBeNull();
-          const screen = r.reply?.text ?? '';
-          expect(screen.length).toBeGreaterThan(0);
-          expect(screen.length).toBeLessThanOrEqual(160);
-          expect(isGsm7(screen)).toBe(true);
-          expect(r.reply?.end).toBe(r.session === null);
-        }
-      }),
+      fc.property(
+        fc.array(hop, { minLength: 1, maxLength: 25 }),
+        fc.constantFrom('en', 'fr', 'pt', 'rw', 'sw', undefined),
+        (hops, locale) => {
+          const phone = new TestPhone(shipped, 'ussd');
+          phone.contact = { optedOut: false, ...(locale ? { locale } : {}) };
+          let r = phone.dial();
+          for (const h of hops) {
+            r = h.redial || r.reply?.end ? phone.dial() : phone.send(h.input);
+            expect(r.error).toBeUndefined();
+            expect(r.reply).not.toBeNull();
+            const screen = r.reply?.text ?? '';
+            expect(screen.length).toBeGreaterThan(0);
+            expect(screen.length).toBeLessThanOrEqual(160);
+            expect(isGsm7(screen)).toBe(true);
+            expect(r.reply?.end).toBe(r.session === null);
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -52,7 +52,17 @@ afterAll(async () => {
 async function load(yaml: string, previous?: FlowSet, keepVersions?: number): Promise<FlowSet> {
   const dir = await flowsDir({ 'visit.yaml': yaml });
   cleanups.push(dir.cleanup);
-  const r = await loadFlowSet({ flowsDir: dir.dir, localesDir, registry, defaultLocale: 'en', locales: ['en'], baseDir: ROOT, timeZone: TZ, previous, keepVersions });
+  const r = await loadFlowSet({
+    flowsDir: dir.dir,
+    localesDir,
+    registry,
+    defaultLocale: 'en',
+    locales: ['en'],
+    baseDir: ROOT,
+    timeZone: TZ,
+    previous,
+    keepVersions,
+  });
   if (!r.ok) expect.fail(r.problems.map((p) => p.message).join('\n'));
   return r.set;
 }
@@ -108,7 +118,10 @@ describe('flow versions', () => {
   it('a snapshot that does not fit its flow is treated as incompatible, not as a crash', async () => {
     const v1 = await load(V1);
     const phone = waitingOnDate(v1);
-    phone.session = { ...(phone.session as SessionRecord), snapshot: { value: 'nowhere', context: { nonsense: true } } };
+    phone.session = {
+      ...(phone.session as SessionRecord),
+      snapshot: { value: 'nowhere', context: { nonsense: true } },
+    };
     const res = phone.send('25122025');
     expect(res.outcome).toBe('incompatible');
     expect(res.error).toBeUndefined();
@@ -143,7 +156,8 @@ describe('flow versions', () => {
   it('keeps only the newest few versions of a flow', async () => {
     let set = await load(V1);
     const first = set.flows.get('visit')?.version ?? '';
-    for (let i = 0; i < 3; i++) set = await load(V1.replace('version: 1', `version: 1\ndescription: edit ${i}`), set, 3);
+    for (let i = 0; i < 3; i++)
+      set = await load(V1.replace('version: 1', `version: 1\ndescription: edit ${i}`), set, 3);
     const kept = [...set.retained.values()].filter((f) => f.id === 'visit').map((f) => f.version);
     expect(kept).toHaveLength(3);
     expect(kept).not.toContain(first);
@@ -153,7 +167,15 @@ describe('flow versions', () => {
   it('the set version changes with any file; an unchanged flow keeps its version and compiled machine', async () => {
     const dir = await flowsDir({ 'visit.yaml': V1 });
     cleanups.push(dir.cleanup);
-    const opts = { flowsDir: dir.dir, localesDir, registry, defaultLocale: 'en', locales: ['en'], baseDir: ROOT, timeZone: TZ };
+    const opts = {
+      flowsDir: dir.dir,
+      localesDir,
+      registry,
+      defaultLocale: 'en',
+      locales: ['en'],
+      baseDir: ROOT,
+      timeZone: TZ,
+    };
     const a = await loadFlowSet(opts);
     const b = await loadFlowSet({ ...opts, previous: a.ok ? a.set : undefined });
     if (!a.ok || !b.ok) return expect.fail('fixture set did not load');

@@ -35,9 +35,17 @@ describe.each([
   });
 
   it('pages through every scheduled event past the default page of 50, always naming the page size', async () => {
-    const expected = [...emu.state.events.values()].filter((e) => e.programStage === STAGE && e.status === 'SCHEDULE' && !e.deleted).map((e) => e.event);
+    const expected = [...emu.state.events.values()]
+      .filter((e) => e.programStage === STAGE && e.status === 'SCHEDULE' && !e.deleted)
+      .map((e) => e.event);
     const seen: string[] = [];
-    for await (const e of client.iterateEvents({ programStage: STAGE, status: 'SCHEDULE', pageSize: 40, order: 'scheduledAt:asc' })) seen.push(e.event);
+    for await (const e of client.iterateEvents({
+      programStage: STAGE,
+      status: 'SCHEDULE',
+      pageSize: 40,
+      order: 'scheduledAt:asc',
+    }))
+      seen.push(e.event);
     expect(expected.length).toBeGreaterThan(50);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.sort()).toEqual(expected.sort());
@@ -47,7 +55,12 @@ describe.each([
   });
 
   it('computes OVERDUE: scheduled events dated before today, returned with status SCHEDULE', async () => {
-    const page = await client.events({ programStage: STAGE, status: 'OVERDUE', paging: false, fields: 'event,status,scheduledAt' });
+    const page = await client.events({
+      programStage: STAGE,
+      status: 'OVERDUE',
+      paging: false,
+      fields: 'event,status,scheduledAt',
+    });
     const uids = page.items.map((e) => e.event);
     expect(page.items.length).toBeGreaterThan(3);
     for (const e of page.items) {
@@ -66,7 +79,9 @@ describe.each([
       filters: [{ attribute: EIR.attributes.phone, op: 'eq', value: PHONES.twoDue }],
       fields: 'trackedEntity,attributes[attribute,value]',
     });
-    const names = page.items.map((te) => te.attributes?.find((a) => a.attribute === EIR.attributes.firstName)?.value).sort();
+    const names = page.items
+      .map((te) => te.attributes?.find((a) => a.attribute === EIR.attributes.firstName)?.value)
+      .sort();
     expect(names).toEqual(['Amina', 'Juma']);
     const request = emu.requests.find((r) => r.path === '/api/tracker/trackedEntities')!;
     expect(request.search).toContain('%2B254700000001');
@@ -77,13 +92,22 @@ describe.each([
     const users = await client.usersByPhone(DEMO.caseWorkers.kidutani.phone);
     expect(users).toHaveLength(1);
     expect(users[0]).toMatchObject({ username: 'cw.zawadi', phoneNumber: '+254711000001', disabled: false });
-    expect(users[0]!.organisationUnits).toEqual([{ id: DEMO.orgUnits.kidutani, path: `/${DEMO.orgUnits.country}/${DEMO.orgUnits.kilifi}/${DEMO.orgUnits.mtwapa}/${DEMO.orgUnits.kidutani}` }]);
+    expect(users[0]!.organisationUnits).toEqual([
+      {
+        id: DEMO.orgUnits.kidutani,
+        path: `/${DEMO.orgUnits.country}/${DEMO.orgUnits.kilifi}/${DEMO.orgUnits.mtwapa}/${DEMO.orgUnits.kidutani}`,
+      },
+    ]);
     expect(await client.usersByPhone(DEMO.unknownPhone)).toEqual([]);
   });
 
   it('scopes events by org unit mode, using the version’s parameter name', async () => {
-    const under = (root: string) => [...emu.state.events.values()].filter((e) => !e.deleted && e.programStage === STAGE && emu.state.isWithin(e.orgUnit, root)).length;
-    const count = async (orgUnit: string, orgUnitMode: 'SELECTED' | 'CHILDREN' | 'DESCENDANTS') => (await client.events({ programStage: STAGE, orgUnit, orgUnitMode, paging: false, fields: 'event' })).items.length;
+    const under = (root: string) =>
+      [...emu.state.events.values()].filter(
+        (e) => !e.deleted && e.programStage === STAGE && emu.state.isWithin(e.orgUnit, root),
+      ).length;
+    const count = async (orgUnit: string, orgUnitMode: 'SELECTED' | 'CHILDREN' | 'DESCENDANTS') =>
+      (await client.events({ programStage: STAGE, orgUnit, orgUnitMode, paging: false, fields: 'event' })).items.length;
     expect(await count(DEMO.orgUnits.mtwapa, 'SELECTED')).toBe(0);
     expect(await count(DEMO.orgUnits.mtwapa, 'CHILDREN')).toBe(under(DEMO.orgUnits.mtwapa));
     expect(await count(DEMO.orgUnits.kilifi, 'DESCENDANTS')).toBe(under(DEMO.orgUnits.kilifi));
@@ -97,8 +121,21 @@ describe.each([
     const target = scheduledEvent(emu, PHONES.oneDue, 'Neema');
     // Move one appointment to 10:00 so a start-of-day reading of the bound (2.38) would miss it.
     const event = (await client.event(target.event))!;
-    expect((await client.importTracker({ events: [eventUpdate(event, { scheduledAt: '2025-03-06T10:00:00' })] }, { importStrategy: 'UPDATE' })).status).toBe('OK');
-    const page = await client.events({ programStage: STAGE, scheduledAfter: '2025-03-06', scheduledBefore: '2025-03-06', paging: false, fields: 'event' });
+    expect(
+      (
+        await client.importTracker(
+          { events: [eventUpdate(event, { scheduledAt: '2025-03-06T10:00:00' })] },
+          { importStrategy: 'UPDATE' },
+        )
+      ).status,
+    ).toBe('OK');
+    const page = await client.events({
+      programStage: STAGE,
+      scheduledAfter: '2025-03-06',
+      scheduledBefore: '2025-03-06',
+      paging: false,
+      fields: 'event',
+    });
     expect(page.items.map((e) => e.event)).toContain(target.event);
     expect(emu.requests.at(-1)!.search).toContain('scheduledBefore=2025-03-06T23%3A59%3A59');
   });
@@ -107,14 +144,28 @@ describe.each([
     const target = scheduledEvent(emu, PHONES.oneDue, 'Neema');
     const read = (await client.event(target.event))!;
     expect(read.notes ?? []).toEqual([]);
-    const write: TrackerPayload = { events: [eventUpdate(read, { scheduledAt: '2025-03-10' }, [{ note: newUid(), value: 'Caregiver asked to move the visit (SMS)' }])] };
+    const write: TrackerPayload = {
+      events: [
+        eventUpdate(read, { scheduledAt: '2025-03-10' }, [
+          { note: newUid(), value: 'Caregiver asked to move the visit (SMS)' },
+        ]),
+      ],
+    };
     expect(write.events![0]).not.toHaveProperty('dataValues');
 
     const first = await client.importTracker(write, { importStrategy: 'UPDATE' });
-    expect(first).toMatchObject({ status: 'OK', httpStatus: 200, errors: [], warnings: [], stats: { updated: 1, ignored: 0 } });
+    expect(first).toMatchObject({
+      status: 'OK',
+      httpStatus: 200,
+      errors: [],
+      warnings: [],
+      stats: { updated: 1, ignored: 0 },
+    });
     const second = await client.importTracker(write, { importStrategy: 'UPDATE' });
     expect(second.status).toBe('WARNING');
-    expect(second.warnings).toEqual([expect.objectContaining({ code: 'E1119', trackerType: 'EVENT', uid: target.event })]);
+    expect(second.warnings).toEqual([
+      expect.objectContaining({ code: 'E1119', trackerType: 'EVENT', uid: target.event }),
+    ]);
 
     const after = (await client.event(target.event))!;
     expect(after.scheduledAt).toBe('2025-03-10T00:00:00.000');
@@ -128,7 +179,10 @@ describe.each([
     const target = scheduledEvent(emu, PHONES.twoDue, 'Amina');
     const read = (await client.event(target.event))!;
     expect(read.followUp).toBe(false);
-    const r = await client.importTracker({ events: [eventUpdate(read, { followUp: true })] }, { importStrategy: 'UPDATE' });
+    const r = await client.importTracker(
+      { events: [eventUpdate(read, { followUp: true })] },
+      { importStrategy: 'UPDATE' },
+    );
     expect(r.status).toBe('OK');
     expect(emu.state.events.get(target.event)!.followUp).toBe(true);
     expect((await client.event(target.event, 'event,followUp'))!.followUp).toBe(true);
@@ -137,13 +191,19 @@ describe.each([
   it(`${minor === 38 ? 'accepts' : 'refuses with E1315'} data values on a scheduled event`, async () => {
     const target = scheduledEvent(emu, PHONES.dueToday, 'Baraka');
     const read = (await client.event(target.event))!;
-    const payload = { events: [{ ...eventUpdate(read), dataValues: [{ dataElement: EIR.dataElements.opv3, value: 'true' }] }] };
+    const payload = {
+      events: [{ ...eventUpdate(read), dataValues: [{ dataElement: EIR.dataElements.opv3, value: 'true' }] }],
+    };
     const r = await client.importTracker(payload, { importStrategy: 'UPDATE' });
     if (minor === 38) {
       expect(r.status).toBe('OK');
       expect(emu.state.events.get(target.event)!.dataValues).toHaveLength(1);
     } else {
-      expect(r).toMatchObject({ status: 'ERROR', httpStatus: 409, errors: [expect.objectContaining({ code: 'E1315', uid: target.event, trackerType: 'EVENT' })] });
+      expect(r).toMatchObject({
+        status: 'ERROR',
+        httpStatus: 409,
+        errors: [expect.objectContaining({ code: 'E1315', uid: target.event, trackerType: 'EVENT' })],
+      });
       expect(emu.state.events.get(target.event)!.dataValues).toBeUndefined();
     }
   });
@@ -151,7 +211,18 @@ describe.each([
   it('returns a 409 import report as a result with the DHIS2 codes instead of throwing', async () => {
     const ghost = newUid();
     const r = await client.importTracker(
-      { events: [{ event: ghost, programStage: STAGE, orgUnit: DEMO.orgUnits.kidutani, status: 'SCHEDULE', scheduledAt: '2025-03-10', enrollment: newUid() }] },
+      {
+        events: [
+          {
+            event: ghost,
+            programStage: STAGE,
+            orgUnit: DEMO.orgUnits.kidutani,
+            status: 'SCHEDULE',
+            scheduledAt: '2025-03-10',
+            enrollment: newUid(),
+          },
+        ],
+      },
       { importStrategy: 'UPDATE' },
     );
     expect(r.status).toBe('ERROR');
@@ -182,8 +253,20 @@ describe.each([
               orgUnit: DEMO.orgUnits.jumba,
               enrolledAt: '2025-03-02',
               events: [
-                { event: newUid(), programStage: EIR.birthStage, orgUnit: DEMO.orgUnits.jumba, status: 'COMPLETED', occurredAt: '2025-03-02' },
-                { event: newUid(), programStage: STAGE, orgUnit: DEMO.orgUnits.jumba, status: 'SCHEDULE', scheduledAt: '2025-04-13' },
+                {
+                  event: newUid(),
+                  programStage: EIR.birthStage,
+                  orgUnit: DEMO.orgUnits.jumba,
+                  status: 'COMPLETED',
+                  occurredAt: '2025-03-02',
+                },
+                {
+                  event: newUid(),
+                  programStage: STAGE,
+                  orgUnit: DEMO.orgUnits.jumba,
+                  status: 'SCHEDULE',
+                  scheduledAt: '2025-04-13',
+                },
               ],
             },
           ],
@@ -191,17 +274,37 @@ describe.each([
       ],
     });
     expect(r).toMatchObject({ status: 'OK', stats: { created: 4, ignored: 0 } });
-    const found = await client.trackedEntities({ program: EIR.program, orgUnitMode: 'CAPTURE', filters: [{ attribute: EIR.attributes.phone, op: 'eq', value: phone }], fields: 'trackedEntity' });
+    const found = await client.trackedEntities({
+      program: EIR.program,
+      orgUnitMode: 'CAPTURE',
+      filters: [{ attribute: EIR.attributes.phone, op: 'eq', value: phone }],
+      fields: 'trackedEntity',
+    });
     expect(found.items.map((t) => t.trackedEntity)).toEqual([te]);
   });
 
   it('lists a child’s enrollments and iterates the children of a village', async () => {
     const amina = scheduledEvent(emu, PHONES.twoDue, 'Amina');
-    const enrollments = await client.enrollments({ program: EIR.program, trackedEntity: amina.trackedEntity, orgUnitMode: 'ACCESSIBLE', fields: 'enrollment,status,orgUnit' });
-    expect(enrollments.items).toEqual([{ enrollment: amina.enrollment, status: 'ACTIVE', orgUnit: DEMO.orgUnits.kidutani }]);
-    const inVillage = [...emu.state.trackedEntities.values()].filter((t) => t.orgUnit === DEMO.orgUnits.kidutani).map((t) => t.trackedEntity);
+    const enrollments = await client.enrollments({
+      program: EIR.program,
+      trackedEntity: amina.trackedEntity,
+      orgUnitMode: 'ACCESSIBLE',
+      fields: 'enrollment,status,orgUnit',
+    });
+    expect(enrollments.items).toEqual([
+      { enrollment: amina.enrollment, status: 'ACTIVE', orgUnit: DEMO.orgUnits.kidutani },
+    ]);
+    const inVillage = [...emu.state.trackedEntities.values()]
+      .filter((t) => t.orgUnit === DEMO.orgUnits.kidutani)
+      .map((t) => t.trackedEntity);
     const seen: string[] = [];
-    for await (const te of client.iterateTrackedEntities({ program: EIR.program, orgUnits: [DEMO.orgUnits.kidutani], pageSize: 3, fields: 'trackedEntity' })) seen.push(te.trackedEntity);
+    for await (const te of client.iterateTrackedEntities({
+      program: EIR.program,
+      orgUnits: [DEMO.orgUnits.kidutani],
+      pageSize: 3,
+      fields: 'trackedEntity',
+    }))
+      seen.push(te.trackedEntity);
     expect(seen.sort()).toEqual(inVillage.sort());
     expect(inVillage.length).toBeGreaterThan(3);
   });
@@ -216,7 +319,10 @@ describe.each([
     const unpaged = await client.organisationUnits({ paging: false });
     expect(paged).toHaveLength(emu.state.orgUnits.size);
     expect(unpaged.map((o) => o.id).sort()).toEqual(paged.map((o) => o.id).sort());
-    expect(paged.find((o) => o.id === DEMO.orgUnits.kidutani)).toMatchObject({ level: 4, parent: { id: DEMO.orgUnits.mtwapa } });
+    expect(paged.find((o) => o.id === DEMO.orgUnits.kidutani)).toMatchObject({
+      level: 4,
+      parent: { id: DEMO.orgUnits.mtwapa },
+    });
   });
 
   it('knows who it is and which authorities it holds', async () => {
@@ -228,7 +334,11 @@ describe.each([
     const stranger = clientFor(emu, { auth: { token: makeToken('v1', 'SomeoneElsesTokenThatIsNotKnown1') } });
     await expect(stranger.systemInfo()).rejects.toBeInstanceOf(Dhis2AuthError);
     const wrong = clientFor(emu, { auth: { username: 'admin', password: 'not-district' } });
-    await expect(wrong.events({ programStage: STAGE })).rejects.toMatchObject({ name: 'Dhis2AuthError', dhis2Status: 401, code: 'JIBU_DHIS2_AUTH' });
+    await expect(wrong.events({ programStage: STAGE })).rejects.toMatchObject({
+      name: 'Dhis2AuthError',
+      dhis2Status: 401,
+      code: 'JIBU_DHIS2_AUTH',
+    });
     const basic = clientFor(emu, { auth: { username: 'admin', password: 'district' } });
     expect((await basic.version()).minor).toBe(minor);
   });
@@ -245,13 +355,21 @@ describe.each([
   it('turns a 503 into a retryable Dhis2TransportError and works again on the next call', async () => {
     await client.version();
     emu.faults.failNext(1, 503);
-    await expect(client.events({ programStage: STAGE })).rejects.toMatchObject({ name: 'Dhis2TransportError', dhis2Status: 503, retryable: true });
+    await expect(client.events({ programStage: STAGE })).rejects.toMatchObject({
+      name: 'Dhis2TransportError',
+      dhis2Status: 503,
+      retryable: true,
+    });
     expect((await client.events({ programStage: STAGE, pageSize: 2 })).items).toHaveLength(2);
   });
 
   it('treats a server that refuses connections as a transport failure', async () => {
     emu.faults.down = true;
-    await expect(client.version()).rejects.toMatchObject({ name: 'Dhis2TransportError', retryable: true, timedOut: false });
+    await expect(client.version()).rejects.toMatchObject({
+      name: 'Dhis2TransportError',
+      retryable: true,
+      timedOut: false,
+    });
     emu.faults.down = false;
     expect((await client.version()).minor).toBe(minor);
   });

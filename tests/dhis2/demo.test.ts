@@ -10,9 +10,13 @@ describe('demo data', () => {
   const emu = emulator('2.40', { seed: {} });
 
   it('holds 300 children by default, enough that listings need paging', () => {
-    const children = [...emu.state.trackedEntities.values()].filter((te) => (emu.state.enrollmentsByTrackedEntity.get(te.trackedEntity) ?? []).some((en) => en.program === EIR.program));
+    const children = [...emu.state.trackedEntities.values()].filter((te) =>
+      (emu.state.enrollmentsByTrackedEntity.get(te.trackedEntity) ?? []).some((en) => en.program === EIR.program),
+    );
     expect(children).toHaveLength(300);
-    const scheduled = [...emu.state.events.values()].filter((e) => e.programStage === EIR.immunizationStage && e.status === 'SCHEDULE');
+    const scheduled = [...emu.state.events.values()].filter(
+      (e) => e.programStage === EIR.immunizationStage && e.status === 'SCHEDULE',
+    );
     expect(scheduled.length).toBeGreaterThan(250);
   });
 
@@ -24,7 +28,9 @@ describe('demo data', () => {
     expect(day(emu, scheduledEvent(emu, PHONES.missedYesterday, 'Imani').scheduledAt)).toBe('2025-03-02');
     expect(day(emu, scheduledEvent(emu, PHONES.missedSeveral, 'Zuri').scheduledAt)).toBe('2025-02-25');
     const tumaini = emu.state.eventsOfTrackedEntity(child(emu, PHONES.visitedYesterday, 'Tumaini').trackedEntity);
-    const lastVisit = tumaini.filter((e) => e.programStage === EIR.immunizationStage && e.status === 'COMPLETED').sort((a, b) => b.occurredAt! - a.occurredAt!)[0]!;
+    const lastVisit = tumaini
+      .filter((e) => e.programStage === EIR.immunizationStage && e.status === 'COMPLETED')
+      .sort((a, b) => b.occurredAt! - a.occurredAt!)[0]!;
     expect(day(emu, lastVisit.occurredAt)).toBe('2025-03-02');
     expect(lastVisit.dataValues!.length).toBeGreaterThan(1);
     expect(day(emu, scheduledEvent(emu, PHONES.visitedYesterday, 'Tumaini').scheduledAt)).toBe('2025-03-30');
@@ -48,14 +54,21 @@ describe('demo data', () => {
     const wema = child(emu, PHONES.newborn, 'Wema');
     const ven = emu.state.enrollmentsByTrackedEntity.get(wema.trackedEntity)!.find((en) => en.program === VEN.program)!;
     expect(ven).toBeDefined();
-    expect(emu.state.eventsByEnrollment.get(ven.enrollment)![0]).toMatchObject({ programStage: VEN.birthStage, status: 'COMPLETED' });
+    expect(emu.state.eventsByEnrollment.get(ven.enrollment)![0]).toMatchObject({
+      programStage: VEN.birthStage,
+      status: 'COMPLETED',
+    });
     expect(wema.attributes[VEN.attributes.registrationReason]).toBe('1');
   });
 
   it('has case workers as users with phone numbers and village or facility org units, one disabled', () => {
     const users = [...emu.state.users.values()].filter((u) => u.phoneNumber?.startsWith('+2547110000'));
     expect(users).toHaveLength(5);
-    expect(emu.state.users.get(DEMO.caseWorkers.kidutani.id)).toMatchObject({ phoneNumber: '+254711000001', organisationUnits: [DEMO.orgUnits.kidutani], disabled: false });
+    expect(emu.state.users.get(DEMO.caseWorkers.kidutani.id)).toMatchObject({
+      phoneNumber: '+254711000001',
+      organisationUnits: [DEMO.orgUnits.kidutani],
+      disabled: false,
+    });
     expect(emu.state.orgUnits.get(DEMO.caseWorkers.mtwapa.orgUnit)!.level).toBe(3);
     expect(emu.state.orgUnits.get(DEMO.caseWorkers.kidutani.orgUnit)!.level).toBe(4);
     expect(emu.state.users.get(DEMO.caseWorkers.disabled.id)!.disabled).toBe(true);
@@ -68,11 +81,17 @@ describe('demo data', () => {
       expect(isUid(ou.id)).toBe(true);
       expect(ou.path.split('/').filter(Boolean)).toHaveLength(ou.level);
     }
-    for (const id of [...emu.state.trackedEntities.keys(), ...emu.state.enrollments.keys(), ...emu.state.events.keys()]) expect(isUid(id)).toBe(true);
+    for (const id of [...emu.state.trackedEntities.keys(), ...emu.state.enrollments.keys(), ...emu.state.events.keys()])
+      expect(isUid(id)).toBe(true);
   });
 
   it('is deterministic for a seed and differs for another', () => {
-    const ids = (seed?: number) => [...createEmulator({ clock: fixedClock('2025-03-03T06:00:00Z'), seed: { children: 40, ...(seed ? { seed } : {}) } }).state.events.keys()];
+    const ids = (seed?: number) => [
+      ...createEmulator({
+        clock: fixedClock('2025-03-03T06:00:00Z'),
+        seed: { children: 40, ...(seed ? { seed } : {}) },
+      }).state.events.keys(),
+    ];
     expect(ids()).toEqual(ids());
     expect(ids(7)).not.toEqual(ids());
   });

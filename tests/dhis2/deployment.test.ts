@@ -41,20 +41,34 @@ describe('the deployment file', () => {
         caregiverSurname: 'EpbquVl5OD6',
       },
     });
-    expect(d.vitalEvents).toMatchObject({ program: 'FTBBLOT3sO7', birthStage: 'OwdV5tSOMSv', deathStage: 'SjC6EZvwPKs', reasonAttribute: 'ArHk8hosBBh' });
+    expect(d.vitalEvents).toMatchObject({
+      program: 'FTBBLOT3sO7',
+      birthStage: 'OwdV5tSOMSv',
+      deathStage: 'SjC6EZvwPKs',
+      reasonAttribute: 'ArHk8hosBBh',
+    });
     expect(d.reschedule).toEqual({ minDaysAhead: 0, maxDaysAhead: 60 });
     expect(d.reminders).toEqual({ rules: [{ daysBefore: 2 }] });
     expect(d.missedVisits).toEqual({ graceDays: 1 });
     expect(d.deliveryWindow).toEqual({ start: '08:00', end: '19:00' });
     expect(d.aefi.followUp).toBe(true);
     expect(d.sms).toEqual({ segmentBudget: 1, foldAccents: false });
-    expect(Object.keys(d.outcomes).sort()).toEqual(['died', 'moved_away', 'not_found', 'refused', 'vaccinated_elsewhere', 'will_come']);
+    expect(Object.keys(d.outcomes).sort()).toEqual([
+      'died',
+      'moved_away',
+      'not_found',
+      'refused',
+      'vaccinated_elsewhere',
+      'will_come',
+    ]);
     expect(d.timeZone).toBeUndefined();
   });
 
   it('accepts an empty file or one with only comments', () => {
     expect(loadDeployment(file('empty.yaml', ''))).toEqual(defaultDeployment());
-    expect(loadDeployment(file('comments.yaml', '# nothing to change: standard packages\n'))).toEqual(defaultDeployment());
+    expect(loadDeployment(file('comments.yaml', '# nothing to change: standard packages\n'))).toEqual(
+      defaultDeployment(),
+    );
   });
 
   it('overrides what a country changes and merges outcomes over the built-in ones', () => {
@@ -77,7 +91,11 @@ describe('the deployment file', () => {
       ),
     );
     expect(d.timeZone).toBe('Africa/Dar_es_Salaam');
-    expect(d.immunization.attributes).toMatchObject({ phone: 'KnQryoomh60', preferredLanguage: 'Abcdefghij1', firstName: 'sB1IHYu2xQT' });
+    expect(d.immunization.attributes).toMatchObject({
+      phone: 'KnQryoomh60',
+      preferredLanguage: 'Abcdefghij1',
+      firstName: 'sB1IHYu2xQT',
+    });
     expect(d.reschedule).toEqual({ minDaysAhead: 0, maxDaysAhead: 30 });
     expect(d.reminders.rules).toEqual([{ daysBefore: 3 }, { daysBefore: 1 }]);
     expect(d.outcomes.refused).toEqual({ note: 'outcome.refused_custom', followUp: false });
@@ -131,12 +149,16 @@ describe('the deployment file', () => {
   });
 
   it('reports YAML syntax errors and a missing file readably', () => {
-    expect(problems(file('syntax.yaml', 'immunization:\n  program: [SSLpOM0r1U7\nsms: 1\n'))[0]).toMatch(/syntax\.yaml:\d+: /);
+    expect(problems(file('syntax.yaml', 'immunization:\n  program: [SSLpOM0r1U7\nsms: 1\n'))[0]).toMatch(
+      /syntax\.yaml:\d+: /,
+    );
     expect(problems(join(dir, 'missing.yaml'))).toEqual([`${join(dir, 'missing.yaml')}: file not found`]);
   });
 
   it('exports a schema that converts to JSON Schema for editors', () => {
     const schema = z.toJSONSchema(DeploymentSchema, { io: 'input' }) as { properties: Record<string, unknown> };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['immunization', 'vitalEvents', 'reschedule', 'reminders', 'outcomes', 'sms']));
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['immunization', 'vitalEvents', 'reschedule', 'reminders', 'outcomes', 'sms']),
+    );
   });
 });

@@ -12,23 +12,41 @@ describe('list envelopes, literally as each version sends them (reference §4.7)
     const emu = emulator(version);
     expect((await raw(emu, events2)).body).toStrictEqual({ page: 1, pageSize: 2, instances: [ev, ev] });
     const total = [...emu.state.events.values()].filter((e) => e.programStage === STAGE).length;
-    expect((await raw(emu, `${events2}&totalPages=true`)).body).toStrictEqual({ page: 1, pageSize: 2, total, pageCount: Math.ceil(total / 2), instances: [ev, ev] });
-    const off = (await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&skipPaging=true`)).body as { instances: unknown[] };
+    expect((await raw(emu, `${events2}&totalPages=true`)).body).toStrictEqual({
+      page: 1,
+      pageSize: 2,
+      total,
+      pageCount: Math.ceil(total / 2),
+      instances: [ev, ev],
+    });
+    const off = (await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&skipPaging=true`)).body as {
+      instances: unknown[];
+    };
     expect(Object.keys(off)).toEqual(['instances']);
     expect(off.instances).toHaveLength(total);
   });
 
   it('≤2.40 ignore paging=false: the caller silently gets a page of 50', async () => {
-    const body = (await raw(emulator('2.40'), `/api/tracker/events?programStage=${STAGE}&fields=event&paging=false`)).body as { page: number; instances: unknown[] };
+    const body = (await raw(emulator('2.40'), `/api/tracker/events?programStage=${STAGE}&fields=event&paging=false`))
+      .body as { page: number; instances: unknown[] };
     expect(body.page).toBe(1);
     expect(body.instances).toHaveLength(50);
   });
 
   it('2.41: a named list with a pager and the same paging fields flat', async () => {
     const emu = emulator('2.41');
-    expect((await raw(emu, events2)).body).toStrictEqual({ pager: { page: 1, pageSize: 2 }, page: 1, pageSize: 2, events: [ev, ev] });
-    expect((await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&paging=false`)).body).toStrictEqual({ events: expect.any(Array) });
-    expect((await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&skipPaging=true`)).body).toStrictEqual({ events: expect.any(Array) });
+    expect((await raw(emu, events2)).body).toStrictEqual({
+      pager: { page: 1, pageSize: 2 },
+      page: 1,
+      pageSize: 2,
+      events: [ev, ev],
+    });
+    expect((await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&paging=false`)).body).toStrictEqual({
+      events: expect.any(Array),
+    });
+    expect(
+      (await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&skipPaging=true`)).body,
+    ).toStrictEqual({ events: expect.any(Array) });
   });
 
   it('2.42: a named list with a pager carrying prevPage and nextPage URLs, nextPage only when more rows exist', async () => {
@@ -52,15 +70,25 @@ describe('list envelopes, literally as each version sends them (reference §4.7)
 
   it('2.42 ignores skipPaging (a page of 50 comes back) and honours paging=false', async () => {
     const emu = emulator('2.42');
-    const skipped = (await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&skipPaging=true`)).body as { pager: unknown; events: unknown[] };
+    const skipped = (await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&skipPaging=true`)).body as {
+      pager: unknown;
+      events: unknown[];
+    };
     expect(skipped.pager).toEqual({ page: 1, pageSize: 50, nextPage: expect.any(String) });
     expect(skipped.events).toHaveLength(50);
-    expect((await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&paging=false`)).body).toStrictEqual({ events: expect.any(Array) });
+    expect((await raw(emu, `/api/tracker/events?programStage=${STAGE}&fields=event&paging=false`)).body).toStrictEqual({
+      events: expect.any(Array),
+    });
   });
 
   it('the portable skipPaging=true&paging=false turns paging off on every version', async () => {
     for (const version of ['2.38', '2.39', '2.40', '2.41', '2.42']) {
-      const body = (await raw(emulator(version), `/api/tracker/events?programStage=${STAGE}&fields=event&skipPaging=true&paging=false`)).body as Record<string, unknown>;
+      const body = (
+        await raw(
+          emulator(version),
+          `/api/tracker/events?programStage=${STAGE}&fields=event&skipPaging=true&paging=false`,
+        )
+      ).body as Record<string, unknown>;
       expect(Object.keys(body)).toEqual([version <= '2.40' ? 'instances' : 'events']);
     }
   });
@@ -69,16 +97,35 @@ describe('list envelopes, literally as each version sends them (reference §4.7)
     for (const version of ['2.41', '2.42']) {
       const r = await raw(emulator(version), `/api/tracker/events?programStage=${STAGE}&paging=false&page=2`);
       expect(r.status).toBe(400);
-      expect(r.body).toMatchObject({ httpStatus: 'Bad Request', httpStatusCode: 400, status: 'ERROR', message: expect.stringContaining('paging=false') });
+      expect(r.body).toMatchObject({
+        httpStatus: 'Bad Request',
+        httpStatusCode: 400,
+        status: 'ERROR',
+        message: expect.stringContaining('paging=false'),
+      });
     }
-    expect((await raw(emulator('2.41'), `/api/tracker/events?programStage=${STAGE}&paging=true&skipPaging=true`)).status).toBe(400);
+    expect(
+      (await raw(emulator('2.41'), `/api/tracker/events?programStage=${STAGE}&paging=true&skipPaging=true`)).status,
+    ).toBe(400);
   });
 
   it('tracked entity and enrollment lists use the same envelopes', async () => {
     const q = `program=${EIR.program}&fields=trackedEntity&pageSize=1`;
-    expect((await raw(emulator('2.40'), `/api/tracker/trackedEntities?${q}&ouMode=ACCESSIBLE`)).body).toStrictEqual({ page: 1, pageSize: 1, instances: [{ trackedEntity: expect.any(String) }] });
-    expect((await raw(emulator('2.41'), `/api/tracker/trackedEntities?${q}`)).body).toStrictEqual({ pager: { page: 1, pageSize: 1 }, page: 1, pageSize: 1, trackedEntities: [{ trackedEntity: expect.any(String) }] });
-    expect((await raw(emulator('2.42'), `/api/tracker/enrollments?program=${EIR.program}&fields=enrollment&pageSize=1`)).body).toStrictEqual({
+    expect((await raw(emulator('2.40'), `/api/tracker/trackedEntities?${q}&ouMode=ACCESSIBLE`)).body).toStrictEqual({
+      page: 1,
+      pageSize: 1,
+      instances: [{ trackedEntity: expect.any(String) }],
+    });
+    expect((await raw(emulator('2.41'), `/api/tracker/trackedEntities?${q}`)).body).toStrictEqual({
+      pager: { page: 1, pageSize: 1 },
+      page: 1,
+      pageSize: 1,
+      trackedEntities: [{ trackedEntity: expect.any(String) }],
+    });
+    expect(
+      (await raw(emulator('2.42'), `/api/tracker/enrollments?program=${EIR.program}&fields=enrollment&pageSize=1`))
+        .body,
+    ).toStrictEqual({
       pager: { page: 1, pageSize: 1, nextPage: expect.stringContaining('page=2') },
       enrollments: [{ enrollment: expect.any(String) }],
     });
@@ -87,18 +134,29 @@ describe('list envelopes, literally as each version sends them (reference §4.7)
 
 describe('query parameters per version (reference §4.2, §4.3)', () => {
   it('2.41 refuses ouMode together with orgUnitMode; 2.42 ignores ouMode', async () => {
-    const both = await raw(emulator('2.41'), `/api/tracker/events?programStage=${STAGE}&ouMode=ACCESSIBLE&orgUnitMode=ACCESSIBLE`);
+    const both = await raw(
+      emulator('2.41'),
+      `/api/tracker/events?programStage=${STAGE}&ouMode=ACCESSIBLE&orgUnitMode=ACCESSIBLE`,
+    );
     expect(both.status).toBe(400);
     // SELECTED without an org unit is a 400 when honoured; 2.42 ignores ouMode, so this is ACCESSIBLE.
-    expect((await raw(emulator('2.42'), `/api/tracker/events?programStage=${STAGE}&ouMode=SELECTED&pageSize=1`)).status).toBe(200);
-    expect((await raw(emulator('2.41'), `/api/tracker/events?programStage=${STAGE}&ouMode=SELECTED&pageSize=1`)).status).toBe(400);
+    expect(
+      (await raw(emulator('2.42'), `/api/tracker/events?programStage=${STAGE}&ouMode=SELECTED&pageSize=1`)).status,
+    ).toBe(200);
+    expect(
+      (await raw(emulator('2.41'), `/api/tracker/events?programStage=${STAGE}&ouMode=SELECTED&pageSize=1`)).status,
+    ).toBe(400);
   });
 
   it('2.41+ refuse ACCESSIBLE with an org unit and SELECTED without one; ≤2.40 answer such queries with 409', async () => {
     const emu = emulator('2.42');
-    expect((await raw(emu, `/api/tracker/events?orgUnit=${DEMO.orgUnits.kidutani}&orgUnitMode=ACCESSIBLE`)).status).toBe(400);
+    expect(
+      (await raw(emu, `/api/tracker/events?orgUnit=${DEMO.orgUnits.kidutani}&orgUnitMode=ACCESSIBLE`)).status,
+    ).toBe(400);
     expect((await raw(emu, `/api/tracker/events?orgUnitMode=DESCENDANTS`)).status).toBe(400);
-    expect((await raw(emulator('2.40'), `/api/tracker/events?programStage=${STAGE}&program=nope0000000`)).status).toBe(409);
+    expect((await raw(emulator('2.40'), `/api/tracker/events?programStage=${STAGE}&program=nope0000000`)).status).toBe(
+      409,
+    );
     expect((await raw(emu, `/api/tracker/events?programStage=${STAGE}&program=nope0000000`)).status).toBe(400);
   });
 
@@ -107,10 +165,16 @@ describe('query parameters per version (reference §4.2, §4.3)', () => {
     const emu40 = emulator('2.40');
     const emu41 = emulator('2.41');
     // Put one event at the facility itself: only 2.41's CHILDREN sees it.
-    for (const emu of [emu40, emu41]) emu.state.events.get(scheduledEvent(emu, PHONES.oneDue, 'Neema').event)!.orgUnit = facility;
+    for (const emu of [emu40, emu41])
+      emu.state.events.get(scheduledEvent(emu, PHONES.oneDue, 'Neema').event)!.orgUnit = facility;
     const target = scheduledEvent(emu40, PHONES.oneDue, 'Neema').event;
     const ids = async (emu: typeof emu40, mode: string) =>
-      ((await raw(emu, `/api/tracker/events?programStage=${STAGE}&orgUnit=${facility}&${mode}=CHILDREN&fields=event&skipPaging=true&paging=false`)).body as Record<string, Array<{ event: string }>>);
+      (
+        await raw(
+          emu,
+          `/api/tracker/events?programStage=${STAGE}&orgUnit=${facility}&${mode}=CHILDREN&fields=event&skipPaging=true&paging=false`,
+        )
+      ).body as Record<string, Array<{ event: string }>>;
     expect((await ids(emu40, 'ouMode')).instances!.map((e) => e.event)).not.toContain(target);
     expect((await ids(emu41, 'orgUnitMode')).events!.map((e) => e.event)).toContain(target);
   });
@@ -118,7 +182,12 @@ describe('query parameters per version (reference §4.2, §4.3)', () => {
   it('tracked entities take orgUnit (;) up to 2.40 and orgUnits (,) from 2.41', async () => {
     const two = [DEMO.orgUnits.kidutani, DEMO.orgUnits.bomani];
     const count = async (version: string, q: string) =>
-      ((await raw(emulator(version), `/api/tracker/trackedEntities?program=${EIR.program}&fields=trackedEntity&skipPaging=true&paging=false&${q}`)).body as Record<string, unknown[]>);
+      (
+        await raw(
+          emulator(version),
+          `/api/tracker/trackedEntities?program=${EIR.program}&fields=trackedEntity&skipPaging=true&paging=false&${q}`,
+        )
+      ).body as Record<string, unknown[]>;
     const v40 = (await count('2.40', `orgUnit=${two.join(';')}`)).instances!;
     const v42 = (await count('2.42', `orgUnits=${two.join(',')}`)).trackedEntities!;
     expect(v40.length).toBeGreaterThan(4);
@@ -128,17 +197,30 @@ describe('query parameters per version (reference §4.2, §4.3)', () => {
   it('matches a phone filter only when + travels as %2B (a raw + is read as a space)', async () => {
     const emu = emulator('2.40');
     const base = `/api/tracker/trackedEntities?program=${EIR.program}&ouMode=CAPTURE&fields=trackedEntity`;
-    expect(((await raw(emu, `${base}&filter=${EIR.attributes.phone}:eq:%2B254700000001`)).body as { instances: unknown[] }).instances).toHaveLength(2);
-    expect(((await raw(emu, `${base}&filter=${EIR.attributes.phone}:eq:+254700000001`)).body as { instances: unknown[] }).instances).toHaveLength(0);
+    expect(
+      ((await raw(emu, `${base}&filter=${EIR.attributes.phone}:eq:%2B254700000001`)).body as { instances: unknown[] })
+        .instances,
+    ).toHaveLength(2);
+    expect(
+      ((await raw(emu, `${base}&filter=${EIR.attributes.phone}:eq:+254700000001`)).body as { instances: unknown[] })
+        .instances,
+    ).toHaveLength(0);
   });
 
   it('supports the filter operators Jibu uses, with escaping and two-pair items', async () => {
     const emu = emulator('2.42');
     const names = async (filter: string) => {
-      const body = (await raw(emu, `/api/tracker/trackedEntities?program=${EIR.program}&orgUnitMode=CAPTURE&fields=attributes[attribute,value]&paging=false&filter=${encodeURIComponent(filter)}`)).body as {
+      const body = (
+        await raw(
+          emu,
+          `/api/tracker/trackedEntities?program=${EIR.program}&orgUnitMode=CAPTURE&fields=attributes[attribute,value]&paging=false&filter=${encodeURIComponent(filter)}`,
+        )
+      ).body as {
         trackedEntities: Array<{ attributes: Array<{ attribute: string; value: string }> }>;
       };
-      return body.trackedEntities.map((t) => t.attributes.find((a) => a.attribute === EIR.attributes.firstName)?.value).sort();
+      return body.trackedEntities
+        .map((t) => t.attributes.find((a) => a.attribute === EIR.attributes.firstName)?.value)
+        .sort();
     };
     const fn = EIR.attributes.firstName;
     expect(await names(`${EIR.attributes.phone}:eq:+254700000007`)).toEqual(['Hamisi', 'Omari', 'Saida']);
@@ -146,23 +228,54 @@ describe('query parameters per version (reference §4.2, §4.3)', () => {
     expect(await names(`${EIR.attributes.phone}:eq:+254700000007,${fn}:like:mar`)).toEqual(['Omari']);
     expect(await names(`${EIR.attributes.phone}:eq:+254700000007,${fn}:sw:ha`)).toEqual(['Hamisi']);
     expect(await names(`${EIR.attributes.phone}:eq:+254700000007,${fn}:in:Omari;Saida`)).toEqual(['Omari', 'Saida']);
-    expect(await names(`${EIR.attributes.phone}:eq:+254700000007,${EIR.attributes.middleName}:null`)).toEqual(['Hamisi', 'Omari', 'Saida']);
+    expect(await names(`${EIR.attributes.phone}:eq:+254700000007,${EIR.attributes.middleName}:null`)).toEqual([
+      'Hamisi',
+      'Omari',
+      'Saida',
+    ]);
     expect(await names(`${EIR.attributes.phone}:eq:+254700000007,${EIR.attributes.middleName}:!null`)).toEqual([]);
-    expect(await names(`${EIR.attributes.phone}:eq:+254700000007,${EIR.attributes.dateOfBirth}:gt:2024-06-01:lt:2025-01-01`)).toEqual(['Saida']);
+    expect(
+      await names(`${EIR.attributes.phone}:eq:+254700000007,${EIR.attributes.dateOfBirth}:gt:2024-06-01:lt:2025-01-01`),
+    ).toEqual(['Saida']);
     // An escaped ':' is part of the value, not an operator separator.
     expect(await names(`${fn}:eq:Ha/:misi`)).toEqual([]);
-    expect((await raw(emu, `/api/tracker/trackedEntities?program=${EIR.program}&orgUnitMode=CAPTURE&filter=${fn}:eq:a&filter=${fn}:eq:b`)).status).toBe(400);
+    expect(
+      (
+        await raw(
+          emu,
+          `/api/tracker/trackedEntities?program=${EIR.program}&orgUnitMode=CAPTURE&filter=${fn}:eq:a&filter=${fn}:eq:b`,
+        )
+      ).status,
+    ).toBe(400);
   });
 
   it('keeps global searches inside the rules: the phone attribute is not searchable outside the capture scope', async () => {
     const emu = emulator('2.40', {
-      users: [{ id: 'JbUsrSearch1', username: 'searcher', password: 'pw', organisationUnits: [DEMO.orgUnits.kidutani], teiSearchOrganisationUnits: [DEMO.orgUnits.country] }],
+      users: [
+        {
+          id: 'JbUsrSearch1',
+          username: 'searcher',
+          password: 'pw',
+          organisationUnits: [DEMO.orgUnits.kidutani],
+          teiSearchOrganisationUnits: [DEMO.orgUnits.country],
+        },
+      ],
     });
     const auth = { Authorization: `Basic ${Buffer.from('searcher:pw').toString('base64')}` };
-    const global = await raw(emu, `/api/tracker/trackedEntities?program=${EIR.program}&ouMode=ACCESSIBLE&filter=${EIR.attributes.phone}:eq:%2B254700000001`, { headers: auth });
+    const global = await raw(
+      emu,
+      `/api/tracker/trackedEntities?program=${EIR.program}&ouMode=ACCESSIBLE&filter=${EIR.attributes.phone}:eq:%2B254700000001`,
+      { headers: auth },
+    );
     expect(global.status).toBe(409);
-    expect(global.body).toMatchObject({ message: expect.stringContaining('Non-searchable attribute(s) can not be used during global search') });
-    const capture = await raw(emu, `/api/tracker/trackedEntities?program=${EIR.program}&ouMode=CAPTURE&filter=${EIR.attributes.phone}:eq:%2B254700000001&fields=trackedEntity`, { headers: auth });
+    expect(global.body).toMatchObject({
+      message: expect.stringContaining('Non-searchable attribute(s) can not be used during global search'),
+    });
+    const capture = await raw(
+      emu,
+      `/api/tracker/trackedEntities?program=${EIR.program}&ouMode=CAPTURE&filter=${EIR.attributes.phone}:eq:%2B254700000001&fields=trackedEntity`,
+      { headers: auth },
+    );
     expect((capture.body as { instances: unknown[] }).instances).toHaveLength(2);
   });
 
@@ -171,7 +284,12 @@ describe('query parameters per version (reference §4.2, §4.3)', () => {
       const emu = emulator(version);
       const target = scheduledEvent(emu, PHONES.oneDue, 'Neema');
       target.scheduledAt = emu.time.parse('2025-03-05T10:00:00')!.ms;
-      const body = (await raw(emu, `/api/tracker/events?programStage=${STAGE}&scheduledAfter=2025-03-05&scheduledBefore=2025-03-05&fields=event&skipPaging=true&paging=false`)).body as Record<string, Array<{ event: string }>>;
+      const body = (
+        await raw(
+          emu,
+          `/api/tracker/events?programStage=${STAGE}&scheduledAfter=2025-03-05&scheduledBefore=2025-03-05&fields=event&skipPaging=true&paging=false`,
+        )
+      ).body as Record<string, Array<{ event: string }>>;
       return (body.instances ?? body.events)!.map((e) => e.event).includes(target.event);
     };
     expect(await at('2.38')).toBe(false);
@@ -181,22 +299,35 @@ describe('query parameters per version (reference §4.2, §4.3)', () => {
 
   it('orders by scheduledAt and refuses unknown order fields from 2.41', async () => {
     const emu = emulator('2.41');
-    const body = (await raw(emu, `/api/tracker/events?programStage=${STAGE}&status=SCHEDULE&order=scheduledAt:desc&fields=scheduledAt&pageSize=20`)).body as { events: Array<{ scheduledAt: string }> };
+    const body = (
+      await raw(
+        emu,
+        `/api/tracker/events?programStage=${STAGE}&status=SCHEDULE&order=scheduledAt:desc&fields=scheduledAt&pageSize=20`,
+      )
+    ).body as { events: Array<{ scheduledAt: string }> };
     const dates = body.events.map((e) => e.scheduledAt);
     expect(dates).toEqual([...dates].sort().reverse());
     expect((await raw(emu, `/api/tracker/events?order=colour:asc`)).status).toBe(400);
-    expect((await raw(emulator('2.40'), `/api/tracker/events?programStage=${STAGE}&order=colour:asc&pageSize=1`)).status).toBe(200);
+    expect(
+      (await raw(emulator('2.40'), `/api/tracker/events?programStage=${STAGE}&order=colour:asc&pageSize=1`)).status,
+    ).toBe(200);
   });
 
   it('never stores OVERDUE: an event imported with that status is not found by status=OVERDUE', async () => {
     const emu = emulator('2.38');
     const target = scheduledEvent(emu, PHONES.missedYesterday, 'Imani');
-    const overdue = (await raw(emu, `/api/tracker/events?status=OVERDUE&fields=event,status&skipPaging=true`)).body as { instances: Array<{ event: string; status: string }> };
+    const overdue = (await raw(emu, `/api/tracker/events?status=OVERDUE&fields=event,status&skipPaging=true`)).body as {
+      instances: Array<{ event: string; status: string }>;
+    };
     expect(overdue.instances).toContainEqual({ event: target.event, status: 'SCHEDULE' });
     const event = (await raw(emu, `/api/tracker/events/${target.event}`)).body as Record<string, unknown>;
-    const imported = await raw(emu, '/api/tracker?async=false&importStrategy=UPDATE', { json: { events: [{ ...event, status: 'OVERDUE' }] } });
+    const imported = await raw(emu, '/api/tracker?async=false&importStrategy=UPDATE', {
+      json: { events: [{ ...event, status: 'OVERDUE' }] },
+    });
     expect(imported.status).toBe(200);
-    const again = (await raw(emu, `/api/tracker/events?status=OVERDUE&fields=event&skipPaging=true`)).body as { instances: Array<{ event: string }> };
+    const again = (await raw(emu, `/api/tracker/events?status=OVERDUE&fields=event&skipPaging=true`)).body as {
+      instances: Array<{ event: string }>;
+    };
     expect(again.instances.map((e) => e.event)).not.toContain(target.event);
     expect(emu.state.events.get(target.event)!.status).toBe('OVERDUE');
   });
@@ -230,7 +361,11 @@ describe('object JSON per version (reference §5)', () => {
     expect(Object.values(body)).not.toContain(null);
     const info = (await raw(emu, '/api/system/info')).body as Record<string, unknown>;
     // 06:00Z is 09:00 in Nairobi.
-    expect(info).toMatchObject({ version: '2.42.5', serverTimeZoneId: 'Africa/Nairobi', serverDate: '2025-03-03T09:00:00.000' });
+    expect(info).toMatchObject({
+      version: '2.42.5',
+      serverTimeZoneId: 'Africa/Nairobi',
+      serverDate: '2025-03-03T09:00:00.000',
+    });
   });
 
   it('gives tracked entities no enrollments unless asked, and honours nesting and exclusions in fields', async () => {
@@ -239,21 +374,43 @@ describe('object JSON per version (reference §5)', () => {
     const plain = (await raw(emu, `/api/tracker/trackedEntities/${te}`)).body as Record<string, unknown>;
     expect(plain).not.toHaveProperty('enrollments');
     expect(plain).toHaveProperty('attributes');
-    const nested = (await raw(emu, `/api/tracker/trackedEntities/${te}?fields=trackedEntity,enrollments[enrollment,events[event,status]]`)).body;
+    const nested = (
+      await raw(
+        emu,
+        `/api/tracker/trackedEntities/${te}?fields=trackedEntity,enrollments[enrollment,events[event,status]]`,
+      )
+    ).body;
     expect(nested).toStrictEqual({
       trackedEntity: te,
-      enrollments: [{ enrollment: expect.any(String), events: expect.arrayContaining([{ event: expect.any(String), status: 'SCHEDULE' }, { event: expect.any(String), status: 'COMPLETED' }]) }],
+      enrollments: [
+        {
+          enrollment: expect.any(String),
+          events: expect.arrayContaining([
+            { event: expect.any(String), status: 'SCHEDULE' },
+            { event: expect.any(String), status: 'COMPLETED' },
+          ]),
+        },
+      ],
     });
-    const excluded = (await raw(emu, `/api/tracker/trackedEntities/${te}?fields=*,!attributes`)).body as Record<string, unknown>;
+    const excluded = (await raw(emu, `/api/tracker/trackedEntities/${te}?fields=*,!attributes`)).body as Record<
+      string,
+      unknown
+    >;
     expect(excluded).not.toHaveProperty('attributes');
     expect(excluded).toHaveProperty('enrollments');
   });
 
   it('answers 404 for an unknown uid, worded per version, with E1005 from 2.40', async () => {
     const uid = 'abcdefghijk';
-    expect(await raw(emulator('2.38'), `/api/tracker/events/${uid}`)).toMatchObject({ status: 404, body: { httpStatusCode: 404, message: `Event not found for uid: ${uid}` } });
+    expect(await raw(emulator('2.38'), `/api/tracker/events/${uid}`)).toMatchObject({
+      status: 404,
+      body: { httpStatusCode: 404, message: `Event not found for uid: ${uid}` },
+    });
     const v40 = await raw(emulator('2.40'), `/api/tracker/events/${uid}`);
-    expect(v40).toMatchObject({ status: 404, body: { message: `Event with id ${uid} could not be found.`, errorCode: 'E1005' } });
+    expect(v40).toMatchObject({
+      status: 404,
+      body: { message: `Event with id ${uid} could not be found.`, errorCode: 'E1005' },
+    });
   });
 });
 
@@ -263,7 +420,9 @@ describe('authentication and support endpoints (reference §2, §3, §8)', () =>
     const none = await emu.fetch(`${emu.baseUrl}/api/me`);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Basic realm="DHIS2"');
-    const bad = await emu.fetch(`${emu.baseUrl}/api/me`, { headers: { Authorization: 'ApiToken d2pat_notAValidTokenAtAll' } });
+    const bad = await emu.fetch(`${emu.baseUrl}/api/me`, {
+      headers: { Authorization: 'ApiToken d2pat_notAValidTokenAtAll' },
+    });
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/^ApiToken /);
   });
@@ -272,7 +431,9 @@ describe('authentication and support endpoints (reference §2, §3, §8)', () =>
     for (const version of ['2.38', '2.42']) {
       const emu = emulator(version, { seed: false });
       for (const token of [emu.credentials.token, emu.credentials.tokenV2]) {
-        const res = await emu.fetch(`${emu.baseUrl}/api/me?fields=username`, { headers: { Authorization: `apitoken ${token}` } });
+        const res = await emu.fetch(`${emu.baseUrl}/api/me?fields=username`, {
+          headers: { Authorization: `apitoken ${token}` },
+        });
         expect(await res.json()).toEqual({ username: 'admin' });
       }
     }
@@ -288,23 +449,46 @@ describe('authentication and support endpoints (reference §2, §3, §8)', () =>
 
   it('finds users by phone with a metadata pager, through filter= or the phoneNumber= shorthand', async () => {
     const emu = emulator('2.41');
-    const byFilter = await raw(emu, `/api/users?filter=phoneNumber:eq:%2B254711000001&fields=id,phoneNumber,userCredentials[username]`);
+    const byFilter = await raw(
+      emu,
+      `/api/users?filter=phoneNumber:eq:%2B254711000001&fields=id,phoneNumber,userCredentials[username]`,
+    );
     expect(byFilter.body).toStrictEqual({
       pager: { page: 1, pageCount: 1, total: 1, pageSize: 50 },
-      users: [{ id: DEMO.caseWorkers.kidutani.id, phoneNumber: '+254711000001', userCredentials: { username: 'cw.zawadi' } }],
+      users: [
+        { id: DEMO.caseWorkers.kidutani.id, phoneNumber: '+254711000001', userCredentials: { username: 'cw.zawadi' } },
+      ],
     });
-    expect((await raw(emu, `/api/users?phoneNumber=%2B254711000001&fields=id`)).body).toMatchObject({ users: [{ id: DEMO.caseWorkers.kidutani.id }] });
+    expect((await raw(emu, `/api/users?phoneNumber=%2B254711000001&fields=id`)).body).toMatchObject({
+      users: [{ id: DEMO.caseWorkers.kidutani.id }],
+    });
     // 2.42 removed the userCredentials mirror.
-    expect((await raw(emulator('2.42'), `/api/users?phoneNumber=%2B254711000001&fields=id,userCredentials`)).body).toMatchObject({ users: [{ id: DEMO.caseWorkers.kidutani.id }] });
-    expect(((await raw(emulator('2.42'), `/api/users?phoneNumber=%2B254711000001&fields=id,userCredentials`)).body as { users: object[] }).users[0]).not.toHaveProperty('userCredentials');
+    expect(
+      (await raw(emulator('2.42'), `/api/users?phoneNumber=%2B254711000001&fields=id,userCredentials`)).body,
+    ).toMatchObject({ users: [{ id: DEMO.caseWorkers.kidutani.id }] });
+    expect(
+      (
+        (await raw(emulator('2.42'), `/api/users?phoneNumber=%2B254711000001&fields=id,userCredentials`)).body as {
+          users: object[];
+        }
+      ).users[0],
+    ).not.toHaveProperty('userCredentials');
   });
 
   it('lists org units without paging and hands out server UIDs', async () => {
     const emu = emulator('2.40');
-    const ous = (await raw(emu, '/api/organisationUnits?paging=false&fields=id,name,path,level,parent')).body as { organisationUnits: Array<Record<string, unknown>> };
+    const ous = (await raw(emu, '/api/organisationUnits?paging=false&fields=id,name,path,level,parent')).body as {
+      organisationUnits: Array<Record<string, unknown>>;
+    };
     expect(Object.keys(ous)).toEqual(['organisationUnits']);
     expect(ous.organisationUnits).toHaveLength(19);
-    expect(ous.organisationUnits.find((o) => o.id === DEMO.orgUnits.kwale)).toEqual({ id: DEMO.orgUnits.kwale, name: 'Kwale', path: `/${DEMO.orgUnits.country}/${DEMO.orgUnits.kwale}`, level: 2, parent: { id: DEMO.orgUnits.country } });
+    expect(ous.organisationUnits.find((o) => o.id === DEMO.orgUnits.kwale)).toEqual({
+      id: DEMO.orgUnits.kwale,
+      name: 'Kwale',
+      path: `/${DEMO.orgUnits.country}/${DEMO.orgUnits.kwale}`,
+      level: 2,
+      parent: { id: DEMO.orgUnits.country },
+    });
     const ids = (await raw(emu, '/api/system/id?limit=3')).body as { codes: string[] };
     expect(ids.codes).toHaveLength(3);
     expect(ids.codes.every(isUid)).toBe(true);

@@ -22,11 +22,19 @@ describe('the emulator over real HTTP', () => {
   it('serves the client through the global fetch: version, a phone look-up and a synchronous import', async () => {
     const client = createDhis2Client({ baseUrl: server.url, auth: { token: emu.credentials.token }, timeoutMs: 5000 });
     expect((await client.version()).raw).toBe('2.42.5');
-    const kids = await client.trackedEntities({ program: EIR.program, orgUnitMode: 'CAPTURE', filters: [{ attribute: EIR.attributes.phone, op: 'eq', value: PHONES.twoDue }], fields: 'trackedEntity' });
+    const kids = await client.trackedEntities({
+      program: EIR.program,
+      orgUnitMode: 'CAPTURE',
+      filters: [{ attribute: EIR.attributes.phone, op: 'eq', value: PHONES.twoDue }],
+      fields: 'trackedEntity',
+    });
     expect(kids.items).toHaveLength(2);
     const target = scheduledEvent(emu, PHONES.oneDue, 'Neema').event;
     const event = (await client.event(target))!;
-    const result = await client.importTracker({ events: [eventUpdate(event, { scheduledAt: '2025-03-12' }, [{ note: newUid(), value: 'Moved by SMS' }])] }, { importStrategy: 'UPDATE' });
+    const result = await client.importTracker(
+      { events: [eventUpdate(event, { scheduledAt: '2025-03-12' }, [{ note: newUid(), value: 'Moved by SMS' }])] },
+      { importStrategy: 'UPDATE' },
+    );
     expect(result.status).toBe('OK');
     expect(emu.state.notesOf(target)).toHaveLength(1);
   });
@@ -38,7 +46,11 @@ describe('the emulator over real HTTP', () => {
   });
 
   it('drops connections while down, which the client reports as a transport failure', async () => {
-    const client = createDhis2Client({ baseUrl: server.url, auth: { username: 'admin', password: 'district' }, timeoutMs: 5000 });
+    const client = createDhis2Client({
+      baseUrl: server.url,
+      auth: { username: 'admin', password: 'district' },
+      timeoutMs: 5000,
+    });
     emu.faults.down = true;
     try {
       await expect(client.systemInfo()).rejects.toBeInstanceOf(Dhis2TransportError);
@@ -59,11 +71,18 @@ describe('the emulator over real HTTP', () => {
       });
     });
     try {
-      const client = createDhis2Client({ baseUrl: mounted.url, auth: { token: emu.credentials.token }, timeoutMs: 5000 });
+      const client = createDhis2Client({
+        baseUrl: mounted.url,
+        auth: { token: emu.credentials.token },
+        timeoutMs: 5000,
+      });
       expect((await client.systemInfo()).contextPath).toBe(mounted.url);
       const before = scheduledEvent(emu, PHONES.dueToday, 'Baraka');
       const event = (await client.event(before.event))!;
-      expect((await client.importTracker({ events: [eventUpdate(event, { followUp: true })] }, { importStrategy: 'UPDATE' })).status).toBe('OK');
+      expect(
+        (await client.importTracker({ events: [eventUpdate(event, { followUp: true })] }, { importStrategy: 'UPDATE' }))
+          .status,
+      ).toBe('OK');
       expect(emu.state.events.get(before.event)!.followUp).toBe(true);
     } finally {
       mounted.close();

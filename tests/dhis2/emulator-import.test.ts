@@ -28,7 +28,16 @@ const codes = (r: Report) => r.validationReport.errorReports.map((e) => e.errorC
 
 function newScheduled(emu: Emulator, overrides: Record<string, unknown> = {}) {
   const base = scheduledEvent(emu, PHONES.oneDue, 'Neema');
-  return { event: newUid(), program: EIR.program, programStage: STAGE, enrollment: base.enrollment, orgUnit: base.orgUnit, status: 'SCHEDULE', scheduledAt: '2025-04-01', ...overrides };
+  return {
+    event: newUid(),
+    program: EIR.program,
+    programStage: STAGE,
+    enrollment: base.enrollment,
+    orgUnit: base.orgUnit,
+    status: 'SCHEDULE',
+    scheduledAt: '2025-04-01',
+    ...overrides,
+  };
 }
 
 describe('tracker import validation codes (reference §7.5)', () => {
@@ -40,14 +49,27 @@ describe('tracker import validation codes (reference §7.5)', () => {
     expect(codes(create.report)).toEqual(['E1030']);
     const ghost = newScheduled(emu);
     const update = await post(emu, '&importStrategy=UPDATE', { events: [ghost] });
-    expect(update.report.validationReport.errorReports[0]).toMatchObject({ errorCode: 'E1032', trackerType: 'EVENT', uid: ghost.event, message: `Event: \`${ghost.event}\`, do not exist.` });
+    expect(update.report.validationReport.errorReports[0]).toMatchObject({
+      errorCode: 'E1032',
+      trackerType: 'EVENT',
+      uid: ghost.event,
+      message: `Event: \`${ghost.event}\`, do not exist.`,
+    });
   });
 
   it('E1031: ACTIVE or COMPLETED without occurredAt; E1050: SCHEDULE without scheduledAt', async () => {
     const emu = emulator('2.40');
-    expect(codes((await post(emu, '', { events: [newScheduled(emu, { status: 'ACTIVE', scheduledAt: undefined })] })).report)).toEqual(['E1031']);
-    expect(codes((await post(emu, '', { events: [newScheduled(emu, { status: 'COMPLETED' })] })).report)).toEqual(['E1031']);
-    expect(codes((await post(emu, '', { events: [newScheduled(emu, { scheduledAt: undefined })] })).report)).toEqual(['E1050']);
+    expect(
+      codes(
+        (await post(emu, '', { events: [newScheduled(emu, { status: 'ACTIVE', scheduledAt: undefined })] })).report,
+      ),
+    ).toEqual(['E1031']);
+    expect(codes((await post(emu, '', { events: [newScheduled(emu, { status: 'COMPLETED' })] })).report)).toEqual([
+      'E1031',
+    ]);
+    expect(codes((await post(emu, '', { events: [newScheduled(emu, { scheduledAt: undefined })] })).report)).toEqual([
+      'E1050',
+    ]);
   });
 
   it('E1128: an update may not move an event to another stage or enrollment', async () => {
@@ -55,18 +77,29 @@ describe('tracker import validation codes (reference §7.5)', () => {
     const event = await readEvent(emu, scheduledEvent(emu, PHONES.oneDue, 'Neema').event);
     const other = scheduledEvent(emu, PHONES.dueToday, 'Baraka').enrollment;
     const r = await post(emu, '&importStrategy=UPDATE', { events: [{ ...event, enrollment: other }] });
-    expect(r.report.validationReport.errorReports[0]).toMatchObject({ errorCode: 'E1128', message: 'Not allowed to update Event property: enrollment.' });
+    expect(r.report.validationReport.errorReports[0]).toMatchObject({
+      errorCode: 'E1128',
+      message: 'Not allowed to update Event property: enrollment.',
+    });
   });
 
   it('E1316: a completed visit cannot go back to SCHEDULE (late patches only)', async () => {
-    const visit = (emu: Emulator) => emu.state.eventsOfTrackedEntity(scheduledEvent(emu, PHONES.visitedYesterday, 'Tumaini').trackedEntity).find((e) => e.programStage === STAGE && e.status === 'COMPLETED')!;
+    const visit = (emu: Emulator) =>
+      emu.state
+        .eventsOfTrackedEntity(scheduledEvent(emu, PHONES.visitedYesterday, 'Tumaini').trackedEntity)
+        .find((e) => e.programStage === STAGE && e.status === 'COMPLETED')!;
     const backToSchedule = async (version: string) => {
       const emu = emulator(version);
       const event = await readEvent(emu, visit(emu).event);
-      return post(emu, '&importStrategy=UPDATE', { events: [{ ...event, status: 'SCHEDULE', scheduledAt: '2025-03-20', completedAt: undefined, dataValues: [] }] });
+      return post(emu, '&importStrategy=UPDATE', {
+        events: [{ ...event, status: 'SCHEDULE', scheduledAt: '2025-03-20', completedAt: undefined, dataValues: [] }],
+      });
     };
     const v40 = await backToSchedule('2.40');
-    expect(v40.report.validationReport.errorReports[0]).toMatchObject({ errorCode: 'E1316', message: 'No event can transition from status `COMPLETED` to status `SCHEDULE`.' });
+    expect(v40.report.validationReport.errorReports[0]).toMatchObject({
+      errorCode: 'E1316',
+      message: 'No event can transition from status `COMPLETED` to status `SCHEDULE`.',
+    });
     expect((await backToSchedule('2.38')).status).toBe(200);
   });
 
@@ -81,33 +114,62 @@ describe('tracker import validation codes (reference §7.5)', () => {
     ['2.42.0', true],
   ])('E1315 on %s: data values on a SCHEDULE event refused = %s', async (version, refused) => {
     const emu = emulator(version);
-    const r = await post(emu, '', { events: [newScheduled(emu, { dataValues: [{ dataElement: EIR.dataElements.opv1, value: 'true' }] })] });
+    const r = await post(emu, '', {
+      events: [newScheduled(emu, { dataValues: [{ dataElement: EIR.dataElements.opv1, value: 'true' }] })],
+    });
     expect(codes(r.report)).toEqual(refused ? ['E1315'] : []);
   });
 
   it('E1039: a second Birth details event in one enrollment (non-repeatable stage)', async () => {
     const emu = emulator('2.40');
-    const r = await post(emu, '', { events: [newScheduled(emu, { programStage: EIR.birthStage, status: 'COMPLETED', occurredAt: '2025-01-22', scheduledAt: undefined })] });
+    const r = await post(emu, '', {
+      events: [
+        newScheduled(emu, {
+          programStage: EIR.birthStage,
+          status: 'COMPLETED',
+          occurredAt: '2025-01-22',
+          scheduledAt: undefined,
+        }),
+      ],
+    });
     expect(codes(r.report)).toEqual(['E1039']);
   });
 
   it('E1033: an event without an existing enrollment; E1068: an enrollment of an unknown tracked entity', async () => {
     const emu = emulator('2.40');
-    expect(codes((await post(emu, '', { events: [newScheduled(emu, { enrollment: newUid() })] })).report)).toEqual(['E1033']);
-    const en = { enrollment: newUid(), trackedEntity: newUid(), program: EIR.program, orgUnit: DEMO.orgUnits.jumba, enrolledAt: '2025-03-01' };
+    expect(codes((await post(emu, '', { events: [newScheduled(emu, { enrollment: newUid() })] })).report)).toEqual([
+      'E1033',
+    ]);
+    const en = {
+      enrollment: newUid(),
+      trackedEntity: newUid(),
+      program: EIR.program,
+      orgUnit: DEMO.orgUnits.jumba,
+      enrolledAt: '2025-03-01',
+    };
     expect(codes((await post(emu, '', { enrollments: [en] })).report)).toEqual(['E1068']);
   });
 
   it('E1048: a malformed uid', async () => {
     const emu = emulator('2.40');
-    expect((await post(emu, '', { events: [newScheduled(emu, { event: 'not-a-uid' })] })).report.validationReport.errorReports[0]).toMatchObject({ errorCode: 'E1048', uid: 'not-a-uid' });
+    expect(
+      (await post(emu, '', { events: [newScheduled(emu, { event: 'not-a-uid' })] })).report.validationReport
+        .errorReports[0],
+    ).toMatchObject({ errorCode: 'E1048', uid: 'not-a-uid' });
   });
 
   it('E1007: phone numbers are checked from 2.39, not on 2.38', async () => {
     const register = async (version: string) => {
       const emu = emulator(version);
       return post(emu, '', {
-        trackedEntities: [{ trackedEntity: newUid(), trackedEntityType: EIR.trackedEntityType, orgUnit: DEMO.orgUnits.jumba, attributes: [{ attribute: EIR.attributes.phone, value: 'call me maybe' }] }],
+        trackedEntities: [
+          {
+            trackedEntity: newUid(),
+            trackedEntityType: EIR.trackedEntityType,
+            orgUnit: DEMO.orgUnits.jumba,
+            attributes: [{ attribute: EIR.attributes.phone, value: 'call me maybe' }],
+          },
+        ],
       });
     };
     expect(codes((await register('2.39')).report)).toEqual(['E1007']);
@@ -119,12 +181,26 @@ describe('tracker import validation codes (reference §7.5)', () => {
     const target = scheduledEvent(emu, PHONES.oneDue, 'Neema').event;
     const event = await readEvent(emu, target);
     const note = { note: newUid(), value: 'Confirmed by SMS' };
-    expect((await post(emu, '&importStrategy=UPDATE&reportMode=WARNINGS', { events: [{ ...event, notes: [note] }] })).report.status).toBe('OK');
-    const again = await post(emu, '&importStrategy=UPDATE&reportMode=WARNINGS', { events: [{ ...event, notes: [note, { value: '   ' }] }] });
+    expect(
+      (await post(emu, '&importStrategy=UPDATE&reportMode=WARNINGS', { events: [{ ...event, notes: [note] }] })).report
+        .status,
+    ).toBe('OK');
+    const again = await post(emu, '&importStrategy=UPDATE&reportMode=WARNINGS', {
+      events: [{ ...event, notes: [note, { value: '   ' }] }],
+    });
     expect(again.status).toBe(200);
     expect(again.report.status).toBe('WARNING');
-    expect(again.report.validationReport.warningReports).toEqual([expect.objectContaining({ errorCode: 'E1119', trackerType: 'EVENT', uid: target })]);
-    expect(emu.state.notesOf(target)).toEqual([expect.objectContaining({ note: note.note, value: 'Confirmed by SMS', storedBy: 'admin', storedAt: new Date('2025-03-03T06:00:00Z').getTime() })]);
+    expect(again.report.validationReport.warningReports).toEqual([
+      expect.objectContaining({ errorCode: 'E1119', trackerType: 'EVENT', uid: target }),
+    ]);
+    expect(emu.state.notesOf(target)).toEqual([
+      expect.objectContaining({
+        note: note.note,
+        value: 'Confirmed by SMS',
+        storedBy: 'admin',
+        storedAt: new Date('2025-03-03T06:00:00Z').getTime(),
+      }),
+    ]);
     // reportMode=ERRORS (the default) keeps the key but drops the warnings.
     const quiet = await post(emu, '&importStrategy=UPDATE', { events: [{ ...event, notes: [note] }] });
     expect(quiet.report).toMatchObject({ status: 'WARNING', validationReport: { warningReports: [] } });
@@ -139,21 +215,63 @@ describe('creating people (births, reference §7.1)', () => {
     const ev = newUid();
     const ou = DEMO.orgUnits.mwele;
     const r = await post(emu, '&importStrategy=CREATE', {
-      trackedEntities: [{ trackedEntity: te, trackedEntityType: EIR.trackedEntityType, orgUnit: ou, attributes: [{ attribute: EIR.attributes.firstName, value: 'Nuru' }] }],
-      enrollments: [{ enrollment: en, trackedEntity: te, program: EIR.program, orgUnit: ou, enrolledAt: '2025-03-01', attributes: [{ attribute: EIR.attributes.phone, value: '+254700000088' }] }],
-      events: [{ event: ev, enrollment: en, programStage: STAGE, orgUnit: ou, status: 'SCHEDULE', scheduledAt: '2025-04-12' }],
+      trackedEntities: [
+        {
+          trackedEntity: te,
+          trackedEntityType: EIR.trackedEntityType,
+          orgUnit: ou,
+          attributes: [{ attribute: EIR.attributes.firstName, value: 'Nuru' }],
+        },
+      ],
+      enrollments: [
+        {
+          enrollment: en,
+          trackedEntity: te,
+          program: EIR.program,
+          orgUnit: ou,
+          enrolledAt: '2025-03-01',
+          attributes: [{ attribute: EIR.attributes.phone, value: '+254700000088' }],
+        },
+      ],
+      events: [
+        { event: ev, enrollment: en, programStage: STAGE, orgUnit: ou, status: 'SCHEDULE', scheduledAt: '2025-04-12' },
+      ],
     });
     expect(r.report).toMatchObject({ status: 'OK', stats: { created: 3, updated: 0, ignored: 0, total: 3 } });
-    expect(emu.state.trackedEntities.get(te)!.attributes).toEqual({ [EIR.attributes.firstName]: 'Nuru', [EIR.attributes.phone]: '+254700000088' });
+    expect(emu.state.trackedEntities.get(te)!.attributes).toEqual({
+      [EIR.attributes.firstName]: 'Nuru',
+      [EIR.attributes.phone]: '+254700000088',
+    });
     const stored = (await raw(emu, `/api/tracker/events/${ev}`)).body as Record<string, unknown>;
-    expect(stored).toMatchObject({ program: EIR.program, trackedEntity: te, storedBy: 'admin', createdAt: '2025-03-03T09:00:00.000', updatedAt: '2025-03-03T09:00:00.000', scheduledAt: '2025-04-12T00:00:00.000' });
+    expect(stored).toMatchObject({
+      program: EIR.program,
+      trackedEntity: te,
+      storedBy: 'admin',
+      createdAt: '2025-03-03T09:00:00.000',
+      updatedAt: '2025-03-03T09:00:00.000',
+      scheduledAt: '2025-04-12T00:00:00.000',
+    });
   });
 
   it('E1015: a second active enrollment in the same programme', async () => {
     const emu = emulator('2.41');
     const te = scheduledEvent(emu, PHONES.oneDue, 'Neema').trackedEntity;
-    const r = await post(emu, '', { enrollments: [{ enrollment: newUid(), trackedEntity: te, program: EIR.program, orgUnit: DEMO.orgUnits.jumba, enrolledAt: '2025-03-01' }] });
-    expect(r.report.validationReport.errorReports[0]).toMatchObject({ errorCode: 'E1015', trackerType: 'ENROLLMENT', args: [te, EIR.program] });
+    const r = await post(emu, '', {
+      enrollments: [
+        {
+          enrollment: newUid(),
+          trackedEntity: te,
+          program: EIR.program,
+          orgUnit: DEMO.orgUnits.jumba,
+          enrolledAt: '2025-03-01',
+        },
+      ],
+    });
+    expect(r.report.validationReport.errorReports[0]).toMatchObject({
+      errorCode: 'E1015',
+      trackerType: 'ENROLLMENT',
+      args: [te, EIR.program],
+    });
   });
 });
 
@@ -166,7 +284,12 @@ describe('atomic modes, import modes and update semantics (reference §7.3, §7.
     expect(r.status).toBe(409);
     expect(r.report).toStrictEqual({
       status: 'ERROR',
-      validationReport: { errorReports: [{ message: 'Event ScheduledAt date is missing.', errorCode: 'E1050', trackerType: 'EVENT', uid: bad.event }], warningReports: [] },
+      validationReport: {
+        errorReports: [
+          { message: 'Event ScheduledAt date is missing.', errorCode: 'E1050', trackerType: 'EVENT', uid: bad.event },
+        ],
+        warningReports: [],
+      },
       stats: { created: 0, updated: 0, deleted: 0, ignored: 2, total: 2 },
     });
     expect(emu.state.events.has(good.event)).toBe(false);
@@ -179,7 +302,11 @@ describe('atomic modes, import modes and update semantics (reference §7.3, §7.
     const r = await post(emu, '&atomicMode=OBJECT', { events: [good, bad] });
     expect(r.status).toBe(409);
     expect(r.report.stats).toEqual({ created: 1, updated: 0, deleted: 0, ignored: 1, total: 2 });
-    expect(r.report.bundleReport).toMatchObject({ typeReportMap: { EVENT: { objectReports: [{ trackerType: 'EVENT', uid: good.event, index: 0, errorReports: [] }] } } });
+    expect(r.report.bundleReport).toMatchObject({
+      typeReportMap: {
+        EVENT: { objectReports: [{ trackerType: 'EVENT', uid: good.event, index: 0, errorReports: [] }] },
+      },
+    });
     expect(emu.state.events.has(good.event)).toBe(true);
   });
 
@@ -193,11 +320,24 @@ describe('atomic modes, import modes and update semantics (reference §7.3, §7.
 
   it('an update replaces every scalar (omitted ones are cleared) and merges data values; null deletes one', async () => {
     const emu = emulator('2.40');
-    const visit = emu.state.eventsOfTrackedEntity(scheduledEvent(emu, PHONES.visitedYesterday, 'Tumaini').trackedEntity).find((e) => e.programStage === STAGE && e.status === 'COMPLETED' && (e.dataValues?.length ?? 0) > 2)!;
+    const visit = emu.state
+      .eventsOfTrackedEntity(scheduledEvent(emu, PHONES.visitedYesterday, 'Tumaini').trackedEntity)
+      .find((e) => e.programStage === STAGE && e.status === 'COMPLETED' && (e.dataValues?.length ?? 0) > 2)!;
     const before = visit.dataValues!.map((d) => d.dataElement);
     const event = await readEvent(emu, visit.event);
     const { followup: _f, dataValues: _d, ...scalars } = event;
-    const r = await post(emu, '&importStrategy=UPDATE', { events: [{ ...scalars, followup: true, dataValues: [{ dataElement: before[0], value: null }, { dataElement: EIR.dataElements.vaccinationPlace, value: 'Outreach' }] }] });
+    const r = await post(emu, '&importStrategy=UPDATE', {
+      events: [
+        {
+          ...scalars,
+          followup: true,
+          dataValues: [
+            { dataElement: before[0], value: null },
+            { dataElement: EIR.dataElements.vaccinationPlace, value: 'Outreach' },
+          ],
+        },
+      ],
+    });
     expect(r.report.status).toBe('OK');
     const after = emu.state.events.get(visit.event)!;
     expect(after.followUp).toBe(true);
@@ -231,8 +371,14 @@ describe('atomic modes, import modes and update semantics (reference §7.3, §7.
       const emu = emulator(version);
       const ok = await post(emu, '', { events: [newScheduled(emu)] });
       const bad = await post(emu, '', { events: [newScheduled(emu, { scheduledAt: undefined, event: 'bad' })] });
-      const objectReport = (ok.report.bundleReport as { typeReportMap: { EVENT: { objectReports: Array<Record<string, unknown>> } } }).typeReportMap.EVENT.objectReports[0]!;
-      return { bundleStatus: 'status' in ok.report.bundleReport!, index: 'index' in objectReport, args: 'args' in bad.report.validationReport.errorReports[0]! };
+      const objectReport = (
+        ok.report.bundleReport as { typeReportMap: { EVENT: { objectReports: Array<Record<string, unknown>> } } }
+      ).typeReportMap.EVENT.objectReports[0]!;
+      return {
+        bundleStatus: 'status' in ok.report.bundleReport!,
+        index: 'index' in objectReport,
+        args: 'args' in bad.report.validationReport.errorReports[0]!,
+      };
     };
     expect(await shape('2.38')).toEqual({ bundleStatus: true, index: true, args: false });
     expect(await shape('2.40')).toEqual({ bundleStatus: false, index: true, args: false });
@@ -257,14 +403,25 @@ describe('sync and async imports (reference §7.2, §7.3)', () => {
     const emu = emulator('2.41');
     const event = newScheduled(emu);
     const added = await raw(emu, '/api/tracker', { json: { events: [event] } });
-    expect(added.body).toMatchObject({ httpStatus: 'OK', httpStatusCode: 200, status: 'OK', message: 'Tracker job added', response: { responseType: 'TrackerJob', id: expect.any(String) } });
+    expect(added.body).toMatchObject({
+      httpStatus: 'OK',
+      httpStatusCode: 200,
+      status: 'OK',
+      message: 'Tracker job added',
+      response: { responseType: 'TrackerJob', id: expect.any(String) },
+    });
     const id = (added.body as { response: { id: string; location: string } }).response.id;
-    expect((added.body as { response: { location: string } }).response.location).toBe(`${emu.baseUrl}/api/tracker/jobs/${id}`);
+    expect((added.body as { response: { location: string } }).response.location).toBe(
+      `${emu.baseUrl}/api/tracker/jobs/${id}`,
+    );
     expect((await raw(emu, `/api/tracker/jobs/${id}/report`)).status).toBe(404);
     await new Promise((r) => setImmediate(r));
     const notes = (await raw(emu, `/api/tracker/jobs/${id}`)).body as Array<{ completed: boolean; category: string }>;
     expect(notes[0]).toMatchObject({ completed: true, category: 'TRACKER_IMPORT_JOB' });
-    expect((await raw(emu, `/api/tracker/jobs/${id}/report`)).body).toMatchObject({ status: 'OK', stats: { created: 1 } });
+    expect((await raw(emu, `/api/tracker/jobs/${id}/report`)).body).toMatchObject({
+      status: 'OK',
+      stats: { created: 1 },
+    });
     expect(emu.state.events.has(event.event)).toBe(true);
   });
 });
@@ -274,14 +431,30 @@ describe('2.42 note endpoints (reference §7.6)', () => {
     const emu = emulator('2.42');
     const target = scheduledEvent(emu, PHONES.oneDue, 'Neema').event;
     const uid = newUid();
-    const ok = await raw(emu, `/api/tracker/events/${target}/note`, { json: { note: uid, value: 'Caregiver confirmed' } });
-    expect(ok).toMatchObject({ status: 200, body: { note: uid, value: 'Caregiver confirmed', storedBy: 'admin', storedAt: '2025-03-03T09:00:00.000' } });
-    expect((await raw(emu, `/api/tracker/events/${target}/note`, { json: { note: uid, value: 'again' } })).body).toMatchObject({ httpStatusCode: 400, message: `Note \`${uid}\` already exists.` });
-    expect((await raw(emu, `/api/tracker/events/${target}/note`, { json: { value: '' } })).body).toMatchObject({ httpStatusCode: 400, message: 'Value cannot be empty' });
+    const ok = await raw(emu, `/api/tracker/events/${target}/note`, {
+      json: { note: uid, value: 'Caregiver confirmed' },
+    });
+    expect(ok).toMatchObject({
+      status: 200,
+      body: { note: uid, value: 'Caregiver confirmed', storedBy: 'admin', storedAt: '2025-03-03T09:00:00.000' },
+    });
+    expect(
+      (await raw(emu, `/api/tracker/events/${target}/note`, { json: { note: uid, value: 'again' } })).body,
+    ).toMatchObject({ httpStatusCode: 400, message: `Note \`${uid}\` already exists.` });
+    expect((await raw(emu, `/api/tracker/events/${target}/note`, { json: { value: '' } })).body).toMatchObject({
+      httpStatusCode: 400,
+      message: 'Value cannot be empty',
+    });
     expect((await raw(emu, `/api/tracker/events/${newUid()}/note`, { json: { value: 'x' } })).status).toBe(404);
     expect(emu.state.notesOf(target)).toHaveLength(1);
     const v41 = emulator('2.41');
-    expect((await raw(v41, `/api/tracker/events/${scheduledEvent(v41, PHONES.oneDue, 'Neema').event}/note`, { json: { value: 'x' } })).status).toBe(404);
+    expect(
+      (
+        await raw(v41, `/api/tracker/events/${scheduledEvent(v41, PHONES.oneDue, 'Neema').event}/note`, {
+          json: { value: 'x' },
+        })
+      ).status,
+    ).toBe(404);
   });
 });
 

@@ -26,7 +26,15 @@ function rig() {
   return { emu, sent };
 }
 
-type Run = { response: { date: string; total: number; sent: number; failed: number; notifications: Array<{ event: string; recipient: string; status: string; text: string }> } };
+type Run = {
+  response: {
+    date: string;
+    total: number;
+    sent: number;
+    failed: number;
+    notifications: Array<{ event: string; recipient: string; status: string; text: string }>;
+  };
+};
 
 describe('program notifications on demand (a subset of PROGRAM_NOTIFICATIONS, reference §9.2)', () => {
   it('sends the EIR reminder 2 days before each scheduled Immunization visit: one SMS per event, to the phone attribute', async () => {
@@ -40,8 +48,19 @@ describe('program notifications on demand (a subset of PROGRAM_NOTIFICATIONS, re
     expect(run).toMatchObject({ sent: run.total, failed: 0 });
     // Exactly the Immunization visits scheduled in two days that have not happened and have a phone are notified.
     const expected = [...emu.state.events.values()]
-      .filter((e) => e.programStage === EIR.immunizationStage && !e.deleted && e.occurredAt === undefined && e.status !== 'SKIPPED')
-      .filter((e) => e.scheduledAt !== undefined && emu.time.dateOf(e.scheduledAt) === IN_TWO_DAYS && emu.state.trackedEntities.get(e.trackedEntity)?.attributes[EIR.attributes.phone])
+      .filter(
+        (e) =>
+          e.programStage === EIR.immunizationStage &&
+          !e.deleted &&
+          e.occurredAt === undefined &&
+          e.status !== 'SKIPPED',
+      )
+      .filter(
+        (e) =>
+          e.scheduledAt !== undefined &&
+          emu.time.dateOf(e.scheduledAt) === IN_TWO_DAYS &&
+          emu.state.trackedEntities.get(e.trackedEntity)?.attributes[EIR.attributes.phone],
+      )
       .map((e) => e.event);
     expect(run.notifications.map((n) => n.event).sort()).toEqual(expected.sort());
     for (const n of run.notifications) {
@@ -58,7 +77,8 @@ describe('program notifications on demand (a subset of PROGRAM_NOTIFICATIONS, re
       `Dear parent, Amina (EPI ${amina.attributes[EIR.attributes.systemId]}) is due for the next immunization visit at ${emu.state.orgUnits.get(scheduledEvent(emu, PHONES.twoDue, 'Amina').orgUnit)!.name} on ${IN_TWO_DAYS}.`,
     );
     expect(sent.filter((s) => s.to === PHONES.oneDue.slice(1))).toHaveLength(1);
-    for (const phone of [PHONES.dueToday, PHONES.missedYesterday, PHONES.visitedYesterday]) expect(sent.some((s) => s.to === phone.slice(1))).toBe(false);
+    for (const phone of [PHONES.dueToday, PHONES.missedYesterday, PHONES.visitedYesterday])
+      expect(sent.some((s) => s.to === phone.slice(1))).toBe(false);
     expect(emu.sms.outbound).toEqual([]);
   });
 
@@ -76,25 +96,51 @@ describe('program notifications on demand (a subset of PROGRAM_NOTIFICATIONS, re
     expect(today).not.toContain(neema.event);
     expect(today).not.toContain(juma.event);
     expect(today).not.toContain(amina.event);
-    expect((await emu.sms.runProgramNotifications('2025-03-06')).notifications.map((n) => n.event)).toContain(neema.event);
+    expect((await emu.sms.runProgramNotifications('2025-03-06')).notifications.map((n) => n.event)).toContain(
+      neema.event,
+    );
   });
 
   it('without a gateway every notification fails, and a bad date is a 400', async () => {
     const { emu, sent } = rig();
-    const run = (await raw(emu, `/api/emulator/programNotifications/run?date=${TODAY}`, { method: 'POST' })).body as Run;
+    const run = (await raw(emu, `/api/emulator/programNotifications/run?date=${TODAY}`, { method: 'POST' }))
+      .body as Run;
     expect(run.response.total).toBeGreaterThan(0);
     expect(run.response.sent).toBe(0);
     expect(sent).toEqual([]);
-    expect((await raw(emu, '/api/emulator/programNotifications/run?date=03/03/2025', { method: 'POST' })).status).toBe(400);
+    expect((await raw(emu, '/api/emulator/programNotifications/run?date=03/03/2025', { method: 'POST' })).status).toBe(
+      400,
+    );
   });
 
   it('lists the template at /api/programNotificationTemplates', async () => {
     const { emu } = rig();
-    const body = (await raw(emu, '/api/programNotificationTemplates?fields=id,notificationTrigger,relativeScheduledDays,recipientProgramAttribute')).body;
-    expect(body).toMatchObject({ programNotificationTemplates: [{ id: 'cp2uesb41tP', notificationTrigger: 'SCHEDULED_DAYS_DUE_DATE', relativeScheduledDays: -2, recipientProgramAttribute: { id: EIR.attributes.phone } }] });
+    const body = (
+      await raw(
+        emu,
+        '/api/programNotificationTemplates?fields=id,notificationTrigger,relativeScheduledDays,recipientProgramAttribute',
+      )
+    ).body;
+    expect(body).toMatchObject({
+      programNotificationTemplates: [
+        {
+          id: 'cp2uesb41tP',
+          notificationTrigger: 'SCHEDULED_DAYS_DUE_DATE',
+          relativeScheduledDays: -2,
+          recipientProgramAttribute: { id: EIR.attributes.phone },
+        },
+      ],
+    });
   });
 
   it('renders V{…}, A{…} and #{…}, unknown ones as empty', () => {
-    expect(renderNotification('V{due_date}|A{a1}|#{d1}|V{nope}|A{zz}', { due_date: '2025-03-05' }, { a1: 'Amina' }, { d1: 'true' })).toBe('2025-03-05|Amina|true||');
+    expect(
+      renderNotification(
+        'V{due_date}|A{a1}|#{d1}|V{nope}|A{zz}',
+        { due_date: '2025-03-05' },
+        { a1: 'Amina' },
+        { d1: 'true' },
+      ),
+    ).toBe('2025-03-05|Amina|true||');
   });
 });

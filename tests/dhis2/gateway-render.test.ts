@@ -41,17 +41,23 @@ describe("Java's URLEncoder, as SmsUtils.encode applies it to ${text}", () => {
 describe('StringSubstitutor rules for configurationTemplate', () => {
   it('replaces known names, leaves unknown ones, honours $${ escapes and :- defaults', () => {
     const values = { text: 'Hi', recipients: '2547', sender: 'JIBU' };
-    expect(substituteTemplate('${text}|${recipients}|${sender}|${nope}|$${text}|${missing:-dflt}|${text:-x}', values)).toBe('Hi|2547|JIBU|${nope}|${text}|dflt|Hi');
+    expect(
+      substituteTemplate('${text}|${recipients}|${sender}|${nope}|$${text}|${missing:-dflt}|${text:-x}', values),
+    ).toBe('Hi|2547|JIBU|${nope}|${text}|dflt|Hi');
   });
 
   it('does not treat $ or { in the values as template syntax', () => {
-    expect(substituteTemplate('{"text":"${text}"}', { text: '${recipients} costs $5' })).toBe('{"text":"${recipients} costs $5"}');
+    expect(substituteTemplate('{"text":"${text}"}', { text: '${recipients} costs $5' })).toBe(
+      '{"text":"${recipients} costs $5"}',
+    );
   });
 });
 
 describe("Spring's UriComponentsBuilder.encode() on a query", () => {
   it('percent-encodes what a query parameter may not hold, % included, and keeps + , : / ?', () => {
-    expect(springEncodeQuery('to=254700000001,254700000002&text=Hi there+you%2C ñ')).toBe('to=254700000001,254700000002&text=Hi%20there+you%252C%20%C3%B1');
+    expect(springEncodeQuery('to=254700000001,254700000002&text=Hi there+you%2C ñ')).toBe(
+      'to=254700000001,254700000002&text=Hi%20there+you%252C%20%C3%B1',
+    );
     expect(springEncodeQuery('key=a?b=c&x')).toBe('key=a?b%3Dc&x');
   });
 });
@@ -73,11 +79,23 @@ describe('the request a Generic HTTP gateway sends (reference §9.3)', () => {
   });
 
   it.each([
-    ['FORM_URL_ENCODED', 'application/x-www-form-urlencoded', 'to=${recipients}&text=${text}', `to=254700000001,254700000002&text=${javaUrlEncode(TEXT)}`],
-    ['APPLICATION_XML', 'application/xml', '<sms><to>${recipients}</to><text>${text}</text></sms>', `<sms><to>254700000001,254700000002</to><text>${javaUrlEncode(TEXT)}</text></sms>`],
+    [
+      'FORM_URL_ENCODED',
+      'application/x-www-form-urlencoded',
+      'to=${recipients}&text=${text}',
+      `to=254700000001,254700000002&text=${javaUrlEncode(TEXT)}`,
+    ],
+    [
+      'APPLICATION_XML',
+      'application/xml',
+      '<sms><to>${recipients}</to><text>${text}</text></sms>',
+      `<sms><to>254700000001,254700000002</to><text>${javaUrlEncode(TEXT)}</text></sms>`,
+    ],
     ['TEXT_PLAIN', 'text/plain', '${recipients}: ${text}', `254700000001,254700000002: ${javaUrlEncode(TEXT)}`],
   ] as const)('%s: Content-Type %s and the template rendered as written', (contentType, media, template, body) => {
-    const req = renderGatewayRequest(gateway({ contentType, configurationTemplate: template }), TEXT, TO, { encodeText: true });
+    const req = renderGatewayRequest(gateway({ contentType, configurationTemplate: template }), TEXT, TO, {
+      encodeText: true,
+    });
     expect(req.headers['Content-Type']).toBe(media);
     expect(req.body).toBe(body);
   });
@@ -86,7 +104,11 @@ describe('the request a Generic HTTP gateway sends (reference §9.3)', () => {
     const req = renderGatewayRequest(
       gateway({
         configurationTemplate: '{"to":"${recipients}","text":"${text}","from":"${sender}","user":"${user}"}',
-        parameters: [KEY, { key: 'sender', value: 'JIBU', header: false, encode: false, confidential: false }, { key: 'user', value: 'dhis', header: false, encode: false, confidential: true }],
+        parameters: [
+          KEY,
+          { key: 'sender', value: 'JIBU', header: false, encode: false, confidential: false },
+          { key: 'user', value: 'dhis', header: false, encode: false, confidential: true },
+        ],
       }),
       'Hi',
       TO,
@@ -117,10 +139,22 @@ describe('the request a Generic HTTP gateway sends (reference §9.3)', () => {
   });
 
   it('useGet with sendUrlParameters: a GET to urlTemplate?body, the already-encoded text encoded again, no body', () => {
-    const req = renderGatewayRequest(gateway({ useGet: true, sendUrlParameters: true, contentType: 'FORM_URL_ENCODED', configurationTemplate: 'to=${recipients}&text=${text}' }), 'Hi Amina, 05/03', TO, { encodeText: true });
+    const req = renderGatewayRequest(
+      gateway({
+        useGet: true,
+        sendUrlParameters: true,
+        contentType: 'FORM_URL_ENCODED',
+        configurationTemplate: 'to=${recipients}&text=${text}',
+      }),
+      'Hi Amina, 05/03',
+      TO,
+      { encodeText: true },
+    );
     expect(req.method).toBe('GET');
     expect(req.body).toBeUndefined();
-    expect(req.url).toBe('https://jibu.example.org/gateway/dhis2?to=254700000001,254700000002&text=Hi+Amina%252C+05%252F03');
+    expect(req.url).toBe(
+      'https://jibu.example.org/gateway/dhis2?to=254700000001,254700000002&text=Hi+Amina%252C+05%252F03',
+    );
   });
 
   it('useGet without sendUrlParameters reaches the provider with nothing but the bare URL', () => {
@@ -130,14 +164,33 @@ describe('the request a Generic HTTP gateway sends (reference §9.3)', () => {
   });
 
   it('sendUrlParameters with POST puts the rendered template in the URL and still sends it as the body', () => {
-    const req = renderGatewayRequest(gateway({ sendUrlParameters: true, contentType: 'FORM_URL_ENCODED', configurationTemplate: 'to=${recipients}&text=${text}' }), 'Hi', ['254700000001'], { encodeText: true });
+    const req = renderGatewayRequest(
+      gateway({
+        sendUrlParameters: true,
+        contentType: 'FORM_URL_ENCODED',
+        configurationTemplate: 'to=${recipients}&text=${text}',
+      }),
+      'Hi',
+      ['254700000001'],
+      { encodeText: true },
+    );
     expect(req.method).toBe('POST');
     expect(req.url).toBe('https://jibu.example.org/gateway/dhis2?to=254700000001&text=Hi');
     expect(req.body).toBe('to=254700000001&text=Hi');
   });
 
   it('a key already in urlTemplate stays, and the body is appended after a second ? as Spring does', () => {
-    const req = renderGatewayRequest(gateway({ urlTemplate: 'https://jibu.example.org/gateway/dhis2?key=k1', useGet: true, sendUrlParameters: true, configurationTemplate: 'to=${recipients}' }), 'Hi', ['254700000001'], { encodeText: true });
+    const req = renderGatewayRequest(
+      gateway({
+        urlTemplate: 'https://jibu.example.org/gateway/dhis2?key=k1',
+        useGet: true,
+        sendUrlParameters: true,
+        configurationTemplate: 'to=${recipients}',
+      }),
+      'Hi',
+      ['254700000001'],
+      { encodeText: true },
+    );
     expect(req.url).toBe('https://jibu.example.org/gateway/dhis2?key=k1?to%3D254700000001');
   });
 
@@ -147,11 +200,20 @@ describe('the request a Generic HTTP gateway sends (reference §9.3)', () => {
   });
 
   it('refuses a missing or non-http(s) urlTemplate with GatewayConfigError', () => {
-    expect(() => renderGatewayRequest(gateway({ urlTemplate: undefined }), 'Hi', TO, { encodeText: true })).toThrow(GatewayConfigError);
-    expect(() => renderGatewayRequest(gateway({ urlTemplate: 'ftp://x/y' }), 'Hi', TO, { encodeText: true })).toThrow(GatewayConfigError);
+    expect(() => renderGatewayRequest(gateway({ urlTemplate: undefined }), 'Hi', TO, { encodeText: true })).toThrow(
+      GatewayConfigError,
+    );
+    expect(() => renderGatewayRequest(gateway({ urlTemplate: 'ftp://x/y' }), 'Hi', TO, { encodeText: true })).toThrow(
+      GatewayConfigError,
+    );
   });
 
   it('numbers lose a leading + or 00 before reaching the gateway (SmsUtils.removePhoneNumberPrefix)', () => {
-    expect(['+254700000001', '00254700000001', '0700000001', '254700000001'].map(stripPhonePrefix)).toEqual(['254700000001', '254700000001', '0700000001', '254700000001']);
+    expect(['+254700000001', '00254700000001', '0700000001', '254700000001'].map(stripPhonePrefix)).toEqual([
+      '254700000001',
+      '254700000001',
+      '0700000001',
+      '254700000001',
+    ]);
   });
 });

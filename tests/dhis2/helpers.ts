@@ -13,7 +13,13 @@ export function emulator(version: string, opts: Omit<EmulatorOptions, 'version'>
 }
 
 export function clientFor(emu: Emulator, opts: Partial<Dhis2ClientOptions> = {}): Dhis2Client {
-  return createDhis2Client({ baseUrl: emu.baseUrl, auth: { token: emu.credentials.token }, fetch: emu.fetch, timeoutMs: 5000, ...opts });
+  return createDhis2Client({
+    baseUrl: emu.baseUrl,
+    auth: { token: emu.credentials.token },
+    fetch: emu.fetch,
+    timeoutMs: 5000,
+    ...opts,
+  });
 }
 
 export interface RawAnswer {
@@ -23,11 +29,19 @@ export interface RawAnswer {
 }
 
 /** A raw request to the emulator as the admin, for envelope tests that must see exactly what DHIS2 sends. */
-export async function raw(emu: Emulator, pathAndQuery: string, init: RequestInit & { json?: unknown } = {}): Promise<RawAnswer> {
+export async function raw(
+  emu: Emulator,
+  pathAndQuery: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<RawAnswer> {
   const { json, ...rest } = init;
   const res = await emu.fetch(`${emu.baseUrl}${pathAndQuery}`, {
     ...rest,
-    headers: { Authorization: `ApiToken ${emu.credentials.token}`, 'Content-Type': 'application/json', ...(rest.headers as Record<string, string> | undefined) },
+    headers: {
+      Authorization: `ApiToken ${emu.credentials.token}`,
+      'Content-Type': 'application/json',
+      ...(rest.headers as Record<string, string> | undefined),
+    },
     ...(json === undefined ? {} : { method: rest.method ?? 'POST', body: JSON.stringify(json) }),
   });
   const text = await res.text();
@@ -36,14 +50,18 @@ export async function raw(emu: Emulator, pathAndQuery: string, init: RequestInit
 
 /** The demo child with this first name on this caregiver phone. */
 export function child(emu: Emulator, phone: string, firstName: string): StoredTrackedEntity {
-  const te = emu.state.trackedEntitiesWhere(EIR.attributes.phone, phone).find((t) => t.attributes[EIR.attributes.firstName] === firstName);
+  const te = emu.state
+    .trackedEntitiesWhere(EIR.attributes.phone, phone)
+    .find((t) => t.attributes[EIR.attributes.firstName] === firstName);
   if (!te) throw new Error(`No demo child ${firstName} on ${phone}`);
   return te;
 }
 
 /** The child's scheduled Immunization event (the next appointment). */
 export function scheduledEvent(emu: Emulator, phone: string, firstName: string): StoredEvent {
-  const ev = emu.state.eventsOfTrackedEntity(child(emu, phone, firstName).trackedEntity).find((e) => e.programStage === EIR.immunizationStage && e.status === 'SCHEDULE');
+  const ev = emu.state
+    .eventsOfTrackedEntity(child(emu, phone, firstName).trackedEntity)
+    .find((e) => e.programStage === EIR.immunizationStage && e.status === 'SCHEDULE');
   if (!ev) throw new Error(`No scheduled event for ${firstName}`);
   return ev;
 }

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { FieldSelector } from '../../src/emulator/fields.ts';
 import { ServerTime } from '../../src/emulator/time.ts';
 import { parseFilters } from '../../src/emulator/tracker.ts';
-import { beforeBound, encodeQuery, eventFieldsFor, eventQueryParams, formatAttributeFilter, trackedEntityQueryParams } from '../../src/dhis2/params.ts';
+import {
+  beforeBound,
+  encodeQuery,
+  eventFieldsFor,
+  eventQueryParams,
+  formatAttributeFilter,
+  trackedEntityQueryParams,
+} from '../../src/dhis2/params.ts';
 import { eventUpdate, toWirePayload } from '../../src/dhis2/payloads.ts';
 import { EventSchema } from '../../src/dhis2/schemas.ts';
 import { isUid, newUid, uidFromKey, UID_PATTERN } from '../../src/dhis2/uid.ts';
@@ -39,25 +46,56 @@ describe('versions', () => {
   });
 
   it('knows which patch releases brought E1315/E1316', () => {
-    expect(['2.38.7', '2.39.5', '2.40.4', '2.41.0'].map((s) => hasScheduledEventRules(v(s)))).toEqual([false, false, false, false]);
-    expect(['2.39.6', '2.40.5', '2.41.1', '2.42.0'].map((s) => hasScheduledEventRules(v(s)))).toEqual([true, true, true, true]);
+    expect(['2.38.7', '2.39.5', '2.40.4', '2.41.0'].map((s) => hasScheduledEventRules(v(s)))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(['2.39.6', '2.40.5', '2.41.1', '2.42.0'].map((s) => hasScheduledEventRules(v(s)))).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
   });
 });
 
 describe('query parameters', () => {
   it('names parameters per version', () => {
-    const q = { orgUnit: 'DiszpKrYNg8', orgUnitMode: 'DESCENDANTS' as const, events: ['aaaaaaaaaa1', 'aaaaaaaaaa2'], enrollmentStatus: 'ACTIVE' as const, program: 'IpHINAT79UW' };
+    const q = {
+      orgUnit: 'DiszpKrYNg8',
+      orgUnitMode: 'DESCENDANTS' as const,
+      events: ['aaaaaaaaaa1', 'aaaaaaaaaa2'],
+      enrollmentStatus: 'ACTIVE' as const,
+      program: 'IpHINAT79UW',
+    };
     expect(eventQueryParams(v('2.40'), q)).toEqual(
-      expect.arrayContaining([['ouMode', 'DESCENDANTS'], ['event', 'aaaaaaaaaa1;aaaaaaaaaa2'], ['programStatus', 'ACTIVE'], ['page', '1'], ['pageSize', '100']]),
+      expect.arrayContaining([
+        ['ouMode', 'DESCENDANTS'],
+        ['event', 'aaaaaaaaaa1;aaaaaaaaaa2'],
+        ['programStatus', 'ACTIVE'],
+        ['page', '1'],
+        ['pageSize', '100'],
+      ]),
     );
-    expect(eventQueryParams(v('2.42'), q)).toEqual(expect.arrayContaining([['orgUnitMode', 'DESCENDANTS'], ['events', 'aaaaaaaaaa1,aaaaaaaaaa2'], ['enrollmentStatus', 'ACTIVE']]));
+    expect(eventQueryParams(v('2.42'), q)).toEqual(
+      expect.arrayContaining([
+        ['orgUnitMode', 'DESCENDANTS'],
+        ['events', 'aaaaaaaaaa1,aaaaaaaaaa2'],
+        ['enrollmentStatus', 'ACTIVE'],
+      ]),
+    );
     expect(trackedEntityQueryParams(v('2.40'), { orgUnits: ['a', 'b'] })).toContainEqual(['orgUnit', 'a;b']);
     expect(trackedEntityQueryParams(v('2.41'), { orgUnits: ['a', 'b'] })).toContainEqual(['orgUnits', 'a,b']);
   });
 
   it('turns paging off portably and then sends no page parameters', () => {
     const p = eventQueryParams(v('2.41'), { paging: false, page: 3 });
-    expect(p).toEqual([['skipPaging', 'true'], ['paging', 'false']]);
+    expect(p).toEqual([
+      ['skipPaging', 'true'],
+      ['paging', 'false'],
+    ]);
   });
 
   it('sends date-only Before bounds as the end of that day', () => {
@@ -66,7 +104,12 @@ describe('query parameters', () => {
   });
 
   it('encodes + as %2B and brackets for Tomcat', () => {
-    expect(encodeQuery([['filter', 'pjexi5YaAPa:eq:+254700000001'], ['fields', 'a[b]']])).toBe('filter=pjexi5YaAPa%3Aeq%3A%2B254700000001&fields=a%5Bb%5D');
+    expect(
+      encodeQuery([
+        ['filter', 'pjexi5YaAPa:eq:+254700000001'],
+        ['fields', 'a[b]'],
+      ]),
+    ).toBe('filter=pjexi5YaAPa%3Aeq%3A%2B254700000001&fields=a%5Bb%5D');
   });
 
   it('any filter value survives escaping: the server reads back exactly what was meant', () => {
@@ -80,7 +123,9 @@ describe('query parameters', () => {
 
   it('asks ≤2.40 for the event follow-up flag by its old name, only where it names an event field', () => {
     expect(eventFieldsFor(v('2.40'), 'event,followUp', true)).toBe('event,followup');
-    expect(eventFieldsFor(v('2.40'), 'followUp,enrollments[followUp,events[event,followUp]]', false)).toBe('followUp,enrollments[followUp,events[event,followup]]');
+    expect(eventFieldsFor(v('2.40'), 'followUp,enrollments[followUp,events[event,followUp]]', false)).toBe(
+      'followUp,enrollments[followUp,events[event,followup]]',
+    );
     expect(eventFieldsFor(v('2.41'), 'event,followUp', true)).toBe('event,followUp');
   });
 });
@@ -131,8 +176,21 @@ describe('payloads', () => {
     expect(toWirePayload(v('2.40'), { events: [u] }).events).toEqual([expect.objectContaining({ followup: true })]);
     expect((toWirePayload(v('2.40'), { events: [u] }).events as object[])[0]).not.toHaveProperty('followUp');
     expect(toWirePayload(v('2.41'), { events: [u] }).events).toEqual([expect.objectContaining({ followUp: true })]);
-    const nested = toWirePayload(v('2.38'), { enrollments: [{ enrollment: 'EnrUid00001', program: 'p', orgUnit: 'o', enrolledAt: '2025-01-01', followUp: true, events: [u] }] });
-    expect(nested.enrollments).toEqual([expect.objectContaining({ followUp: true, events: [expect.objectContaining({ followup: true })] })]);
+    const nested = toWirePayload(v('2.38'), {
+      enrollments: [
+        {
+          enrollment: 'EnrUid00001',
+          program: 'p',
+          orgUnit: 'o',
+          enrolledAt: '2025-01-01',
+          followUp: true,
+          events: [u],
+        },
+      ],
+    });
+    expect(nested.enrollments).toEqual([
+      expect.objectContaining({ followUp: true, events: [expect.objectContaining({ followup: true })] }),
+    ]);
   });
 });
 

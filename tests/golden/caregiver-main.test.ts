@@ -21,7 +21,9 @@ describe.each(LANGS)('caregiver-main golden transcripts in %s', (locale) => {
     neema.dial();
     const confirmed = neema.send('1');
     expect(confirmed.reply?.end).toBe(true);
-    expect(writes(confirmed).map((w) => w.payload)).toEqual([expect.objectContaining({ op: 'event.note', event: eventOf(PHONES.oneChild, 'Neema').next })]);
+    expect(writes(confirmed).map((w) => w.payload)).toEqual([
+      expect.objectContaining({ op: 'event.note', event: eventOf(PHONES.oneChild, 'Neema').next }),
+    ]);
 
     const amina = new Caregiver(set, 'ussd', PHONES.twoChildren, locale);
     amina.dial();
@@ -37,7 +39,9 @@ describe.each(LANGS)('caregiver-main golden transcripts in %s', (locale) => {
     expect(amina.contact.locale).toBe('sw');
 
     for (const { result } of [...neema.log, ...amina.log]) expect(text(result).length).toBeLessThanOrEqual(160);
-    await expect(`${neema.transcript()}\n${amina.transcript()}`).toMatchFileSnapshot(`__golden__/caregiver-main.ussd.${locale}.txt`);
+    await expect(`${neema.transcript()}\n${amina.transcript()}`).toMatchFileSnapshot(
+      `__golden__/caregiver-main.ussd.${locale}.txt`,
+    );
   });
 
   it('SMS: the menu by text, a child chosen by number, the visit confirmed', async () => {

@@ -30,12 +30,32 @@ function rig(opts: { start?: string; secret?: string; embedded?: boolean } = {})
   const store = createMemoryStore({ clock, queue });
   const sender = capturingSender();
   const logs: string[] = [];
-  const logger = createLogger({ level: 'info', destination: { write: (s: string) => { logs.push(s); } } });
-  const workers: RunningWorker[] = [startSmsRelay({ queue, store, sender, clock, logger, ratePerSecond: 1000, policy: QUIET })];
+  const logger = createLogger({
+    level: 'info',
+    destination: {
+      write: (s: string) => {
+        logs.push(s);
+      },
+    },
+  });
+  const workers: RunningWorker[] = [
+    startSmsRelay({ queue, store, sender, clock, logger, ratePerSecond: 1000, policy: QUIET }),
+  ];
   const app = express();
   app.use(express.urlencoded({ extended: false }));
   app.use(express.json({ strict: false }));
-  app.use('/gateway/dhis2', dhis2GatewayRouter({ store, clock, logger, secret: 'secret' in opts ? opts.secret : SECRET, embedded: opts.embedded ?? false, defaultCountry: 'KE', quiet: QUIET }));
+  app.use(
+    '/gateway/dhis2',
+    dhis2GatewayRouter({
+      store,
+      clock,
+      logger,
+      secret: 'secret' in opts ? opts.secret : SECRET,
+      embedded: opts.embedded ?? false,
+      defaultCountry: 'KE',
+      quiet: QUIET,
+    }),
+  );
   cleanups.push(async () => {
     await Promise.all(workers.map((w) => w.close()));
     await queue.close();
@@ -46,30 +66,52 @@ function rig(opts: { start?: string; secret?: string; embedded?: boolean } = {})
 describe('DHIS2 Generic HTTP gateway: the shapes DHIS2 sends', () => {
   it('JSON {"to":"${recipients}","text":"${text}"} with several comma-separated recipients queues one SMS each through the outbox', async () => {
     const { app, sent } = rig();
-    const res = await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).set('Content-Type', 'application/json')
+    const res = await request(app)
+      .post('/gateway/dhis2')
+      .set('X-Jibu-Key', SECRET)
+      .set('Content-Type', 'application/json')
       .send(`{"to":"+254700000002,+254700000008","text":"${TEXT}"}`);
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('accepted');
     expect(res.body.queued.map((q: { to: string }) => q.to)).toEqual(['+254700000002', '+254700000008']);
-    await eventually(() => sent.length, (n) => n === 2);
-    expect(sent.map((s) => [s.to, s.text])).toEqual([['+254700000002', TEXT], ['+254700000008', TEXT]]);
+    await eventually(
+      () => sent.length,
+      (n) => n === 2,
+    );
+    expect(sent.map((s) => [s.to, s.text])).toEqual([
+      ['+254700000002', TEXT],
+      ['+254700000008', TEXT],
+    ]);
   });
 
   it('DHIS2 2.39+ URL-encodes ${text} even inside JSON: it is decoded', async () => {
     const { app, sent } = rig();
     const encoded = new URLSearchParams({ t: TEXT }).toString().slice(2); // what Java's URLEncoder gives
-    const res = await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).set('Content-Type', 'application/json').send(`{"to":"+254700000002","text":"${encoded}"}`);
+    const res = await request(app)
+      .post('/gateway/dhis2')
+      .set('X-Jibu-Key', SECRET)
+      .set('Content-Type', 'application/json')
+      .send(`{"to":"+254700000002","text":"${encoded}"}`);
     expect(res.status).toBe(200);
-    await eventually(() => sent.length, (n) => n === 1);
+    await eventually(
+      () => sent.length,
+      (n) => n === 1,
+    );
     expect(sent[0]!.text).toBe(TEXT);
   });
 
   it('a form body (FORM_URL_ENCODED) whose + in the numbers became spaces still reaches the right numbers', async () => {
     const { app, sent } = rig();
-    const res = await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).set('Content-Type', 'application/x-www-form-urlencoded')
+    const res = await request(app)
+      .post('/gateway/dhis2')
+      .set('X-Jibu-Key', SECRET)
+      .set('Content-Type', 'application/x-www-form-urlencoded')
       .send(`to=+254700000002,0700000008&text=${encodeURIComponent(TEXT)}`);
     expect(res.status).toBe(200);
-    await eventually(() => sent.length, (n) => n === 2);
+    await eventually(
+      () => sent.length,
+      (n) => n === 2,
+    );
     expect(sent.map((s) => s.to)).toEqual(['+254700000002', '+254700000008']);
     expect(sent[0]!.text).toBe(TEXT);
   });
@@ -78,7 +120,10 @@ describe('DHIS2 Generic HTTP gateway: the shapes DHIS2 sends', () => {
     const { app, sent } = rig();
     const res = await request(app).get('/gateway/dhis2').query({ key: SECRET, to: '+254700000002', text: TEXT });
     expect(res.status).toBe(200);
-    await eventually(() => sent.length, (n) => n === 1);
+    await eventually(
+      () => sent.length,
+      (n) => n === 1,
+    );
     expect(sent[0]!.text).toBe(TEXT);
   });
 
@@ -88,13 +133,19 @@ describe('DHIS2 Generic HTTP gateway: the shapes DHIS2 sends', () => {
     const twice = once.replace(/%/g, '%25'); // UriComponentsBuilder.encode() leaves + and , but encodes %
     const res = await request(app).get(`/gateway/dhis2?key=${SECRET}&to=254700000002&text=${twice}`);
     expect(res.status).toBe(200);
-    await eventually(() => sent.length, (n) => n === 1);
+    await eventually(
+      () => sent.length,
+      (n) => n === 1,
+    );
     expect(sent[0]!.text).toBe(TEXT);
   });
 
   it('accepts recipients/message as names too, and Authorization: Bearer', async () => {
     const { app } = rig();
-    const res = await request(app).post('/gateway/dhis2').set('Authorization', `Bearer ${SECRET}`).send({ recipients: ['+254700000002'], message: TEXT });
+    const res = await request(app)
+      .post('/gateway/dhis2')
+      .set('Authorization', `Bearer ${SECRET}`)
+      .send({ recipients: ['+254700000002'], message: TEXT });
     expect(res.status).toBe(200);
     expect(res.body.queued).toHaveLength(1);
   });
@@ -104,41 +155,83 @@ describe('DHIS2 gateway: policy', () => {
   it('refuses a missing or wrong key, and queues nothing', async () => {
     const { app, queue } = rig();
     const none = await request(app).post('/gateway/dhis2').send({ to: '+254700000002', text: TEXT });
-    const wrong = await request(app).post('/gateway/dhis2').set('X-Jibu-Key', 'nope').send({ to: '+254700000002', text: TEXT });
-    expect([none.status, none.body.error.code, wrong.status, wrong.body.error.code]).toEqual([403, 'JIBU_BAD_WEBHOOK_KEY', 403, 'JIBU_BAD_WEBHOOK_KEY']);
+    const wrong = await request(app)
+      .post('/gateway/dhis2')
+      .set('X-Jibu-Key', 'nope')
+      .send({ to: '+254700000002', text: TEXT });
+    expect([none.status, none.body.error.code, wrong.status, wrong.body.error.code]).toEqual([
+      403,
+      'JIBU_BAD_WEBHOOK_KEY',
+      403,
+      'JIBU_BAD_WEBHOOK_KEY',
+    ]);
     expect(await queue.counts('outbox-sms')).toMatchObject({ waiting: 0, delayed: 0 });
   });
 
   it('without WEBHOOK_SECRET it is open only on the embedded default', async () => {
-    expect((await request(rig({ secret: undefined }).app).post('/gateway/dhis2').send({ to: '+254700000002', text: TEXT })).status).toBe(403);
-    expect((await request(rig({ secret: undefined, embedded: true }).app).post('/gateway/dhis2').send({ to: '+254700000002', text: TEXT })).status).toBe(200);
+    expect(
+      (
+        await request(rig({ secret: undefined }).app)
+          .post('/gateway/dhis2')
+          .send({ to: '+254700000002', text: TEXT })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await request(rig({ secret: undefined, embedded: true }).app)
+          .post('/gateway/dhis2')
+          .send({ to: '+254700000002', text: TEXT })
+      ).status,
+    ).toBe(200);
   });
 
   it('skips opted-out numbers and unreadable ones, and says so', async () => {
     const { app, store, sent } = rig();
     await store.setContact('+254700000008', { optedOut: true });
-    const res = await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).send({ to: '+254700000002,+254700000008,not-a-number', text: TEXT });
+    const res = await request(app)
+      .post('/gateway/dhis2')
+      .set('X-Jibu-Key', SECRET)
+      .send({ to: '+254700000002,+254700000008,not-a-number', text: TEXT });
     expect(res.status).toBe(200);
-    expect(res.body.skipped).toEqual([{ to: 'not-a-number', reason: 'invalid_number' }, { to: '+254700000008', reason: 'opted_out' }]);
-    await eventually(() => sent.length, (n) => n === 1);
+    expect(res.body.skipped).toEqual([
+      { to: 'not-a-number', reason: 'invalid_number' },
+      { to: '+254700000008', reason: 'opted_out' },
+    ]);
+    await eventually(
+      () => sent.length,
+      (n) => n === 1,
+    );
     expect(sent[0]!.to).toBe('+254700000002');
   });
 
   it('a notification arriving at 22:00 local waits for the delivery window', async () => {
     const { app, clock, queue, sent } = rig({ start: NIGHT });
-    const res = await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).send({ to: '+254700000002', text: TEXT });
+    const res = await request(app)
+      .post('/gateway/dhis2')
+      .set('X-Jibu-Key', SECRET)
+      .send({ to: '+254700000002', text: TEXT });
     expect(res.status).toBe(200);
     expect(await queue.counts('outbox-sms')).toMatchObject({ delayed: 1 });
     await new Promise((r) => setTimeout(r, 50));
     expect(sent).toEqual([]);
     clock.set('2025-03-04T05:00:00.000Z');
-    await eventually(() => sent.length, (n) => n === 1);
+    await eventually(
+      () => sent.length,
+      (n) => n === 1,
+    );
   });
 
   it('DHIS2 posting the same message again (a retry) sends it once', async () => {
     const { app, sent } = rig();
-    for (let i = 0; i < 2; i++) expect((await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).send({ to: '+254700000002', text: TEXT })).status).toBe(200);
-    await eventually(() => sent.length, (n) => n === 1);
+    for (let i = 0; i < 2; i++)
+      expect(
+        (await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).send({ to: '+254700000002', text: TEXT }))
+          .status,
+      ).toBe(200);
+    await eventually(
+      () => sent.length,
+      (n) => n === 1,
+    );
     await new Promise((r) => setTimeout(r, 50));
     expect(sent).toHaveLength(1);
   });
@@ -146,7 +239,10 @@ describe('DHIS2 gateway: policy', () => {
   it('answers 400 with a code when the placeholders are missing or no number can be read', async () => {
     const { app } = rig();
     const noText = await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).send({ to: '+254700000002' });
-    const noNumber = await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).send({ to: 'abc,,', text: TEXT });
+    const noNumber = await request(app)
+      .post('/gateway/dhis2')
+      .set('X-Jibu-Key', SECRET)
+      .send({ to: 'abc,,', text: TEXT });
     expect([noText.status, noText.body.error.code]).toEqual([400, 'JIBU_BAD_REQUEST']);
     expect([noNumber.status, noNumber.body.error.code]).toEqual([400, 'JIBU_BAD_PHONE']);
   });
@@ -164,10 +260,17 @@ describe('DHIS2 gateway: policy', () => {
   it('never answers 5xx to any body DHIS2 (or anyone holding the key) might send', async () => {
     const { app } = rig();
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.jsonValue(), fc.record({ to: fc.oneof(fc.string(), fc.array(fc.string())), text: fc.string() })), async (body) => {
-        const res = await request(app).post('/gateway/dhis2').set('X-Jibu-Key', SECRET).set('Content-Type', 'application/json').send(JSON.stringify(body));
-        expect(res.status).toBeLessThan(500);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.jsonValue(), fc.record({ to: fc.oneof(fc.string(), fc.array(fc.string())), text: fc.string() })),
+        async (body) => {
+          const res = await request(app)
+            .post('/gateway/dhis2')
+            .set('X-Jibu-Key', SECRET)
+            .set('Content-Type', 'application/json')
+            .send(JSON.stringify(body));
+          expect(res.status).toBeLessThan(500);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -194,8 +297,10 @@ describe('reading what DHIS2 put in the placeholders', () => {
   });
 
   it('splits ${recipients} on commas or semicolons and reads each number', () => {
-    expect(gatewayRecipients(' 254700000002, 0700000008;+254700000002 ', 'KE')).toEqual({ valid: ['+254700000002', '+254700000008'], invalid: [] });
+    expect(gatewayRecipients(' 254700000002, 0700000008;+254700000002 ', 'KE')).toEqual({
+      valid: ['+254700000002', '+254700000008'],
+      invalid: [],
+    });
     expect(gatewayRecipients(['+254700000002', 'x'], 'KE')).toEqual({ valid: ['+254700000002'], invalid: ['x'] });
   });
 });
-

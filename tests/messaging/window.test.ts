@@ -42,16 +42,29 @@ describe('quiet hours in the deployment time zone', () => {
   });
 
   it('for any instant and zone, the answer is not earlier, is inside the window, and is less than a day away', () => {
-    const zones = ['Africa/Nairobi', 'Africa/Kigali', 'Africa/Maputo', 'Europe/Paris', 'America/Sao_Paulo', 'UTC', 'Asia/Kathmandu'];
+    const zones = [
+      'Africa/Nairobi',
+      'Africa/Kigali',
+      'Africa/Maputo',
+      'Europe/Paris',
+      'America/Sao_Paulo',
+      'UTC',
+      'Asia/Kathmandu',
+    ];
     const windows = [WINDOW, { start: '07:30', end: '20:15' }, { start: '00:00', end: '23:59' }];
     fc.assert(
-      fc.property(fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2027, 0, 1) }), fc.constantFrom(...zones), fc.constantFrom(...windows), (t, tz, w) => {
-        const next = nextDeliveryTime(t, w, tz);
-        expect(next).toBeGreaterThanOrEqual(t);
-        expect(isInDeliveryWindow(next, w, tz)).toBe(true);
-        expect(next - t).toBeLessThan(25 * 3_600_000);
-        if (isInDeliveryWindow(t, w, tz)) expect(next).toBe(t);
-      }),
+      fc.property(
+        fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2027, 0, 1) }),
+        fc.constantFrom(...zones),
+        fc.constantFrom(...windows),
+        (t, tz, w) => {
+          const next = nextDeliveryTime(t, w, tz);
+          expect(next).toBeGreaterThanOrEqual(t);
+          expect(isInDeliveryWindow(next, w, tz)).toBe(true);
+          expect(next - t).toBeLessThan(25 * 3_600_000);
+          if (isInDeliveryWindow(t, w, tz)) expect(next).toBe(t);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -61,14 +74,27 @@ describe('unsolicited SMS jobs', () => {
   const quiet = { deliveryWindow: WINDOW, timeZone: NAIROBI };
 
   it('carry runAt = the next opening when queued at night, and are never replies', () => {
-    const job = unsolicitedSmsJob({ id: 'sms:x', to: '+254700000001', text: 'Hi', locale: 'en', purpose: 'reminder' }, at('2025-03-03T19:00:00Z'), quiet);
+    const job = unsolicitedSmsJob(
+      { id: 'sms:x', to: '+254700000001', text: 'Hi', locale: 'en', purpose: 'reminder' },
+      at('2025-03-03T19:00:00Z'),
+      quiet,
+    );
     expect(job).toEqual({
-      id: 'sms:x', queue: 'outbox-sms', name: 'sendSms', runAt: at('2025-03-04T05:00:00Z'),
+      id: 'sms:x',
+      queue: 'outbox-sms',
+      name: 'sendSms',
+      runAt: at('2025-03-04T05:00:00Z'),
       data: { to: '+254700000001', text: 'Hi', locale: 'en', reply: false, purpose: 'reminder' },
     });
   });
 
   it('have no runAt inside the window', () => {
-    expect(unsolicitedSmsJob({ id: 'sms:y', to: '+254700000001', text: 'Hi', locale: 'en', purpose: 'digest' }, at('2025-03-03T09:00:00Z'), quiet).runAt).toBeUndefined();
+    expect(
+      unsolicitedSmsJob(
+        { id: 'sms:y', to: '+254700000001', text: 'Hi', locale: 'en', purpose: 'digest' },
+        at('2025-03-03T09:00:00Z'),
+        quiet,
+      ).runAt,
+    ).toBeUndefined();
   });
 });

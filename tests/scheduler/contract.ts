@@ -13,7 +13,8 @@ const GRACE = DEMO.caregivers.oneChildDueInTwoDays.phone;
 const FATUMA = DEMO.caregivers.missedYesterday.phone;
 const WEDNESDAY = '2025-03-05';
 
-const countBy = <T>(xs: T[], key: (x: T) => string) => xs.reduce((m, x) => m.set(key(x), (m.get(key(x)) ?? 0) + 1), new Map<string, number>());
+const countBy = <T>(xs: T[], key: (x: T) => string) =>
+  xs.reduce((m, x) => m.set(key(x), (m.get(key(x)) ?? 0) + 1), new Map<string, number>());
 
 /** Worlds made by a test are closed after it, with whatever it started. */
 function useWorlds(kind: Kind, file: string) {
@@ -43,7 +44,7 @@ export function remindersContract(kind: Kind, file: string): void {
       const perPhone = countBy(due, (a) => a.phone);
       const singles = due.filter((a) => perPhone.get(a.phone) === 1 && a.phone.startsWith(DEMO.generatedPhonePrefix));
       expect(singles.length).toBeGreaterThanOrEqual(3);
-      const [done, moved, gone] = singles as [typeof due[0], typeof due[0], typeof due[0]];
+      const [done, moved, gone] = singles as [(typeof due)[0], (typeof due)[0], (typeof due)[0]];
       done.event.status = 'COMPLETED';
       done.event.occurredAt = w.clock.now().getTime();
       done.event.completedAt = w.clock.now().getTime();
@@ -52,16 +53,30 @@ export function remindersContract(kind: Kind, file: string): void {
       w.emulator.state.touch();
       await w.store.setContact(GRACE, { optedOut: true });
 
-      const expected = [...new Set(openOn(w.emulator, WEDNESDAY).map((a) => a.phone))].filter((p) => p !== GRACE).sort();
+      const expected = [...new Set(openOn(w.emulator, WEDNESDAY).map((a) => a.phone))]
+        .filter((p) => p !== GRACE)
+        .sort();
       expect(expected).toContain(MWANAISHA);
       w.startSmsRelay();
       const report = await w.jobs.reminders('2025-03-03');
       const rule = report.rules![0]!;
       expect(report).toMatchObject({ job: 'reminders', date: '2025-03-03', ok: true, errors: [] });
-      expect(rule).toMatchObject({ kind: 'reminder', rule: 'd2', appointmentDate: WEDNESDAY, caregivers: expected.length, optedOut: 1, duplicates: 0, busy: 0, noPhone: 0 });
+      expect(rule).toMatchObject({
+        kind: 'reminder',
+        rule: 'd2',
+        appointmentDate: WEDNESDAY,
+        caregivers: expected.length,
+        optedOut: 1,
+        duplicates: 0,
+        busy: 0,
+        noPhone: 0,
+      });
       expect(rule.children).toBe(openOn(w.emulator, WEDNESDAY).length - 1);
 
-      await eventually(() => w.sent.length, (n) => n >= expected.length);
+      await eventually(
+        () => w.sent.length,
+        (n) => n >= expected.length,
+      );
       await sleep(100);
       expect(w.sent.map((s) => s.to).sort()).toEqual(expected);
       for (const a of [done, moved, gone]) expect(w.sent.some((s) => s.to === a.phone)).toBe(false);
@@ -80,18 +95,24 @@ export function remindersContract(kind: Kind, file: string): void {
       await w.sync('full');
       const expected = [...new Set(openOn(w.emulator, WEDNESDAY).map((a) => a.phone))].sort();
       // A second replica: its own connections to the same Redis (or, in memory, the same process state).
-      const other = kind === 'redis' ? await createStoreAndQueue({ redisUrl: REDIS_URL, clock: w.clock, prefix: w.prefix! }) : undefined;
+      const other =
+        kind === 'redis'
+          ? await createStoreAndQueue({ redisUrl: REDIS_URL, clock: w.clock, prefix: w.prefix! })
+          : undefined;
       if (other) stoppers.push(() => other.close());
       const replica = createJobs({ ...w.deps, ...(other ? { store: other.store, queue: other.queue } : {}) });
       w.startSmsRelay();
       const [a, b] = await Promise.all([w.jobs.reminders('2025-03-03'), replica.reminders('2025-03-03')]);
       expect(a.rules![0]!.caregivers + b.rules![0]!.caregivers).toBe(expected.length);
-      await eventually(() => w.sent.length, (n) => n >= expected.length);
+      await eventually(
+        () => w.sent.length,
+        (n) => n >= expected.length,
+      );
       await sleep(150);
       expect(w.sent.map((x) => x.to).sort()).toEqual(expected);
     });
 
-    it('a reply to the reminder reaches the right child\'s event in DHIS2', async () => {
+    it("a reply to the reminder reaches the right child's event in DHIS2", async () => {
       const w = await world();
       await w.sync('full');
       w.startDhis2Relay();
@@ -105,7 +126,11 @@ export function remindersContract(kind: Kind, file: string): void {
       expect(await w.reply(MWANAISHA, '10032025')).toMatch(/new date for Juma is 10\/03\/2025/);
 
       const stored = (uid: string) => w.emulator.state.events.get(uid)!;
-      await eventually(() => w.emulator.time.dateOf(stored(juma).scheduledAt!), (d) => d === '2025-03-10', 5_000);
+      await eventually(
+        () => w.emulator.time.dateOf(stored(juma).scheduledAt!),
+        (d) => d === '2025-03-10',
+        5_000,
+      );
       expect(stored(juma).notes ?? []).toHaveLength(1);
       expect(w.emulator.time.dateOf(stored(amina).scheduledAt!)).toBe(WEDNESDAY);
       expect(stored(amina).notes ?? []).toHaveLength(0);
@@ -126,16 +151,21 @@ export function remindersContract(kind: Kind, file: string): void {
         await sleep(100);
         expect(w.sent).toEqual([]);
         w.clock.set('2025-03-04T05:00:00.000Z');
-        await eventually(() => w.sent.length, (x) => x === n);
+        await eventually(
+          () => w.sent.length,
+          (x) => x === n,
+        );
       } else {
         // BullMQ waits in real time; the jobs sit delayed until 08:00 (10 h on this clock).
-        await eventually(() => w.queue.counts('outbox-sms'), (c) => c.delayed === n);
+        await eventually(
+          () => w.queue.counts('outbox-sms'),
+          (c) => c.delayed === n,
+        );
         await sleep(150);
         expect(w.sent).toEqual([]);
       }
     });
   });
-
 }
 
 /** Missed visits, the digest and the scheduler's own acceptance, against one kind of store and queue. */
@@ -149,17 +179,31 @@ export function followUpContract(kind: Kind, file: string): void {
       w.clock.set('2025-03-02T07:00:00.000Z');
       await w.sync('full');
       const imani = openOn(w.emulator, '2025-03-02').find((a) => a.phone === FATUMA)!;
-      expect((await getDefaultersFor(w.store, [DEMO.orgUnits.kidutani])).map((d) => d.event)).not.toContain(imani.event.event);
+      expect((await getDefaultersFor(w.store, [DEMO.orgUnits.kidutani])).map((d) => d.event)).not.toContain(
+        imani.event.event,
+      );
 
       w.clock.set(MONDAY_10AM);
       w.startSmsRelay();
       const expected = [...new Set(openOn(w.emulator, '2025-03-02').map((a) => a.phone))].sort();
       const report = await w.jobs['missed-appointments']('2025-03-03');
-      expect(report.rules![0]).toMatchObject({ kind: 'missed', appointmentDate: '2025-03-02', caregivers: expected.length, defaultersAdded: openOn(w.emulator, '2025-03-02').length });
-      await eventually(() => w.sent.length, (n) => n >= expected.length);
+      expect(report.rules![0]).toMatchObject({
+        kind: 'missed',
+        appointmentDate: '2025-03-02',
+        caregivers: expected.length,
+        defaultersAdded: openOn(w.emulator, '2025-03-02').length,
+      });
+      await eventually(
+        () => w.sent.length,
+        (n) => n >= expected.length,
+      );
       expect(w.sent.map((s) => s.to).sort()).toEqual(expected);
-      expect(w.sent.find((s) => s.to === FATUMA)!.text).toMatch(/^Imani missed the clinic visit of 02\/03\/2025\. When can you come\?/);
-      expect((await getDefaultersFor(w.store, [DEMO.orgUnits.kidutani])).map((d) => d.event)).toContain(imani.event.event);
+      expect(w.sent.find((s) => s.to === FATUMA)!.text).toMatch(
+        /^Imani missed the clinic visit of 02\/03\/2025\. When can you come\?/,
+      );
+      expect((await getDefaultersFor(w.store, [DEMO.orgUnits.kidutani])).map((d) => d.event)).toContain(
+        imani.event.event,
+      );
 
       const before = w.sent.length;
       const digest = await w.jobs['defaulter-digest']('2025-03-03');
@@ -173,9 +217,14 @@ export function followUpContract(kind: Kind, file: string): void {
       expect(Object.keys(want)).toEqual(expect.arrayContaining(['cw.zawadi', 'cw.baraka', 'cw.salma', 'cw.peter']));
       expect(Object.fromEntries(digest.digest!.notified.map((x) => [x.username, x.count]))).toEqual(want);
       expect(want['cw.zawadi']!).toBeLessThan(want['cw.baraka']!); // a village is part of its facility's area
-      await eventually(() => w.sent.length, (n) => n === before + Object.keys(want).length);
+      await eventually(
+        () => w.sent.length,
+        (n) => n === before + Object.keys(want).length,
+      );
       const zawadi = w.sent.find((s) => s.to === DEMO.caseWorkers.kidutani.phone)!.text;
-      expect(zawadi).toBe(`${want['cw.zawadi']} children in your area missed a vaccination visit. Dial *384*12# to see who and record the follow-up.`);
+      expect(zawadi).toBe(
+        `${want['cw.zawadi']} children in your area missed a vaccination visit. Dial *384*12# to see who and record the follow-up.`,
+      );
       expect(w.sent.some((s) => s.to === DEMO.caseWorkers.disabled.phone)).toBe(false);
 
       const again = await w.jobs['defaulter-digest']('2025-03-03');
@@ -187,7 +236,9 @@ export function followUpContract(kind: Kind, file: string): void {
     it('the digest never reports a visit completed since the last sync, and tells a worker only about new defaulters', async () => {
       const w = await world();
       await w.sync('full');
-      const zuri = openOn(w.emulator, '2025-02-25').find((a) => a.phone === DEMO.caregivers.missedSeveralDays.phone)!.event;
+      const zuri = openOn(w.emulator, '2025-02-25').find(
+        (a) => a.phone === DEMO.caregivers.missedSeveralDays.phone,
+      )!.event;
       zuri.status = 'COMPLETED';
       zuri.occurredAt = w.clock.now().getTime();
       w.emulator.state.touch();
@@ -199,7 +250,8 @@ export function followUpContract(kind: Kind, file: string): void {
       // Tuesday: the children who missed Monday's visits are news; nobody else is counted again.
       w.clock.set('2025-03-04T07:00:00.000Z');
       await w.jobs['missed-appointments']('2025-03-04');
-      const inMtwapa = (a: { event: { orgUnit: string } }) => w.emulator.state.orgUnits.get(a.event.orgUnit)!.path.includes(DEMO.orgUnits.mtwapa);
+      const inMtwapa = (a: { event: { orgUnit: string } }) =>
+        w.emulator.state.orgUnits.get(a.event.orgUnit)!.path.includes(DEMO.orgUnits.mtwapa);
       const monday = openOn(w.emulator, '2025-03-03').filter(inMtwapa).length;
       expect(monday).toBeGreaterThan(0); // Baraka, due on Monday in Majengo
       const second = await w.jobs['defaulter-digest']('2025-03-04');
@@ -218,7 +270,11 @@ export function followUpContract(kind: Kind, file: string): void {
         stoppers.push(() => b.close());
         w.clock.set('2025-03-03T05:00:30.000Z');
         const done = (job: string) => w.logs.filter((l) => l.includes(`"msg":"job ${job} done"`)).length;
-        await eventually(() => done('reminders') + done('missed-appointments'), (n) => n === 2, 8_000);
+        await eventually(
+          () => done('reminders') + done('missed-appointments'),
+          (n) => n === 2,
+          8_000,
+        );
         await sleep(200);
         expect(done('reminders')).toBe(1);
         expect(done('missed-appointments')).toBe(1);
@@ -231,23 +287,57 @@ export function followUpContract(kind: Kind, file: string): void {
         const raw = new Queue('jobs', { connection: { url: REDIS_URL }, prefix: w.prefix!.replace(/:$/, '') });
         stoppers.push(() => raw.close());
         const schedulers = await raw.getJobSchedulers();
-        expect(schedulers.map((s) => s.key).sort()).toEqual(['jibu-defaulter-digest', 'jibu-missed-appointments', 'jibu-reminders', 'jibu-sync-full', 'jibu-sync-incremental']);
+        expect(schedulers.map((s) => s.key).sort()).toEqual([
+          'jibu-defaulter-digest',
+          'jibu-missed-appointments',
+          'jibu-reminders',
+          'jibu-sync-full',
+          'jibu-sync-incremental',
+        ]);
       }
     });
 
-    it('a severe reaction alert reaches the case workers of the child\'s area at once', async () => {
+    it("a severe reaction alert reaches the case workers of the child's area at once", async () => {
       const w = await world({ emulatorNow: '2025-03-03T19:30:00.000Z' }); // 22:30 local
       await w.sync('full');
       w.startSmsRelay();
       const s = await startScheduler(w.deps);
       stoppers.push(() => s.close());
-      await w.store.enqueue([{ id: 'notify:aefi-1', queue: 'jobs', name: 'notify.aefi.severe', data: { ref: 'K7Q2MX', orgUnit: DEMO.orgUnits.kidutani, text: 'Jibu: severe reaction reported for Amina. Ref K7Q2MX' } }]);
+      await w.store.enqueue([
+        {
+          id: 'notify:aefi-1',
+          queue: 'jobs',
+          name: 'notify.aefi.severe',
+          data: {
+            ref: 'K7Q2MX',
+            orgUnit: DEMO.orgUnits.kidutani,
+            text: 'Jibu: severe reaction reported for Amina. Ref K7Q2MX',
+          },
+        },
+      ]);
       // Reported by the Kidutani worker: the facility worker is alerted, not the reporter.
-      await w.store.enqueue([{ id: 'notify:aefi-2', queue: 'jobs', name: 'notify.aefi.severe', data: { ref: 'P3R4ST', orgUnit: DEMO.orgUnits.kidutani, text: 'Jibu: severe reaction reported for Imani. Ref P3R4ST', reporterPhone: DEMO.caseWorkers.kidutani.phone } }]);
-      await eventually(() => w.sent.length, (n) => n === 3);
+      await w.store.enqueue([
+        {
+          id: 'notify:aefi-2',
+          queue: 'jobs',
+          name: 'notify.aefi.severe',
+          data: {
+            ref: 'P3R4ST',
+            orgUnit: DEMO.orgUnits.kidutani,
+            text: 'Jibu: severe reaction reported for Imani. Ref P3R4ST',
+            reporterPhone: DEMO.caseWorkers.kidutani.phone,
+          },
+        },
+      ]);
+      await eventually(
+        () => w.sent.length,
+        (n) => n === 3,
+      );
       await sleep(100);
       expect(w.sent.map((x) => `${x.to} ${x.text.slice(-6)}`).sort()).toEqual([
-        `${DEMO.caseWorkers.kidutani.phone} K7Q2MX`, `${DEMO.caseWorkers.mtwapa.phone} K7Q2MX`, `${DEMO.caseWorkers.mtwapa.phone} P3R4ST`,
+        `${DEMO.caseWorkers.kidutani.phone} K7Q2MX`,
+        `${DEMO.caseWorkers.mtwapa.phone} K7Q2MX`,
+        `${DEMO.caseWorkers.mtwapa.phone} P3R4ST`,
       ]);
     });
   });

@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { defaultDeployment, parseDeployment } from '../../src/dhis2/deployment.ts';
 import type { Dhis2Event, Dhis2TrackedEntity } from '../../src/dhis2/schemas.ts';
 import {
-  caregiversDue, childFacts, defaultSchedules, digestKey, eventMarker, isOpenAppointmentOn, messageKey, missedRule, reminderRules, stillMissed,
+  caregiversDue,
+  childFacts,
+  defaultSchedules,
+  digestKey,
+  eventMarker,
+  isOpenAppointmentOn,
+  messageKey,
+  missedRule,
+  reminderRules,
+  stillMissed,
 } from '../../src/scheduler/decide.ts';
 import type { DefaulterView } from '../../src/dhis2/readmodel/types.ts';
 
@@ -11,10 +20,25 @@ const { program, stage, attributes: A } = deployment.immunization;
 
 /** An event as `GET /api/tracker/trackedEntities?fields=…enrollments[events[*]]` returns it (2.40: no zone on timestamps). */
 function event(uid: string, over: Partial<Dhis2Event> = {}): Dhis2Event {
-  return { event: uid, status: 'SCHEDULE', program, programStage: stage, orgUnit: 'JbVilKdt001', scheduledAt: '2025-03-05T00:00:00.000', deleted: false, ...over };
+  return {
+    event: uid,
+    status: 'SCHEDULE',
+    program,
+    programStage: stage,
+    orgUnit: 'JbVilKdt001',
+    scheduledAt: '2025-03-05T00:00:00.000',
+    deleted: false,
+    ...over,
+  };
 }
 
-function child(te: string, firstName: string, phone: string | undefined, events: Dhis2Event[], extra: Array<{ attribute: string; value: string }> = []): Dhis2TrackedEntity {
+function child(
+  te: string,
+  firstName: string,
+  phone: string | undefined,
+  events: Dhis2Event[],
+  extra: Array<{ attribute: string; value: string }> = [],
+): Dhis2TrackedEntity {
   const attributes = [
     { attribute: A.firstName, value: firstName },
     { attribute: A.surname, value: 'Salim' },
@@ -22,8 +46,20 @@ function child(te: string, firstName: string, phone: string | undefined, events:
     ...extra,
   ];
   return {
-    trackedEntity: te, orgUnit: 'JbVilKdt001', deleted: false, attributes,
-    enrollments: [{ enrollment: `en${te.slice(2)}`, program, orgUnit: 'JbVilKdt001', status: 'ACTIVE', deleted: false, events: events.map((e) => ({ ...e, enrollment: `en${te.slice(2)}` })) }],
+    trackedEntity: te,
+    orgUnit: 'JbVilKdt001',
+    deleted: false,
+    attributes,
+    enrollments: [
+      {
+        enrollment: `en${te.slice(2)}`,
+        program,
+        orgUnit: 'JbVilKdt001',
+        status: 'ACTIVE',
+        deleted: false,
+        events: events.map((e) => ({ ...e, enrollment: `en${te.slice(2)}` })),
+      },
+    ],
   };
 }
 
@@ -57,29 +93,61 @@ describe('one message per caregiver phone', () => {
       ['+254700000001', ['Amina', 'Juma']],
       ['+254700000002', ['Neema']],
     ]);
-    expect(caregivers[0]!.children[0]).toEqual({ event: 'EvAmina0001', enrollment: 'enAmina0001', trackedEntity: 'TeAmina0001', orgUnit: 'JbVilKdt001', firstName: 'Amina', surname: 'Salim', scheduledAt: DAY });
+    expect(caregivers[0]!.children[0]).toEqual({
+      event: 'EvAmina0001',
+      enrollment: 'enAmina0001',
+      trackedEntity: 'TeAmina0001',
+      orgUnit: 'JbVilKdt001',
+      firstName: 'Amina',
+      surname: 'Salim',
+      scheduledAt: DAY,
+    });
   });
 
   it('children already messaged are left out, and a caregiver with none left gets nothing', () => {
-    const { caregivers } = caregiversDue([amina, juma, neema], DAY, deployment, 'KE', new Set(['EvAmina0001', 'EvNeema0001']));
+    const { caregivers } = caregiversDue(
+      [amina, juma, neema],
+      DAY,
+      deployment,
+      'KE',
+      new Set(['EvAmina0001', 'EvNeema0001']),
+    );
     expect(caregivers.map((c) => [c.phone, c.children.map((x) => x.firstName)])).toEqual([['+254700000001', ['Juma']]]);
   });
 
   it('a child whose phone cannot be read is set apart for the case worker', () => {
-    const r = caregiversDue([child('TeNoPhone01', 'Baraka', 'unknown', [event('EvBaraka001')]), child('TeNone00001', 'Tatu', undefined, [event('EvTatu00001')])], DAY, deployment, 'KE', new Set());
+    const r = caregiversDue(
+      [
+        child('TeNoPhone01', 'Baraka', 'unknown', [event('EvBaraka001')]),
+        child('TeNone00001', 'Tatu', undefined, [event('EvTatu00001')]),
+      ],
+      DAY,
+      deployment,
+      'KE',
+      new Set(),
+    );
     expect(r.caregivers).toEqual([]);
     expect(r.noPhone.map((c) => c.firstName)).toEqual(['Baraka', 'Tatu']);
   });
 
   it('a deleted child, or an enrollment in another programme, is never counted', () => {
     const gone = { ...amina, deleted: true };
-    const other: Dhis2TrackedEntity = { ...neema, enrollments: neema.enrollments!.map((en) => ({ ...en, program: 'FTBBLOT3sO7' })) };
+    const other: Dhis2TrackedEntity = {
+      ...neema,
+      enrollments: neema.enrollments!.map((en) => ({ ...en, program: 'FTBBLOT3sO7' })),
+    };
     expect(caregiversDue([gone, other], DAY, deployment, 'KE', new Set()).caregivers).toEqual([]);
   });
 
   it('reads the caregiver language from the attribute the deployment maps', () => {
     const d = parseDeployment({ immunization: { attributes: { preferredLanguage: 'LangAttr001' } } });
-    const te = child('TeAmina0001', 'Amina', '+254700000001', [event('EvAmina0001')], [{ attribute: 'LangAttr001', value: 'sw' }]);
+    const te = child(
+      'TeAmina0001',
+      'Amina',
+      '+254700000001',
+      [event('EvAmina0001')],
+      [{ attribute: 'LangAttr001', value: 'sw' }],
+    );
     expect(childFacts(te, d, 'KE').dhis2Locale).toBe('sw');
     expect(caregiversDue([te], DAY, d, 'KE', new Set()).caregivers[0]!.dhis2Locale).toBe('sw');
     expect(childFacts(te, deployment, 'KE').dhis2Locale).toBeUndefined();
@@ -88,14 +156,21 @@ describe('one message per caregiver phone', () => {
 
 describe('rules, markers and keys', () => {
   it('reminders look N days ahead per deployment rule (default one rule at 2 days)', () => {
-    expect(reminderRules('2025-03-03', deployment)).toEqual([{ kind: 'reminder', tag: 'd2', appointmentDate: '2025-03-05' }]);
+    expect(reminderRules('2025-03-03', deployment)).toEqual([
+      { kind: 'reminder', tag: 'd2', appointmentDate: '2025-03-05' },
+    ]);
     const d = parseDeployment({ reminders: { rules: [{ daysBefore: 7 }, { daysBefore: 1 }, { daysBefore: 7 }] } });
-    expect(reminderRules('2025-02-27', d).map((r) => [r.tag, r.appointmentDate])).toEqual([['d1', '2025-02-28'], ['d7', '2025-03-06']]);
+    expect(reminderRules('2025-02-27', d).map((r) => [r.tag, r.appointmentDate])).toEqual([
+      ['d1', '2025-02-28'],
+      ['d7', '2025-03-06'],
+    ]);
   });
 
   it('missed visits are those of yesterday by default, graceDays ago otherwise', () => {
     expect(missedRule('2025-03-01', deployment)).toEqual({ kind: 'missed', tag: 'g1', appointmentDate: '2025-02-28' });
-    expect(missedRule('2025-03-03', parseDeployment({ missedVisits: { graceDays: 3 } })).appointmentDate).toBe('2025-02-28');
+    expect(missedRule('2025-03-03', parseDeployment({ missedVisits: { graceDays: 3 } })).appointmentDate).toBe(
+      '2025-02-28',
+    );
   });
 
   it('a message key depends on the children it is about, not on their order', () => {
@@ -104,12 +179,21 @@ describe('rules, markers and keys', () => {
     expect(messageKey(rule, '+254700000001', ['EvA'])).not.toBe(messageKey(rule, '+254700000001', ['EvA', 'EvB']));
     expect(eventMarker(rule, 'EvA')).toBe('sched:reminder:d2:2025-03-05:EvA');
     expect(eventMarker(rule, 'EvA')).not.toBe(eventMarker(missedRule('2025-03-06', deployment), 'EvA'));
-    expect(digestKey('2025-03-03', '+254711000001', ['b', 'a'])).toBe(digestKey('2025-03-03', '+254711000001', ['a', 'b']));
+    expect(digestKey('2025-03-03', '+254711000001', ['b', 'a'])).toBe(
+      digestKey('2025-03-03', '+254711000001', ['a', 'b']),
+    );
   });
 });
 
 describe('the digest reports only visits still missed according to DHIS2', () => {
-  const d = (uid: string): DefaulterView => ({ event: uid, enrollment: 'en', trackedEntity: 'te', orgUnit: 'JbVilKdt001', name: uid, scheduledAt: '2025-03-01' });
+  const d = (uid: string): DefaulterView => ({
+    event: uid,
+    enrollment: 'en',
+    trackedEntity: 'te',
+    orgUnit: 'JbVilKdt001',
+    name: uid,
+    scheduledAt: '2025-03-01',
+  });
   it('drops completed, moved-to-the-future, deleted and vanished events', () => {
     const current = new Map<string, Dhis2Event>([
       ['open', event('open', { scheduledAt: '2025-03-01T00:00:00.000' })],
@@ -117,7 +201,11 @@ describe('the digest reports only visits still missed according to DHIS2', () =>
       ['moved', event('moved', { scheduledAt: '2025-03-10T00:00:00.000' })],
       ['deleted', event('deleted', { deleted: true, scheduledAt: '2025-03-01T00:00:00.000' })],
     ]);
-    expect(stillMissed([d('open'), d('done'), d('moved'), d('deleted'), d('vanished')], current, '2025-03-03', stage).map((x) => x.event)).toEqual(['open']);
+    expect(
+      stillMissed([d('open'), d('done'), d('moved'), d('deleted'), d('vanished')], current, '2025-03-03', stage).map(
+        (x) => x.event,
+      ),
+    ).toEqual(['open']);
   });
 });
 

@@ -37,11 +37,19 @@ async function schedulerFlows(deployment: Deployment): Promise<{ set: FlowSet; c
   const dir = await mkdtemp(path.join(tmpdir(), 'jibu-sched-flows-'));
   await mkdir(path.join(dir, 'flows'));
   await mkdir(path.join(dir, 'locales', 'en'), { recursive: true });
-  for (const f of ['caregiver-reminder.yaml', 'scheduler-digest.yaml']) await copyFile(path.join(ROOT, 'flows', f), path.join(dir, 'flows', f));
-  for (const f of ['system.yaml', 'caregiver.yaml', 'scheduler.yaml']) await copyFile(path.join(ROOT, 'locales', 'en', f), path.join(dir, 'locales', 'en', f));
+  for (const f of ['caregiver-reminder.yaml', 'scheduler-digest.yaml'])
+    await copyFile(path.join(ROOT, 'flows', f), path.join(dir, 'flows', f));
+  for (const f of ['system.yaml', 'caregiver.yaml', 'scheduler.yaml'])
+    await copyFile(path.join(ROOT, 'locales', 'en', f), path.join(dir, 'locales', 'en', f));
   const r = await loadFlowSet({
-    flowsDir: path.join(dir, 'flows'), localesDir: path.join(dir, 'locales'), registry: createDomainRegistry(deployment, [caregiverModule]),
-    defaultLocale: 'en', locales: ['en'], timeZone: TZ, defaultCountry: 'KE', baseDir: dir,
+    flowsDir: path.join(dir, 'flows'),
+    localesDir: path.join(dir, 'locales'),
+    registry: createDomainRegistry(deployment, [caregiverModule]),
+    defaultLocale: 'en',
+    locales: ['en'],
+    timeZone: TZ,
+    defaultCountry: 'KE',
+    baseDir: dir,
   });
   if (!r.ok) throw new Error(r.problems.map((p) => `${p.file}:${p.line ?? ''} ${p.message}`).join('\n'));
   return { set: r.set, cleanup: () => rm(dir, { recursive: true, force: true }) };
@@ -71,10 +79,23 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function createWorld(kind: Kind, file: string, opts: { emulatorNow?: string; children?: number } = {}): Promise<World> {
+export async function createWorld(
+  kind: Kind,
+  file: string,
+  opts: { emulatorNow?: string; children?: number } = {},
+): Promise<World> {
   const clock = fixedClock(opts.emulatorNow ?? MONDAY_10AM);
-  const emulator = createEmulator({ version: '2.40', clock, serverTimeZone: TZ, seed: { children: opts.children ?? 120 } });
-  const client = createDhis2Client({ baseUrl: emulator.baseUrl, auth: { token: emulator.credentials.token }, fetch: emulator.fetch });
+  const emulator = createEmulator({
+    version: '2.40',
+    clock,
+    serverTimeZone: TZ,
+    seed: { children: opts.children ?? 120 },
+  });
+  const client = createDhis2Client({
+    baseUrl: emulator.baseUrl,
+    auth: { token: emulator.credentials.token },
+    fetch: emulator.fetch,
+  });
   const deployment = defaultDeployment();
   let prefix: string | undefined;
   if (kind === 'redis') {
@@ -85,17 +106,69 @@ export async function createWorld(kind: Kind, file: string, opts: { emulatorNow?
   const { store, queue } = sq;
   const flows = await schedulerFlows(deployment);
   const logs: string[] = [];
-  const logger = createLogger({ level: 'info', destination: { write: (s: string) => { logs.push(s); } } });
-  const users = createCaseWorkerSource({ baseUrl: emulator.baseUrl, auth: { token: emulator.credentials.token }, fetch: emulator.fetch });
-  const deps: SchedulerDeps = { store, queue, dhis2: client, deployment, clock, logger, flows: () => flows.set, timeZone: TZ, ussdCode: '*384*12#', defaultCountry: 'KE', users };
+  const logger = createLogger({
+    level: 'info',
+    destination: {
+      write: (s: string) => {
+        logs.push(s);
+      },
+    },
+  });
+  const users = createCaseWorkerSource({
+    baseUrl: emulator.baseUrl,
+    auth: { token: emulator.credentials.token },
+    fetch: emulator.fetch,
+  });
+  const deps: SchedulerDeps = {
+    store,
+    queue,
+    dhis2: client,
+    deployment,
+    clock,
+    logger,
+    flows: () => flows.set,
+    timeZone: TZ,
+    ussdCode: '*384*12#',
+    defaultCountry: 'KE',
+    users,
+  };
   const sender = capturingSender();
   const workers: RunningWorker[] = [];
-  const runner: RunnerDeps = { store, flows: () => flows.set, loadData: createDataLoader(store, deployment, [caregiverModule]), clock, logger, newId: randomUUID };
+  const runner: RunnerDeps = {
+    store,
+    flows: () => flows.set,
+    loadData: createDataLoader(store, deployment, [caregiverModule]),
+    clock,
+    logger,
+    newId: randomUUID,
+  };
 
   return {
-    kind, prefix, clock, emulator, client, store, queue, set: flows.set, deployment, deps, jobs: createJobs(deps), sent: sender.sent, logs,
+    kind,
+    prefix,
+    clock,
+    emulator,
+    client,
+    store,
+    queue,
+    set: flows.set,
+    deployment,
+    deps,
+    jobs: createJobs(deps),
+    sent: sender.sent,
+    logs,
     startSmsRelay() {
-      workers.push(startSmsRelay({ queue, store, sender, clock, logger, ratePerSecond: 1000, policy: { deliveryWindow: deployment.deliveryWindow, timeZone: TZ } }));
+      workers.push(
+        startSmsRelay({
+          queue,
+          store,
+          sender,
+          clock,
+          logger,
+          ratePerSecond: 1000,
+          policy: { deliveryWindow: deployment.deliveryWindow, timeZone: TZ },
+        }),
+      );
     },
     startDhis2Relay() {
       workers.push(startDhis2Relay({ queue, store, client, clock, logger, deployment, timeZone: TZ, intervalMs: 20 }));
@@ -105,7 +178,14 @@ export async function createWorld(kind: Kind, file: string, opts: { emulatorNow?
     },
     async reply(phone, text) {
       const out = await handleInbound(runner, {
-        channel: 'sms', provider: 'http', from: phone, providerFrom: phone, to: '12345', text, providerMessageId: randomUUID(), receivedAt: clock.now(),
+        channel: 'sms',
+        provider: 'http',
+        from: phone,
+        providerFrom: phone,
+        to: '12345',
+        text,
+        providerMessageId: randomUUID(),
+        receivedAt: clock.now(),
       });
       return out.reply?.text;
     },
@@ -130,10 +210,23 @@ export interface Appointment {
 /** Open Immunization appointments on `date` (local), straight from the emulator's store. */
 export function openOn(emu: Emulator, date: string): Appointment[] {
   return [...emu.state.events.values()]
-    .filter((e) => !e.deleted && e.programStage === EIR.immunizationStage && e.status === 'SCHEDULE' && e.occurredAt === undefined && e.scheduledAt !== undefined && emu.time.dateOf(e.scheduledAt) === date)
+    .filter(
+      (e) =>
+        !e.deleted &&
+        e.programStage === EIR.immunizationStage &&
+        e.status === 'SCHEDULE' &&
+        e.occurredAt === undefined &&
+        e.scheduledAt !== undefined &&
+        emu.time.dateOf(e.scheduledAt) === date,
+    )
     .map((e) => {
       const te = emu.state.trackedEntities.get(e.trackedEntity)!;
-      return { event: e, phone: te.attributes[EIR.attributes.phone] ?? '', firstName: te.attributes[EIR.attributes.firstName] ?? '', trackedEntity: te.trackedEntity };
+      return {
+        event: e,
+        phone: te.attributes[EIR.attributes.phone] ?? '',
+        firstName: te.attributes[EIR.attributes.firstName] ?? '',
+        trackedEntity: te.trackedEntity,
+      };
     });
 }
 
@@ -141,7 +234,14 @@ export function openOn(emu: Emulator, date: string): Appointment[] {
 export function defaultersOf(emu: Emulator, worker: { orgUnit: string }, today: string, lookbackFrom: string): number {
   const root = worker.orgUnit;
   return [...emu.state.events.values()].filter((e) => {
-    if (e.deleted || e.programStage !== EIR.immunizationStage || e.status !== 'SCHEDULE' || e.occurredAt !== undefined || e.scheduledAt === undefined) return false;
+    if (
+      e.deleted ||
+      e.programStage !== EIR.immunizationStage ||
+      e.status !== 'SCHEDULE' ||
+      e.occurredAt !== undefined ||
+      e.scheduledAt === undefined
+    )
+      return false;
     const d = emu.time.dateOf(e.scheduledAt);
     if (d >= today || d < lookbackFrom) return false;
     const path = emu.state.orgUnits.get(e.orgUnit)?.path ?? '';

@@ -23,28 +23,57 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', OUT], { cwd: ROOT });
-  await cp(path.join(ROOT, 'src/server/simulator/public'), path.join(OUT, 'server/simulator/public'), { recursive: true });
+  await promisify(execFile)(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', OUT],
+    { cwd: ROOT },
+  );
+  await cp(path.join(ROOT, 'src/server/simulator/public'), path.join(OUT, 'server/simulator/public'), {
+    recursive: true,
+  });
 }, 120_000);
-afterAll(async () => { await rm(OUT, { recursive: true, force: true }); });
+afterAll(async () => {
+  await rm(OUT, { recursive: true, force: true });
+});
 
 describe('the compiled gateway (what the Docker image runs)', () => {
   it('starts with plain node, serves a USSD dial and the simulator, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [path.join(OUT, 'main.js')], {
-      cwd: ROOT, env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', REDIS_URL: '', DHIS2_URL: '', SMS_PROVIDER: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        REDIS_URL: '',
+        DHIS2_URL: '',
+        SMS_PROVIDER: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const url = `http://127.0.0.1:${port}`;
     try {
-      await eventually(async () => (await fetch(`${url}/readyz`).catch(() => null))?.status === 200, `readiness (output: ${out.slice(-500)})`, 20_000);
+      await eventually(
+        async () => (await fetch(`${url}/readyz`).catch(() => null))?.status === 200,
+        `readiness (output: ${out.slice(-500)})`,
+        20_000,
+      );
       const first = await atUssd(url, { sessionId: 'build-1', phoneNumber: '+254790000301', text: '' });
       expect(first.status).toBe(200);
       expect(first.body).toMatch(/^CON Jibu demo/);
-      expect((await atUssd(url, { sessionId: 'build-1', phoneNumber: '+254790000301', text: '3' })).body).toMatch(/^END /);
+      expect((await atUssd(url, { sessionId: 'build-1', phoneNumber: '+254790000301', text: '3' })).body).toMatch(
+        /^END /,
+      );
       const sim = await fetch(`${url}/simulator/`);
       expect(sim.status).toBe(200);
       expect(await sim.text()).toMatch(/<html/i);

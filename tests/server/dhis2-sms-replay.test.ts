@@ -33,7 +33,11 @@ function readmeGateway(jibuUrl: string, key = SECRET) {
   };
 }
 
-async function dhis2(t: TestGateway, path: string, init: { method?: string; json?: unknown; form?: Record<string, string> } = {}) {
+async function dhis2(
+  t: TestGateway,
+  path: string,
+  init: { method?: string; json?: unknown; form?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { Authorization: ADMIN };
   let body: string | undefined;
   if (init.json !== undefined) {
@@ -43,7 +47,11 @@ async function dhis2(t: TestGateway, path: string, init: { method?: string; json
     headers['Content-Type'] = 'application/x-www-form-urlencoded';
     body = new URLSearchParams(init.form).toString();
   }
-  const res = await fetch(`${t.url}/dhis2${path}`, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const res = await fetch(`${t.url}/dhis2${path}`, {
+    method: init.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body,
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
 }
@@ -55,7 +63,10 @@ async function configure(t: TestGateway, gateway: Record<string, unknown>): Prom
     expect((await dhis2(t, `/api/gateways/${existing.uid}`, { method: 'PUT', json: gateway })).status).toBe(200);
     return existing.uid;
   }
-  expect((await dhis2(t, '/api/gateways', { json: gateway })).body).toMatchObject({ status: 'OK', message: 'Gateway configuration added' });
+  expect((await dhis2(t, '/api/gateways', { json: gateway })).body).toMatchObject({
+    status: 'OK',
+    message: 'Gateway configuration added',
+  });
   return ((await dhis2(t, '/api/gateways')).body.gateways as Array<{ uid: string }>)[0]!.uid;
 }
 
@@ -64,7 +75,10 @@ const settle = () => new Promise((r) => setTimeout(r, 300));
 describe.each(['2.38', '2.42'])('DHIS2 %s SMS replayed through Jibu (README gateway settings)', (version) => {
   let t: TestGateway;
   beforeAll(async () => {
-    t = await startTestGateway({ WEBHOOK_SECRET: SECRET, DHIS2_EMULATOR_VERSION: version }, { clock: runningClock(NOON) });
+    t = await startTestGateway(
+      { WEBHOOK_SECRET: SECRET, DHIS2_EMULATOR_VERSION: version },
+      { clock: runningClock(NOON) },
+    );
   });
   afterAll(async () => {
     await t.stop();
@@ -74,7 +88,9 @@ describe.each(['2.38', '2.42'])('DHIS2 %s SMS replayed through Jibu (README gate
   it('POST /api/sms/outbound to two caregivers: DHIS2 answers "SMS sent" and Jibu texts each of them once, word for word', async () => {
     await configure(t, readmeGateway(t.url));
     const text = `Dear parent, Amina's next visit is on 05/03 at Jumba (${version}) - 100% free!`;
-    const res = await dhis2(t, '/api/sms/outbound', { json: { message: text, recipients: ['+254700000301', '+254700000302'] } });
+    const res = await dhis2(t, '/api/sms/outbound', {
+      json: { message: text, recipients: ['+254700000301', '+254700000302'] },
+    });
     expect(res.body).toMatchObject({ status: 'OK', message: 'SMS sent' });
     await eventually(() => sentTo('+254700000301').length > 0 && sentTo('+254700000302').length > 0, 'both SMS');
     await settle();
@@ -87,12 +103,19 @@ describe.each(['2.38', '2.42'])('DHIS2 %s SMS replayed through Jibu (README gate
   it('a wrong key: DHIS2 records a FAILED OutboundSms and answers 500, Jibu sends nothing', async () => {
     await configure(t, readmeGateway(t.url, 'not-the-secret'));
     const before = t.sent.length;
-    const res = await dhis2(t, '/api/sms/outbound', { json: { message: `Wrong key ${version}`, recipients: ['+254700000303'] } });
+    const res = await dhis2(t, '/api/sms/outbound', {
+      json: { message: `Wrong key ${version}`, recipients: ['+254700000303'] },
+    });
     expect(res.status).toBe(500);
-    expect(res.body).toMatchObject({ status: 'ERROR', message: 'failed', devMessage: expect.stringContaining('HTTP 403') });
+    expect(res.body).toMatchObject({
+      status: 'ERROR',
+      message: 'failed',
+      devMessage: expect.stringContaining('HTTP 403'),
+    });
     await settle();
     expect(t.sent.length).toBe(before);
-    const failed = (await dhis2(t, '/api/sms/outbound?fields=message,status&filter=status:eq:FAILED')).body.outboundsmss;
+    const failed = (await dhis2(t, '/api/sms/outbound?fields=message,status&filter=status:eq:FAILED')).body
+      .outboundsmss;
     expect(failed).toEqual([{ message: `Wrong key ${version}`, status: 'FAILED' }]);
   });
 });
@@ -100,7 +123,10 @@ describe.each(['2.38', '2.42'])('DHIS2 %s SMS replayed through Jibu (README gate
 describe('other gateway shapes DHIS2 admins may pick (emulator 2.40)', () => {
   let t: TestGateway;
   beforeAll(async () => {
-    t = await startTestGateway({ WEBHOOK_SECRET: SECRET, DHIS2_EMULATOR_VERSION: '2.40' }, { clock: runningClock(NOON) });
+    t = await startTestGateway(
+      { WEBHOOK_SECRET: SECRET, DHIS2_EMULATOR_VERSION: '2.40' },
+      { clock: runningClock(NOON) },
+    );
   });
   afterAll(async () => {
     await t.stop();
@@ -108,9 +134,16 @@ describe('other gateway shapes DHIS2 admins may pick (emulator 2.40)', () => {
   const sentTo = (phone: string) => t.sent.filter((m) => m.to === phone);
 
   it('FORM_URL_ENCODED with to=${recipients}&text=${text}', async () => {
-    await configure(t, { ...readmeGateway(t.url), contentType: 'FORM_URL_ENCODED', configurationTemplate: 'to=${recipients}&text=${text}' });
+    await configure(t, {
+      ...readmeGateway(t.url),
+      contentType: 'FORM_URL_ENCODED',
+      configurationTemplate: 'to=${recipients}&text=${text}',
+    });
     const text = 'Form: Juma is due on 06/03, reply 1 to confirm & 2 to change.';
-    expect((await dhis2(t, '/api/sms/outbound', { json: { message: text, recipients: ['+254700000311', '+254700000312'] } })).body).toMatchObject({ message: 'SMS sent' });
+    expect(
+      (await dhis2(t, '/api/sms/outbound', { json: { message: text, recipients: ['+254700000311', '+254700000312'] } }))
+        .body,
+    ).toMatchObject({ message: 'SMS sent' });
     await eventually(() => sentTo('+254700000311').length > 0 && sentTo('+254700000312').length > 0, 'both SMS');
     expect([...sentTo('+254700000311'), ...sentTo('+254700000312')].map((m) => m.text)).toEqual([text, text]);
   });
@@ -126,15 +159,19 @@ describe('other gateway shapes DHIS2 admins may pick (emulator 2.40)', () => {
       parameters: [],
     });
     const text = 'GET: Zuri missed 25/02, 50% of doses left, call 0711 000 001.';
-    expect((await dhis2(t, '/api/sms/outbound', { json: { message: text, recipients: ['+254700000321'] } })).body).toMatchObject({ message: 'SMS sent' });
+    expect(
+      (await dhis2(t, '/api/sms/outbound', { json: { message: text, recipients: ['+254700000321'] } })).body,
+    ).toMatchObject({ message: 'SMS sent' });
     const [sms] = await eventually(() => sentTo('+254700000321').length > 0 && sentTo('+254700000321'), 'the SMS');
     expect(sms!.text).toBe(text);
   });
 
-  it('the query-parameter form of /api/sms/outbound, posted as a form through Jibu\'s own body parser', async () => {
+  it("the query-parameter form of /api/sms/outbound, posted as a form through Jibu's own body parser", async () => {
     await configure(t, readmeGateway(t.url));
     const text = 'Form post: Baraka is due today.';
-    expect((await dhis2(t, '/api/sms/outbound', { form: { recipient: '+254700000331', message: text } })).body).toMatchObject({ message: 'SMS sent' });
+    expect(
+      (await dhis2(t, '/api/sms/outbound', { form: { recipient: '+254700000331', message: text } })).body,
+    ).toMatchObject({ message: 'SMS sent' });
     const [sms] = await eventually(() => sentTo('+254700000331').length > 0 && sentTo('+254700000331'), 'the SMS');
     expect(sms!.text).toBe(text);
   });
@@ -143,9 +180,12 @@ describe('other gateway shapes DHIS2 admins may pick (emulator 2.40)', () => {
     await configure(t, readmeGateway(t.url));
     const res = await dhis2(t, '/api/emulator/programNotifications/run', { method: 'POST' });
     expect(res.body).toMatchObject({ status: 'OK', response: { date: '2025-03-03', failed: 0 } });
-    const twoDue = () => sentTo('+254700000001').filter((m) => m.text.includes('is due for the next immunization visit'));
+    const twoDue = () =>
+      sentTo('+254700000001').filter((m) => m.text.includes('is due for the next immunization visit'));
     const texts = (await eventually(() => twoDue().length === 2 && twoDue(), 'both reminders')).map((m) => m.text);
-    expect(texts.some((x) => x.startsWith('Dear parent, Amina ')) && texts.some((x) => x.startsWith('Dear parent, Juma '))).toBe(true);
+    expect(
+      texts.some((x) => x.startsWith('Dear parent, Amina ')) && texts.some((x) => x.startsWith('Dear parent, Juma ')),
+    ).toBe(true);
     expect(texts.every((x) => x.endsWith(' on 2025-03-05.'))).toBe(true);
   });
 });

@@ -37,15 +37,29 @@ afterAll(async () => {
   await slow.stop();
 });
 
-interface Sent { path: string; headers: Record<string, string>; body: Buffer }
-interface Got { status: number; type: string; text: string }
+interface Sent {
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+interface Got {
+  status: number;
+  type: string;
+  text: string;
+}
 
 function send(base: string, s: Sent): Promise<Got> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${s.path}`, { method: 'POST', agent, headers: s.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          type: String(res.headers['content-type']),
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
     });
     req.on('error', reject);
     req.end(s.body);
@@ -55,34 +69,82 @@ function send(base: string, s: Sent): Promise<Got> {
 // Reference numbers are random per gateway; everything else must be identical.
 const mask = (s: string) => s.replace(/\b(JB-?[A-Z0-9]{3,}|[A-Z0-9]{6,})\b/g, '<ref>');
 
-const hopText = fc.array(fc.oneof(fc.stringMatching(/^[0-9]{1,3}$/), fc.constantFrom('98', '0', '00', '', 'tomorrow', '31122030')), { maxLength: 6 }).map((a) => a.join('*'));
-const hopForm = fc.record({
-  sessionId: fc.constantFrom('s1', 's2', 's3'),
-  serviceCode: fc.constantFrom('*384*12#', '*384*12#', '*999#'),
-  phoneNumber: fc.constantFrom('+254790000001', '+254790000002', '0790000003', 'not-a-phone'),
-  networkCode: fc.constantFrom('63902', ''),
-  text: hopText,
-}, { requiredKeys: ['sessionId', 'phoneNumber', 'serviceCode', 'text'] });
+const hopText = fc
+  .array(fc.oneof(fc.stringMatching(/^[0-9]{1,3}$/), fc.constantFrom('98', '0', '00', '', 'tomorrow', '31122030')), {
+    maxLength: 6,
+  })
+  .map((a) => a.join('*'));
+const hopForm = fc.record(
+  {
+    sessionId: fc.constantFrom('s1', 's2', 's3'),
+    serviceCode: fc.constantFrom('*384*12#', '*384*12#', '*999#'),
+    phoneNumber: fc.constantFrom('+254790000001', '+254790000002', '0790000003', 'not-a-phone'),
+    networkCode: fc.constantFrom('63902', ''),
+    text: hopText,
+  },
+  { requiredKeys: ['sessionId', 'phoneNumber', 'serviceCode', 'text'] },
+);
 const formBody = fc.oneof(
   { weight: 5, arbitrary: hopForm.map((f) => new URLSearchParams(f as Record<string, string>).toString()) },
   // Repeated keys, bracket keys, prototype keys, stray percent signs, '+' spaces, too many fields.
-  { weight: 1, arbitrary: hopForm.map((f) => `${new URLSearchParams(f as Record<string, string>).toString()}&text=1&text=2`) },
-  { weight: 1, arbitrary: fc.constantFrom('sessionId[a]=1&phoneNumber=%2B254790000001&text=', '__proto__=x&sessionId=s9&phoneNumber=0790000009&serviceCode=*384*12%23&text=', 'sessionId=%ZZ&phoneNumber=%E0%A4%A&serviceCode=a+b&text=1', `${'a=1&'.repeat(200)}sessionId=s1`, 'sessionId=s1&phoneNumber=0790000004&serviceCode=*384*12%23&text=&text', '&&&=&', '') },
+  {
+    weight: 1,
+    arbitrary: hopForm.map((f) => `${new URLSearchParams(f as Record<string, string>).toString()}&text=1&text=2`),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'sessionId[a]=1&phoneNumber=%2B254790000001&text=',
+      '__proto__=x&sessionId=s9&phoneNumber=0790000009&serviceCode=*384*12%23&text=',
+      'sessionId=%ZZ&phoneNumber=%E0%A4%A&serviceCode=a+b&text=1',
+      `${'a=1&'.repeat(200)}sessionId=s1`,
+      'sessionId=s1&phoneNumber=0790000004&serviceCode=*384*12%23&text=&text',
+      '&&&=&',
+      '',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 120 }) },
 );
 const bodyBytes = fc.oneof(
   { weight: 6, arbitrary: formBody.map((s) => Buffer.from(s, 'utf8')) },
-  { weight: 1, arbitrary: formBody.map((s) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(s, 'utf8')])) }, // a BOM
+  {
+    weight: 1,
+    arbitrary: formBody.map((s) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(s, 'utf8')])),
+  }, // a BOM
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.from(b)) }, // not UTF-8 at all
 );
 const contentType = fc.constantFrom(
-  'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded',
-  'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8',
-  'application/x-www-form-urlencoded; charset="UTF-8"', 'Application/X-WWW-Form-Urlencoded', 'application/x-www-form-urlencoded; charset=latin1',
-  'application/x-www-form-urlencoded; charset=koi8-r', 'application/json', 'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded; charset=utf-8',
+  'application/x-www-form-urlencoded; charset="UTF-8"',
+  'Application/X-WWW-Form-Urlencoded',
+  'application/x-www-form-urlencoded; charset=latin1',
+  'application/x-www-form-urlencoded; charset=koi8-r',
+  'application/json',
+  'text/plain',
 );
-const keyQuery = fc.constantFrom('', `?key=${SECRET}`, `?key=${SECRET}`, `?key=${SECRET}`, `?key=${SECRET}`, `?key=${SECRET}`, '?key=wrong', `?key=${SECRET}&key=${SECRET}`, `?other=1&key=${SECRET}`);
-const requestArb = fc.record({ body: bodyBytes, type: contentType, query: keyQuery, gzip: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) })
+const keyQuery = fc.constantFrom(
+  '',
+  `?key=${SECRET}`,
+  `?key=${SECRET}`,
+  `?key=${SECRET}`,
+  `?key=${SECRET}`,
+  `?key=${SECRET}`,
+  '?key=wrong',
+  `?key=${SECRET}&key=${SECRET}`,
+  `?other=1&key=${SECRET}`,
+);
+const requestArb = fc
+  .record({
+    body: bodyBytes,
+    type: contentType,
+    query: keyQuery,
+    gzip: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  })
   .map(({ body, type, query, gzip }): Sent => {
     const payload = gzip ? gzipSync(body) : body;
     const headers: Record<string, string> = { 'content-type': type, 'content-length': String(payload.length) };
@@ -91,15 +153,17 @@ const requestArb = fc.record({ body: bodyBytes, type: contentType, query: keyQue
   });
 
 describe('the USSD fast path', () => {
-  it('gives the Express route\'s answer for 1 500 random hops, forms, encodings and keys, in sequence', async () => {
+  it("gives the Express route's answer for 1 500 random hops, forms, encodings and keys, in sequence", async () => {
     let screens = 0;
     let errors = 0;
     await fc.assert(
       fc.asyncProperty(requestArb, async (s) => {
         const a = await send(fast.url, s);
         const b = await send(expressOnlyUrl, s);
-        expect({ status: a.status, type: a.type, text: mask(a.text) }, `${s.headers['content-type']} ${s.body.toString('latin1').slice(0, 80)}`)
-          .toEqual({ status: b.status, type: b.type, text: mask(b.text) });
+        expect(
+          { status: a.status, type: a.type, text: mask(a.text) },
+          `${s.headers['content-type']} ${s.body.toString('latin1').slice(0, 80)}`,
+        ).toEqual({ status: b.status, type: b.type, text: mask(b.text) });
         if (a.status === 200) screens++;
         else errors++;
       }),
@@ -112,21 +176,38 @@ describe('the USSD fast path', () => {
 
   it('walks a dial to its end through the fast path and counts it in /metrics', async () => {
     const before = await metricCount(fast.url);
-    const hop = (text: string) => send(fast.url, {
-      path: `/ussd/africastalking?key=${SECRET}`,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: Buffer.from(new URLSearchParams({ sessionId: 'walk-1', serviceCode: '*384*12#', phoneNumber: '+254790000077', networkCode: '63902', text }).toString()),
-    }).then((r) => r.text);
+    const hop = (text: string) =>
+      send(fast.url, {
+        path: `/ussd/africastalking?key=${SECRET}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: Buffer.from(
+          new URLSearchParams({
+            sessionId: 'walk-1',
+            serviceCode: '*384*12#',
+            phoneNumber: '+254790000077',
+            networkCode: '63902',
+            text,
+          }).toString(),
+        ),
+      }).then((r) => r.text);
     expect(await hop('')).toMatch(/^CON /);
     expect(await hop('3')).toMatch(/^END /);
     expect(await metricCount(fast.url)).toBe(before + 2);
   });
 
   it('leaves every request it is not sure about to Express', () => {
-    const msg = (method: string, url: string, headers: Record<string, string>) => Object.assign(new Readable({ read() {} }), { method, url, headers }) as unknown as IncomingMessage;
+    const msg = (method: string, url: string, headers: Record<string, string>) =>
+      Object.assign(new Readable({ read() {} }), { method, url, headers }) as unknown as IncomingMessage;
     const form = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '10' };
     expect(takesFastPath(msg('POST', '/ussd/africastalking', form))).toBe(true);
-    expect(takesFastPath(msg('POST', '/ussd/africastalking?key=k', { ...form, 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' }))).toBe(true);
+    expect(
+      takesFastPath(
+        msg('POST', '/ussd/africastalking?key=k', {
+          ...form,
+          'content-type': 'application/x-www-form-urlencoded; charset=UTF-8',
+        }),
+      ),
+    ).toBe(true);
     expect(takesFastPath(msg('GET', '/ussd/africastalking', form))).toBe(false);
     expect(takesFastPath(msg('POST', '/ussd/africastalking/', form))).toBe(false);
     expect(takesFastPath(msg('POST', '/USSD/africastalking', form))).toBe(false);
@@ -134,9 +215,20 @@ describe('the USSD fast path', () => {
     expect(takesFastPath(msg('POST', '/ussd/africastalking', { ...form, 'content-encoding': 'gzip' }))).toBe(false);
     expect(takesFastPath(msg('POST', '/ussd/africastalking', { ...form, 'transfer-encoding': 'chunked' }))).toBe(false);
     expect(takesFastPath(msg('POST', '/ussd/africastalking', { 'content-type': form['content-type'] }))).toBe(false);
-    expect(takesFastPath(msg('POST', '/ussd/africastalking', { ...form, 'content-length': String(64 * 1024 + 1) }))).toBe(false);
-    expect(takesFastPath(msg('POST', '/ussd/africastalking', { ...form, 'content-type': 'application/x-www-form-urlencoded; charset=iso-8859-1' }))).toBe(false);
-    expect(takesFastPath(msg('POST', '/ussd/africastalking', { ...form, 'content-type': 'application/json' }))).toBe(false);
+    expect(
+      takesFastPath(msg('POST', '/ussd/africastalking', { ...form, 'content-length': String(64 * 1024 + 1) })),
+    ).toBe(false);
+    expect(
+      takesFastPath(
+        msg('POST', '/ussd/africastalking', {
+          ...form,
+          'content-type': 'application/x-www-form-urlencoded; charset=iso-8859-1',
+        }),
+      ),
+    ).toBe(false);
+    expect(takesFastPath(msg('POST', '/ussd/africastalking', { ...form, 'content-type': 'application/json' }))).toBe(
+      false,
+    );
   });
 });
 
@@ -147,8 +239,12 @@ describe('parseForm', () => {
   beforeAll(async () => {
     const app = express();
     app.use(express.urlencoded({ extended: false, parameterLimit: 200 }));
-    app.post('/', (req, res) => { res.json({ ok: true, body: req.body as unknown }); });
-    app.use((err: { type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => { res.json({ ok: false, type: err.type }); });
+    app.post('/', (req, res) => {
+      res.json({ ok: true, body: req.body as unknown });
+    });
+    app.use((err: { type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.json({ ok: false, type: err.type });
+    });
     ref = app.listen(0, '127.0.0.1');
     await once(ref, 'listening');
     const a = ref.address();
@@ -157,10 +253,25 @@ describe('parseForm', () => {
   afterAll(() => new Promise((r) => ref.close(r)));
 
   it('parses 1 000 random bodies as body-parser does', async () => {
-    const text = fc.oneof(fc.string({ maxLength: 80 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'a[]', 'a[b]', '__proto__', 'toString', '%61', 'a.b', ''), fc.string({ maxLength: 8 })), { maxLength: 6 }).map((kv) => kv.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')));
+    const text = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc
+        .array(
+          fc.tuple(
+            fc.constantFrom('a', 'b', 'a[]', 'a[b]', '__proto__', 'toString', '%61', 'a.b', ''),
+            fc.string({ maxLength: 8 }),
+          ),
+          { maxLength: 6 },
+        )
+        .map((kv) => kv.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')),
+    );
     await fc.assert(
       fc.asyncProperty(text, async (s) => {
-        const r = await fetch(refUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: s });
+        const r = await fetch(refUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: s,
+        });
         const want = (await r.json()) as { ok: boolean; body?: unknown };
         const got = parseForm(s);
         if (!want.ok) expect(got).toBeNull();
@@ -175,6 +286,13 @@ describe('parseForm', () => {
 
 async function metricCount(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('jibu_http_requests_total{') && l.includes('route="/ussd/africastalking"') && l.includes('status="200"'));
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('jibu_http_requests_total{') &&
+        l.includes('route="/ussd/africastalking"') &&
+        l.includes('status="200"'),
+    );
   return line ? Number(line.split(' ').pop()) : 0;
 }

@@ -13,9 +13,17 @@ export interface TestGateway {
 }
 
 /** A real gateway on an ephemeral port with captured SMS and logs. */
-export async function startTestGateway(env: Record<string, string> = {}, opts: GatewayOptions & { senderProvider?: 'console' | 'africastalking' | 'twilio' | 'http' } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  opts: GatewayOptions & { senderProvider?: 'console' | 'africastalking' | 'twilio' | 'http' } = {},
+): Promise<TestGateway> {
   const logs: string[] = [];
-  const destination = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
+  const destination = new Writable({
+    write(chunk, _e, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env });
   const sender = capturingSender(undefined, opts.senderProvider);
   const gw = await startGateway(config, createLogger({ level: 'debug', destination }), { sender, ...opts });
@@ -23,14 +31,22 @@ export async function startTestGateway(env: Record<string, string> = {}, opts: G
 }
 
 /** POST an Africa's Talking-shaped USSD hop. */
-export async function atUssd(url: string, f: { sessionId: string; phoneNumber: string; text: string; serviceCode?: string }, key?: string) {
+export async function atUssd(
+  url: string,
+  f: { sessionId: string; phoneNumber: string; text: string; serviceCode?: string },
+  key?: string,
+) {
   const body = new URLSearchParams({ serviceCode: '*384*12#', networkCode: '63902', ...f });
   const res = await fetch(`${url}/ussd/africastalking${key ? `?key=${key}` : ''}`, { method: 'POST', body });
   return { status: res.status, body: await res.text(), type: res.headers.get('content-type') ?? '' };
 }
 
 /** Wait until `cond` holds (jobs are relayed asynchronously), or fail with `what`. */
-export async function eventually<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<Exclude<T, false | '' | 0>>> {
+export async function eventually<T>(
+  cond: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<NonNullable<Exclude<T, false | '' | 0>>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();

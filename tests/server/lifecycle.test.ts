@@ -13,10 +13,17 @@ async function freePort(): Promise<number> {
 }
 
 function startMain(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited, output: () => out };
 }
@@ -63,9 +70,17 @@ describe('logs', () => {
     const phone = '+254799887766';
     const secret = 'SENTINEL-TEXT-7f3e';
     try {
-      await fetch(`${t.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'log-1', from: phone, to: '21512', text: secret }) });
+      await fetch(`${t.url}/sms/http`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'log-1', from: phone, to: '21512', text: secret }),
+      });
       await eventually(() => t.sent.some((m) => m.to === phone), 'reply');
-      await fetch(`${t.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"broken":' });
+      await fetch(`${t.url}/sms/http`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"broken":',
+      });
     } finally {
       await t.stop();
     }

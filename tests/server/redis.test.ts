@@ -15,15 +15,23 @@ afterAll(async () => {
 });
 
 async function sms(t: TestGateway, id: string, from: string, text: string) {
-  return fetch(`${t.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, from, to: '21512', text }) });
+  return fetch(`${t.url}/sms/http`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id, from, to: '21512', text }),
+  });
 }
 
 describe('the gateway on Redis', () => {
   it('walks a USSD conversation with sessions in Redis', async () => {
     const t = await startTestGateway(env, { redisPrefix: prefix });
     try {
-      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '' })).body).toMatch(/^CON Jibu demo/);
-      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '2' })).body).toMatch(/^CON How old/);
+      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '' })).body).toMatch(
+        /^CON Jibu demo/,
+      );
+      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '2' })).body).toMatch(
+        /^CON How old/,
+      );
       expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
     } finally {
       await t.stop();
@@ -41,12 +49,21 @@ describe('the gateway on Redis', () => {
 
     const b = await startTestGateway(env, { redisPrefix: prefix });
     try {
-      const replies = await eventually(() => b.sent.filter((m) => m.to === phone).length >= 2 && b.sent.filter((m) => m.to === phone), 'both queued replies');
-      expect(replies.map((m) => m.text.split('\n')[0])).toEqual([expect.stringMatching(/Jibu demo/), expect.stringMatching(/How old/)]);
+      const replies = await eventually(
+        () => b.sent.filter((m) => m.to === phone).length >= 2 && b.sent.filter((m) => m.to === phone),
+        'both queued replies',
+      );
+      expect(replies.map((m) => m.text.split('\n')[0])).toEqual([
+        expect.stringMatching(/Jibu demo/),
+        expect.stringMatching(/How old/),
+      ]);
       // A provider retry of a message the first process took is still recognised.
       expect((await sms(b, 'restart-2', phone, '2')).status).toBe(200);
       expect((await sms(b, 'restart-3', phone, '9')).status).toBe(200);
-      const next = await eventually(() => b.sent.filter((m) => m.to === phone)[2], 'the answer to the resumed conversation');
+      const next = await eventually(
+        () => b.sent.filter((m) => m.to === phone)[2],
+        'the answer to the resumed conversation',
+      );
       expect(next.text).toMatch(/When is the next clinic visit/);
       await new Promise((r) => setTimeout(r, 200));
       expect(b.sent.filter((m) => m.to === phone)).toHaveLength(3);
@@ -56,6 +73,8 @@ describe('the gateway on Redis', () => {
   });
 
   it('refuses to start when Redis is configured but unreachable', async () => {
-    await expect(startTestGateway({ REDIS_URL: 'redis://127.0.0.1:1' }, { redisPrefix: prefix })).rejects.toMatchObject({ code: 'JIBU_STORE_UNAVAILABLE' });
+    await expect(startTestGateway({ REDIS_URL: 'redis://127.0.0.1:1' }, { redisPrefix: prefix })).rejects.toMatchObject(
+      { code: 'JIBU_STORE_UNAVAILABLE' },
+    );
   });
 });

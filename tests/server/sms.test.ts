@@ -7,12 +7,20 @@ const PUBLIC = 'https://gw.example.org';
 let t: TestGateway;
 beforeAll(async () => {
   // The captured sender stands in for Africa's Talking, so AT delivery reports find its messages.
-  t = await startTestGateway({ TWILIO_AUTH_TOKEN: TOKEN, TWILIO_ACCOUNT_SID: 'AC' + '0'.repeat(32), PUBLIC_URL: PUBLIC }, { senderProvider: 'africastalking' });
+  t = await startTestGateway(
+    { TWILIO_AUTH_TOKEN: TOKEN, TWILIO_ACCOUNT_SID: 'AC' + '0'.repeat(32), PUBLIC_URL: PUBLIC },
+    { senderProvider: 'africastalking' },
+  );
 });
-afterAll(async () => { await t.stop(); });
+afterAll(async () => {
+  await t.stop();
+});
 
 function atSms(fields: Record<string, string>) {
-  return fetch(`${t.url}/sms/africastalking`, { method: 'POST', body: new URLSearchParams({ linkId: '', to: '21512', date: '2026-11-25 09:00:00', ...fields }) });
+  return fetch(`${t.url}/sms/africastalking`, {
+    method: 'POST',
+    body: new URLSearchParams({ linkId: '', to: '21512', date: '2026-11-25 09:00:00', ...fields }),
+  });
 }
 const sentTo = (phone: string) => t.sent.filter((m) => m.to === phone);
 
@@ -20,7 +28,10 @@ describe("Africa's Talking SMS", () => {
   it('answers an inbound SMS with a reply sent through the provider queue', async () => {
     const res = await atSms({ id: 'ec9adc86-0001', from: '+254700000201', text: 'Habari' });
     expect(res.status).toBe(200);
-    const [reply] = await eventually(() => sentTo('+254700000201').length > 0 && sentTo('+254700000201'), 'the reply SMS');
+    const [reply] = await eventually(
+      () => sentTo('+254700000201').length > 0 && sentTo('+254700000201'),
+      'the reply SMS',
+    );
     expect(reply?.text).toMatch(/Jibu demo/);
   });
 
@@ -45,8 +56,19 @@ describe("Africa's Talking SMS", () => {
     const [confirm] = await eventually(() => sentTo(phone).length > 0 && sentTo(phone), 'the STOP confirmation');
     expect(confirm?.text).toBeTruthy();
     expect((await t.gw.store.getContact(phone)).optedOut).toBe(true);
-    await t.gw.store.enqueue([{ id: 'sms:unsolicited-1', queue: 'outbox-sms', name: 'sendSms', data: { to: phone, text: 'Reminder', locale: 'en', reply: false } }]);
-    await eventually(async () => (await t.gw.store.getJson<{ status: string }>('msg:sms:unsolicited-1'))?.status === 'skipped_opted_out', 'the skipped record');
+    await t.gw.store.enqueue([
+      {
+        id: 'sms:unsolicited-1',
+        queue: 'outbox-sms',
+        name: 'sendSms',
+        data: { to: phone, text: 'Reminder', locale: 'en', reply: false },
+      },
+    ]);
+    await eventually(
+      async () =>
+        (await t.gw.store.getJson<{ status: string }>('msg:sms:unsolicited-1'))?.status === 'skipped_opted_out',
+      'the skipped record',
+    );
     expect(sentTo(phone)).toHaveLength(1);
     await atSms({ id: 'start-1', from: phone, text: 'START' });
     await eventually(async () => (await t.gw.store.getContact(phone)).optedOut === false, 'opt-in');
@@ -57,8 +79,21 @@ describe("Africa's Talking SMS", () => {
     await atSms({ id: 'dlr-src', from: phone, text: 'hi' });
     await eventually(() => sentTo(phone).length > 0, 'reply');
     const jobId = sentTo(phone)[0]?.id ?? '';
-    const rec = await eventually(() => t.gw.store.getJson<{ providerMessageId: string }>(`msg:${jobId}`), 'message record');
-    const dlr = (status: string) => fetch(`${t.url}/sms/africastalking/delivery`, { method: 'POST', body: new URLSearchParams({ id: rec.providerMessageId, status, phoneNumber: phone, networkCode: '63902', retryCount: '0' }) });
+    const rec = await eventually(
+      () => t.gw.store.getJson<{ providerMessageId: string }>(`msg:${jobId}`),
+      'message record',
+    );
+    const dlr = (status: string) =>
+      fetch(`${t.url}/sms/africastalking/delivery`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          id: rec.providerMessageId,
+          status,
+          phoneNumber: phone,
+          networkCode: '63902',
+          retryCount: '0',
+        }),
+      });
     expect((await dlr('Success')).status).toBe(200);
     expect((await dlr('Buffered')).status).toBe(200);
     expect((await dlr('SomethingNew')).status).toBe(200);
@@ -68,11 +103,25 @@ describe("Africa's Talking SMS", () => {
 
 describe('Twilio SMS', () => {
   const params = (sid: string, from: string, body: string) => ({
-    ToCountry: 'KE', SmsMessageSid: sid, NumMedia: '0', SmsSid: sid, SmsStatus: 'received', Body: body, To: '+15005550006',
-    NumSegments: '1', MessageSid: sid, AccountSid: 'AC' + '0'.repeat(32), From: from, ApiVersion: '2010-04-01',
+    ToCountry: 'KE',
+    SmsMessageSid: sid,
+    NumMedia: '0',
+    SmsSid: sid,
+    SmsStatus: 'received',
+    Body: body,
+    To: '+15005550006',
+    NumSegments: '1',
+    MessageSid: sid,
+    AccountSid: 'AC' + '0'.repeat(32),
+    From: from,
+    ApiVersion: '2010-04-01',
   });
   const post = (p: Record<string, string>, signature?: string) =>
-    fetch(`${t.url}/sms/twilio`, { method: 'POST', headers: signature === undefined ? {} : { 'x-twilio-signature': signature }, body: new URLSearchParams(p) });
+    fetch(`${t.url}/sms/twilio`, {
+      method: 'POST',
+      headers: signature === undefined ? {} : { 'x-twilio-signature': signature },
+      body: new URLSearchParams(p),
+    });
 
   it('refuses a forged or missing signature with 403 and processes nothing', async () => {
     const p = params('SM' + 'f'.repeat(32), '+254700000301', 'hi');
@@ -97,13 +146,28 @@ describe('Twilio SMS', () => {
 
 describe('generic HTTP SMS', () => {
   it('accepts JSON and form bodies and rejects a body without a sender with 400', async () => {
-    const json = await fetch(`${t.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'h1', from: '+254700000401', to: '21512', text: 'hi' }) });
+    const json = await fetch(`${t.url}/sms/http`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'h1', from: '+254700000401', to: '21512', text: 'hi' }),
+    });
     expect(json.status).toBe(200);
-    const form = await fetch(`${t.url}/sms/http`, { method: 'POST', body: new URLSearchParams({ id: 'h2', from: '+254700000402', to: '21512', text: 'hi' }) });
+    const form = await fetch(`${t.url}/sms/http`, {
+      method: 'POST',
+      body: new URLSearchParams({ id: 'h2', from: '+254700000402', to: '21512', text: 'hi' }),
+    });
     expect(form.status).toBe(200);
-    const bad = await fetch(`${t.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"h3","text":"hi"}' });
+    const bad = await fetch(`${t.url}/sms/http`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"id":"h3","text":"hi"}',
+    });
     expect(bad.status).toBe(400);
-    const broken = await fetch(`${t.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":' });
+    const broken = await fetch(`${t.url}/sms/http`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"id":',
+    });
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as { error: { code: string } }).error.code).toBe('JIBU_BAD_REQUEST');
   });

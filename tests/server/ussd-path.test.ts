@@ -18,7 +18,7 @@ describe('the USSD path a session keeps', () => {
     expect(latestInput('3*5', pathMark('2'))).toBe('3*5');
   });
 
-  it('replays a whole Africa\'s Talking dial hop by hop', () => {
+  it("replays a whole Africa's Talking dial hop by hop", () => {
     fc.assert(
       fc.property(fc.array(fc.stringMatching(/^[0-9#]{1,6}$/), { minLength: 1, maxLength: 10 }), (inputs) => {
         let consumed = pathMark('');

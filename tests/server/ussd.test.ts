@@ -2,8 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atUssd, startTestGateway, type TestGateway } from './harness.ts';
 
 let t: TestGateway;
-beforeAll(async () => { t = await startTestGateway(); });
-afterAll(async () => { await t.stop(); });
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+afterAll(async () => {
+  await t.stop();
+});
 
 const phone = '+254700000101';
 
@@ -79,7 +83,10 @@ describe("Africa's Talking USSD end to end", () => {
   });
 
   it('answers a malformed hop with 400 and a stable error code, never a screen', async () => {
-    const res = await fetch(`${t.url}/ussd/africastalking`, { method: 'POST', body: new URLSearchParams({ sessionId: 'x', text: '' }) });
+    const res = await fetch(`${t.url}/ussd/africastalking`, {
+      method: 'POST',
+      body: new URLSearchParams({ sessionId: 'x', text: '' }),
+    });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { code: string; detail: string } };
     expect(body.error.code).toBe('JIBU_BAD_REQUEST');
@@ -89,7 +96,20 @@ describe("Africa's Talking USSD end to end", () => {
   it('records the end-of-session notification', async () => {
     const res = await fetch(`${t.url}/ussd/africastalking/events`, {
       method: 'POST',
-      body: new URLSearchParams({ date: '2026-11-25 10:00:00', sessionId: 'ATUid_a', serviceCode: '*384*12#', networkCode: '63902', phoneNumber: '+254700000105', status: 'Incomplete', cost: 'KES 0.10', durationInMillis: '5400', hopsCount: '2', input: '2', lastAppResponse: 'CON How old', errorMessage: '' }),
+      body: new URLSearchParams({
+        date: '2026-11-25 10:00:00',
+        sessionId: 'ATUid_a',
+        serviceCode: '*384*12#',
+        networkCode: '63902',
+        phoneNumber: '+254700000105',
+        status: 'Incomplete',
+        cost: 'KES 0.10',
+        durationInMillis: '5400',
+        hopsCount: '2',
+        input: '2',
+        lastAppResponse: 'CON How old',
+        errorMessage: '',
+      }),
     });
     expect(res.status).toBe(200);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
@@ -99,15 +119,23 @@ describe("Africa's Talking USSD end to end", () => {
 
 describe('webhook key', () => {
   let k: TestGateway;
-  beforeAll(async () => { k = await startTestGateway({ WEBHOOK_SECRET: 's3cret-key' }); });
-  afterAll(async () => { await k.stop(); });
+  beforeAll(async () => {
+    k = await startTestGateway({ WEBHOOK_SECRET: 's3cret-key' });
+  });
+  afterAll(async () => {
+    await k.stop();
+  });
 
   it("refuses Africa's Talking and generic callbacks without the key, and accepts them with it", async () => {
     const hop = { sessionId: 'k1', phoneNumber: '+254700000106', text: '' };
     expect((await atUssd(k.url, hop)).status).toBe(403);
     expect((await atUssd(k.url, hop, 'wrong')).status).toBe(403);
     expect((await atUssd(k.url, hop, 's3cret-key')).body).toMatch(/^CON /);
-    const sms = await fetch(`${k.url}/sms/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'g1', from: '+254700000106', to: '21512', text: 'hi' }) });
+    const sms = await fetch(`${k.url}/sms/http`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'g1', from: '+254700000106', to: '21512', text: 'hi' }),
+    });
     expect(sms.status).toBe(403);
     expect(((await sms.json()) as { error: { code: string } }).error.code).toBe('JIBU_BAD_WEBHOOK_KEY');
   });

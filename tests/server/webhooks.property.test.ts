@@ -6,8 +6,14 @@ import { startTestGateway, type TestGateway } from './harness.ts';
 // 10 000 random or malformed webhook bodies across every route: never a 5xx, never a crash, and every
 // USSD answer is a CON/END screen that fits 160 characters.
 const ROUTES = [
-  '/ussd/africastalking', '/ussd/africastalking/events', '/sms/africastalking', '/sms/africastalking/delivery',
-  '/sms/twilio', '/sms/twilio/status', '/sms/http', '/sms/http/status',
+  '/ussd/africastalking',
+  '/ussd/africastalking/events',
+  '/sms/africastalking',
+  '/sms/africastalking/delivery',
+  '/sms/twilio',
+  '/sms/twilio/status',
+  '/sms/http',
+  '/sms/http/status',
 ] as const;
 const RUNS = 10_000;
 
@@ -24,31 +30,75 @@ afterAll(async () => {
 
 function post(path: string, body: string | Buffer, contentType: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${t.url}${path}`, { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      `${t.url}${path}`,
+      { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
-const phoneish = fc.oneof(fc.constant('+254700000001'), fc.constant('0712345678'), fc.string({ maxLength: 20 }), fc.stringMatching(/^\+[0-9]{6,15}$/));
-const field = fc.oneof(fc.string({ maxLength: 40 }), fc.stringMatching(/^[0-9*#]{0,30}$/), fc.constant(''), fc.string({ unit: 'binary', maxLength: 30 }));
+const phoneish = fc.oneof(
+  fc.constant('+254700000001'),
+  fc.constant('0712345678'),
+  fc.string({ maxLength: 20 }),
+  fc.stringMatching(/^\+[0-9]{6,15}$/),
+);
+const field = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.stringMatching(/^[0-9*#]{0,30}$/),
+  fc.constant(''),
+  fc.string({ unit: 'binary', maxLength: 30 }),
+);
 const atUssdForm = fc.record(
-  { sessionId: field, serviceCode: fc.oneof(fc.constant('*384*12#'), field), phoneNumber: phoneish, networkCode: field, text: fc.oneof(fc.stringMatching(/^[0-9*]{0,40}$/), field) },
+  {
+    sessionId: field,
+    serviceCode: fc.oneof(fc.constant('*384*12#'), field),
+    phoneNumber: phoneish,
+    networkCode: field,
+    text: fc.oneof(fc.stringMatching(/^[0-9*]{0,40}$/), field),
+  },
   { requiredKeys: [] },
 );
-const anyForm = fc.dictionary(fc.oneof(fc.constantFrom('id', 'from', 'to', 'text', 'status', 'MessageSid', 'Body', 'From', 'date', 'phoneNumber', 'sessionId'), fc.string({ maxLength: 12 })), field, { maxKeys: 8 });
+const anyForm = fc.dictionary(
+  fc.oneof(
+    fc.constantFrom(
+      'id',
+      'from',
+      'to',
+      'text',
+      'status',
+      'MessageSid',
+      'Body',
+      'From',
+      'date',
+      'phoneNumber',
+      'sessionId',
+    ),
+    fc.string({ maxLength: 12 }),
+  ),
+  field,
+  { maxKeys: 8 },
+);
 
 const body = fc.oneof(
-  atUssdForm.map((f) => ({ ct: 'application/x-www-form-urlencoded', raw: new URLSearchParams(f as Record<string, string>).toString() })),
+  atUssdForm.map((f) => ({
+    ct: 'application/x-www-form-urlencoded',
+    raw: new URLSearchParams(f as Record<string, string>).toString(),
+  })),
   anyForm.map((f) => ({ ct: 'application/x-www-form-urlencoded', raw: new URLSearchParams(f).toString() })),
   fc.jsonValue().map((j) => ({ ct: 'application/json', raw: JSON.stringify(j) ?? 'null' })),
   fc.string({ maxLength: 200 }).map((s) => ({ ct: 'application/json', raw: s })),
   fc.string({ maxLength: 200 }).map((s) => ({ ct: 'text/plain', raw: s })),
-  fc.uint8Array({ maxLength: 200 }).map((b) => ({ ct: 'application/x-www-form-urlencoded', raw: Buffer.from(b).toString('latin1') })),
+  fc
+    .uint8Array({ maxLength: 200 })
+    .map((b) => ({ ct: 'application/x-www-form-urlencoded', raw: Buffer.from(b).toString('latin1') })),
 );
 
 // Plausible USSD hops (known sessions, real phones, digit paths with junk mixed in) reach the conversation
@@ -57,9 +107,16 @@ const plausibleHop = fc
   .record({
     sessionId: fc.constantFrom('p1', 'p2', 'p3', 'p4'),
     phoneNumber: fc.constantFrom('+254700000901', '+254700000902', '0700000903'),
-    text: fc.array(fc.oneof(fc.stringMatching(/^[0-9]{1,3}$/), fc.constantFrom('98', '0', '00', 'tomorrow', '', '#', '**')), { maxLength: 8 }).map((a) => a.join('*')),
+    text: fc
+      .array(fc.oneof(fc.stringMatching(/^[0-9]{1,3}$/), fc.constantFrom('98', '0', '00', 'tomorrow', '', '#', '**')), {
+        maxLength: 8,
+      })
+      .map((a) => a.join('*')),
   })
-  .map((f) => ({ ct: 'application/x-www-form-urlencoded', raw: new URLSearchParams({ serviceCode: '*384*12#', networkCode: '63902', ...f }).toString() }));
+  .map((f) => ({
+    ct: 'application/x-www-form-urlencoded',
+    raw: new URLSearchParams({ serviceCode: '*384*12#', networkCode: '63902', ...f }).toString(),
+  }));
 const request_ = fc.oneof(
   { weight: 1, arbitrary: plausibleHop.map((b) => ['/ussd/africastalking', b] as const) },
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...ROUTES), body) },

@@ -53,11 +53,16 @@ export async function deletePrefix(r: Redis, prefix: string): Promise<void> {
 }
 
 /** Poll until `accept` holds and return that value; fail the test if it never does within `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, timeoutMs = 5_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T> | T,
+  accept: (v: T) => boolean,
+  timeoutMs = 5_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let v = await probe();
   while (!accept(v)) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(v)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(v)}`);
     await sleep(20);
     v = await probe();
   }

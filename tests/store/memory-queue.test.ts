@@ -22,7 +22,13 @@ function subject(start = '2025-03-03T07:00:00Z') {
   return { clock, queue };
 }
 
-const timer = (id: string, runAt?: number): QueuedJob => ({ id, queue: 'timers', name: 'timer', data: { phone: '+254700000001' }, ...(runAt === undefined ? {} : { runAt }) });
+const timer = (id: string, runAt?: number): QueuedJob => ({
+  id,
+  queue: 'timers',
+  name: 'timer',
+  data: { phone: '+254700000001' },
+  ...(runAt === undefined ? {} : { runAt }),
+});
 
 describe('memory queue on a test clock', () => {
   it('a delayed job waits for the clock, not for the wall', async () => {
@@ -33,7 +39,10 @@ describe('memory queue on a test clock', () => {
     await sleep(80);
     expect(seen).toEqual([]);
     clock.advance(3 * 60_000);
-    await eventually(() => seen.length, (n) => n === 1);
+    await eventually(
+      () => seen.length,
+      (n) => n === 1,
+    );
     expect(seen).toEqual(['reply-timeout']);
   });
 
@@ -49,14 +58,20 @@ describe('memory queue on a test clock', () => {
       { backoffMs: 60_000 },
     );
     await queue.add([{ id: 'w1', queue: 'outbox-dhis2', name: 'dhis2Write', data: {} }]);
-    await eventually(() => attempts.length, (n) => n === 1);
+    await eventually(
+      () => attempts.length,
+      (n) => n === 1,
+    );
     clock.advance(60_000);
     await sleep(60);
     // The server asked for 90 s, more than our 60 s backoff: it wins.
     expect(attempts).toEqual([1]);
     expect(await queue.counts('outbox-dhis2')).toMatchObject({ delayed: 1 });
     clock.advance(30_000);
-    await eventually(() => attempts.length, (n) => n === 2);
+    await eventually(
+      () => attempts.length,
+      (n) => n === 2,
+    );
     expect(await queue.counts('outbox-dhis2')).toEqual({ waiting: 0, delayed: 0, active: 0, failed: 0 });
   });
 
@@ -66,25 +81,36 @@ describe('memory queue on a test clock', () => {
     queue.process('outbox-sms', async (j) => (seen.push(j.id), ok));
     const job: QueuedJob = { id: 'sms-1', queue: 'outbox-sms', name: 'sendSms', data: {} };
     await queue.add([job]);
-    await eventually(() => seen.length, (n) => n === 1);
+    await eventually(
+      () => seen.length,
+      (n) => n === 1,
+    );
     clock.advance(47 * 3_600_000);
     await queue.add([job]);
     await sleep(60);
     expect(seen).toHaveLength(1);
     clock.advance(3_600_000);
     await queue.add([job]);
-    await eventually(() => seen.length, (n) => n === 2);
+    await eventually(
+      () => seen.length,
+      (n) => n === 2,
+    );
   });
 
   it('the token bucket refills with the clock', async () => {
     const { clock, queue } = subject();
     let handled = 0;
-    queue.process('outbox-sms', async () => (handled += 1, ok), { concurrency: 5, ratePerSecond: 2 });
-    await queue.add(Array.from({ length: 10 }, (_, i) => ({ id: `s${i}`, queue: 'outbox-sms' as const, name: 'sendSms', data: {} })));
+    queue.process('outbox-sms', async () => ((handled += 1), ok), { concurrency: 5, ratePerSecond: 2 });
+    await queue.add(
+      Array.from({ length: 10 }, (_, i) => ({ id: `s${i}`, queue: 'outbox-sms' as const, name: 'sendSms', data: {} })),
+    );
     await sleep(80);
     expect(handled).toBe(2);
     clock.advance(1_000);
-    await eventually(() => handled, (n) => n === 4);
+    await eventually(
+      () => handled,
+      (n) => n === 4,
+    );
     await sleep(60);
     expect(handled).toBe(4);
   });
@@ -92,9 +118,23 @@ describe('memory queue on a test clock', () => {
   it('a batch takes no more jobs than the rate allows', async () => {
     const { clock, queue } = subject();
     const sizes: number[] = [];
-    queue.processBatch('outbox-dhis2', async (jobs) => (sizes.push(jobs.length), jobs.map(() => ok)), { maxBatch: 50, intervalMs: 10, ratePerSecond: 5 });
-    await queue.add(Array.from({ length: 12 }, (_, i) => ({ id: `d${i}`, queue: 'outbox-dhis2' as const, name: 'dhis2Write', data: {} })));
-    await eventually(() => sizes.length, (n) => n === 1);
+    queue.processBatch('outbox-dhis2', async (jobs) => (sizes.push(jobs.length), jobs.map(() => ok)), {
+      maxBatch: 50,
+      intervalMs: 10,
+      ratePerSecond: 5,
+    });
+    await queue.add(
+      Array.from({ length: 12 }, (_, i) => ({
+        id: `d${i}`,
+        queue: 'outbox-dhis2' as const,
+        name: 'dhis2Write',
+        data: {},
+      })),
+    );
+    await eventually(
+      () => sizes.length,
+      (n) => n === 1,
+    );
     await sleep(60);
     expect(sizes).toEqual([5]);
     const total = () => sizes.reduce((a, b) => a + b, 0);
@@ -110,19 +150,33 @@ describe('memory queue on a test clock', () => {
     const { clock, queue } = subject('2025-03-03T02:00:00Z');
     const seen: string[] = [];
     queue.process('jobs', async (j) => (seen.push(j.id), ok));
-    await queue.schedule('jobs', 'missed-appointments', { pattern: '0 6 * * *', tz: 'Africa/Nairobi' }, { name: 'missed-appointments', data: {} });
+    await queue.schedule(
+      'jobs',
+      'missed-appointments',
+      { pattern: '0 6 * * *', tz: 'Africa/Nairobi' },
+      { name: 'missed-appointments', data: {} },
+    );
     await sleep(60);
     expect(seen).toEqual([]);
     clock.set('2025-03-03T03:00:00Z');
-    await eventually(() => seen.length, (n) => n === 1);
+    await eventually(
+      () => seen.length,
+      (n) => n === 1,
+    );
     expect(seen[0]).toBe(`repeat:missed-appointments:${Date.parse('2025-03-03T03:00:00Z')}`);
     // The process slept three days: one catch-up run, then the regular schedule.
     clock.set('2025-03-06T12:00:00Z');
-    await eventually(() => seen.length, (n) => n === 2);
+    await eventually(
+      () => seen.length,
+      (n) => n === 2,
+    );
     await sleep(60);
     expect(seen).toHaveLength(2);
     clock.set('2025-03-07T03:00:00Z');
-    await eventually(() => seen.length, (n) => n === 3);
+    await eventually(
+      () => seen.length,
+      (n) => n === 3,
+    );
     expect(seen[2]).toBe(`repeat:missed-appointments:${Date.parse('2025-03-07T03:00:00Z')}`);
   });
 
@@ -131,12 +185,18 @@ describe('memory queue on a test clock', () => {
     const seen: string[] = [];
     queue.process('jobs', async (j) => (seen.push(j.id), ok));
     await queue.schedule('jobs', 'sync', { every: 15 * 60_000 }, { name: 'sync' });
-    await eventually(() => seen.length, (n) => n === 1);
+    await eventually(
+      () => seen.length,
+      (n) => n === 1,
+    );
     await queue.schedule('jobs', 'sync', { every: 15 * 60_000 }, { name: 'sync', data: { full: false } });
     await sleep(60);
     expect(seen).toHaveLength(1);
     clock.advance(15 * 60_000);
-    await eventually(() => seen.length, (n) => n === 2);
+    await eventually(
+      () => seen.length,
+      (n) => n === 2,
+    );
     expect(await queue.unschedule('jobs', 'sync')).toBe(true);
     clock.advance(15 * 60_000);
     await sleep(60);
@@ -154,11 +214,17 @@ describe('memory queue on a test clock', () => {
       return ok;
     });
     await queue.add([timer('t1')]);
-    await eventually(() => runs, (n) => n === 1);
+    await eventually(
+      () => runs,
+      (n) => n === 1,
+    );
     queue.removeNow('timers', 't1');
     expect(await queue.counts('timers')).toMatchObject({ active: 1 });
     release();
-    await eventually(() => queue.counts('timers'), (c) => c.active === 0);
+    await eventually(
+      () => queue.counts('timers'),
+      (c) => c.active === 0,
+    );
     expect(runs).toBe(1);
   });
 
@@ -179,11 +245,19 @@ describe('memory queue on a test clock', () => {
       },
       { maxBatch: 10, intervalMs: 10, backoffMs: 1_000 },
     );
-    await queue.add([1, 2, 3].map((i) => ({ id: `n${i}`, queue: 'outbox-dhis2' as const, name: 'dhis2Write', data: {} })));
-    await eventually(() => calls.length, (n) => n === 1);
+    await queue.add(
+      [1, 2, 3].map((i) => ({ id: `n${i}`, queue: 'outbox-dhis2' as const, name: 'dhis2Write', data: {} })),
+    );
+    await eventually(
+      () => calls.length,
+      (n) => n === 1,
+    );
     expect(await queue.counts('outbox-dhis2')).toMatchObject({ delayed: 3 });
     clock.advance(1_000);
-    await eventually(() => calls.length, (n) => n === 2);
+    await eventually(
+      () => calls.length,
+      (n) => n === 2,
+    );
     expect(calls).toEqual([3, 3]);
   });
 });

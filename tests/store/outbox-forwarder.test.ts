@@ -63,9 +63,19 @@ async function rig(): Promise<Rig> {
   };
 }
 
-const sms = (id: string): QueuedJob => ({ id, queue: 'outbox-sms', name: 'sendSms', data: { to: '+254700000001', text: 'Asante, tumepokea jibu lako.' } });
+const sms = (id: string): QueuedJob => ({
+  id,
+  queue: 'outbox-sms',
+  name: 'sendSms',
+  data: { to: '+254700000001', text: 'Asante, tumepokea jibu lako.' },
+});
 
-async function commitStep(store: Store, n: number, jobs: QueuedJob[], extra: { cancelJobIds?: string[] } = {}): Promise<void> {
+async function commitStep(
+  store: Store,
+  n: number,
+  jobs: QueuedJob[],
+  extra: { cancelJobIds?: string[] } = {},
+): Promise<void> {
   const phone = `+2547000${String(n).padStart(5, '0')}`;
   const { lock } = await store.lockAndLoad(phone, `sms:${phone}`);
   await store.commit(lock, { sessionKey: `sms:${phone}`, session: null, sessionTtlMs: 60_000, jobs, ...extra });
@@ -84,7 +94,10 @@ describe('outbox forwarder', () => {
         return commitStep(r.store, n, jobs);
       }),
     );
-    await eventually(() => r.handled.length, (n) => n >= 60);
+    await eventually(
+      () => r.handled.length,
+      (n) => n >= 60,
+    );
     await sleep(200);
     expect([...r.handled].sort()).toEqual([...expected].sort());
     expect(await r.outboxLength()).toBe(0);
@@ -120,7 +133,10 @@ describe('outbox forwarder', () => {
 
     expect(await r.queue.counts('outbox-sms')).toMatchObject({ waiting: 1 });
     r.startWorkers();
-    await eventually(() => r.handled.length, (n) => n >= 1);
+    await eventually(
+      () => r.handled.length,
+      (n) => n >= 1,
+    );
     await sleep(200);
     expect(r.handled).toEqual(['sms:crash:1']);
   });
@@ -134,17 +150,28 @@ describe('outbox forwarder', () => {
     expect(await r.inflightLength()).toBe(0);
     expect(f.stats().forwarded).toBe(1);
     r.startWorkers();
-    await eventually(() => r.handled, (h) => h.includes('sms:orphan:1'));
+    await eventually(
+      () => r.handled,
+      (h) => h.includes('sms:orphan:1'),
+    );
   });
 
   it('drops a timer cancelled while it was still in the outbox', async () => {
     const r = await rig();
-    const timer: QueuedJob = { id: 'timer:reply-timeout:+254700000001:3', queue: 'timers', name: 'timer', data: { phone: '+254700000001' } };
+    const timer: QueuedJob = {
+      id: 'timer:reply-timeout:+254700000001:3',
+      queue: 'timers',
+      name: 'timer',
+      data: { phone: '+254700000001' },
+    };
     await commitStep(r.store, 1, [timer]);
     await commitStep(r.store, 1, [sms('sms:after-cancel')], { cancelJobIds: [timer.id] });
     const f = r.forwarder();
     await f.start();
-    await eventually(() => f.stats().forwarded, (n) => n === 1);
+    await eventually(
+      () => f.stats().forwarded,
+      (n) => n === 1,
+    );
     expect(f.stats().cancelled).toBe(1);
     expect(await r.queue.counts('timers')).toMatchObject({ waiting: 0, delayed: 0 });
     expect(await r.outboxLength()).toBe(0);
@@ -156,8 +183,14 @@ describe('outbox forwarder', () => {
     await f.start();
     await admin.rpush(`${r.prefix}outbox`, '{"id":"x","queue":"no-such-queue"}', 'not json at all');
     await commitStep(r.store, 2, [sms('sms:good')]);
-    await eventually(() => f.stats(), (s) => s.unreadable === 2 && s.forwarded === 1);
-    expect(await admin.lrange(`${r.prefix}outbox:unreadable`, 0, -1)).toEqual(['{"id":"x","queue":"no-such-queue"}', 'not json at all']);
+    await eventually(
+      () => f.stats(),
+      (s) => s.unreadable === 2 && s.forwarded === 1,
+    );
+    expect(await admin.lrange(`${r.prefix}outbox:unreadable`, 0, -1)).toEqual([
+      '{"id":"x","queue":"no-such-queue"}',
+      'not json at all',
+    ]);
     expect(await r.inflightLength()).toBe(0);
     expect(await r.queue.counts('outbox-sms')).toMatchObject({ waiting: 1 });
   });
@@ -168,8 +201,14 @@ describe('outbox forwarder', () => {
     expect(await r.outboxLength()).toBe(2);
     const f = r.forwarder();
     await f.start();
-    await eventually(() => r.outboxLength(), (n) => n === 0);
-    await eventually(() => r.queue.counts('outbox-sms'), (c) => c.waiting === 2);
+    await eventually(
+      () => r.outboxLength(),
+      (n) => n === 0,
+    );
+    await eventually(
+      () => r.queue.counts('outbox-sms'),
+      (c) => c.waiting === 2,
+    );
     await f.stop();
     expect(await r.inflightLength()).toBe(0);
   });
@@ -189,7 +228,13 @@ describe('outbox forwarder', () => {
     const f = r.forwarder(flaky);
     await f.start();
     await commitStep(r.store, 4, [sms('sms:flaky:1')]);
-    await eventually(() => r.queue.counts('outbox-sms'), (c) => c.waiting === 1);
-    await eventually(() => r.inflightLength(), (n) => n === 0);
+    await eventually(
+      () => r.queue.counts('outbox-sms'),
+      (c) => c.waiting === 1,
+    );
+    await eventually(
+      () => r.inflightLength(),
+      (n) => n === 0,
+    );
   });
 });

@@ -22,13 +22,24 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
       id: `dhis2:note:Zj7UnCAulEk:${n}`,
       queue: 'outbox-dhis2',
       name: 'dhis2Write',
-      data: { event: 'Zj7UnCAulEk', program: 'SSLpOM0r1U7', programStage: 's53RFfXA75f', note: { note: 'UEBCzLpxx7s', value: `Caregiver confirmed via SMS (${n})` } },
+      data: {
+        event: 'Zj7UnCAulEk',
+        program: 'SSLpOM0r1U7',
+        programStage: 's53RFfXA75f',
+        note: { note: 'UEBCzLpxx7s', value: `Caregiver confirmed via SMS (${n})` },
+      },
       ...over,
     };
   }
 
   function smsJob(n: number, over: Partial<QueuedJob> = {}): QueuedJob {
-    return { id: `sms:reminder:${n}`, queue: 'outbox-sms', name: 'sendSms', data: { to: `+2547000${String(n).padStart(5, '0')}`, text: 'Habari! Mtoto ana chanjo kesho.' }, ...over };
+    return {
+      id: `sms:reminder:${n}`,
+      queue: 'outbox-sms',
+      name: 'sendSms',
+      data: { to: `+2547000${String(n).padStart(5, '0')}`, text: 'Habari! Mtoto ana chanjo kesho.' },
+      ...over,
+    };
   }
 
   const ok: JobOutcome = { ok: true };
@@ -50,12 +61,16 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
       const started = deferred();
       const gate = deferred();
       keep(
-        q.process('outbox-sms', async (job) => {
-          seen.push(job.id);
-          started.resolve();
-          await gate.promise;
-          return ok;
-        }, { concurrency: 2 }),
+        q.process(
+          'outbox-sms',
+          async (job) => {
+            seen.push(job.id);
+            started.resolve();
+            await gate.promise;
+            return ok;
+          },
+          { concurrency: 2 },
+        ),
       );
       await q.add([smsJob(1), smsJob(1)]);
       await q.add([smsJob(1)]);
@@ -63,9 +78,15 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
       await q.add([smsJob(1)]);
       await sleep(100);
       gate.resolve();
-      await eventually(() => q.counts('outbox-sms'), (c) => c.active === 0 && c.waiting === 0);
+      await eventually(
+        () => q.counts('outbox-sms'),
+        (c) => c.active === 0 && c.waiting === 0,
+      );
       await q.add([smsJob(1), smsJob(2)]);
-      await eventually(() => seen.length, (n) => n >= 2);
+      await eventually(
+        () => seen.length,
+        (n) => n >= 2,
+      );
       await sleep(150);
       expect(seen).toEqual(['sms:reminder:1', 'sms:reminder:2']);
     });
@@ -75,9 +96,17 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
       const got: Array<{ job: QueuedJob; attempt: number }> = [];
       keep(q.process('outbox-dhis2', async (job, attempt) => (got.push({ job, attempt }), ok)));
       await q.add([dhis2Job(1)]);
-      await eventually(() => got.length, (n) => n === 1);
+      await eventually(
+        () => got.length,
+        (n) => n === 1,
+      );
       expect(got[0]!.attempt).toBe(1);
-      expect(got[0]!.job).toMatchObject({ id: 'dhis2:note:Zj7UnCAulEk:1', queue: 'outbox-dhis2', name: 'dhis2Write', data: dhis2Job(1).data });
+      expect(got[0]!.job).toMatchObject({
+        id: 'dhis2:note:Zj7UnCAulEk:1',
+        queue: 'outbox-dhis2',
+        name: 'dhis2Write',
+        data: dhis2Job(1).data,
+      });
     });
 
     it('does not run a delayed job before its runAt', async () => {
@@ -85,11 +114,16 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
       const ranAt: number[] = [];
       keep(q.process('timers', async () => (ranAt.push(Date.now()), ok)));
       const runAt = Date.now() + 400;
-      await q.add([{ id: 'timer:reply-timeout:1', queue: 'timers', name: 'timer', data: { phone: '+254700000001' }, runAt }]);
+      await q.add([
+        { id: 'timer:reply-timeout:1', queue: 'timers', name: 'timer', data: { phone: '+254700000001' }, runAt },
+      ]);
       expect(await q.counts('timers')).toMatchObject({ delayed: 1 });
       await sleep(200);
       expect(ranAt).toEqual([]);
-      await eventually(() => ranAt.length, (n) => n === 1);
+      await eventually(
+        () => ranAt.length,
+        (n) => n === 1,
+      );
       expect(ranAt[0]!).toBeGreaterThanOrEqual(runAt - 2);
     });
 
@@ -107,11 +141,20 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
         ),
       );
       await q.add([dhis2Job(1)]);
-      const dead = await eventually(() => q.deadLetters('outbox-dhis2'), (d) => d.length === 1);
+      const dead = await eventually(
+        () => q.deadLetters('outbox-dhis2'),
+        (d) => d.length === 1,
+      );
       expect(calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
       expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(55);
       expect(calls[2]!.at - calls[1]!.at).toBeGreaterThanOrEqual(115);
-      expect(dead[0]).toMatchObject({ id: 'dhis2:note:Zj7UnCAulEk:1', queue: 'outbox-dhis2', name: 'dhis2Write', error: 'DHIS2 answered 503 Service Unavailable', attempts: 3 });
+      expect(dead[0]).toMatchObject({
+        id: 'dhis2:note:Zj7UnCAulEk:1',
+        queue: 'outbox-dhis2',
+        name: 'dhis2Write',
+        error: 'DHIS2 answered 503 Service Unavailable',
+        attempts: 3,
+      });
       expect(dead[0]!.data).toEqual(dhis2Job(1).data);
       expect(dead[0]!.failedAt).toBeGreaterThan(0);
       expect(await q.counts('outbox-dhis2')).toMatchObject({ failed: 1, waiting: 0, delayed: 0, active: 0 });
@@ -132,7 +175,10 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
         ),
       );
       await q.add([smsJob(1)]);
-      await eventually(() => attempts.length, (n) => n === 2);
+      await eventually(
+        () => attempts.length,
+        (n) => n === 2,
+      );
       await sleep(100);
       expect(attempts).toEqual([1, 2]);
       expect(await q.deadLetters('outbox-sms')).toEqual([]);
@@ -143,7 +189,16 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
       let calls = 0;
       const report = {
         status: 'ERROR',
-        validationReport: { errorReports: [{ message: 'Event: `Zj7UnCAulEk`, data values are not allowed on SCHEDULE events', errorCode: 'E1315', trackerType: 'EVENT', uid: 'Zj7UnCAulEk' }] },
+        validationReport: {
+          errorReports: [
+            {
+              message: 'Event: `Zj7UnCAulEk`, data values are not allowed on SCHEDULE events',
+              errorCode: 'E1315',
+              trackerType: 'EVENT',
+              uid: 'Zj7UnCAulEk',
+            },
+          ],
+        },
       };
       keep(
         q.process(
@@ -156,7 +211,10 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
         ),
       );
       await q.add([dhis2Job(7)]);
-      const dead = await eventually(() => q.deadLetters('outbox-dhis2'), (d) => d.length === 1);
+      const dead = await eventually(
+        () => q.deadLetters('outbox-dhis2'),
+        (d) => d.length === 1,
+      );
       expect(calls).toBe(1);
       expect(dead[0]).toMatchObject({ id: 'dhis2:note:Zj7UnCAulEk:7', error: 'E1315', attempts: 1, detail: report });
     });
@@ -176,12 +234,23 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
         ),
       );
       await q.add([dhis2Job(3)]);
-      await eventually(() => q.deadLetters('outbox-dhis2'), (d) => d.length === 1);
+      await eventually(
+        () => q.deadLetters('outbox-dhis2'),
+        (d) => d.length === 1,
+      );
       fixed = true;
       expect(await q.retryDeadLetter('outbox-dhis2', 'dhis2:note:Zj7UnCAulEk:3')).toBe(true);
-      await eventually(() => attempts.length, (n) => n === 2);
+      await eventually(
+        () => attempts.length,
+        (n) => n === 2,
+      );
       expect(attempts).toEqual([1, 1]);
-      expect(await eventually(() => q.deadLetters('outbox-dhis2'), (d) => d.length === 0)).toEqual([]);
+      expect(
+        await eventually(
+          () => q.deadLetters('outbox-dhis2'),
+          (d) => d.length === 0,
+        ),
+      ).toEqual([]);
       expect(await q.retryDeadLetter('outbox-dhis2', 'dhis2:note:Zj7UnCAulEk:3')).toBe(false);
       expect(await q.retryDeadLetter('outbox-dhis2', 'no-such-job')).toBe(false);
     });
@@ -189,9 +258,17 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
     it('keeps a dead-lettered id: adding it again does not run it again', async () => {
       const q = await subject();
       let calls = 0;
-      keep(q.process('outbox-sms', async () => (calls += 1, { ok: false, permanent: true, error: 'Rejected: InvalidPhoneNumber' })));
+      keep(
+        q.process(
+          'outbox-sms',
+          async () => ((calls += 1), { ok: false, permanent: true, error: 'Rejected: InvalidPhoneNumber' }),
+        ),
+      );
       await q.add([smsJob(9)]);
-      await eventually(() => q.deadLetters('outbox-sms'), (d) => d.length === 1);
+      await eventually(
+        () => q.deadLetters('outbox-sms'),
+        (d) => d.length === 1,
+      );
       await q.add([smsJob(9)]);
       await sleep(150);
       expect(calls).toBe(1);
@@ -217,7 +294,10 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
         ),
       );
       await q.add(Array.from({ length: 9 }, (_, i) => smsJob(i)));
-      await eventually(() => done, (n) => n === 9);
+      await eventually(
+        () => done,
+        (n) => n === 9,
+      );
       expect(max).toBeLessThanOrEqual(3);
       expect(max).toBeGreaterThan(1);
     });
@@ -230,13 +310,25 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
           'outbox-dhis2',
           async (jobs) => {
             batches.push(jobs.map((j) => j.id));
-            return jobs.map((j): JobOutcome => (j.id.endsWith(':13') ? { ok: false, permanent: true, error: 'E1050: Event scheduledAt is in the past', detail: { uid: j.id } } : ok));
+            return jobs.map((j): JobOutcome =>
+              j.id.endsWith(':13')
+                ? {
+                    ok: false,
+                    permanent: true,
+                    error: 'E1050: Event scheduledAt is in the past',
+                    detail: { uid: j.id },
+                  }
+                : ok,
+            );
           },
           { maxBatch: 10, intervalMs: 50 },
         ),
       );
       await q.add(Array.from({ length: 25 }, (_, i) => dhis2Job(i)));
-      await eventually(() => batches.flat().length, (n) => n >= 25);
+      await eventually(
+        () => batches.flat().length,
+        (n) => n >= 25,
+      );
       await sleep(150);
       expect(batches.every((b) => b.length >= 1 && b.length <= 10)).toBe(true);
       const all = batches.flat();
@@ -262,16 +354,24 @@ export function describeJobQueueContract(name: string, make: () => JobQueue | Pr
         ),
       );
       await q.add([dhis2Job(1), dhis2Job(2)]);
-      await eventually(() => seen.flatMap((s) => s.ids).length, (n) => n >= 4);
+      await eventually(
+        () => seen.flatMap((s) => s.ids).length,
+        (n) => n >= 4,
+      );
       await sleep(100);
-      expect(seen.flatMap((s) => s.ids).sort()).toEqual(['dhis2:note:Zj7UnCAulEk:1', 'dhis2:note:Zj7UnCAulEk:1', 'dhis2:note:Zj7UnCAulEk:2', 'dhis2:note:Zj7UnCAulEk:2']);
+      expect(seen.flatMap((s) => s.ids).sort()).toEqual([
+        'dhis2:note:Zj7UnCAulEk:1',
+        'dhis2:note:Zj7UnCAulEk:1',
+        'dhis2:note:Zj7UnCAulEk:2',
+        'dhis2:note:Zj7UnCAulEk:2',
+      ]);
       expect(await q.deadLetters('outbox-dhis2')).toEqual([]);
     });
 
     it('honours the rate limit over a window', async () => {
       const q = await subject();
       let handled = 0;
-      keep(q.process('outbox-sms', async () => (handled += 1, ok), { concurrency: 10, ratePerSecond: 20 }));
+      keep(q.process('outbox-sms', async () => ((handled += 1), ok), { concurrency: 10, ratePerSecond: 20 }));
       await q.add(Array.from({ length: 100 }, (_, i) => smsJob(i)));
       await sleep(1_000);
       // At 20/s, one second allows about 20, plus one burst or window edge; far from the 100 on offer.

@@ -10,20 +10,34 @@ describe('retry policy', () => {
 
   it('never exceeds the cap unless the server asked for longer, and never undercuts the server', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 600_000 }), fc.option(fc.integer({ min: 0, max: 3_600_000 })), (attempt, base, cap, retryAfter) => {
-        const d = backoffDelayMs(attempt, { backoffMs: base, maxBackoffMs: cap }, retryAfter ?? undefined);
-        expect(d).toBeLessThanOrEqual(Math.max(cap, retryAfter ?? 0));
-        expect(d).toBeGreaterThanOrEqual(retryAfter ?? 0);
-        expect(d).toBeGreaterThanOrEqual(Math.min(base, cap));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 1, max: 600_000 }),
+        fc.option(fc.integer({ min: 0, max: 3_600_000 })),
+        (attempt, base, cap, retryAfter) => {
+          const d = backoffDelayMs(attempt, { backoffMs: base, maxBackoffMs: cap }, retryAfter ?? undefined);
+          expect(d).toBeLessThanOrEqual(Math.max(cap, retryAfter ?? 0));
+          expect(d).toBeGreaterThanOrEqual(retryAfter ?? 0);
+          expect(d).toBeGreaterThanOrEqual(Math.min(base, cap));
+        },
+      ),
     );
   });
 
   it('completes on success, retries transient failures until the last attempt, dead-letters permanent ones at once', () => {
     expect(decideRetry({ ok: true }, 1)).toEqual({ action: 'complete' });
-    expect(decideRetry({ ok: false, permanent: false, error: 'timeout' }, 1, { attempts: 3, backoffMs: 10 })).toEqual({ action: 'retry', delayMs: 10 });
-    expect(decideRetry({ ok: false, permanent: false, error: 'timeout' }, 3, { attempts: 3 })).toEqual({ action: 'dead', error: 'timeout' });
-    expect(decideRetry({ ok: false, permanent: true, error: 'E1315', detail: { uid: 'x' } }, 1, { attempts: 8 })).toEqual({ action: 'dead', error: 'E1315', detail: { uid: 'x' } });
+    expect(decideRetry({ ok: false, permanent: false, error: 'timeout' }, 1, { attempts: 3, backoffMs: 10 })).toEqual({
+      action: 'retry',
+      delayMs: 10,
+    });
+    expect(decideRetry({ ok: false, permanent: false, error: 'timeout' }, 3, { attempts: 3 })).toEqual({
+      action: 'dead',
+      error: 'timeout',
+    });
+    expect(
+      decideRetry({ ok: false, permanent: true, error: 'E1315', detail: { uid: 'x' } }, 1, { attempts: 8 }),
+    ).toEqual({ action: 'dead', error: 'E1315', detail: { uid: 'x' } });
   });
 
   it('defaults to eight attempts', () => {

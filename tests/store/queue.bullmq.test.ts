@@ -19,7 +19,9 @@ async function freshPrefix(): Promise<string> {
   return prefix;
 }
 
-describeJobQueueContract('bullmq', async () => createBullmqJobQueue({ connection: REDIS_URL, prefix: await freshPrefix() }));
+describeJobQueueContract('bullmq', async () =>
+  createBullmqJobQueue({ connection: REDIS_URL, prefix: await freshPrefix() }),
+);
 
 describe('BullMQ specifics', () => {
   it('two replicas upserting the same scheduler produce one job per tick', async () => {
@@ -30,7 +32,10 @@ describe('BullMQ specifics', () => {
       const seen: string[] = [];
       const wa = a.process('jobs', async (job) => (seen.push(job.id), { ok: true }));
       const wb = b.process('jobs', async (job) => (seen.push(job.id), { ok: true }));
-      await Promise.all([a.schedule('jobs', 'sync', { every: 300 }, { name: 'sync' }), b.schedule('jobs', 'sync', { every: 300 }, { name: 'sync' })]);
+      await Promise.all([
+        a.schedule('jobs', 'sync', { every: 300 }, { name: 'sync' }),
+        b.schedule('jobs', 'sync', { every: 300 }, { name: 'sync' }),
+      ]);
       await sleep(750);
       await a.unschedule('jobs', 'sync');
       await Promise.all([wa.close(), wb.close()]);
@@ -46,9 +51,19 @@ describe('BullMQ specifics', () => {
   it('a cron scheduler is stored with its pattern and time zone', async () => {
     const q = createBullmqJobQueue({ connection: REDIS_URL, prefix: await freshPrefix() });
     try {
-      await q.schedule('jobs', 'missed-appointments', { pattern: '0 6 * * *', tz: 'Africa/Nairobi' }, { name: 'missed-appointments' });
+      await q.schedule(
+        'jobs',
+        'missed-appointments',
+        { pattern: '0 6 * * *', tz: 'Africa/Nairobi' },
+        { name: 'missed-appointments' },
+      );
       const s = await q.bullQueue('jobs').getJobScheduler('missed-appointments');
-      expect(s).toMatchObject({ key: 'missed-appointments', pattern: '0 6 * * *', tz: 'Africa/Nairobi', name: 'missed-appointments' });
+      expect(s).toMatchObject({
+        key: 'missed-appointments',
+        pattern: '0 6 * * *',
+        tz: 'Africa/Nairobi',
+        name: 'missed-appointments',
+      });
       // The next run is the next 06:00 in Nairobi (03:00 UTC).
       expect(new Date(Number(s?.next)).getUTCHours()).toBe(3);
     } finally {
@@ -69,7 +84,10 @@ describe('BullMQ specifics', () => {
       expect(stored?.delay).toBeGreaterThan(50_000);
       const seen: string[] = [];
       const w = q.process('outbox-sms', async (job) => (seen.push(job.id), { ok: true }));
-      await eventually(() => seen.length, (n) => n === 1);
+      await eventually(
+        () => seen.length,
+        (n) => n === 1,
+      );
       await w.close();
       expect(seen).toEqual(['12345']);
     } finally {

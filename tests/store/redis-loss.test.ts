@@ -21,7 +21,10 @@ afterAll(async () => {
 
 /** Fail the test with a clear message instead of the runner's timeout if a call hangs. */
 function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms).unref())]);
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms).unref()),
+  ]);
 }
 
 async function expectUnavailable(p: Promise<unknown>): Promise<void> {
@@ -90,7 +93,12 @@ const KEY = `sms:${PHONE}`;
 async function allOperationsFail(store: Store): Promise<void> {
   await Promise.all([
     expectUnavailable(store.lockAndLoad(PHONE, KEY, { waitMs: 100 })),
-    expectUnavailable(store.commit({ key: `lock:${PHONE}`, token: 't' }, { sessionKey: KEY, session: null, sessionTtlMs: 1_000, jobs: [] })),
+    expectUnavailable(
+      store.commit(
+        { key: `lock:${PHONE}`, token: 't' },
+        { sessionKey: KEY, session: null, sessionTtlMs: 1_000, jobs: [] },
+      ),
+    ),
     expectUnavailable(store.release({ key: `lock:${PHONE}`, token: 't' })),
     expectUnavailable(store.getSession(KEY)),
     expectUnavailable(store.getContact(PHONE)),
@@ -140,7 +148,10 @@ describe('Redis loss', () => {
   });
 
   it('start-up with an unreachable Redis fails instead of serving without state', async () => {
-    const err = await within(8_000, createStoreAndQueue({ redisUrl: `redis://127.0.0.1:${await closedPort()}`, clock: systemClock, prefix })).catch((e: unknown) => e);
+    const err = await within(
+      8_000,
+      createStoreAndQueue({ redisUrl: `redis://127.0.0.1:${await closedPort()}`, clock: systemClock, prefix }),
+    ).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'JIBU_STORE_UNAVAILABLE' });
   });
 });

@@ -21,12 +21,25 @@ const KEY = `ussd:${PHONE}`;
 async function hop(sq: StoreAndQueue, n: number): Promise<void> {
   const { lock } = await sq.store.lockAndLoad(PHONE, KEY);
   const jobs: QueuedJob[] = [
-    { id: `sms:confirm:${n}`, queue: 'outbox-sms', name: 'sendSms', data: { to: PHONE, text: 'Murakoze! Itariki nshya yanditswe.' } },
+    {
+      id: `sms:confirm:${n}`,
+      queue: 'outbox-sms',
+      name: 'sendSms',
+      data: { to: PHONE, text: 'Murakoze! Itariki nshya yanditswe.' },
+    },
     { id: `timer:${n}`, queue: 'timers', name: 'timer', data: { phone: PHONE }, runAt: Date.now() + 60_000 },
   ];
   await sq.store.commit(lock, {
     sessionKey: KEY,
-    session: { flowId: 'caregiver-reply', flowVersion: 'v1', channel: 'ussd', snapshot: { value: 'done' }, locale: 'rw', startedAt: 1, updatedAt: n },
+    session: {
+      flowId: 'caregiver-reply',
+      flowVersion: 'v1',
+      channel: 'ussd',
+      snapshot: { value: 'done' },
+      locale: 'rw',
+      startedAt: 1,
+      updatedAt: n,
+    },
     sessionTtlMs: 180_000,
     jobs,
     dedupe: { key: `africastalking:ATUid_${n}`, ttlMs: 60_000 },
@@ -50,9 +63,15 @@ describe.each([
       const worker = sq.queue.process('outbox-sms', async (job) => (sent.push(job.id), { ok: true }));
       await hop(sq, 1);
       await hop(sq, 2);
-      await eventually(() => sent.length, (n) => n === 2);
+      await eventually(
+        () => sent.length,
+        (n) => n === 2,
+      );
       // Timer 1 was cancelled by hop 2; only timer 2 is still waiting for its minute.
-      await eventually(() => sq.queue.counts('timers'), (c) => c.delayed === 1);
+      await eventually(
+        () => sq.queue.counts('timers'),
+        (c) => c.delayed === 1,
+      );
       await sleep(100);
       expect(sent).toEqual(['sms:confirm:1', 'sms:confirm:2']);
       expect(await sq.queue.counts('timers')).toEqual({ waiting: 0, delayed: 1, active: 0, failed: 0 });
@@ -85,7 +104,15 @@ describe('Redis hot path', () => {
       const { lock } = await store.lockAndLoad(PHONE, KEY);
       await store.commit(lock, {
         sessionKey: KEY,
-        session: { flowId: 'caregiver-reply', flowVersion: 'v1', channel: 'ussd', snapshot: {}, locale: 'rw', startedAt: 1, updatedAt: 2 },
+        session: {
+          flowId: 'caregiver-reply',
+          flowVersion: 'v1',
+          channel: 'ussd',
+          snapshot: {},
+          locale: 'rw',
+          startedAt: 1,
+          updatedAt: 2,
+        },
         sessionTtlMs: 180_000,
         jobs: [{ id: 'sms:x', queue: 'outbox-sms', name: 'sendSms', data: {} }],
         dedupe: { key: 'africastalking:ATUid_rt', ttlMs: 60_000 },

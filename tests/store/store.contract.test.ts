@@ -78,7 +78,13 @@ function session(count: number, over: Partial<SessionRecord> = {}): SessionRecor
     flowId: 'caregiver-reply',
     flowVersion: '3f9a1c2',
     channel: 'ussd',
-    snapshot: { status: 'active', value: 'askDate', context: { count, childUid: 'PQfMcpmXeFE' }, historyValue: {}, children: {} },
+    snapshot: {
+      status: 'active',
+      value: 'askDate',
+      context: { count, childUid: 'PQfMcpmXeFE' },
+      historyValue: {},
+      children: {},
+    },
     locale: 'sw',
     startedAt: 1_741_000_000_000,
     updatedAt: 1_741_000_000_000 + count,
@@ -94,7 +100,12 @@ function step(over: Partial<StepCommit> = {}): StepCommit {
   return { sessionKey: KEY, session: session(1), sessionTtlMs: 180_000, jobs: [], ...over };
 }
 
-const smsJob = (id: string): QueuedJob => ({ id, queue: 'outbox-sms', name: 'sendSms', data: { to: PHONE, text: 'Asante! Tarehe imebadilishwa.' } });
+const smsJob = (id: string): QueuedJob => ({
+  id,
+  queue: 'outbox-sms',
+  name: 'sendSms',
+  data: { to: PHONE, text: 'Asante! Tarehe imebadilishwa.' },
+});
 
 function countOf(s: SessionRecord | null): number {
   const snap = s?.snapshot as { context?: { count?: number } } | undefined;
@@ -128,7 +139,16 @@ describe.each([
       lock,
       step({
         session: session(7),
-        jobs: [smsJob('sms-1'), { id: 'timer-1', queue: 'timers', name: 'timer', data: { phone: PHONE }, runAt: Date.parse('2025-03-03T07:03:00Z') }],
+        jobs: [
+          smsJob('sms-1'),
+          {
+            id: 'timer-1',
+            queue: 'timers',
+            name: 'timer',
+            data: { phone: PHONE },
+            runAt: Date.parse('2025-03-03T07:03:00Z'),
+          },
+        ],
         dedupe: { key: 'africastalking:ATXid_a1b2c3', ttlMs: 48 * 3_600_000 },
         contact: { phone: PHONE, patch: { locale: 'sw' } },
       }),
@@ -150,12 +170,19 @@ describe.each([
     const { store } = s;
     const dedupe = { key: 'twilio:SM0a1b2c3d4e5f60718293a4b5c6d7e8f9', ttlMs: 60_000 };
     const first = await store.lockAndLoad(PHONE, KEY);
-    expect(await store.commit(first.lock, step({ session: session(1), jobs: [smsJob('sms-a')], dedupe }))).toBe('committed');
+    expect(await store.commit(first.lock, step({ session: session(1), jobs: [smsJob('sms-a')], dedupe }))).toBe(
+      'committed',
+    );
 
     const again = await store.lockAndLoad(PHONE, KEY);
     const result = await store.commit(
       again.lock,
-      step({ session: session(2), jobs: [smsJob('sms-b')], dedupe, contact: { phone: PHONE, patch: { optedOut: true } } }),
+      step({
+        session: session(2),
+        jobs: [smsJob('sms-b')],
+        dedupe,
+        contact: { phone: PHONE, patch: { optedOut: true } },
+      }),
     );
     expect(result).toBe('duplicate');
     expect(countOf(await store.getSession(KEY))).toBe(1);
@@ -249,7 +276,9 @@ describe.each([
     const fast = await store.lockAndLoad(PHONE, KEY, { waitMs: 1_000 });
     await store.commit(fast.lock, step({ session: session(2) }));
 
-    const err = await store.commit(slow.lock, step({ session: session(99), jobs: [smsJob('late')] })).catch((e: unknown) => e);
+    const err = await store
+      .commit(slow.lock, step({ session: session(99), jobs: [smsJob('late')] }))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'JIBU_BUSY' });
     expect(countOf(await store.getSession(KEY))).toBe(2);
     expect((await s.committedJobs()).map((j) => j.id)).not.toContain('late');

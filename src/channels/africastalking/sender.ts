@@ -79,7 +79,11 @@ export function createAfricasTalkingSender(options: AfricasTalkingSenderOptions)
       }
       let response: unknown;
       try {
-        response = await sdk.SMS.send({ to: msg.to, message: msg.text, ...(options.from === undefined || options.from === '' ? {} : { from: options.from }) });
+        response = await sdk.SMS.send({
+          to: msg.to,
+          message: msg.text,
+          ...(options.from === undefined || options.from === '' ? {} : { from: options.from }),
+        });
       } catch (error) {
         return classifyRejection(error, msg);
       }
@@ -91,12 +95,22 @@ export function createAfricasTalkingSender(options: AfricasTalkingSenderOptions)
 function readSendResponse(response: unknown, msg: OutboundSms): SendResult {
   const parsed = sendResponseSchema.safeParse(response);
   if (!parsed.success) {
-    return { ok: false, permanent: false, reason: 'Africa\'s Talking answered with an unexpected body', code: 'at:unexpected-response' };
+    return {
+      ok: false,
+      permanent: false,
+      reason: "Africa's Talking answered with an unexpected body",
+      code: 'at:unexpected-response',
+    };
   }
   const { Message: message, Recipients: recipients } = parsed.data.SMSMessageData;
   const recipient = recipients.find((r) => r.number === msg.to) ?? recipients[0];
   if (recipient === undefined) {
-    return { ok: false, permanent: true, reason: message === undefined || message === '' ? 'no recipient accepted' : message, code: 'at:no-recipients' };
+    return {
+      ok: false,
+      permanent: true,
+      reason: message === undefined || message === '' ? 'no recipient accepted' : message,
+      code: 'at:no-recipients',
+    };
   }
   const statusCode = Number(recipient.statusCode);
   if (ACCEPTED.has(statusCode) || (recipient.statusCode === undefined && recipient.status === 'Success')) {
@@ -130,7 +144,13 @@ function classifyRejection(error: unknown, msg: OutboundSms): SendResult {
     // The SDK's own (Joi) validation: `"to" must be a valid phone number; ` or `"to" failed custom validation …`.
     // Its google-libphonenumber disagreed with ours about the recipient, and it will not change its mind.
     if (error.message.startsWith('"to"')) {
-      return { ok: false, permanent: true, undeliverable: true, reason: error.message.slice(0, 200), code: 'at:invalid-phone' };
+      return {
+        ok: false,
+        permanent: true,
+        undeliverable: true,
+        reason: error.message.slice(0, 200),
+        code: 'at:invalid-phone',
+      };
     }
     if (/^"\w+" /.test(error.message)) {
       return { ok: false, permanent: true, reason: error.message.slice(0, 200), code: 'at:invalid-request' };
@@ -141,7 +161,12 @@ function classifyRejection(error: unknown, msg: OutboundSms): SendResult {
   if (sendResponseSchema.safeParse(error).success) {
     return readSendResponse(error, msg);
   }
-  return { ok: false, permanent: false, reason: 'Africa\'s Talking answered with an unexpected status', code: 'at:unexpected-response' };
+  return {
+    ok: false,
+    permanent: false,
+    reason: "Africa's Talking answered with an unexpected status",
+    code: 'at:unexpected-response',
+  };
 }
 
 function loadSdk(username: string, apiKey: string): AfricasTalkingSdk {
@@ -151,6 +176,8 @@ function loadSdk(username: string, apiKey: string): AfricasTalkingSdk {
   try {
     return factory({ username, apiKey });
   } catch (error) {
-    throw new JibuError('JIBU_CONFIG_INVALID', 'Africa\'s Talking username and API key are required', undefined, { cause: error });
+    throw new JibuError('JIBU_CONFIG_INVALID', "Africa's Talking username and API key are required", undefined, {
+      cause: error,
+    });
   }
 }

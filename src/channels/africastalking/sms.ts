@@ -24,7 +24,11 @@ const inboundSmsSchema = z.object({
  *
  * @example parseInboundSms(req, 'KE') // { ok: true, value: { channel: 'sms', from: '+254791541111', text: 'Msg', … } }
  */
-export function parseInboundSms(req: Pick<WebhookRequest, 'body'>, defaultCountry?: string, clock: Clock = systemClock): ParseResult<InboundMessage> {
+export function parseInboundSms(
+  req: Pick<WebhookRequest, 'body'>,
+  defaultCountry?: string,
+  clock: Clock = systemClock,
+): ParseResult<InboundMessage> {
   const body = readBody(inboundSmsSchema, req.body);
   if (!body.ok) return body;
   const b = body.value;
@@ -84,7 +88,11 @@ const UNDELIVERABLE_REASONS = new Set(['UserDoesNotExist']);
  * Parse an AT delivery report. Statuses map as the reference table; `failureReason` is kept;
  * `UserInBlackList` sets `optOut`, `UserDoesNotExist` sets `undeliverable`.
  */
-export function parseDeliveryReport(req: Pick<WebhookRequest, 'body'>, defaultCountry?: string, clock: Clock = systemClock): ParseResult<DeliveryReport> {
+export function parseDeliveryReport(
+  req: Pick<WebhookRequest, 'body'>,
+  defaultCountry?: string,
+  clock: Clock = systemClock,
+): ParseResult<DeliveryReport> {
   const body = readBody(deliveryReportSchema, req.body);
   if (!body.ok) return body;
   const b = body.value;

@@ -139,7 +139,10 @@ const ussdEventSchema = z.object({
  * refused, since the notification is only recorded. `date` (`yyyy-MM-dd HH:mm:ss`) is read as UTC,
  * like AT's other space-separated dates.
  */
-export function parseUssdEvent(req: Pick<WebhookRequest, 'body'>, defaultCountry?: string): ParseResult<UssdSessionEvent> {
+export function parseUssdEvent(
+  req: Pick<WebhookRequest, 'body'>,
+  defaultCountry?: string,
+): ParseResult<UssdSessionEvent> {
   const body = readBody(ussdEventSchema, req.body);
   if (!body.ok) return body;
   const b = body.value;

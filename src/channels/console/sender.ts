@@ -23,7 +23,11 @@ const WIDTH = 48;
  * // └────────────────────────────────────────────────┘
  */
 export function createConsoleSender(options: ConsoleSenderOptions = {}): SmsSender {
-  const write = options.write ?? ((chunk: string) => { process.stdout.write(chunk); });
+  const write =
+    options.write ??
+    ((chunk: string) => {
+      process.stdout.write(chunk);
+    });
   const newId = options.newId ?? (() => `console-${randomUUID()}`);
   return {
     provider: 'console',

@@ -21,7 +21,11 @@ const inboundSchema = z.object({
  *
  * @example parseInboundSms({ body: { id: 'k-1', from: '0711000111', to: '21512', text: 'NDIYO' } }, 'KE')
  */
-export function parseInboundSms(req: Pick<WebhookRequest, 'body'>, defaultCountry?: string, clock: Clock = systemClock): ParseResult<InboundMessage> {
+export function parseInboundSms(
+  req: Pick<WebhookRequest, 'body'>,
+  defaultCountry?: string,
+  clock: Clock = systemClock,
+): ParseResult<InboundMessage> {
   const body = readBody(inboundSchema, req.body);
   if (!body.ok) return body;
   const b = body.value;

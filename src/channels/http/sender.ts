@@ -39,7 +39,12 @@ export function createHttpSender(options: HttpSenderOptions): SmsSender {
         if (name === 'TimeoutError' || name === 'AbortError') {
           return { ok: false, permanent: false, reason: `no answer within ${timeoutMs} ms`, code: 'timeout' };
         }
-        return { ok: false, permanent: false, reason: error instanceof Error ? error.message.slice(0, 200) : 'request failed', code: 'network' };
+        return {
+          ok: false,
+          permanent: false,
+          reason: error instanceof Error ? error.message.slice(0, 200) : 'request failed',
+          code: 'network',
+        };
       }
       let text: string;
       try {
@@ -48,8 +53,14 @@ export function createHttpSender(options: HttpSenderOptions): SmsSender {
         text = '';
       }
       if (response.ok) return { ok: true, providerMessageId: providerId(text) ?? msg.id };
-      const transient = response.status >= 500 || response.status === 408 || response.status === 429 || response.status < 400;
-      return { ok: false, permanent: !transient, reason: `HTTP ${response.status}${text === '' ? '' : `: ${text.slice(0, 200)}`}`, code: `http:${response.status}` };
+      const transient =
+        response.status >= 500 || response.status === 408 || response.status === 429 || response.status < 400;
+      return {
+        ok: false,
+        permanent: !transient,
+        reason: `HTTP ${response.status}${text === '' ? '' : `: ${text.slice(0, 200)}`}`,
+        code: `http:${response.status}`,
+      };
     },
   };
 }

@@ -48,7 +48,10 @@ export const HTTP_STATUS_WORDS: Readonly<Record<string, DeliveryStatus>> = {
  *
  * @example parseStatus({ body: { id: 'msg-1', status: 'DELIVRD' } }) // status 'delivered'
  */
-export function parseStatus(req: Pick<WebhookRequest, 'body'>, clock: Clock = systemClock): ParseResult<DeliveryReport> {
+export function parseStatus(
+  req: Pick<WebhookRequest, 'body'>,
+  clock: Clock = systemClock,
+): ParseResult<DeliveryReport> {
   const body = readBody(statusSchema, req.body);
   if (!body.ok) return body;
   const b = body.value;

@@ -23,7 +23,11 @@ const OPT_OUT_TYPES = new Set(['STOP', 'START', 'HELP'] as const);
  *
  * @example parseInboundSms(req, 'KE') // { ok: true, value: { providerMessageId: 'SMe287…', text: 'Msg', … } }
  */
-export function parseInboundSms(req: Pick<WebhookRequest, 'body'>, defaultCountry?: string, clock: Clock = systemClock): ParseResult<InboundMessage> {
+export function parseInboundSms(
+  req: Pick<WebhookRequest, 'body'>,
+  defaultCountry?: string,
+  clock: Clock = systemClock,
+): ParseResult<InboundMessage> {
   const body = readBody(inboundSchema, req.body);
   if (!body.ok) return body;
   const b = body.value;

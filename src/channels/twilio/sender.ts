@@ -66,13 +66,19 @@ export function createTwilioSender(options: TwilioSenderOptions): SmsSender {
         to: msg.to,
         body: msg.text,
         ...(messagingServiceSid === undefined ? { from } : { messagingServiceSid }),
-        ...(options.statusCallbackUrl === undefined ? {} : { statusCallback: withJibuId(options.statusCallbackUrl, msg.id) }),
+        ...(options.statusCallbackUrl === undefined
+          ? {}
+          : { statusCallback: withJibuId(options.statusCallbackUrl, msg.id) }),
       };
       try {
         const created = await client.messages.create(params);
         // Through a Messaging Service numSegments is "0" until sent; only a real count is reported.
         const segments = Number(created.numSegments);
-        return { ok: true, providerMessageId: created.sid, ...(Number.isInteger(segments) && segments > 0 ? { segments } : {}) };
+        return {
+          ok: true,
+          providerMessageId: created.sid,
+          ...(Number.isInteger(segments) && segments > 0 ? { segments } : {}),
+        };
       } catch (error) {
         return classifyError(error);
       }
@@ -87,13 +93,20 @@ function classifyError(error: unknown): SendResult {
     const code = typeof e.code === 'number' ? e.code : undefined;
     const tag = `twilio:${code ?? `http-${e.status}`}`;
     if (code === OPT_OUT_CODE) return { ok: false, permanent: true, optOut: true, reason: message, code: tag };
-    if (code !== undefined && UNDELIVERABLE_CODES.has(code)) return { ok: false, permanent: true, undeliverable: true, reason: message, code: tag };
-    const transient = e.status === 401 || e.status === 408 || e.status === 429 || e.status >= 500 || code === THROTTLED_CODE;
+    if (code !== undefined && UNDELIVERABLE_CODES.has(code))
+      return { ok: false, permanent: true, undeliverable: true, reason: message, code: tag };
+    const transient =
+      e.status === 401 || e.status === 408 || e.status === 429 || e.status >= 500 || code === THROTTLED_CODE;
     return { ok: false, permanent: !transient, reason: message, code: tag };
   }
   // No HTTP status: the request never got an answer (DNS, reset, timeout).
   const errno = typeof e.code === 'string' ? e.code : undefined;
-  return { ok: false, permanent: false, reason: errno === undefined ? message : `network error ${errno}`, code: 'network' };
+  return {
+    ok: false,
+    permanent: false,
+    reason: errno === undefined ? message : `network error ${errno}`,
+    code: 'network',
+  };
 }
 
 function withJibuId(url: string, id: string): string {
@@ -104,6 +117,8 @@ function createClient(accountSid: string, authToken: string): TwilioMessagesClie
   try {
     return twilio(accountSid, authToken);
   } catch (error) {
-    throw new JibuError('JIBU_CONFIG_INVALID', 'Twilio account SID or auth token is invalid', undefined, { cause: error });
+    throw new JibuError('JIBU_CONFIG_INVALID', 'Twilio account SID or auth token is invalid', undefined, {
+      cause: error,
+    });
   }
 }

@@ -20,11 +20,17 @@ export interface TwilioSignatureOptions {
  *
  * @example verifyTwilioSignature(req, { authToken, publicUrl: 'https://gw.example.org' }) // { ok: true, value: 'https://gw.example.org/sms/twilio' }
  */
-export function verifyTwilioSignature(req: Pick<WebhookRequest, 'headers' | 'originalUrl' | 'body'>, options: TwilioSignatureOptions): ParseResult<string> {
+export function verifyTwilioSignature(
+  req: Pick<WebhookRequest, 'headers' | 'originalUrl' | 'body'>,
+  options: TwilioSignatureOptions,
+): ParseResult<string> {
   const header = req.headers['x-twilio-signature'];
-  if (header === undefined || header === '') return { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'X-Twilio-Signature is missing' };
-  if (typeof header !== 'string') return { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'X-Twilio-Signature appears more than once' };
-  if (options.authToken === '') return { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'no Twilio auth token is configured' };
+  if (header === undefined || header === '')
+    return { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'X-Twilio-Signature is missing' };
+  if (typeof header !== 'string')
+    return { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'X-Twilio-Signature appears more than once' };
+  if (options.authToken === '')
+    return { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'no Twilio auth token is configured' };
   const url = signedUrl(options.publicUrl, req.originalUrl);
   const params = signedParams(req.body);
   if (params === null) return { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'the body is not form parameters' };
@@ -35,7 +41,9 @@ export function verifyTwilioSignature(req: Pick<WebhookRequest, 'headers' | 'ori
     // validateRequest re-parses the URL with `new URL()` on its fallback path and throws on a bad one.
     valid = false;
   }
-  return valid ? { ok: true, value: url } : { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'X-Twilio-Signature does not match' };
+  return valid
+    ? { ok: true, value: url }
+    : { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'X-Twilio-Signature does not match' };
 }
 
 function signedUrl(publicUrl: string, originalUrl: string): string {

@@ -43,7 +43,11 @@ const UNDELIVERABLE_CODES = new Set(['30005', '30006', '21211', '21614']);
  * Parse a Twilio status callback (verify the signature first). Jibu's own message id is read from
  * the callback URL's `jid` query parameter, which {@link createTwilioSender} puts there.
  */
-export function parseStatusCallback(req: Pick<WebhookRequest, 'body' | 'query'>, defaultCountry?: string, clock: Clock = systemClock): ParseResult<DeliveryReport> {
+export function parseStatusCallback(
+  req: Pick<WebhookRequest, 'body' | 'query'>,
+  defaultCountry?: string,
+  clock: Clock = systemClock,
+): ParseResult<DeliveryReport> {
   const body = readBody(statusSchema, req.body);
   if (!body.ok) return body;
   const b = body.value;

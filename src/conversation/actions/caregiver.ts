@@ -6,7 +6,16 @@ import { rmKeys, type CaregiverView, type ChildView } from '../../dhis2/readmode
 import { UID_PATTERN } from '../../dhis2/uid.ts';
 import { isTimeZone } from '../../dhis2/readmodel/calendar.ts';
 import { daysBetween, todayIn } from '../input.ts';
-import { shortRef, type ActionArgs, type ActionResult, type ActionSpec, type GuardFn, type RegistryParts, type RoleSpec, type ValidatorSpec } from '../registry.ts';
+import {
+  shortRef,
+  type ActionArgs,
+  type ActionResult,
+  type ActionSpec,
+  type GuardFn,
+  type RegistryParts,
+  type RoleSpec,
+  type ValidatorSpec,
+} from '../registry.ts';
 import type { Effect } from '../types.ts';
 import type { DomainModule, LoaderContext } from './index.ts';
 
@@ -63,7 +72,12 @@ export interface CaregiverData {
 }
 
 // The read model is written by another process (possibly an older release): check it at this boundary.
-const appointmentSchema = z.looseObject({ event: z.string(), enrollment: z.string().optional(), scheduledAt: z.string(), orgUnit: z.string().optional() });
+const appointmentSchema = z.looseObject({
+  event: z.string(),
+  enrollment: z.string().optional(),
+  scheduledAt: z.string(),
+  orgUnit: z.string().optional(),
+});
 const childViewSchema = z.looseObject({
   trackedEntity: z.string(),
   enrollment: z.string().optional(),
@@ -72,7 +86,11 @@ const childViewSchema = z.looseObject({
   next: appointmentSchema.optional(),
   latestEvent: z.string().optional(),
 });
-const caregiverViewSchema = z.looseObject({ phone: z.string(), locale: z.string().optional(), children: z.array(childViewSchema) });
+const caregiverViewSchema = z.looseObject({
+  phone: z.string(),
+  locale: z.string().optional(),
+  children: z.array(childViewSchema),
+});
 const syncStateSchema = z.looseObject({ timeZone: z.string().refine(isTimeZone).optional() });
 
 function visitStatus(scheduledAt: string | undefined, today: string): VisitStatus {
@@ -113,10 +131,18 @@ function toChild(c: ChildInput, today: string): CaregiverChild {
  *
  * @example caregiverData(view, '2025-11-25').due.map((c) => `${c.name} ${c.status}`) // ['Saida missed', 'Hamisi upcoming']
  */
-export function caregiverData(view: Pick<CaregiverView, 'phone' | 'locale'> & { children: readonly ChildInput[] }, today: string): CaregiverData {
+export function caregiverData(
+  view: Pick<CaregiverView, 'phone' | 'locale'> & { children: readonly ChildInput[] },
+  today: string,
+): CaregiverData {
   const children = view.children
     .map((c) => toChild(c, today))
-    .sort((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || (a.scheduledAt ?? '').localeCompare(b.scheduledAt ?? '') || a.name.localeCompare(b.name));
+    .sort(
+      (a, b) =>
+        STATUS_ORDER[a.status] - STATUS_ORDER[b.status] ||
+        (a.scheduledAt ?? '').localeCompare(b.scheduledAt ?? '') ||
+        a.name.localeCompare(b.name),
+    );
   return {
     phone: view.phone,
     ...(view.locale ? { locale: view.locale } : {}),
@@ -130,7 +156,11 @@ export function caregiverData(view: Pick<CaregiverView, 'phone' | 'locale'> & { 
 /** "Today" as the read model judged missed visits: the deployment's zone, else the one the sync used. */
 function zoneOf(deployment: Deployment, sync: unknown): string {
   const synced = syncStateSchema.safeParse(sync);
-  return deployment.timeZone ?? (synced.success ? synced.data.timeZone : undefined) ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return (
+    deployment.timeZone ??
+    (synced.success ? synced.data.timeZone : undefined) ??
+    Intl.DateTimeFormat().resolvedOptions().timeZone
+  );
 }
 
 /**
@@ -169,7 +199,12 @@ export interface ReminderChild {
  * const r = startFlow(set, session, { ...start, channel: 'sms', phone, contact, now, newId });
  * // r.effects holds the sendSms; commit r.session with it as the runner does.
  */
-export function reminderStart(input: { phone: string; today: string; children: readonly ReminderChild[]; locale?: string }): {
+export function reminderStart(input: {
+  phone: string;
+  today: string;
+  children: readonly ReminderChild[];
+  locale?: string;
+}): {
   flowId: typeof CAREGIVER_REMINDER_FLOW;
   vars: Record<string, unknown>;
   data: { caregiver: CaregiverData };
@@ -179,12 +214,22 @@ export function reminderStart(input: { phone: string; today: string; children: r
     firstName: c.firstName,
     ...(c.orgUnit ? { orgUnit: c.orgUnit } : {}),
     ...(c.latestEvent ? { latestEvent: c.latestEvent } : {}),
-    next: { event: c.event, scheduledAt: c.scheduledAt, ...(c.enrollment ? { enrollment: c.enrollment } : {}), ...(c.orgUnit ? { orgUnit: c.orgUnit } : {}) },
+    next: {
+      event: c.event,
+      scheduledAt: c.scheduledAt,
+      ...(c.enrollment ? { enrollment: c.enrollment } : {}),
+      ...(c.orgUnit ? { orgUnit: c.orgUnit } : {}),
+    },
   }));
   return {
     flowId: CAREGIVER_REMINDER_FLOW,
     vars: {},
-    data: { caregiver: caregiverData({ phone: input.phone, ...(input.locale ? { locale: input.locale } : {}), children }, input.today) },
+    data: {
+      caregiver: caregiverData(
+        { phone: input.phone, ...(input.locale ? { locale: input.locale } : {}), children },
+        input.today,
+      ),
+    },
   };
 }
 
@@ -194,8 +239,13 @@ export function reminderChildren(view: CaregiverView, events: ReadonlySet<string
   for (const c of view.children) {
     if (!c.next || !events.has(c.next.event)) continue;
     out.push({
-      trackedEntity: c.trackedEntity, firstName: c.firstName, event: c.next.event, scheduledAt: c.next.scheduledAt,
-      enrollment: c.next.enrollment, orgUnit: c.next.orgUnit, ...(c.latestEvent ? { latestEvent: c.latestEvent } : {}),
+      trackedEntity: c.trackedEntity,
+      firstName: c.firstName,
+      event: c.next.event,
+      scheduledAt: c.next.scheduledAt,
+      enrollment: c.next.enrollment,
+      orgUnit: c.next.orgUnit,
+      ...(c.latestEvent ? { latestEvent: c.latestEvent } : {}),
     });
   }
   return out;
@@ -234,46 +284,103 @@ export const STAFF_TEXTS: Readonly<Record<StaffLocale, StaffTexts>> = {
     via: { sms: 'SMS', ussd: 'USSD' },
     confirmed: (a) => `Caregiver confirmed the visit of ${a.date} by ${a.via} (Jibu ref ${a.ref})`,
     rescheduled: (a) => `Caregiver moved the visit from ${a.from} to ${a.to} by ${a.via} (Jibu ref ${a.ref})`,
-    reaction: (a) => `Caregiver reported a reaction after vaccination by ${a.via}: ${a.reaction}, ${a.severity}, since ${a.since} (Jibu ref ${a.ref})`,
-    reactions: { fever: 'fever', site: 'swelling or pain at the injection site', rash: 'rash', vomiting: 'vomiting or diarrhoea', crying: 'crying a lot', seizure: 'fits (convulsions)', breathing: 'difficulty breathing', other: 'other reaction' },
+    reaction: (a) =>
+      `Caregiver reported a reaction after vaccination by ${a.via}: ${a.reaction}, ${a.severity}, since ${a.since} (Jibu ref ${a.ref})`,
+    reactions: {
+      fever: 'fever',
+      site: 'swelling or pain at the injection site',
+      rash: 'rash',
+      vomiting: 'vomiting or diarrhoea',
+      crying: 'crying a lot',
+      seizure: 'fits (convulsions)',
+      breathing: 'difficulty breathing',
+      other: 'other reaction',
+    },
     severities: { mild: 'mild', moderate: 'moderate', severe: 'severe' },
-    alert: (a) => `Jibu: severe reaction reported for ${a.child} (caregiver ${a.phone}): ${a.reaction} since ${a.since}. Ref ${a.ref}`,
+    alert: (a) =>
+      `Jibu: severe reaction reported for ${a.child} (caregiver ${a.phone}): ${a.reaction} since ${a.since}. Ref ${a.ref}`,
   },
   fr: {
     via: { sms: 'SMS', ussd: 'USSD' },
     confirmed: (a) => `Le parent a confirmé la visite du ${a.date} par ${a.via} (réf. Jibu ${a.ref})`,
     rescheduled: (a) => `Le parent a déplacé la visite du ${a.from} au ${a.to} par ${a.via} (réf. Jibu ${a.ref})`,
-    reaction: (a) => `Le parent a signalé par ${a.via} une réaction après vaccination : ${a.reaction}, ${a.severity}, depuis le ${a.since} (réf. Jibu ${a.ref})`,
-    reactions: { fever: 'fièvre', site: 'gonflement ou douleur au point d\'injection', rash: 'éruption cutanée', vomiting: 'vomissements ou diarrhée', crying: 'pleurs inhabituels', seizure: 'convulsions', breathing: 'difficulté à respirer', other: 'autre réaction' },
+    reaction: (a) =>
+      `Le parent a signalé par ${a.via} une réaction après vaccination : ${a.reaction}, ${a.severity}, depuis le ${a.since} (réf. Jibu ${a.ref})`,
+    reactions: {
+      fever: 'fièvre',
+      site: "gonflement ou douleur au point d'injection",
+      rash: 'éruption cutanée',
+      vomiting: 'vomissements ou diarrhée',
+      crying: 'pleurs inhabituels',
+      seizure: 'convulsions',
+      breathing: 'difficulté à respirer',
+      other: 'autre réaction',
+    },
     severities: { mild: 'légère', moderate: 'modérée', severe: 'grave' },
-    alert: (a) => `Jibu : réaction grave signalée pour ${a.child} (parent ${a.phone}) : ${a.reaction} depuis le ${a.since}. Réf. ${a.ref}`,
+    alert: (a) =>
+      `Jibu : réaction grave signalée pour ${a.child} (parent ${a.phone}) : ${a.reaction} depuis le ${a.since}. Réf. ${a.ref}`,
   },
   pt: {
     via: { sms: 'SMS', ussd: 'USSD' },
     confirmed: (a) => `O cuidador confirmou a consulta de ${a.date} por ${a.via} (ref. Jibu ${a.ref})`,
     rescheduled: (a) => `O cuidador mudou a consulta de ${a.from} para ${a.to} por ${a.via} (ref. Jibu ${a.ref})`,
-    reaction: (a) => `O cuidador comunicou por ${a.via} uma reação após a vacinação: ${a.reaction}, ${a.severity}, desde ${a.since} (ref. Jibu ${a.ref})`,
-    reactions: { fever: 'febre', site: 'inchaço ou dor no local da injeção', rash: 'erupção na pele', vomiting: 'vómitos ou diarreia', crying: 'choro excessivo', seizure: 'convulsões', breathing: 'dificuldade em respirar', other: 'outra reação' },
+    reaction: (a) =>
+      `O cuidador comunicou por ${a.via} uma reação após a vacinação: ${a.reaction}, ${a.severity}, desde ${a.since} (ref. Jibu ${a.ref})`,
+    reactions: {
+      fever: 'febre',
+      site: 'inchaço ou dor no local da injeção',
+      rash: 'erupção na pele',
+      vomiting: 'vómitos ou diarreia',
+      crying: 'choro excessivo',
+      seizure: 'convulsões',
+      breathing: 'dificuldade em respirar',
+      other: 'outra reação',
+    },
     severities: { mild: 'ligeira', moderate: 'moderada', severe: 'grave' },
-    alert: (a) => `Jibu: reação grave comunicada para ${a.child} (cuidador ${a.phone}): ${a.reaction} desde ${a.since}. Ref. ${a.ref}`,
+    alert: (a) =>
+      `Jibu: reação grave comunicada para ${a.child} (cuidador ${a.phone}): ${a.reaction} desde ${a.since}. Ref. ${a.ref}`,
   },
   sw: {
     via: { sms: 'SMS', ussd: 'USSD' },
     confirmed: (a) => `Mlezi amethibitisha ziara ya ${a.date} kwa ${a.via} (kumbukumbu ya Jibu ${a.ref})`,
-    rescheduled: (a) => `Mlezi amehamisha ziara kutoka ${a.from} hadi ${a.to} kwa ${a.via} (kumbukumbu ya Jibu ${a.ref})`,
-    reaction: (a) => `Mlezi ameripoti kwa ${a.via} madhara baada ya chanjo: ${a.reaction}, ${a.severity}, tangu ${a.since} (kumbukumbu ya Jibu ${a.ref})`,
-    reactions: { fever: 'homa', site: 'uvimbe au maumivu mahali pa sindano', rash: 'vipele', vomiting: 'kutapika au kuhara', crying: 'kulia sana', seizure: 'degedege', breathing: 'shida ya kupumua', other: 'madhara mengine' },
+    rescheduled: (a) =>
+      `Mlezi amehamisha ziara kutoka ${a.from} hadi ${a.to} kwa ${a.via} (kumbukumbu ya Jibu ${a.ref})`,
+    reaction: (a) =>
+      `Mlezi ameripoti kwa ${a.via} madhara baada ya chanjo: ${a.reaction}, ${a.severity}, tangu ${a.since} (kumbukumbu ya Jibu ${a.ref})`,
+    reactions: {
+      fever: 'homa',
+      site: 'uvimbe au maumivu mahali pa sindano',
+      rash: 'vipele',
+      vomiting: 'kutapika au kuhara',
+      crying: 'kulia sana',
+      seizure: 'degedege',
+      breathing: 'shida ya kupumua',
+      other: 'madhara mengine',
+    },
     severities: { mild: 'kidogo', moderate: 'wastani', severe: 'makali' },
-    alert: (a) => `Jibu: madhara makali yameripotiwa kwa ${a.child} (mlezi ${a.phone}): ${a.reaction} tangu ${a.since}. Kumb. ${a.ref}`,
+    alert: (a) =>
+      `Jibu: madhara makali yameripotiwa kwa ${a.child} (mlezi ${a.phone}): ${a.reaction} tangu ${a.since}. Kumb. ${a.ref}`,
   },
   rw: {
     via: { sms: 'SMS', ussd: 'USSD' },
     confirmed: (a) => `Umurezi yemeje gahunda yo ku wa ${a.date} akoresheje ${a.via} (nimero ya Jibu ${a.ref})`,
-    rescheduled: (a) => `Umurezi yimuye gahunda yo ku wa ${a.from} ayishyira ku wa ${a.to} akoresheje ${a.via} (nimero ya Jibu ${a.ref})`,
-    reaction: (a) => `Umurezi yatangaje akoresheje ${a.via} ingaruka z'urukingo: ${a.reaction}, ${a.severity}, kuva ku wa ${a.since} (nimero ya Jibu ${a.ref})`,
-    reactions: { fever: 'umuriro', site: 'kubyimba cyangwa kubabara aho baterewe urushinge', rash: 'uduheri ku mubiri', vomiting: 'kuruka cyangwa impiswi', crying: 'kurira cyane', seizure: 'kugagara', breathing: 'guhumeka nabi', other: 'izindi ngaruka' },
+    rescheduled: (a) =>
+      `Umurezi yimuye gahunda yo ku wa ${a.from} ayishyira ku wa ${a.to} akoresheje ${a.via} (nimero ya Jibu ${a.ref})`,
+    reaction: (a) =>
+      `Umurezi yatangaje akoresheje ${a.via} ingaruka z'urukingo: ${a.reaction}, ${a.severity}, kuva ku wa ${a.since} (nimero ya Jibu ${a.ref})`,
+    reactions: {
+      fever: 'umuriro',
+      site: 'kubyimba cyangwa kubabara aho baterewe urushinge',
+      rash: 'uduheri ku mubiri',
+      vomiting: 'kuruka cyangwa impiswi',
+      crying: 'kurira cyane',
+      seizure: 'kugagara',
+      breathing: 'guhumeka nabi',
+      other: 'izindi ngaruka',
+    },
     severities: { mild: 'zoroheje', moderate: 'ziringaniye', severe: 'zikomeye' },
-    alert: (a) => `Jibu: ingaruka zikomeye z'urukingo kuri ${a.child} (umurezi ${a.phone}): ${a.reaction} kuva ku wa ${a.since}. Nimero ${a.ref}`,
+    alert: (a) =>
+      `Jibu: ingaruka zikomeye z'urukingo kuri ${a.child} (umurezi ${a.phone}): ${a.reaction} kuva ku wa ${a.since}. Nimero ${a.ref}`,
   },
 };
 
@@ -296,7 +403,10 @@ const reactionParams = z.object({
 /** A flow that hands an action the wrong params is a bug in the flow file: say which, loudly. */
 function parse<T>(schema: z.ZodType<T>, action: string, params: unknown): T {
   const r = schema.safeParse(params);
-  if (!r.success) throw new Error(`${action}: bad params (${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  if (!r.success)
+    throw new Error(
+      `${action}: bad params (${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`,
+    );
   return r.data;
 }
 
@@ -307,7 +417,10 @@ function write(payload: Dhis2Write, ref: string): Effect {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** The saved child a guard or validator looks at (`params.var`, default `child`). */
-function savedChild(vars: Readonly<Record<string, unknown>>, params: Record<string, unknown>): Partial<CaregiverChild> | undefined {
+function savedChild(
+  vars: Readonly<Record<string, unknown>>,
+  params: Record<string, unknown>,
+): Partial<CaregiverChild> | undefined {
   const v = vars[str(params.var) ?? 'child'];
   return v && typeof v === 'object' ? (v as Partial<CaregiverChild>) : undefined;
 }
@@ -325,7 +438,7 @@ export function caregiverParts(deployment: Deployment): RegistryParts {
   const { minDaysAhead, maxDaysAhead } = deployment.reschedule;
 
   const confirm: ActionSpec = {
-    description: 'Confirm the child\'s next visit: a note on the scheduled event (params: event, date). Sets ref.',
+    description: "Confirm the child's next visit: a note on the scheduled event (params: event, date). Sets ref.",
     sets: ['ref'],
     // E1315: DHIS2 refuses data values on SCHEDULE events, so a confirmation is a note.
     run: ({ params, channel, newId }: ActionArgs): ActionResult => {
@@ -337,26 +450,39 @@ export function caregiverParts(deployment: Deployment): RegistryParts {
   };
 
   const reschedule: ActionSpec = {
-    description: 'Move the child\'s next visit to a new date with a note (params: event, from, to). Sets ref.',
+    description: "Move the child's next visit to a new date with a note (params: event, from, to). Sets ref.",
     sets: ['ref'],
     run: ({ params, channel, newId }: ActionArgs): ActionResult => {
       const p = parse(rescheduleParams, 'caregiver.reschedule', params);
       const ref = shortRef(newId());
       const note = staff.rescheduled({ via: staff.via[channel], from: p.from ?? '?', to: p.to, ref });
-      return { vars: { ref }, effects: [write({ op: 'event.reschedule', event: p.event, scheduledAt: p.to, note }, ref)] };
+      return {
+        vars: { ref },
+        effects: [write({ op: 'event.reschedule', event: p.event, scheduledAt: p.to, note }, ref)],
+      };
     },
   };
 
   const reportReaction: ActionSpec = {
-    description: 'Report a reaction after vaccination on the child\'s latest visit: follow-up flag and a note; severe ones alert the case worker (params: event, reaction, severity, since, child). Sets ref, severe.',
+    description:
+      "Report a reaction after vaccination on the child's latest visit: follow-up flag and a note; severe ones alert the case worker (params: event, reaction, severity, since, child). Sets ref, severe.",
     sets: ['ref', 'severe'],
     run: ({ params, channel, phone, now, newId }: ActionArgs): ActionResult => {
       const p = parse(reactionParams, 'caregiver.reportReaction', params);
       const ref = shortRef(newId());
       const severe = p.severity === 'severe' || ALWAYS_SEVERE.has(p.reaction);
-      const note = staff.reaction({ via: staff.via[channel], reaction: staff.reactions[p.reaction], severity: staff.severities[p.severity], since: p.since, ref });
+      const note = staff.reaction({
+        via: staff.via[channel],
+        reaction: staff.reactions[p.reaction],
+        severity: staff.severities[p.severity],
+        since: p.since,
+        ref,
+      });
       const effects: Effect[] = [
-        write({ op: 'event.update', event: p.event, ...(deployment.aefi.followUp ? { followUp: true } : {}), note }, ref),
+        write(
+          { op: 'event.update', event: p.event, ...(deployment.aefi.followUp ? { followUp: true } : {}), note },
+          ref,
+        ),
       ];
       if (severe) {
         effects.push({
@@ -375,7 +501,13 @@ export function caregiverParts(deployment: Deployment): RegistryParts {
             channel,
             reportedAt: now.toISOString(),
             // Ready to send to the case worker in the staff language; the alert job may write its own.
-            text: staff.alert({ child: p.child.name, phone, reaction: staff.reactions[p.reaction], since: p.since, ref }),
+            text: staff.alert({
+              child: p.child.name,
+              phone,
+              reaction: staff.reactions[p.reaction],
+              since: p.since,
+              ref,
+            }),
           },
         });
       }
@@ -413,11 +545,18 @@ export function caregiverParts(deployment: Deployment): RegistryParts {
 
   const roles: Record<string, RoleSpec> = {
     /** At least one child on this phone in the read model. */
-    caregiver: { needs: ['caregiver'], test: (data) => isCaregiverData(data.caregiver) && data.caregiver.children.length > 0 },
+    caregiver: {
+      needs: ['caregiver'],
+      test: (data) => isCaregiverData(data.caregiver) && data.caregiver.children.length > 0,
+    },
   };
 
   return {
-    actions: { 'caregiver.confirm': confirm, 'caregiver.reschedule': reschedule, 'caregiver.reportReaction': reportReaction },
+    actions: {
+      'caregiver.confirm': confirm,
+      'caregiver.reschedule': reschedule,
+      'caregiver.reportReaction': reportReaction,
+    },
     guards,
     validators,
     roles,

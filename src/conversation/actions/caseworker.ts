@@ -5,12 +5,33 @@ import { daysBetween } from '../input.ts';
 import { shortRef, type ActionResult, type ActionSpec, type GuardFn, type ValidatorSpec } from '../registry.ts';
 import type { Effect } from '../types.ts';
 import {
-  DEFAULT_LOCK_POLICY, SCRYPT_PARAMS, hashPin, isPinShaped, isWeakPin, lockPeriod, otpFrom, otpHash, otpMatches, saltFrom, verifyPin,
-  type CredentialOp, type LockPolicy,
+  DEFAULT_LOCK_POLICY,
+  SCRYPT_PARAMS,
+  hashPin,
+  isPinShaped,
+  isWeakPin,
+  lockPeriod,
+  otpFrom,
+  otpHash,
+  otpMatches,
+  saltFrom,
+  verifyPin,
+  type CredentialOp,
+  type LockPolicy,
 } from '../../caseworker/credentials.ts';
 import { loadCaseWorkerData, type CaseWorkerData, type LoaderOptions } from '../../caseworker/data.ts';
 import { inScope } from '../../caseworker/people.ts';
-import { aefiAlertText, aefiWrite, birthWrite, deathWrite, outcomeNote, outcomeWrite, skipVisit, VITAL_EVENTS_DEFAULTS, type VitalEventsExtra } from '../../caseworker/writes.ts';
+import {
+  aefiAlertText,
+  aefiWrite,
+  birthWrite,
+  deathWrite,
+  outcomeNote,
+  outcomeWrite,
+  skipVisit,
+  VITAL_EVENTS_DEFAULTS,
+  type VitalEventsExtra,
+} from '../../caseworker/writes.ts';
 import type { CaseWorkerSms } from '../../caseworker/jobs.ts';
 import type { DomainModule } from './index.ts';
 
@@ -43,7 +64,8 @@ export const CASEWORKER_DATA = 'caseWorker';
 type Vars = Readonly<Record<string, unknown>>;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
-const field = (v: unknown, k: string): unknown => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined);
+const field = (v: unknown, k: string): unknown =>
+  v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const isIso = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v);
 
@@ -70,7 +92,8 @@ export function isSignedIn(vars: Vars, d: CaseWorkerData): boolean {
   return str(vars.pendingFp) === fp;
 }
 
-const minutesUntil = (until: number | undefined, now: Date) => Math.max(1, Math.ceil(((until ?? now.getTime()) - now.getTime()) / 60_000));
+const minutesUntil = (until: number | undefined, now: Date) =>
+  Math.max(1, Math.ceil(((until ?? now.getTime()) - now.getTime()) / 60_000));
 
 /**
  * Build the module. `caseWorkerModule` is the default instance; tests build one with other limits.
@@ -99,15 +122,18 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
   function parts(deployment: Deployment) {
     const actions: Record<string, ActionSpec> = {
       'caseworker.begin': {
-        description: 'Decide where a dial starts: the menu (signed in), the PIN, a sign-in code, or a polite stop (locked, too many codes, unknown).',
+        description:
+          'Decide where a dial starts: the menu (signed in), the PIN, a sign-in code, or a polite stop (locked, too many codes, unknown).',
         sets: ['gate', 'lockMinutes'],
         run: ({ vars, data, now }) => {
           const d = cwData(data);
           if (!d) return { vars: { gate: 'unknown' } };
           if (isSignedIn(vars, d)) return { vars: { gate: 'in' } };
-          if (d.cred.state === 'locked') return { vars: { gate: 'locked', lockMinutes: minutesUntil(d.cred.lockedUntil, now) } };
+          if (d.cred.state === 'locked')
+            return { vars: { gate: 'locked', lockMinutes: minutesUntil(d.cred.lockedUntil, now) } };
           // A PIN set by another DHIS2 user who had this phone before does not let the new one in.
-          if (d.cred.state === 'set' && (!d.cred.userId || d.cred.userId === d.worker.userId)) return { vars: { gate: 'pin' } };
+          if (d.cred.state === 'set' && (!d.cred.userId || d.cred.userId === d.worker.userId))
+            return { vars: { gate: 'pin' } };
           return { vars: { gate: d.cred.otpRecent >= otpPerHour ? 'busy' : 'otp' } };
         },
       },
@@ -138,8 +164,10 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           const hash = str(vars.otpHash);
           const salt = str(vars.otpSalt);
           if (!cwData(data) || !hash || !salt) return { vars: { otp: null, gate: 'otp_failed' } };
-          if (typeof vars.otpExpires !== 'number' || now.getTime() > vars.otpExpires) return { vars: { otp: null, otpHash: null, gate: 'otp_expired' } };
-          if (typed.length === 6 && otpMatches(typed, salt, hash)) return { vars: { otp: null, otpHash: null, gate: 'otp_ok' } };
+          if (typeof vars.otpExpires !== 'number' || now.getTime() > vars.otpExpires)
+            return { vars: { otp: null, otpHash: null, gate: 'otp_expired' } };
+          if (typed.length === 6 && otpMatches(typed, salt, hash))
+            return { vars: { otp: null, otpHash: null, gate: 'otp_ok' } };
           if (tries >= otpTries) return { vars: { otp: null, otpHash: null, otpTries: tries, gate: 'otp_failed' } };
           return { vars: { otp: null, otpTries: tries, otpLeft: otpTries - tries, gate: 'otp_retry' } };
         },
@@ -154,7 +182,8 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
         },
       },
       'caseworker.setPin': {
-        description: 'Confirm the new PIN and store its hash (a credential write committed with this step); signs the worker in.',
+        description:
+          'Confirm the new PIN and store its hash (a credential write committed with this step); signs the worker in.',
         sets: ['gate', 'pinAgain', 'pinHash', 'pinSalt', 'signedInAs', 'credFp', 'pendingFp', 'failed'],
         run: ({ vars, data, phone, now, newId }) => {
           const d = cwData(data);
@@ -163,26 +192,46 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           const salt = str(vars.pinSalt);
           const cleared = { pinAgain: null, pinHash: null, pinSalt: null };
           if (!d) return { vars: { ...cleared, gate: 'denied' } };
-          if (!hash || !salt || !verifyPin(again, { hash, salt, params: SCRYPT_PARAMS })) return { vars: { ...cleared, gate: 'mismatch' } };
+          if (!hash || !salt || !verifyPin(again, { hash, salt, params: SCRYPT_PARAMS }))
+            return { vars: { ...cleared, gate: 'mismatch' } };
           const fp = fingerprint(hash);
           return {
             vars: { ...cleared, gate: 'in', signedInAs: d.worker.userId, credFp: fp, pendingFp: fp, failed: [] },
-            effects: [credential({ op: 'set', id: newId(), phone, userId: d.worker.userId, hash, salt, params: { ...SCRYPT_PARAMS }, at: now.getTime() })],
+            effects: [
+              credential({
+                op: 'set',
+                id: newId(),
+                phone,
+                userId: d.worker.userId,
+                hash,
+                salt,
+                params: { ...SCRYPT_PARAMS },
+                at: now.getTime(),
+              }),
+            ],
           };
         },
       },
       'caseworker.checkPin': {
-        description: 'Check the typed PIN against the stored hash; count a wrong try (committed with this step) and lock after too many.',
+        description:
+          'Check the typed PIN against the stored hash; count a wrong try (committed with this step) and lock after too many.',
         sets: ['gate', 'pin', 'signedInAs', 'credFp', 'failed', 'triesLeft', 'lockMinutes'],
         run: ({ vars, data, phone, now, newId }) => {
           const d = cwData(data);
           const typed = str(vars.pin) ?? '';
           if (!d || d.cred.state === 'none') return { vars: { pin: null, gate: 'denied' } };
-          if (d.cred.state === 'locked') return { vars: { pin: null, gate: 'locked', lockMinutes: minutesUntil(d.cred.lockedUntil, now) } };
+          if (d.cred.state === 'locked')
+            return { vars: { pin: null, gate: 'locked', lockMinutes: minutesUntil(d.cred.lockedUntil, now) } };
           const id = newId();
           if (verifyPin(typed, d.cred)) {
             return {
-              vars: { pin: null, gate: 'in', signedInAs: d.worker.userId, credFp: fingerprint(d.cred.hash ?? ''), failed: [] },
+              vars: {
+                pin: null,
+                gate: 'in',
+                signedInAs: d.worker.userId,
+                credFp: fingerprint(d.cred.hash ?? ''),
+                failed: [],
+              },
               effects: [credential({ op: 'succeeded', id, phone, at: now.getTime() })],
             };
           }
@@ -192,7 +241,15 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           const tries = d.cred.tries + pending;
           const effects = [credential({ op: 'failed', id, phone, at: now.getTime() })];
           if (tries >= policy.maxTries) {
-            return { vars: { pin: null, failed, gate: 'locked', lockMinutes: Math.ceil(lockPeriod(d.cred.locks, policy) / 60_000) }, effects };
+            return {
+              vars: {
+                pin: null,
+                failed,
+                gate: 'locked',
+                lockMinutes: Math.ceil(lockPeriod(d.cred.locks, policy) / 60_000),
+              },
+              effects,
+            };
           }
           return { vars: { pin: null, failed, gate: 'retry', triesLeft: policy.maxTries - tries }, effects };
         },
@@ -218,15 +275,29 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           // A child who died gets no more visits: skip the others too, so no reminder goes out.
           const child = d.trusted.children[trusted.trackedEntity];
           const others = (child?.scheduled ?? []).filter((e) => e !== event);
-          for (const e of others) effects.push(write(skipVisit(e, { username: d.worker.username, ref, locale: deployment.staffLocale }), ref));
+          for (const e of others)
+            effects.push(
+              write(skipVisit(e, { username: d.worker.username, ref, locale: deployment.staffLocale }), ref),
+            );
           return {
-            vars: { gate: 'died', ref, handled, skipped: [...strings(vars.skipped), event, ...others], subject: { kind: 'child', trackedEntity: trusted.trackedEntity, name: field(vars.defaulter, 'name') ?? '' } },
+            vars: {
+              gate: 'died',
+              ref,
+              handled,
+              skipped: [...strings(vars.skipped), event, ...others],
+              subject: {
+                kind: 'child',
+                trackedEntity: trusted.trackedEntity,
+                name: field(vars.defaulter, 'name') ?? '',
+              },
+            },
             effects,
           };
         },
       },
       'caseworker.notifyBirth': {
-        description: 'Notify a birth in Vital Events (a new child, or the registry child the worker recognised) at the worker\'s org unit.',
+        description:
+          "Notify a birth in Vital Events (a new child, or the registry child the worker recognised) at the worker's org unit.",
         sets: ['gate', 'ref', 'dob'],
         run: ({ vars, data, newId }) => {
           const d = cwData(data);
@@ -236,7 +307,8 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           const place = str(vars.place);
           const carerName = str(vars.carerName);
           const carerPhone = str(vars.carerPhone);
-          if (!isIso(dob) || daysBetween(dob, d.today) < 0 || !sex || !place || !carerName || !carerPhone) return denied();
+          if (!isIso(dob) || daysBetween(dob, d.today) < 0 || !sex || !place || !carerName || !carerPhone)
+            return denied();
           let existing: { trackedEntity: string } | undefined;
           if (field(vars.dup, 'kind') === 'child') {
             const child = trustedChild(d, field(vars.dup, 'trackedEntity'));
@@ -247,15 +319,26 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           const id = newId();
           const ref = shortRef(id);
           const w = birthWrite(deployment, extra, {
-            id, ref, username: d.worker.username, orgUnit: d.worker.home.id, today: d.today, sex, dateOfBirth: dob, place, carerName, carerPhone,
-            ...(name && name !== '0' ? { childName: name } : {}), ...(existing ? { existing } : {}),
+            id,
+            ref,
+            username: d.worker.username,
+            orgUnit: d.worker.home.id,
+            today: d.today,
+            sex,
+            dateOfBirth: dob,
+            place,
+            carerName,
+            carerPhone,
+            ...(name && name !== '0' ? { childName: name } : {}),
+            ...(existing ? { existing } : {}),
           });
           // The duplicate check is done: stop the loader looking again on the next hops.
           return { vars: { gate: 'saved', ref, dob: null }, effects: [write(w, ref)] };
         },
       },
       'caseworker.notifyDeath': {
-        description: 'Notify a death in Vital Events, for a registry child in the worker\'s area or a new person; skips the child\'s remaining visits.',
+        description:
+          "Notify a death in Vital Events, for a registry child in the worker's area or a new person; skips the child's remaining visits.",
         sets: ['gate', 'ref', 'dob', 'skipped'],
         run: ({ vars, data, newId }) => {
           const d = cwData(data);
@@ -272,9 +355,21 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           if (field(subject, 'kind') === 'child') {
             const child = trustedChild(d, field(subject, 'trackedEntity'));
             if (!child) return denied();
-            effects.push(write(deathWrite(deployment, extra, { ...base, orgUnit: child.orgUnit, existing: { trackedEntity: child.trackedEntity } }), ref));
+            effects.push(
+              write(
+                deathWrite(deployment, extra, {
+                  ...base,
+                  orgUnit: child.orgUnit,
+                  existing: { trackedEntity: child.trackedEntity },
+                }),
+                ref,
+              ),
+            );
             const rest = (child.scheduled ?? []).filter((e) => !skipped.includes(e));
-            for (const e of rest) effects.push(write(skipVisit(e, { username: d.worker.username, ref, locale: deployment.staffLocale }), ref));
+            for (const e of rest)
+              effects.push(
+                write(skipVisit(e, { username: d.worker.username, ref, locale: deployment.staffLocale }), ref),
+              );
             skipped = [...skipped, ...rest];
           } else {
             const name = str(vars.name);
@@ -285,16 +380,35 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
               // The worker recognised the person in the registry after all.
               const child = trustedChild(d, field(vars.dup, 'trackedEntity'));
               if (!child) return denied();
-              effects.push(write(deathWrite(deployment, extra, { ...base, orgUnit: child.orgUnit, existing: { trackedEntity: child.trackedEntity } }), ref));
+              effects.push(
+                write(
+                  deathWrite(deployment, extra, {
+                    ...base,
+                    orgUnit: child.orgUnit,
+                    existing: { trackedEntity: child.trackedEntity },
+                  }),
+                  ref,
+                ),
+              );
             } else {
-              effects.push(write(deathWrite(deployment, extra, { ...base, orgUnit: d.worker.home.id, person: { name, sex, dateOfBirth: dob } }), ref));
+              effects.push(
+                write(
+                  deathWrite(deployment, extra, {
+                    ...base,
+                    orgUnit: d.worker.home.id,
+                    person: { name, sex, dateOfBirth: dob },
+                  }),
+                  ref,
+                ),
+              );
             }
           }
           return { vars: { gate: 'saved', ref, dob: null, skipped }, effects };
         },
       },
       'caseworker.reportAefi': {
-        description: 'Report an adverse event after immunization on the child\'s latest visit; a severe one alerts the responsible case workers (aefi.severe).',
+        description:
+          "Report an adverse event after immunization on the child's latest visit; a severe one alerts the responsible case workers (aefi.severe).",
         sets: ['gate', 'ref'],
         run: ({ vars, data, phone, now, newId }) => {
           const d = cwData(data);
@@ -306,7 +420,19 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           if (!child?.latestEvent || !reaction || !severity || !isIso(date)) return denied();
           const id = newId();
           const ref = shortRef(id);
-          const effects: Effect[] = [write(aefiWrite(deployment, { event: child.latestEvent, reaction, severity, date, username: d.worker.username, ref }), ref)];
+          const effects: Effect[] = [
+            write(
+              aefiWrite(deployment, {
+                event: child.latestEvent,
+                reaction,
+                severity,
+                date,
+                username: d.worker.username,
+                ref,
+              }),
+              ref,
+            ),
+          ];
           if (severity === 'severe') {
             // The shared alert (the scheduler sends it to every case worker responsible for the child).
             const childName = str(field(vars.subject, 'name')) ?? '';
@@ -314,9 +440,25 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
               type: 'notify',
               kind: 'aefi.severe',
               payload: {
-                ref, event: child.latestEvent, trackedEntity: child.trackedEntity, orgUnit: child.orgUnit, childName, reporterPhone: phone,
-                reaction, severity, since: date, channel: 'ussd', reportedAt: now.toISOString(),
-                text: aefiAlertText({ reaction, childName, since: date, reporter: d.worker.name, ref, locale: deployment.staffLocale }),
+                ref,
+                event: child.latestEvent,
+                trackedEntity: child.trackedEntity,
+                orgUnit: child.orgUnit,
+                childName,
+                reporterPhone: phone,
+                reaction,
+                severity,
+                since: date,
+                channel: 'ussd',
+                reportedAt: now.toISOString(),
+                text: aefiAlertText({
+                  reaction,
+                  childName,
+                  since: date,
+                  reporter: d.worker.name,
+                  ref,
+                  locale: deployment.staffLocale,
+                }),
               },
             });
           }
@@ -360,7 +502,10 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
       'caseworker.birthDate': {
         kinds: ['date'],
         hints: ['caseworker.birth.dob_hint'],
-        run: (v, { today }) => (isIso(v) && daysBetween(v, today) >= 0 && daysBetween(v, today) <= 366 ? true : { hint: 'caseworker.birth.dob_hint' }),
+        run: (v, { today }) =>
+          isIso(v) && daysBetween(v, today) >= 0 && daysBetween(v, today) <= 366
+            ? true
+            : { hint: 'caseworker.birth.dob_hint' },
       },
     };
 
@@ -368,7 +513,12 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
       actions,
       guards,
       validators,
-      roles: { caseWorker: { needs: [CASEWORKER_DATA], test: (data: Readonly<Record<string, unknown>>) => cwData(data) !== null } },
+      roles: {
+        caseWorker: {
+          needs: [CASEWORKER_DATA],
+          test: (data: Readonly<Record<string, unknown>>) => cwData(data) !== null,
+        },
+      },
     };
   }
 
@@ -376,11 +526,11 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
     name: 'caseworker',
     parts,
     loaders: {
-      [CASEWORKER_DATA]: ({ store, deployment, phone, channel, now }) => (channel === 'ussd' ? loadCaseWorkerData(store, deployment, phone, now, opts.loader) : Promise.resolve(null)),
+      [CASEWORKER_DATA]: ({ store, deployment, phone, channel, now }) =>
+        channel === 'ussd' ? loadCaseWorkerData(store, deployment, phone, now, opts.loader) : Promise.resolve(null),
     },
   };
 }
 
 /** The case-worker capability with the default limits (5 wrong PINs lock it for an hour, doubling). */
 export const caseWorkerModule: DomainModule = createCaseWorkerModule();
-

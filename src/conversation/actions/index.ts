@@ -27,7 +27,13 @@ export interface DomainModule {
 
 /** The engine registry with every capability's parts merged over the built-ins. */
 export function createDomainRegistry(deployment: Deployment, modules: readonly DomainModule[]): Registry {
-  const merged: Required<Pick<RegistryParts, 'actions' | 'guards' | 'validators' | 'roles'>> & { data: string[] } = { actions: {}, guards: {}, validators: {}, roles: {}, data: [] };
+  const merged: Required<Pick<RegistryParts, 'actions' | 'guards' | 'validators' | 'roles'>> & { data: string[] } = {
+    actions: {},
+    guards: {},
+    validators: {},
+    roles: {},
+    data: [],
+  };
   for (const m of modules) {
     const p = m.parts(deployment);
     Object.assign(merged.actions, p.actions);

@@ -1,5 +1,13 @@
 import type { ImportIssue } from '../client.ts';
-import { eventUpdate, type EnrollmentPayload, type EventChanges, type EventPayload, type NotePayload, type TrackedEntityPayload, type TrackerPayload } from '../payloads.ts';
+import {
+  eventUpdate,
+  type EnrollmentPayload,
+  type EventChanges,
+  type EventPayload,
+  type NotePayload,
+  type TrackedEntityPayload,
+  type TrackerPayload,
+} from '../payloads.ts';
 import type { Dhis2Event } from '../schemas.ts';
 import { createdUids, Dhis2WriteJobSchema, type ParsedWriteJob } from './schemas.ts';
 import type { Dhis2Write } from './types.ts';
@@ -29,7 +37,8 @@ export type PlanResult = { ok: true; planned: PlannedJob } | { ok: false; proble
  */
 export function planJob(id: string, data: unknown): PlanResult {
   const parsed = Dhis2WriteJobSchema.safeParse(data);
-  if (!parsed.success) return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(job)'}: ${i.message}`) };
+  if (!parsed.success)
+    return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(job)'}: ${i.message}`) };
   const job = parsed.data;
   const write = job.payload as Dhis2Write;
   if (write.op === 'tracker.create') {
@@ -143,7 +152,10 @@ export type Verdict =
  * Read a failed (409) import report back onto the jobs of the group by object uid. Errors whose uid is
  * no job's object come back as `unattributed`.
  */
-export function judgeErrors(group: PlannedJob[], errors: ImportIssue[]): { verdicts: Map<string, Verdict>; unattributed: ImportIssue[] } {
+export function judgeErrors(
+  group: PlannedJob[],
+  errors: ImportIssue[],
+): { verdicts: Map<string, Verdict>; unattributed: ImportIssue[] } {
   const byUid = new Map<string, ImportIssue[]>();
   for (const e of errors) if (e.uid) byUid.set(e.uid, [...(byUid.get(e.uid) ?? []), e]);
   const writers = new Map<string, number>();
@@ -154,9 +166,12 @@ export function judgeErrors(group: PlannedJob[], errors: ImportIssue[]): { verdi
     const mine = [...new Set(p.uids)].flatMap((u) => byUid.get(u) ?? []);
     for (const e of mine) attributed.add(e);
     if (!mine.length) verdicts.set(p.id, { kind: 'clean' });
-    else if (p.write.op === 'tracker.create' && mine.every((e) => ALREADY_CREATED.has(e.code))) verdicts.set(p.id, { kind: 'done', issues: mine });
-    else if (mine.some((e) => e.uid !== undefined && (writers.get(e.uid) ?? 0) > 1)) verdicts.set(p.id, { kind: 'isolate', issues: mine });
-    else if (p.event !== undefined && mine.some((e) => EVENT_GONE.has(e.code))) verdicts.set(p.id, { kind: 'gone', issues: mine });
+    else if (p.write.op === 'tracker.create' && mine.every((e) => ALREADY_CREATED.has(e.code)))
+      verdicts.set(p.id, { kind: 'done', issues: mine });
+    else if (mine.some((e) => e.uid !== undefined && (writers.get(e.uid) ?? 0) > 1))
+      verdicts.set(p.id, { kind: 'isolate', issues: mine });
+    else if (p.event !== undefined && mine.some((e) => EVENT_GONE.has(e.code)))
+      verdicts.set(p.id, { kind: 'gone', issues: mine });
     else verdicts.set(p.id, { kind: 'rejected', issues: mine });
   }
   return { verdicts, unattributed: errors.filter((e) => !attributed.has(e)) };
@@ -164,5 +179,10 @@ export function judgeErrors(group: PlannedJob[], errors: ImportIssue[]): { verdi
 
 /** `E1000 EVENT Xyz…: message; …` — codes first, for dead letters and the admin screen. */
 export function describeIssues(issues: ImportIssue[]): string {
-  return issues.map((i) => `${i.code}${i.trackerType ? ` ${i.trackerType}` : ''}${i.uid ? ` ${i.uid}` : ''}${i.message ? `: ${i.message}` : ''}`).join('; ');
+  return issues
+    .map(
+      (i) =>
+        `${i.code}${i.trackerType ? ` ${i.trackerType}` : ''}${i.uid ? ` ${i.uid}` : ''}${i.message ? `: ${i.message}` : ''}`,
+    )
+    .join('; ');
 }

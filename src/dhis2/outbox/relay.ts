@@ -81,7 +81,9 @@ function reasonOf(err: unknown): string {
  * the other writes are sent again at once without them. Unreachable DHIS2, 5xx, 429 and timeouts leave
  * every write to the queue's exponential backoff.
  */
-export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<QueuedJob<Dhis2WriteJob>>) => Promise<JobOutcome[]> {
+export function createDhis2BatchHandler(
+  opts: Dhis2RelayOptions,
+): (jobs: Array<QueuedJob<Dhis2WriteJob>>) => Promise<JobOutcome[]> {
   const { client, clock, logger, metrics, events } = opts;
   const deployment = opts.deployment ?? defaultDeployment();
   const readChunk = Math.max(1, opts.readChunk ?? 100);
@@ -105,11 +107,18 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
 
   async function post(payload: TrackerPayload): Promise<ImportResult> {
     try {
-      const r = await client.importTracker(payload, { importStrategy: 'CREATE_AND_UPDATE', atomicMode: 'ALL', ...(opts.skipSideEffects ? { skipSideEffects: true } : {}) });
+      const r = await client.importTracker(payload, {
+        importStrategy: 'CREATE_AND_UPDATE',
+        atomicMode: 'ALL',
+        ...(opts.skipSideEffects ? { skipSideEffects: true } : {}),
+      });
       metrics?.dhis2Requests.inc({ kind: 'import', outcome: r.status.toLowerCase() });
       return r;
     } catch (err) {
-      metrics?.dhis2Requests.inc({ kind: 'import', outcome: err instanceof Dhis2RequestError ? 'refused' : 'unavailable' });
+      metrics?.dhis2Requests.inc({
+        kind: 'import',
+        outcome: err instanceof Dhis2RequestError ? 'refused' : 'unavailable',
+      });
       throw err;
     }
   }
@@ -119,10 +128,18 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
     try {
       const state = await opts.store.getJson<SyncState>(rmKeys.sync());
       const today = dateIn(opts.timeZone ?? state?.timeZone ?? 'UTC', clock.now());
-      await applyWrittenEvents(opts.store, written.map(toSnapshot), { today, syncedAt: clock.now().getTime(), deployment, ...(state?.window ? { window: state.window } : {}) });
+      await applyWrittenEvents(opts.store, written.map(toSnapshot), {
+        today,
+        syncedAt: clock.now().getTime(),
+        deployment,
+        ...(state?.window ? { window: state.window } : {}),
+      });
     } catch (err) {
       // DHIS2 has the write; a stale view is corrected by the next sync, so the jobs still succeed.
-      logger.warn({ code: 'JIBU_STORE_UNAVAILABLE', events: written.length, reason: reasonOf(err) }, 'read model not updated after a DHIS2 write');
+      logger.warn(
+        { code: 'JIBU_STORE_UNAVAILABLE', events: written.length, reason: reasonOf(err) },
+        'read model not updated after a DHIS2 write',
+      );
     }
   }
 
@@ -138,8 +155,17 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
       const plan = planJob(j.id, j.data);
       if (plan.ok) planned.push(plan.planned);
       else {
-        settle(j.id, permanent(`invalid DHIS2 write job: ${plan.problems.join('; ')}`, { reason: 'invalid_job', problems: plan.problems }));
-        logger.warn({ code: 'JIBU_BAD_REQUEST', jobId: j.id, problems: plan.problems.length }, 'invalid DHIS2 write job dead-lettered');
+        settle(
+          j.id,
+          permanent(`invalid DHIS2 write job: ${plan.problems.join('; ')}`, {
+            reason: 'invalid_job',
+            problems: plan.problems,
+          }),
+        );
+        logger.warn(
+          { code: 'JIBU_BAD_REQUEST', jobId: j.id, problems: plan.problems.length },
+          'invalid DHIS2 write job dead-lettered',
+        );
       }
     }
 
@@ -149,14 +175,33 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
     try {
       current = await readEvents(eventUids);
     } catch (err) {
-      return finish(jobs, outcomes, planned, transient(`DHIS2 unavailable while reading events: ${reasonOf(err)}`, { reason: 'dhis2_unavailable' }), started, at);
+      return finish(
+        jobs,
+        outcomes,
+        planned,
+        transient(`DHIS2 unavailable while reading events: ${reasonOf(err)}`, { reason: 'dhis2_unavailable' }),
+        started,
+        at,
+      );
     }
     const sendable: PlannedJob[] = [];
     for (const p of planned) {
       if (p.event && !current.has(p.event)) {
         const message = `event ${p.event} is not in DHIS2 (deleted, or outside the Jibu account's access)`;
-        settle(p.id, permanent(`DHIS2 event gone: ${message}`, { reason: 'event_gone', op: p.write.op, ref: p.job.ref, event: p.event, message }));
-        logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, event: p.event, reason: 'event_gone' }, 'DHIS2 write dead-lettered: event gone');
+        settle(
+          p.id,
+          permanent(`DHIS2 event gone: ${message}`, {
+            reason: 'event_gone',
+            op: p.write.op,
+            ref: p.job.ref,
+            event: p.event,
+            message,
+          }),
+        );
+        logger.warn(
+          { code: 'JIBU_DHIS2_REJECTED', jobId: p.id, event: p.event, reason: 'event_gone' },
+          'DHIS2 write dead-lettered: event gone',
+        );
         events?.emit({ type: 'dhis2.failed', ids: [p.id], error: `event ${p.event} gone`, permanent: true, at: at() });
       } else sendable.push(p);
     }
@@ -168,7 +213,11 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
     while (groups.length) {
       const group = groups.shift()!;
       if (imports >= maxImports) {
-        for (const p of group) settle(p.id, transient('left for a later batch: this batch spent its import requests isolating refused writes'));
+        for (const p of group)
+          settle(
+            p.id,
+            transient('left for a later batch: this batch spent its import requests isolating refused writes'),
+          );
         continue;
       }
       imports++;
@@ -185,18 +234,48 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
             continue;
           }
           const p = group[0]!;
-          settle(p.id, permanent(`DHIS2 refused the write (${err.dhis2Status}): ${err.message}`, { reason: 'payload_refused', op: p.write.op, ref: p.job.ref, ...(p.event ? { event: p.event } : {}), dhis2: { httpStatus: err.dhis2Status, code: err.dhis2Code, message: err.message } }));
-          logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, dhis2Status: err.dhis2Status, dhis2Code: err.dhis2Code }, 'DHIS2 write dead-lettered: request refused');
+          settle(
+            p.id,
+            permanent(`DHIS2 refused the write (${err.dhis2Status}): ${err.message}`, {
+              reason: 'payload_refused',
+              op: p.write.op,
+              ref: p.job.ref,
+              ...(p.event ? { event: p.event } : {}),
+              dhis2: { httpStatus: err.dhis2Status, code: err.dhis2Code, message: err.message },
+            }),
+          );
+          logger.warn(
+            { code: 'JIBU_DHIS2_REJECTED', jobId: p.id, dhis2Status: err.dhis2Status, dhis2Code: err.dhis2Code },
+            'DHIS2 write dead-lettered: request refused',
+          );
           events?.emit({ type: 'dhis2.failed', ids: [p.id], error: err.message, permanent: true, at: at() });
           continue;
         }
         // Down, 5xx, 429, timeout, or credentials: nothing here can fix it; the queue backs off and retries.
         const rest = [group, ...groups.splice(0)].flat();
         const code = err instanceof Dhis2AuthError ? 'JIBU_DHIS2_AUTH' : 'JIBU_DHIS2_UNAVAILABLE';
-        const detail = { reason: err instanceof Dhis2AuthError ? 'dhis2_auth' : 'dhis2_unavailable', ...(err instanceof Dhis2TransportError && err.dhis2Status ? { httpStatus: err.dhis2Status } : {}), ...(err instanceof Dhis2AuthError ? { httpStatus: err.dhis2Status } : {}) };
+        const detail = {
+          reason: err instanceof Dhis2AuthError ? 'dhis2_auth' : 'dhis2_unavailable',
+          ...(err instanceof Dhis2TransportError && err.dhis2Status ? { httpStatus: err.dhis2Status } : {}),
+          ...(err instanceof Dhis2AuthError ? { httpStatus: err.dhis2Status } : {}),
+        };
         for (const p of rest) settle(p.id, transient(reasonOf(err), detail));
-        logger.warn({ code, jobs: rest.length, timedOut: err instanceof Dhis2TransportError ? err.timedOut : undefined, reason: reasonOf(err) }, 'DHIS2 import failed; writes will be retried');
-        events?.emit({ type: 'dhis2.failed', ids: rest.map((p) => p.id), error: reasonOf(err), permanent: false, at: at() });
+        logger.warn(
+          {
+            code,
+            jobs: rest.length,
+            timedOut: err instanceof Dhis2TransportError ? err.timedOut : undefined,
+            reason: reasonOf(err),
+          },
+          'DHIS2 import failed; writes will be retried',
+        );
+        events?.emit({
+          type: 'dhis2.failed',
+          ids: rest.map((p) => p.id),
+          error: reasonOf(err),
+          permanent: false,
+          at: at(),
+        });
         break;
       }
 
@@ -206,8 +285,23 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
           current.set(uid, state);
           written.push(state);
         }
-        logger.info({ jobs: group.length, events: built.after.size, status: result.status, stats: result.stats, warnings: result.warnings.map((w) => w.code) }, 'DHIS2 import accepted');
-        events?.emit({ type: 'dhis2.written', ids: group.map((p) => p.id), status: result.status, requestPayload: built.payload, at: at() });
+        logger.info(
+          {
+            jobs: group.length,
+            events: built.after.size,
+            status: result.status,
+            stats: result.stats,
+            warnings: result.warnings.map((w) => w.code),
+          },
+          'DHIS2 import accepted',
+        );
+        events?.emit({
+          type: 'dhis2.written',
+          ids: group.map((p) => p.id),
+          status: result.status,
+          requestPayload: built.payload,
+          at: at(),
+        });
         continue;
       }
 
@@ -224,8 +318,20 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
           const gone = v.kind === 'gone';
           const reason = gone ? 'event_gone' : 'dhis2_rejected';
           const error = `${gone ? 'DHIS2 event gone' : 'DHIS2 rejected the write'}: ${describeIssues(v.issues)}`;
-          settle(p.id, permanent(error, { reason, op: p.write.op, ref: p.job.ref, ...(p.event ? { event: p.event } : {}), dhis2: { httpStatus: result.httpStatus, status: result.status, errors: v.issues } }));
-          logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason, errors: v.issues.map(issueForLog) }, 'DHIS2 write dead-lettered');
+          settle(
+            p.id,
+            permanent(error, {
+              reason,
+              op: p.write.op,
+              ref: p.job.ref,
+              ...(p.event ? { event: p.event } : {}),
+              dhis2: { httpStatus: result.httpStatus, status: result.status, errors: v.issues },
+            }),
+          );
+          logger.warn(
+            { code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason, errors: v.issues.map(issueForLog) },
+            'DHIS2 write dead-lettered',
+          );
           events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: at() });
         }
       }
@@ -237,8 +343,25 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
         } else {
           const p = group[0]!;
           const error = `DHIS2 rejected the write: ${describeIssues(unattributed)}`;
-          settle(p.id, permanent(error, { reason: 'dhis2_rejected', op: p.write.op, ref: p.job.ref, ...(p.event ? { event: p.event } : {}), dhis2: { httpStatus: result.httpStatus, status: result.status, errors: unattributed } }));
-          logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason: 'dhis2_rejected', errors: unattributed.map(issueForLog) }, 'DHIS2 write dead-lettered');
+          settle(
+            p.id,
+            permanent(error, {
+              reason: 'dhis2_rejected',
+              op: p.write.op,
+              ref: p.job.ref,
+              ...(p.event ? { event: p.event } : {}),
+              dhis2: { httpStatus: result.httpStatus, status: result.status, errors: unattributed },
+            }),
+          );
+          logger.warn(
+            {
+              code: 'JIBU_DHIS2_REJECTED',
+              jobId: p.id,
+              reason: 'dhis2_rejected',
+              errors: unattributed.map(issueForLog),
+            },
+            'DHIS2 write dead-lettered',
+          );
           events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: at() });
         }
         continue;
@@ -250,13 +373,29 @@ export function createDhis2BatchHandler(opts: Dhis2RelayOptions): (jobs: Array<Q
     return finish(jobs, outcomes, planned, undefined, started, at);
   };
 
-  function finish(jobs: Array<QueuedJob<Dhis2WriteJob>>, outcomes: Map<string, Settled>, planned: PlannedJob[], rest: Settled | undefined, started: number, at: () => number): JobOutcome[] {
+  function finish(
+    jobs: Array<QueuedJob<Dhis2WriteJob>>,
+    outcomes: Map<string, Settled>,
+    planned: PlannedJob[],
+    rest: Settled | undefined,
+    started: number,
+    at: () => number,
+  ): JobOutcome[] {
     if (rest) {
       const pending = planned.filter((p) => !outcomes.has(p.id));
       for (const p of pending) outcomes.set(p.id, rest);
       if (pending.length && !rest.ok) {
-        logger.warn({ code: 'JIBU_DHIS2_UNAVAILABLE', jobs: pending.length, reason: rest.error }, 'DHIS2 read failed; writes will be retried');
-        events?.emit({ type: 'dhis2.failed', ids: pending.map((p) => p.id), error: rest.error, permanent: false, at: at() });
+        logger.warn(
+          { code: 'JIBU_DHIS2_UNAVAILABLE', jobs: pending.length, reason: rest.error },
+          'DHIS2 read failed; writes will be retried',
+        );
+        events?.emit({
+          type: 'dhis2.failed',
+          ids: pending.map((p) => p.id),
+          error: rest.error,
+          permanent: false,
+          at: at(),
+        });
       }
     }
     const ms = Math.round(performance.now() - started);

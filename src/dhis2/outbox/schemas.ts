@@ -9,10 +9,23 @@ import type { Dhis2Write, Dhis2WriteJob } from './types.ts';
 
 const Uid = z.string().regex(UID_PATTERN, { error: 'must be a DHIS2 uid' });
 /** A date (`YYYY-MM-DD`) or a zone-less/offset date-time, as DHIS2 accepts them. */
-const DateLike = z.string().regex(/^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/, { error: 'must be a date (YYYY-MM-DD) or date-time' });
+const DateLike = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/, {
+    error: 'must be a date (YYYY-MM-DD) or date-time',
+  });
 
-const NoteWrite = z.object({ op: z.literal('event.note'), event: Uid, note: z.string().trim().min(1, { error: 'an empty note would be dropped by DHIS2' }) });
-const RescheduleWrite = z.object({ op: z.literal('event.reschedule'), event: Uid, scheduledAt: DateLike, note: z.string() });
+const NoteWrite = z.object({
+  op: z.literal('event.note'),
+  event: Uid,
+  note: z.string().trim().min(1, { error: 'an empty note would be dropped by DHIS2' }),
+});
+const RescheduleWrite = z.object({
+  op: z.literal('event.reschedule'),
+  event: Uid,
+  scheduledAt: DateLike,
+  note: z.string(),
+});
 const UpdateWrite = z.object({
   op: z.literal('event.update'),
   event: Uid,
@@ -35,7 +48,12 @@ const CreateWrite = z.object({
 export const Dhis2WriteSchema = z.discriminatedUnion('op', [NoteWrite, RescheduleWrite, UpdateWrite, CreateWrite]);
 
 export const Dhis2WriteJobSchema = z
-  .object({ op: z.enum(['event.note', 'event.reschedule', 'event.update', 'tracker.create']), payload: Dhis2WriteSchema, ref: z.string(), phone: z.string() })
+  .object({
+    op: z.enum(['event.note', 'event.reschedule', 'event.update', 'tracker.create']),
+    payload: Dhis2WriteSchema,
+    ref: z.string(),
+    phone: z.string(),
+  })
   .refine((j) => j.op === j.payload.op, { error: 'op does not match payload.op', path: ['op'] });
 
 /** A create whose objects lack uids would be created again by a retry, so such a job is refused. */

@@ -10,7 +10,15 @@ export type Dhis2Write =
   /** Move a scheduled event and say why. */
   | { op: 'event.reschedule'; event: string; scheduledAt: string; note: string }
   /** Any other change to one event: status (e.g. SKIPPED), scheduledAt, follow-up flag, plus a note. */
-  | { op: 'event.update'; event: string; status?: 'SCHEDULE' | 'SKIPPED' | 'COMPLETED' | 'ACTIVE'; scheduledAt?: string; occurredAt?: string; followUp?: boolean; note?: string }
+  | {
+      op: 'event.update';
+      event: string;
+      status?: 'SCHEDULE' | 'SKIPPED' | 'COMPLETED' | 'ACTIVE';
+      scheduledAt?: string;
+      occurredAt?: string;
+      followUp?: boolean;
+      note?: string;
+    }
   /** Create new objects (births, deaths) with client-made uids, nested or flat as DHIS2 accepts them. */
   | { op: 'tracker.create'; trackedEntities?: unknown[]; enrollments?: unknown[]; events?: unknown[] };
 

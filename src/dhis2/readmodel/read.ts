@@ -1,5 +1,12 @@
 import type { Store } from '../../store/types.ts';
-import { rmKeys, type CaregiverView, type CaseWorkerView, type DefaulterList, type DefaulterView, type OrgUnitTree } from './types.ts';
+import {
+  rmKeys,
+  type CaregiverView,
+  type CaseWorkerView,
+  type DefaulterList,
+  type DefaulterView,
+  type OrgUnitTree,
+} from './types.ts';
 import { sortDefaulters } from './views.ts';
 import { readIndex, readMany } from './writer.ts';
 

@@ -4,10 +4,45 @@ import type { Dhis2Client } from '../client.ts';
 import type { Deployment } from '../deployment.ts';
 import type { Dhis2TrackedEntity } from '../schemas.ts';
 import { addDays, dateIn, isTimeZone } from './calendar.ts';
-import { rmKeys, type CaregiverView, type ChildRecord, type ChildView, type DefaulterList, type DefaulterView, type IndexKind, type OrgUnitTree, type SyncState } from './types.ts';
+import {
+  rmKeys,
+  type CaregiverView,
+  type ChildRecord,
+  type ChildView,
+  type DefaulterList,
+  type DefaulterView,
+  type IndexKind,
+  type OrgUnitTree,
+  type SyncState,
+} from './types.ts';
 import type { CaseWorkerSource } from './users.ts';
-import { caseWorkerView, childView, defaulterEntries, deriveChild, orgUnitTree, sortChildren, sortDefaulters, TRACKED_ENTITY_FIELDS, type DerivedChild, type SyncWindow, type ViewContext } from './views.ts';
-import { deleteMany, emptyDelta, groupChildrenByOrgUnit, inGroups, mergeDelta, readIndex, readMany, rebuildChildrenByOrgUnit, replaceChildren, updateIndexes, writeChildrenByOrgUnit, type ChildChange } from './writer.ts';
+import {
+  caseWorkerView,
+  childView,
+  defaulterEntries,
+  deriveChild,
+  orgUnitTree,
+  sortChildren,
+  sortDefaulters,
+  TRACKED_ENTITY_FIELDS,
+  type DerivedChild,
+  type SyncWindow,
+  type ViewContext,
+} from './views.ts';
+import {
+  deleteMany,
+  emptyDelta,
+  groupChildrenByOrgUnit,
+  inGroups,
+  mergeDelta,
+  readIndex,
+  readMany,
+  rebuildChildrenByOrgUnit,
+  replaceChildren,
+  updateIndexes,
+  writeChildrenByOrgUnit,
+  type ChildChange,
+} from './writer.ts';
 
 /** The slice of a pino logger the sync uses: counts and codes, never names or phone numbers. */
 export interface SyncLogger {
@@ -96,7 +131,10 @@ export async function syncReadModel(opts: SyncOptions): Promise<SyncStats> {
   const mode = opts.mode === 'incremental' && state.lastIncrementalAt ? 'incremental' : 'full';
   const timeZone = await resolveTimeZone(opts);
   const today = dateIn(timeZone, startedAt);
-  const window = { from: addDays(today, -(opts.lookbackDays ?? DEFAULT_LOOKBACK_DAYS)), to: addDays(today, opts.horizonDays ?? DEFAULT_HORIZON_DAYS) };
+  const window = {
+    from: addDays(today, -(opts.lookbackDays ?? DEFAULT_LOOKBACK_DAYS)),
+    to: addDays(today, opts.horizonDays ?? DEFAULT_HORIZON_DAYS),
+  };
   const run: Run = {
     opts,
     ctx: { deployment: opts.deployment, today, window, defaultCountry: opts.defaultCountry },
@@ -127,11 +165,21 @@ export async function syncReadModel(opts: SyncOptions): Promise<SyncStats> {
   } catch (err) {
     // A service account without user-read rights still gets caregiver and defaulter views; the case
     // worker views stay as the last successful sync left them.
-    opts.logger?.warn({ code: 'JIBU_DHIS2_UNAVAILABLE', reason: err instanceof Error ? err.message : String(err) }, 'case workers not synced');
+    opts.logger?.warn(
+      { code: 'JIBU_DHIS2_UNAVAILABLE', reason: err instanceof Error ? err.message : String(err) },
+      'case workers not synced',
+    );
   }
 
   // Both modes leave `rm:index:children-ou:*` complete (an incremental one builds it when it finds none).
-  const next: SyncState = { ...state, lastIncrementalAt: startedAt.toISOString(), timeZone, today, window, childrenByOrgUnit: true };
+  const next: SyncState = {
+    ...state,
+    lastIncrementalAt: startedAt.toISOString(),
+    timeZone,
+    today,
+    window,
+    childrenByOrgUnit: true,
+  };
   if (mode === 'full') {
     next.lastFullAt = startedAt.toISOString();
     next.events = run.stats.appointments;
@@ -148,7 +196,10 @@ async function resolveTimeZone(opts: SyncOptions): Promise<string> {
   const info = await opts.client.systemInfo();
   const tz = info.serverTimeZoneId;
   if (tz && isTimeZone(tz)) return tz;
-  opts.logger?.warn({ code: 'JIBU_CONFIG_INVALID', serverTimeZoneId: tz ?? null }, 'DHIS2 did not give a usable time zone and the deployment sets none: judging "today" in UTC');
+  opts.logger?.warn(
+    { code: 'JIBU_CONFIG_INVALID', serverTimeZoneId: tz ?? null },
+    'DHIS2 did not give a usable time zone and the deployment sets none: judging "today" in UTC',
+  );
   return 'UTC';
 }
 
@@ -199,7 +250,10 @@ async function fullSync(run: Run): Promise<void> {
     const uids = buffer;
     buffer = [];
     if (!uids.length) return;
-    const [entities, previous] = await Promise.all([fetchTrackedEntities(run, uids), readMany<ChildRecord>(store, uids.map(rmKeys.child))]);
+    const [entities, previous] = await Promise.all([
+      fetchTrackedEntities(run, uids),
+      readMany<ChildRecord>(store, uids.map(rmKeys.child)),
+    ]);
     const writes: Array<[string, unknown]> = [];
     const stale: string[] = [];
     uids.forEach((uid, i) => {
@@ -244,13 +298,20 @@ async function fullSync(run: Run): Promise<void> {
     if (c.locale) view.locale = c.locale;
     return [rmKeys.caregiver(phone), view];
   });
-  const defaulterWrites: Array<[string, DefaulterList]> = [...defaulters].map(([orgUnit, list]) => [rmKeys.defaulters(orgUnit), { orgUnit, defaulters: sortDefaulters(list), syncedAt }]);
+  const defaulterWrites: Array<[string, DefaulterList]> = [...defaulters].map(([orgUnit, list]) => [
+    rmKeys.defaulters(orgUnit),
+    { orgUnit, defaulters: sortDefaulters(list), syncedAt },
+  ]);
   await inGroups([...caregiverWrites, ...defaulterWrites], 200, ([k, v]) => store.setJson(k, v));
   stats.caregivers = caregivers.size;
   stats.defaulterLists = defaulters.size;
   stats.defaulters = [...defaulters.values()].reduce((n, l) => n + l.length, 0);
 
-  const [oldCaregivers, oldLists, oldChildren] = await Promise.all([readIndex(store, 'caregivers'), readIndex(store, 'defaulters'), readIndex(store, 'children')]);
+  const [oldCaregivers, oldLists, oldChildren] = await Promise.all([
+    readIndex(store, 'caregivers'),
+    readIndex(store, 'defaulters'),
+    readIndex(store, 'children'),
+  ]);
   const goneCaregivers = oldCaregivers.filter((p) => !caregivers.has(p));
   const goneLists = oldLists.filter((ou) => !defaulters.has(ou));
   const goneChildren = oldChildren.filter((te) => !children.has(te));
@@ -270,7 +331,12 @@ async function fullSync(run: Run): Promise<void> {
   await writeChildrenByOrgUnit(store, groupChildrenByOrgUnit(homes));
 }
 
-function collect(d: DerivedChild, caregivers: Map<string, { children: ChildView[]; locale?: string }>, defaulters: Map<string, DefaulterView[]>, run: Run): void {
+function collect(
+  d: DerivedChild,
+  caregivers: Map<string, { children: ChildView[]; locale?: string }>,
+  defaulters: Map<string, DefaulterView[]>,
+  run: Run,
+): void {
   const phone = d.record.phone;
   if (phone) {
     const c = caregivers.get(phone) ?? { children: [] };
@@ -278,7 +344,8 @@ function collect(d: DerivedChild, caregivers: Map<string, { children: ChildView[
     if (d.record.locale) c.locale = d.record.locale;
     caregivers.set(phone, c);
   }
-  for (const entry of defaulterEntries(d, run.ctx.today)) defaulters.set(entry.orgUnit, [...(defaulters.get(entry.orgUnit) ?? []), entry]);
+  for (const entry of defaulterEntries(d, run.ctx.today))
+    defaulters.set(entry.orgUnit, [...(defaulters.get(entry.orgUnit) ?? []), entry]);
 }
 
 async function writeIndex(run: Run, kind: IndexKind, ids: string[]): Promise<void> {
@@ -299,7 +366,10 @@ async function incrementalSync(run: Run, state: SyncState): Promise<void> {
     const uids = buffer;
     buffer = [];
     if (!uids.length) return;
-    const [entities, previous] = await Promise.all([fetchTrackedEntities(run, uids), readMany<ChildRecord>(store, uids.map(rmKeys.child))]);
+    const [entities, previous] = await Promise.all([
+      fetchTrackedEntities(run, uids),
+      readMany<ChildRecord>(store, uids.map(rmKeys.child)),
+    ]);
     const changes: ChildChange[] = [];
     uids.forEach((uid, i) => {
       const te = entities.get(uid);
@@ -313,7 +383,10 @@ async function incrementalSync(run: Run, state: SyncState): Promise<void> {
         stats.defaulters += defaulterEntries(next, ctx.today).length;
       }
     });
-    mergeDelta(delta, await replaceChildren(store, changes, { today: ctx.today, syncedAt: run.startedAt.getTime(), tree: ctx.tree }));
+    mergeDelta(
+      delta,
+      await replaceChildren(store, changes, { today: ctx.today, syncedAt: run.startedAt.getTime(), tree: ctx.tree }),
+    );
   };
   const touch = async (te: string | undefined) => {
     if (!te || affected.has(te)) return;
@@ -323,22 +396,47 @@ async function incrementalSync(run: Run, state: SyncState): Promise<void> {
   };
 
   // Changed events, deleted ones included: completed, skipped, deleted or moved appointments leave the views.
-  for await (const e of client.iterateEvents({ program, programStage: stage, updatedAfter: since, includeDeleted: true, fields: 'event,trackedEntity', pageSize: run.pageSize })) {
+  for await (const e of client.iterateEvents({
+    program,
+    programStage: stage,
+    updatedAfter: since,
+    includeDeleted: true,
+    fields: 'event,trackedEntity',
+    pageSize: run.pageSize,
+  })) {
     stats.eventsRead++;
     await touch(e.trackedEntity);
   }
   // Changed children: a new phone number or name must reach the views even when no event changed.
-  for await (const te of client.iterateTrackedEntities({ program, orgUnitMode: 'ACCESSIBLE', updatedAfter: since, includeDeleted: true, fields: 'trackedEntity', pageSize: run.pageSize })) {
+  for await (const te of client.iterateTrackedEntities({
+    program,
+    orgUnitMode: 'ACCESSIBLE',
+    updatedAfter: since,
+    includeDeleted: true,
+    fields: 'trackedEntity',
+    pageSize: run.pageSize,
+  })) {
     await touch(te.trackedEntity);
   }
   // After midnight, yesterday's appointments became missed and new days entered the window; nothing in
   // DHIS2 changed for them, so no `updatedAfter` finds them.
   if (state.today && state.today < ctx.today) {
-    const ranges: SyncWindow[] = [{ from: state.today < ctx.window.from ? ctx.window.from : state.today, to: addDays(ctx.today, -1) }];
-    if (state.window && state.window.to < ctx.window.to) ranges.push({ from: addDays(state.window.to, 1), to: ctx.window.to });
+    const ranges: SyncWindow[] = [
+      { from: state.today < ctx.window.from ? ctx.window.from : state.today, to: addDays(ctx.today, -1) },
+    ];
+    if (state.window && state.window.to < ctx.window.to)
+      ranges.push({ from: addDays(state.window.to, 1), to: ctx.window.to });
     for (const r of ranges) {
       if (r.from > r.to) continue;
-      for await (const e of client.iterateEvents({ program, programStage: stage, status: 'SCHEDULE', scheduledAfter: r.from, scheduledBefore: r.to, fields: 'event,trackedEntity', pageSize: run.pageSize })) {
+      for await (const e of client.iterateEvents({
+        program,
+        programStage: stage,
+        status: 'SCHEDULE',
+        scheduledAfter: r.from,
+        scheduledBefore: r.to,
+        fields: 'event,trackedEntity',
+        pageSize: run.pageSize,
+      })) {
         stats.eventsRead++;
         await touch(e.trackedEntity);
       }

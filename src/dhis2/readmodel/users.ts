@@ -14,7 +14,8 @@ export interface CaseWorkerSource {
   usersWithPhone(): Promise<Dhis2User[]>;
 }
 
-const USER_FIELDS = 'id,username,userCredentials[username],firstName,surname,displayName,phoneNumber,disabled,organisationUnits[id,path]';
+const USER_FIELDS =
+  'id,username,userCredentials[username],firstName,surname,displayName,phoneNumber,disabled,organisationUnits[id,path]';
 const UsersPageSchema = z.object({ users: z.array(UserSchema), pager: PagerSchema.optional() });
 
 /**
@@ -31,30 +32,53 @@ export function createCaseWorkerSource(opts: Dhis2ClientOptions & { pageSize?: n
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const pageSize = opts.pageSize ?? 500;
   const authorization =
-    'token' in opts.auth ? `ApiToken ${opts.auth.token}` : `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
+    'token' in opts.auth
+      ? `ApiToken ${opts.auth.token}`
+      : `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
 
   async function page(n: number): Promise<z.infer<typeof UsersPageSchema>> {
-    const qs = new URLSearchParams({ filter: 'phoneNumber:!null', fields: USER_FIELDS, order: 'id:asc', page: String(n), pageSize: String(pageSize) });
+    const qs = new URLSearchParams({
+      filter: 'phoneNumber:!null',
+      fields: USER_FIELDS,
+      order: 'id:asc',
+      page: String(n),
+      pageSize: String(pageSize),
+    });
     let res: Response;
     let text: string;
     try {
-      res = await doFetch(`${baseUrl}/api/users?${qs.toString()}`, { headers: { Authorization: authorization, Accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+      res = await doFetch(`${baseUrl}/api/users?${qs.toString()}`, {
+        headers: { Authorization: authorization, Accept: 'application/json' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       text = await res.text();
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new Dhis2TransportError(timedOut ? `DHIS2 did not answer GET /api/users within ${timeoutMs} ms` : 'DHIS2 unreachable (GET /api/users)', { timedOut, cause: err });
+      throw new Dhis2TransportError(
+        timedOut ? `DHIS2 did not answer GET /api/users within ${timeoutMs} ms` : 'DHIS2 unreachable (GET /api/users)',
+        { timedOut, cause: err },
+      );
     }
-    if (res.status === 401 || res.status === 403) throw new Dhis2AuthError(res.status, `DHIS2 answered ${res.status} to GET /api/users: the Jibu account may not read users`);
-    if (res.status >= 500 || res.status === 429) throw new Dhis2TransportError(`DHIS2 answered ${res.status} to GET /api/users`, { dhis2Status: res.status });
+    if (res.status === 401 || res.status === 403)
+      throw new Dhis2AuthError(
+        res.status,
+        `DHIS2 answered ${res.status} to GET /api/users: the Jibu account may not read users`,
+      );
+    if (res.status >= 500 || res.status === 429)
+      throw new Dhis2TransportError(`DHIS2 answered ${res.status} to GET /api/users`, { dhis2Status: res.status });
     if (res.status >= 400) throw new Dhis2RequestError(res.status, `DHIS2 refused GET /api/users (${res.status})`);
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      throw new Dhis2TransportError('DHIS2 answered GET /api/users with something other than JSON', { dhis2Status: res.status, retryable: false });
+      throw new Dhis2TransportError('DHIS2 answered GET /api/users with something other than JSON', {
+        dhis2Status: res.status,
+        retryable: false,
+      });
     }
     const parsed = UsersPageSchema.safeParse(json);
-    if (!parsed.success) throw new Dhis2TransportError('DHIS2 users list did not have the expected shape', { retryable: false });
+    if (!parsed.success)
+      throw new Dhis2TransportError('DHIS2 users list did not have the expected shape', { retryable: false });
     return parsed.data;
   }
 

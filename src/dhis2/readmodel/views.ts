@@ -2,7 +2,15 @@ import { normalizePhone } from '../../channels/phone.ts';
 import type { Deployment } from '../deployment.ts';
 import type { Dhis2Event, Dhis2TrackedEntity, Dhis2User, OrgUnit } from '../schemas.ts';
 import { datePart } from './calendar.ts';
-import type { AppointmentView, CaseWorkerView, ChildRecord, ChildView, DefaulterView, EventSnapshot, OrgUnitTree } from './types.ts';
+import type {
+  AppointmentView,
+  CaseWorkerView,
+  ChildRecord,
+  ChildView,
+  DefaulterView,
+  EventSnapshot,
+  OrgUnitTree,
+} from './types.ts';
 
 /**
  * Pure derivations of the read-model views from what DHIS2 sends: one tracked entity (with its
@@ -53,14 +61,18 @@ export function toSnapshot(event: Dhis2Event): EventSnapshot {
  *
  * @example isMissed({ status: 'SCHEDULE', scheduledAt: '2025-03-02T00:00:00.000' } as EventSnapshot, '2025-03-03') // true
  */
-export function isMissed(event: Pick<EventSnapshot, 'status' | 'scheduledAt' | 'occurredAt' | 'deleted'>, today: string): boolean {
+export function isMissed(
+  event: Pick<EventSnapshot, 'status' | 'scheduledAt' | 'occurredAt' | 'deleted'>,
+  today: string,
+): boolean {
   const date = datePart(event.scheduledAt);
   return event.status === 'SCHEDULE' && !event.deleted && !event.occurredAt && date !== undefined && date < today;
 }
 
 /** Whether an event is an appointment the read model keeps: a live SCHEDULE Immunization event in the window. */
 export function isAppointment(event: EventSnapshot, ctx: Pick<ViewContext, 'deployment' | 'window'>): boolean {
-  if (event.deleted || event.status !== 'SCHEDULE' || event.programStage !== ctx.deployment.immunization.stage) return false;
+  if (event.deleted || event.status !== 'SCHEDULE' || event.programStage !== ctx.deployment.immunization.stage)
+    return false;
   const date = datePart(event.scheduledAt);
   if (date === undefined) return false;
   return !ctx.window || (date >= ctx.window.from && date <= ctx.window.to);
@@ -79,12 +91,15 @@ function byScheduledAt(a: EventSnapshot, b: EventSnapshot): number {
 export function deriveChild(te: Dhis2TrackedEntity, ctx: ViewContext): DerivedChild | null {
   if (te.deleted) return null;
   const { program, stage, attributes: attr } = ctx.deployment.immunization;
-  const enrollments = (te.enrollments ?? []).filter((en) => !en.deleted && (en.program === undefined || en.program === program));
+  const enrollments = (te.enrollments ?? []).filter(
+    (en) => !en.deleted && (en.program === undefined || en.program === program),
+  );
   if (!enrollments.length) return null;
 
   // With `program` DHIS2 also returns programme attributes on the entity; enrollments may carry them too.
   const values = new Map<string, string>();
-  for (const en of enrollments) for (const a of en.attributes ?? []) if (a.value !== undefined) values.set(a.attribute, a.value);
+  for (const en of enrollments)
+    for (const a of en.attributes ?? []) if (a.value !== undefined) values.set(a.attribute, a.value);
   for (const a of te.attributes ?? []) if (a.value !== undefined) values.set(a.attribute, a.value);
 
   const events: EventSnapshot[] = [];
@@ -143,7 +158,8 @@ function latestVisit(events: EventSnapshot[]): { event: string; occurredAt: stri
   let best: { event: string; occurredAt: string } | undefined;
   for (const e of events) {
     if (!e.occurredAt) continue;
-    if (!best || e.occurredAt > best.occurredAt || (e.occurredAt === best.occurredAt && e.event > best.event)) best = { event: e.event, occurredAt: e.occurredAt };
+    if (!best || e.occurredAt > best.occurredAt || (e.occurredAt === best.occurredAt && e.event > best.event))
+      best = { event: e.event, occurredAt: e.occurredAt };
   }
   return best;
 }
@@ -157,9 +173,18 @@ export function defaulterOrgUnits(snapshots: EventSnapshot[], today: string): st
  * Recompute a child record after its appointments changed (a relayed write): events, defaulter org
  * units, and the latest visit when a written event now has a later `occurredAt`.
  */
-export function withSnapshots(record: ChildRecord, snapshots: EventSnapshot[], today: string, written: EventSnapshot[] = []): DerivedChild {
+export function withSnapshots(
+  record: ChildRecord,
+  snapshots: EventSnapshot[],
+  today: string,
+  written: EventSnapshot[] = [],
+): DerivedChild {
   const sorted = [...snapshots].sort(byScheduledAt);
-  const next: ChildRecord = { ...record, events: sorted.map((s) => s.event), defaulterOrgUnits: defaulterOrgUnits(sorted, today) };
+  const next: ChildRecord = {
+    ...record,
+    events: sorted.map((s) => s.event),
+    defaulterOrgUnits: defaulterOrgUnits(sorted, today),
+  };
   for (const w of written) {
     if (w.occurredAt && !w.deleted && (!next.latestOccurredAt || w.occurredAt >= next.latestOccurredAt)) {
       next.latestEvent = w.event;
@@ -189,7 +214,12 @@ export function appointmentView(s: EventSnapshot, record: ChildRecord, tree?: Or
 /** The child as a caregiver's view lists it: the earliest appointment (missed or upcoming) is `next`. */
 export function childView(d: DerivedChild, tree?: OrgUnitTree): ChildView {
   const r = d.record;
-  const view: ChildView = { trackedEntity: r.trackedEntity, enrollment: r.enrollment, firstName: r.firstName, orgUnit: r.orgUnit };
+  const view: ChildView = {
+    trackedEntity: r.trackedEntity,
+    enrollment: r.enrollment,
+    firstName: r.firstName,
+    orgUnit: r.orgUnit,
+  };
   if (r.surname) view.surname = r.surname;
   if (r.dateOfBirth) view.dateOfBirth = r.dateOfBirth;
   if (r.sex) view.sex = r.sex;
@@ -242,7 +272,12 @@ export function orgUnitTree(units: OrgUnit[]): OrgUnitTree {
   const tree: OrgUnitTree = {};
   for (const ou of units) {
     const path = ou.path ?? `/${ou.id}`;
-    const node = { id: ou.id, name: ou.name ?? ou.displayName ?? ou.id, path, level: ou.level ?? path.split('/').filter(Boolean).length } as OrgUnitTree[string];
+    const node = {
+      id: ou.id,
+      name: ou.name ?? ou.displayName ?? ou.id,
+      path,
+      level: ou.level ?? path.split('/').filter(Boolean).length,
+    } as OrgUnitTree[string];
     const parent = ou.parent?.id ?? path.split('/').filter(Boolean).at(-2);
     if (parent) node.parent = parent;
     tree[ou.id] = node;
@@ -258,12 +293,16 @@ export function caseWorkerView(user: Dhis2User, defaultCountry?: string, tree?: 
   if (user.disabled || !user.phoneNumber) return null;
   const phone = normalizePhone(user.phoneNumber, defaultCountry);
   if (!phone) return null;
-  const name = user.displayName ?? ([user.firstName, user.surname].filter(Boolean).join(' ') || user.username || user.id);
+  const name =
+    user.displayName ?? ([user.firstName, user.surname].filter(Boolean).join(' ') || user.username || user.id);
   return {
     userId: user.id,
     username: user.username ?? user.id,
     name,
     phone,
-    orgUnits: (user.organisationUnits ?? []).map((ou) => ({ id: ou.id, path: ou.path ?? tree?.[ou.id]?.path ?? `/${ou.id}` })),
+    orgUnits: (user.organisationUnits ?? []).map((ou) => ({
+      id: ou.id,
+      path: ou.path ?? tree?.[ou.id]?.path ?? `/${ou.id}`,
+    })),
   };
 }

@@ -1,7 +1,24 @@
 import type { Store } from '../../store/types.ts';
-import { rmKeys, type CaregiverView, type ChildRecord, type DefaulterList, type EventSnapshot, type IndexKind, type OrgUnitTree } from './types.ts';
+import {
+  rmKeys,
+  type CaregiverView,
+  type ChildRecord,
+  type DefaulterList,
+  type EventSnapshot,
+  type IndexKind,
+  type OrgUnitTree,
+} from './types.ts';
 import type { Deployment } from '../deployment.ts';
-import { childView, defaulterEntries, isAppointment, sortChildren, sortDefaulters, withSnapshots, type DerivedChild, type SyncWindow } from './views.ts';
+import {
+  childView,
+  defaulterEntries,
+  isAppointment,
+  sortChildren,
+  sortDefaulters,
+  withSnapshots,
+  type DerivedChild,
+  type SyncWindow,
+} from './views.ts';
 
 /**
  * Store-side operations of the read model: replacing one child's entries in the caregiver and defaulter
@@ -125,7 +142,8 @@ export async function replaceChildren(store: Store, changes: ChildChange[], opts
   ouList.forEach((orgUnit, i) => {
     const before = lists[i];
     const defaulters = (before?.defaulters ?? []).filter((d) => !changed.has(d.trackedEntity));
-    for (const c of changes) if (c.next) defaulters.push(...defaulterEntries(c.next, opts.today).filter((d) => d.orgUnit === orgUnit));
+    for (const c of changes)
+      if (c.next) defaulters.push(...defaulterEntries(c.next, opts.today).filter((d) => d.orgUnit === orgUnit));
     if (!defaulters.length) {
       if (before) {
         deletes.push(rmKeys.defaulters(orgUnit));
@@ -133,7 +151,10 @@ export async function replaceChildren(store: Store, changes: ChildChange[], opts
       }
       return;
     }
-    writes.push([rmKeys.defaulters(orgUnit), { orgUnit, defaulters: sortDefaulters(defaulters), syncedAt: opts.syncedAt } satisfies DefaulterList]);
+    writes.push([
+      rmKeys.defaulters(orgUnit),
+      { orgUnit, defaulters: sortDefaulters(defaulters), syncedAt: opts.syncedAt } satisfies DefaulterList,
+    ]);
     delta.written.defaulterLists++;
     if (!before) delta.add.defaulters.push(orgUnit);
   });
@@ -185,7 +206,9 @@ function sameIds(a: readonly string[], b: readonly string[]): boolean {
  *
  * @example groupChildrenByOrgUnit([{ trackedEntity: 'b', orgUnit: 'V1' }, { trackedEntity: 'a', orgUnit: 'V1' }]) // Map { 'V1' => ['a', 'b'] }
  */
-export function groupChildrenByOrgUnit(children: Iterable<Pick<ChildRecord, 'trackedEntity' | 'orgUnit'>>): Map<string, string[]> {
+export function groupChildrenByOrgUnit(
+  children: Iterable<Pick<ChildRecord, 'trackedEntity' | 'orgUnit'>>,
+): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const c of children) {
     if (!c.orgUnit) continue;
@@ -214,7 +237,8 @@ export async function rebuildChildrenByOrgUnit(store: Store, chunk = 500): Promi
   const ids = await readIndex(store, 'children');
   const homes: Array<Pick<ChildRecord, 'trackedEntity' | 'orgUnit'>> = [];
   for (let i = 0; i < ids.length; i += chunk) {
-    for (const r of await store.getJsonMany<ChildRecord>(ids.slice(i, i + chunk).map(rmKeys.child))) if (r) homes.push({ trackedEntity: r.trackedEntity, orgUnit: r.orgUnit });
+    for (const r of await store.getJsonMany<ChildRecord>(ids.slice(i, i + chunk).map(rmKeys.child)))
+      if (r) homes.push({ trackedEntity: r.trackedEntity, orgUnit: r.orgUnit });
   }
   await writeChildrenByOrgUnit(store, groupChildrenByOrgUnit(homes));
 }
@@ -265,7 +289,10 @@ export async function applyWrittenEvents(
   // The fetched event names its tracked entity; fall back to the stored snapshot for older servers.
   const missingTe = events.filter((e) => !e.trackedEntity);
   if (missingTe.length) {
-    const stored = await readMany<EventSnapshot>(store, missingTe.map((e) => rmKeys.event(e.event)));
+    const stored = await readMany<EventSnapshot>(
+      store,
+      missingTe.map((e) => rmKeys.event(e.event)),
+    );
     missingTe.forEach((e, i) => {
       if (stored[i]?.trackedEntity) e.trackedEntity = stored[i].trackedEntity;
     });
@@ -303,7 +330,11 @@ export async function applyWrittenEvents(
       else current.delete(w.event);
       result.updated++;
     }
-    changes.push({ trackedEntity: te, prev: record, next: withSnapshots(record, [...current.values()], opts.today, mine) });
+    changes.push({
+      trackedEntity: te,
+      prev: record,
+      next: withSnapshots(record, [...current.values()], opts.today, mine),
+    });
   }
   const delta = await replaceChildren(store, changes, opts);
   // Only defaulter lists can appear or vanish here; caregiver views keep the child.

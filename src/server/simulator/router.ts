@@ -69,7 +69,13 @@ export function simulatorRouter(deps: SimulatorDeps): express.Router {
 
   router.get('/api/events', (req, res) => {
     const q = eventsQuerySchema.safeParse(req.query);
-    if (!q.success) return res.status(400).json(errorBody('JIBU_BAD_REQUEST', q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)));
+    if (!q.success)
+      return res.status(400).json(
+        errorBody(
+          'JIBU_BAD_REQUEST',
+          q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+        ),
+      );
     noStore(res);
     const { seq, events } = deps.events.since(q.data.since, q.data.limit);
     // With a full page, continue from its last event rather than the newest, or events would be skipped.
@@ -77,6 +83,8 @@ export function simulatorRouter(deps: SimulatorDeps): express.Router {
     return res.json({ next, events });
   });
 
-  router.use(express.static(SIMULATOR_PUBLIC_DIR, { index: 'index.html', maxAge: 0, fallthrough: true, redirect: false }));
+  router.use(
+    express.static(SIMULATOR_PUBLIC_DIR, { index: 'index.html', maxAge: 0, fallthrough: true, redirect: false }),
+  );
   return router;
 }

@@ -27,9 +27,15 @@ function handlerFor(opts: { version?: string; fetch?: (emu: Emulator) => typeof 
     await queue.close();
     await store.close();
   });
-  const client = createDhis2Client({ baseUrl: emu.baseUrl, auth: { token: emu.credentials.token }, fetch: opts.fetch ? opts.fetch(emu) : emu.fetch, timeoutMs: 5000 });
+  const client = createDhis2Client({
+    baseUrl: emu.baseUrl,
+    auth: { token: emu.credentials.token },
+    fetch: opts.fetch ? opts.fetch(emu) : emu.fetch,
+    timeoutMs: 5000,
+  });
   const handle = createDhis2BatchHandler({ queue, store, client, clock, logger: quiet });
-  const run = (writes: Array<[string, Dhis2Write]>): Promise<JobOutcome[]> => handle(writes.map(([id, w]) => writeJob(id, w)));
+  const run = (writes: Array<[string, Dhis2Write]>): Promise<JobOutcome[]> =>
+    handle(writes.map(([id, w]) => writeJob(id, w)));
   const imports = () => emu.requests.filter((r) => r.method === 'POST' && r.path === '/api/tracker');
   return { emu, run, imports };
 }
@@ -38,11 +44,18 @@ describe('DHIS2 outbox batch handler', () => {
   it('a job delivered twice (a worker died before acknowledging) leaves one note: the second import warns E1119', async () => {
     const { emu, run, imports } = handlerFor();
     const neema = scheduledEvent(emu, PHONES.oneDue, 'Neema');
-    const write: Dhis2Write = { op: 'event.reschedule', event: neema.event, scheduledAt: '2025-03-12', note: 'Moved by caregiver (USSD)' };
+    const write: Dhis2Write = {
+      op: 'event.reschedule',
+      event: neema.event,
+      scheduledAt: '2025-03-12',
+      note: 'Moved by caregiver (USSD)',
+    };
     expect(await run([['reply-1', write]])).toEqual([{ ok: true }]);
     expect(await run([['reply-1', write]])).toEqual([{ ok: true }]);
     expect(imports().map((r) => r.status)).toEqual([200, 200]);
-    expect(emu.state.notesOf(neema.event)).toEqual([expect.objectContaining({ note: noteUid('reply-1'), value: 'Moved by caregiver (USSD)' })]);
+    expect(emu.state.notesOf(neema.event)).toEqual([
+      expect.objectContaining({ note: noteUid('reply-1'), value: 'Moved by caregiver (USSD)' }),
+    ]);
   });
 
   it('merges several writes to one event in queue order into one object of one import', async () => {
@@ -70,14 +83,23 @@ describe('DHIS2 outbox batch handler', () => {
     juma.geometry = { type: 'Point', coordinates: [39.85, -3.95] };
     emu.state.touch();
     expect(await run([['n1', { op: 'event.note', event: juma.event, note: 'confirmed' }]])).toEqual([{ ok: true }]);
-    expect(juma).toMatchObject({ followUp: true, geometry: { type: 'Point', coordinates: [39.85, -3.95] }, status: 'SCHEDULE', attributeOptionCombo: 'HllvX50cXC0' });
+    expect(juma).toMatchObject({
+      followUp: true,
+      geometry: { type: 'Point', coordinates: [39.85, -3.95] },
+      status: 'SCHEDULE',
+      attributeOptionCombo: 'HllvX50cXC0',
+    });
     expect(emu.state.notesOf(juma.event)).toHaveLength(1);
   });
 
   it.each(['2.38', '2.42'])('sets the follow-up flag on %s with that version’s spelling', async (version) => {
     const { emu, run } = handlerFor({ version });
     const imani = scheduledEvent(emu, PHONES.missedYesterday, 'Imani');
-    expect(await run([['f1', { op: 'event.update', event: imani.event, followUp: true, note: 'Not found at home (case worker)' }]])).toEqual([{ ok: true }]);
+    expect(
+      await run([
+        ['f1', { op: 'event.update', event: imani.event, followUp: true, note: 'Not found at home (case worker)' }],
+      ]),
+    ).toEqual([{ ok: true }]);
     expect(imani.followUp).toBe(true);
   });
 
@@ -89,7 +111,12 @@ describe('DHIS2 outbox batch handler', () => {
       ['bad', { op: 'event.update', event: baraka.event, status: 'ACTIVE' }],
       ['good', { op: 'event.note', event: baraka.event, note: 'confirmed' }],
     ]);
-    expect(outcomes[0]).toMatchObject({ ok: false, permanent: true, error: expect.stringContaining('E1031'), detail: { reason: 'dhis2_rejected', dhis2: { errors: [expect.objectContaining({ code: 'E1031' })] } } });
+    expect(outcomes[0]).toMatchObject({
+      ok: false,
+      permanent: true,
+      error: expect.stringContaining('E1031'),
+      detail: { reason: 'dhis2_rejected', dhis2: { errors: [expect.objectContaining({ code: 'E1031' })] } },
+    });
     expect(outcomes[1]).toEqual({ ok: true });
     expect(imports().map((r) => r.status)).toEqual([409, 409, 200]);
     expect(baraka.status).toBe('SCHEDULE');
@@ -101,7 +128,19 @@ describe('DHIS2 outbox batch handler', () => {
     const neema = scheduledEvent(emu, PHONES.oneDue, 'Neema');
     const juma = scheduledEvent(emu, PHONES.twoDue, 'Juma');
     const imani = scheduledEvent(emu, PHONES.missedYesterday, 'Imani');
-    const bad: Dhis2Write = { op: 'tracker.create', events: [{ event: newUid(), programStage: EIR.immunizationStage, enrollment: neema.enrollment, orgUnit: OU.jumba, status: 'NOT_A_STATUS', scheduledAt: '2025-04-01' }] };
+    const bad: Dhis2Write = {
+      op: 'tracker.create',
+      events: [
+        {
+          event: newUid(),
+          programStage: EIR.immunizationStage,
+          enrollment: neema.enrollment,
+          orgUnit: OU.jumba,
+          status: 'NOT_A_STATUS',
+          scheduledAt: '2025-04-01',
+        },
+      ],
+    };
     const outcomes = await run([
       ['n1', { op: 'event.note', event: neema.event, note: 'a' }],
       ['c1', bad],
@@ -109,7 +148,10 @@ describe('DHIS2 outbox batch handler', () => {
       ['n3', { op: 'event.note', event: imani.event, note: 'c' }],
     ]);
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, true, true]);
-    expect(outcomes[1]).toMatchObject({ permanent: true, detail: { reason: 'payload_refused', dhis2: { httpStatus: 400 } } });
+    expect(outcomes[1]).toMatchObject({
+      permanent: true,
+      detail: { reason: 'payload_refused', dhis2: { httpStatus: 400 } },
+    });
     expect(imports().map((r) => r.status)).toEqual([400, 400, 200, 400, 200]);
     for (const e of [neema, juma, imani]) expect(emu.state.notesOf(e.event)).toHaveLength(1);
   });
@@ -117,9 +159,24 @@ describe('DHIS2 outbox batch handler', () => {
   it('creates new objects with their client-made uids; sent again they update, they do not duplicate', async () => {
     const { emu, run } = handlerFor();
     const wema = child(emu, DEMO.caregivers.newborn.phone, 'Wema');
-    const enrollment = emu.state.enrollmentsByTrackedEntity.get(wema.trackedEntity)!.find((en) => en.program === EIR.program)!.enrollment;
+    const enrollment = emu.state.enrollmentsByTrackedEntity
+      .get(wema.trackedEntity)!
+      .find((en) => en.program === EIR.program)!.enrollment;
     const event = newUid();
-    const create: Dhis2Write = { op: 'tracker.create', events: [{ event, program: EIR.program, programStage: EIR.immunizationStage, enrollment, orgUnit: wema.orgUnit, status: 'SCHEDULE', scheduledAt: '2025-04-14' }] };
+    const create: Dhis2Write = {
+      op: 'tracker.create',
+      events: [
+        {
+          event,
+          program: EIR.program,
+          programStage: EIR.immunizationStage,
+          enrollment,
+          orgUnit: wema.orgUnit,
+          status: 'SCHEDULE',
+          scheduledAt: '2025-04-14',
+        },
+      ],
+    };
     expect(await run([['birth-1', create]])).toEqual([{ ok: true }]);
     expect(await run([['birth-1', create]])).toEqual([{ ok: true }]);
     expect(emu.state.eventsOfTrackedEntity(wema.trackedEntity).filter((e) => e.event === event)).toHaveLength(1);
@@ -140,7 +197,12 @@ describe('DHIS2 outbox batch handler', () => {
     });
     target = scheduledEvent(emu, PHONES.missedSeveral, 'Zuri').event;
     const [outcome] = await run([['z1', { op: 'event.note', event: target, note: 'confirmed' }]]);
-    expect(outcome).toMatchObject({ ok: false, permanent: true, error: expect.stringMatching(/^DHIS2 event gone: E1082/), detail: { reason: 'event_gone', event: target } });
+    expect(outcome).toMatchObject({
+      ok: false,
+      permanent: true,
+      error: expect.stringMatching(/^DHIS2 event gone: E1082/),
+      detail: { reason: 'event_gone', event: target },
+    });
   });
 
   it('refuses malformed jobs and creates without client uids permanently, without calling DHIS2', async () => {
@@ -151,7 +213,15 @@ describe('DHIS2 outbox batch handler', () => {
       ['m3', { op: 'tracker.create', events: [{ programStage: EIR.immunizationStage, status: 'SCHEDULE' }] }],
     ]);
     expect(outcomes.every((o) => !o.ok && o.permanent)).toBe(true);
-    expect(outcomes[0]).toMatchObject({ detail: { reason: 'invalid_job', problems: expect.arrayContaining([expect.stringContaining('payload.event'), expect.stringContaining('payload.scheduledAt')]) } });
+    expect(outcomes[0]).toMatchObject({
+      detail: {
+        reason: 'invalid_job',
+        problems: expect.arrayContaining([
+          expect.stringContaining('payload.event'),
+          expect.stringContaining('payload.scheduledAt'),
+        ]),
+      },
+    });
     expect(outcomes[2]).toMatchObject({ error: expect.stringContaining('client-made DHIS2 uid') });
     expect(emu.requests).toHaveLength(0);
   });
@@ -159,7 +229,11 @@ describe('DHIS2 outbox batch handler', () => {
   it('a read that fails (DHIS2 down) leaves every write for a retry', async () => {
     const { emu, run } = handlerFor();
     emu.faults.down = true;
-    const outcomes = await run([['d1', { op: 'event.note', event: scheduledEvent(emu, PHONES.oneDue, 'Neema').event, note: 'x' }]]);
-    expect(outcomes).toEqual([expect.objectContaining({ ok: false, permanent: false, detail: { reason: 'dhis2_unavailable' } })]);
+    const outcomes = await run([
+      ['d1', { op: 'event.note', event: scheduledEvent(emu, PHONES.oneDue, 'Neema').event, note: 'x' }],
+    ]);
+    expect(outcomes).toEqual([
+      expect.objectContaining({ ok: false, permanent: false, detail: { reason: 'dhis2_unavailable' } }),
+    ]);
   });
 });

@@ -1,5 +1,10 @@
 import { systemClock } from '../../../src/clock.ts';
-import { createBullmqJobQueue, createMemoryJobQueue, createMemoryStore, createRedisStore } from '../../../src/store/index.ts';
+import {
+  createBullmqJobQueue,
+  createMemoryJobQueue,
+  createMemoryStore,
+  createRedisStore,
+} from '../../../src/store/index.ts';
 import type { JobQueue, QueuedJob, Store } from '../../../src/store/types.ts';
 import type { Dhis2Write, Dhis2WriteJob } from '../../../src/dhis2/outbox/types.ts';
 import { REDIS_URL, deletePrefix, eventually, requireRedis, uniquePrefix } from '../../store/harness.ts';
@@ -47,7 +52,12 @@ export async function makeQueueWorld(kind: QueueKind, file: string): Promise<Que
 
 /** A write as the runner queues it: one job per write, the job id is the idempotency key. */
 export function writeJob(id: string, payload: Dhis2Write, phone = '+254700000001'): QueuedJob<Dhis2WriteJob> {
-  return { id, queue: 'outbox-dhis2', name: 'dhis2Write', data: { op: payload.op, payload, ref: `JB-${id.slice(-4).toUpperCase()}`, phone } };
+  return {
+    id,
+    queue: 'outbox-dhis2',
+    name: 'dhis2Write',
+    data: { op: payload.op, payload, ref: `JB-${id.slice(-4).toUpperCase()}`, phone },
+  };
 }
 
 /** Wait until nothing is waiting, delayed or in hand on `outbox-dhis2`. */

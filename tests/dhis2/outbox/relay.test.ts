@@ -4,7 +4,13 @@ import { createDhis2Client } from '../../../src/dhis2/client.ts';
 import { defaultDeployment } from '../../../src/dhis2/deployment.ts';
 import { createEmulator, DEMO, EIR, type Emulator } from '../../../src/emulator/index.ts';
 import { noteUid, startDhis2Relay, type Dhis2RelayOptions, type RelayLogger } from '../../../src/dhis2/outbox/index.ts';
-import { getCaregiver, getDefaultersFor, rmKeys, syncReadModel, type EventSnapshot } from '../../../src/dhis2/readmodel/index.ts';
+import {
+  getCaregiver,
+  getDefaultersFor,
+  rmKeys,
+  syncReadModel,
+  type EventSnapshot,
+} from '../../../src/dhis2/readmodel/index.ts';
 import type { RunningWorker } from '../../../src/store/types.ts';
 import { createEventFeed, type GatewayEvent } from '../../../src/server/events.ts';
 import { createMetrics } from '../../../src/server/metrics.ts';
@@ -44,7 +50,10 @@ interface RelayWorld extends QueueWorld {
   imports(): number;
 }
 
-async function relayWorld(kind: QueueKind, opts: { children?: number; version?: string; auth?: { username: string; password: string } } = {}): Promise<RelayWorld> {
+async function relayWorld(
+  kind: QueueKind,
+  opts: { children?: number; version?: string; auth?: { username: string; password: string } } = {},
+): Promise<RelayWorld> {
   const clock = fixedClock(NOW);
   const emu = createEmulator({
     version: opts.version ?? '2.40',
@@ -52,10 +61,22 @@ async function relayWorld(kind: QueueKind, opts: { children?: number; version?: 
     seed: { children: opts.children ?? 60 },
     users: [
       // A Jibu service account that can read the whole country but write only in Kilifi.
-      { id: 'JbUsrJibuKf', username: 'jibu.kilifi', password: 'Jibu-2025', organisationUnits: [OU.kilifi], teiSearchOrganisationUnits: [OU.country], authorities: ['F_UNCOMPLETE_EVENT'] },
+      {
+        id: 'JbUsrJibuKf',
+        username: 'jibu.kilifi',
+        password: 'Jibu-2025',
+        organisationUnits: [OU.kilifi],
+        teiSearchOrganisationUnits: [OU.country],
+        authorities: ['F_UNCOMPLETE_EVENT'],
+      },
     ],
   });
-  const client = createDhis2Client({ baseUrl: emu.baseUrl, auth: opts.auth ?? { token: emu.credentials.token }, fetch: emu.fetch, timeoutMs: 5000 });
+  const client = createDhis2Client({
+    baseUrl: emu.baseUrl,
+    auth: opts.auth ?? { token: emu.credentials.token },
+    fetch: emu.fetch,
+    timeoutMs: 5000,
+  });
   const qw = await makeQueueWorld(kind, 'dhis2-relay');
   cleanups.push(() => qw.close());
   const logger = recordingLogger();
@@ -71,7 +92,20 @@ async function relayWorld(kind: QueueKind, opts: { children?: number; version?: 
     feed,
     metrics,
     start(extra = {}) {
-      const worker = startDhis2Relay({ queue: qw.queue, store: qw.store, client, clock, logger, metrics, events, intervalMs: 20, backoffMs: 20, maxBackoffMs: 100, attempts: 6, ...extra });
+      const worker = startDhis2Relay({
+        queue: qw.queue,
+        store: qw.store,
+        client,
+        clock,
+        logger,
+        metrics,
+        events,
+        intervalMs: 20,
+        backoffMs: 20,
+        maxBackoffMs: 100,
+        attempts: 6,
+        ...extra,
+      });
       cleanups.push(() => worker.close());
       return worker;
     },
@@ -79,7 +113,12 @@ async function relayWorld(kind: QueueKind, opts: { children?: number; version?: 
   };
 }
 
-const reschedule = (event: string, scheduledAt: string, note = NOTE) => ({ op: 'event.reschedule' as const, event, scheduledAt, note });
+const reschedule = (event: string, scheduledAt: string, note = NOTE) => ({
+  op: 'event.reschedule' as const,
+  event,
+  scheduledAt,
+  note,
+});
 const confirm = (event: string) => ({ op: 'event.note' as const, event, note: 'Caregiver confirmed the visit (SMS)' });
 
 describe.each<QueueKind>(['memory', 'bullmq'])('DHIS2 outbox relay (%s queue)', (kind) => {
@@ -91,12 +130,26 @@ describe.each<QueueKind>(['memory', 'bullmq'])('DHIS2 outbox relay (%s queue)', 
     w.start();
     await drained(w.queue);
     expect(w.emu.time.dateOf(neema.scheduledAt!)).toBe('2025-03-10');
-    expect(w.emu.state.notesOf(neema.event)).toEqual([expect.objectContaining({ note: noteUid('reply-neema-1'), value: NOTE })]);
+    expect(w.emu.state.notesOf(neema.event)).toEqual([
+      expect.objectContaining({ note: noteUid('reply-neema-1'), value: NOTE }),
+    ]);
     expect(w.imports()).toBe(2);
     expect(await w.queue.deadLetters('outbox-dhis2')).toEqual([]);
     expect(w.feed.map((e) => e.type)).toEqual(['dhis2.failed', 'dhis2.written']);
     expect(w.feed[0]).toMatchObject({ ids: ['reply-neema-1'], permanent: false });
-    expect(w.feed[1]).toMatchObject({ ids: ['reply-neema-1'], status: 'OK', requestPayload: { events: [expect.objectContaining({ event: neema.event, scheduledAt: '2025-03-10', notes: [{ note: noteUid('reply-neema-1'), value: NOTE }] })] } });
+    expect(w.feed[1]).toMatchObject({
+      ids: ['reply-neema-1'],
+      status: 'OK',
+      requestPayload: {
+        events: [
+          expect.objectContaining({
+            event: neema.event,
+            scheduledAt: '2025-03-10',
+            notes: [{ note: noteUid('reply-neema-1'), value: NOTE }],
+          }),
+        ],
+      },
+    });
     const counts = await w.metrics.registry.getSingleMetricAsString('jibu_dhis2_requests_total');
     expect(counts).toContain('kind="import",outcome="unavailable"} 1');
     expect(counts).toContain('kind="import",outcome="ok"} 1');
@@ -133,7 +186,10 @@ describe.each<QueueKind>(['memory', 'bullmq'])('DHIS2 outbox relay (%s queue)', 
     w.emu.faults.down = true;
     await w.queue.add([writeJob('reply-imani-1', reschedule(imani.event, '2025-03-07'))]);
     w.start({ attempts: 30 });
-    await eventually(() => w.feed.filter((e) => e.type === 'dhis2.failed').length, (n) => n >= 3);
+    await eventually(
+      () => w.feed.filter((e) => e.type === 'dhis2.failed').length,
+      (n) => n >= 3,
+    );
     expect(w.feed.every((e) => e.type === 'dhis2.failed' && !e.permanent)).toBe(true);
     expect(w.emu.state.notesOf(imani.event)).toHaveLength(0);
     w.emu.faults.down = false;
@@ -148,7 +204,10 @@ describe.each<QueueKind>(['memory', 'bullmq'])('DHIS2 outbox relay (%s queue)', 
     const w = await relayWorld(kind, { auth: { username: 'jibu.kilifi', password: 'Jibu-2025' } });
     const bahati = scheduledEvent(w.emu, DEMO.caregivers.missedInKwale.phone, 'Bahati'); // Kwale: no write access
     const neema = scheduledEvent(w.emu, PHONES.oneDue, 'Neema'); // Kilifi
-    await w.queue.add([writeJob('reply-bahati-1', reschedule(bahati.event, '2025-03-12'), DEMO.caregivers.missedInKwale.phone), writeJob('reply-neema-4', confirm(neema.event))]);
+    await w.queue.add([
+      writeJob('reply-bahati-1', reschedule(bahati.event, '2025-03-12'), DEMO.caregivers.missedInKwale.phone),
+      writeJob('reply-neema-4', confirm(neema.event)),
+    ]);
     w.start();
     await drained(w.queue);
 
@@ -164,7 +223,18 @@ describe.each<QueueKind>(['memory', 'bullmq'])('DHIS2 outbox relay (%s queue)', 
       reason: 'dhis2_rejected',
       op: 'event.reschedule',
       event: bahati.event,
-      dhis2: { httpStatus: 409, status: 'ERROR', errors: [{ code: 'E1000', trackerType: 'EVENT', uid: bahati.event, message: expect.stringContaining('has no write access') }] },
+      dhis2: {
+        httpStatus: 409,
+        status: 'ERROR',
+        errors: [
+          {
+            code: 'E1000',
+            trackerType: 'EVENT',
+            uid: bahati.event,
+            message: expect.stringContaining('has no write access'),
+          },
+        ],
+      },
     });
     const logged = JSON.stringify(w.logger.lines);
     expect(logged).toContain('E1000');
@@ -191,48 +261,80 @@ describe.each<QueueKind>(['memory', 'bullmq'])('DHIS2 outbox relay (%s queue)', 
     w.start();
     await drained(w.queue);
     const dead = await w.queue.deadLetters('outbox-dhis2');
-    expect(dead).toEqual([expect.objectContaining({ id: 'reply-zuri-1', attempts: 1, error: expect.stringContaining(`DHIS2 event gone: event ${zuri.event} is not in DHIS2`), detail: expect.objectContaining({ reason: 'event_gone', event: zuri.event }) })]);
+    expect(dead).toEqual([
+      expect.objectContaining({
+        id: 'reply-zuri-1',
+        attempts: 1,
+        error: expect.stringContaining(`DHIS2 event gone: event ${zuri.event} is not in DHIS2`),
+        detail: expect.objectContaining({ reason: 'event_gone', event: zuri.event }),
+      }),
+    ]);
     expect(w.imports()).toBe(0);
   });
 
   it('batches 250 writes into 3 import requests with maxBatch 100, one note per event', async () => {
     const w = await relayWorld(kind, { children: 320 });
-    const targets = [...w.emu.state.events.values()].filter((e) => e.programStage === EIR.immunizationStage && e.status === 'SCHEDULE').slice(0, 250);
+    const targets = [...w.emu.state.events.values()]
+      .filter((e) => e.programStage === EIR.immunizationStage && e.status === 'SCHEDULE')
+      .slice(0, 250);
     expect(targets).toHaveLength(250);
-    await w.queue.add(targets.map((e, i) => writeJob(`bulk-${i}`, i % 2 ? confirm(e.event) : reschedule(e.event, '2025-04-01'))));
+    await w.queue.add(
+      targets.map((e, i) => writeJob(`bulk-${i}`, i % 2 ? confirm(e.event) : reschedule(e.event, '2025-04-01'))),
+    );
     w.start({ maxBatch: 100 });
     await drained(w.queue, 15_000);
     expect(w.imports()).toBe(3);
     expect(targets.every((e) => w.emu.state.notesOf(e.event).length === 1)).toBe(true);
-    expect(targets.filter((_, i) => i % 2 === 0).every((e) => w.emu.time.dateOf(e.scheduledAt!) === '2025-04-01')).toBe(true);
+    expect(targets.filter((_, i) => i % 2 === 0).every((e) => w.emu.time.dateOf(e.scheduledAt!) === '2025-04-01')).toBe(
+      true,
+    );
     // The current state of each batch's events is read in one request of up to 100 uids.
     expect(w.emu.requests.filter((r) => r.path === '/api/tracker/events').length).toBe(3);
   });
 
   it('keeps the read model coherent: a rescheduled missed visit shows its new date and leaves the defaulters at once', async () => {
     const w = await relayWorld(kind);
-    const client = createDhis2Client({ baseUrl: w.emu.baseUrl, auth: { token: w.emu.credentials.token }, fetch: w.emu.fetch });
+    const client = createDhis2Client({
+      baseUrl: w.emu.baseUrl,
+      auth: { token: w.emu.credentials.token },
+      fetch: w.emu.fetch,
+    });
     await syncReadModel({ client, store: w.store, deployment: defaultDeployment(), clock: w.clock, mode: 'full' });
     const imani = scheduledEvent(w.emu, PHONES.missedYesterday, 'Imani');
     const zuri = scheduledEvent(w.emu, PHONES.missedSeveral, 'Zuri');
-    expect((await getDefaultersFor(w.store, [OU.kidutani])).map((d) => d.event)).toEqual(expect.arrayContaining([imani.event, zuri.event]));
+    expect((await getDefaultersFor(w.store, [OU.kidutani])).map((d) => d.event)).toEqual(
+      expect.arrayContaining([imani.event, zuri.event]),
+    );
 
     await w.queue.add([
       writeJob('reply-imani-2', reschedule(imani.event, '2025-03-06')),
       // A case worker reports "vaccinated elsewhere": the visit is skipped.
-      writeJob('outcome-zuri-1', { op: 'event.update', event: zuri.event, status: 'SKIPPED', note: 'Vaccinated elsewhere (case worker)' }),
+      writeJob('outcome-zuri-1', {
+        op: 'event.update',
+        event: zuri.event,
+        status: 'SKIPPED',
+        note: 'Vaccinated elsewhere (case worker)',
+      }),
     ]);
     w.start();
     await drained(w.queue);
 
-    expect((await getCaregiver(w.store, PHONES.missedYesterday))?.children[0]?.next).toMatchObject({ event: imani.event, scheduledAt: '2025-03-06' });
-    expect(await w.store.getJson<EventSnapshot>(rmKeys.event(imani.event))).toMatchObject({ scheduledAt: '2025-03-06T00:00:00.000', status: 'SCHEDULE' });
+    expect((await getCaregiver(w.store, PHONES.missedYesterday))?.children[0]?.next).toMatchObject({
+      event: imani.event,
+      scheduledAt: '2025-03-06',
+    });
+    expect(await w.store.getJson<EventSnapshot>(rmKeys.event(imani.event))).toMatchObject({
+      scheduledAt: '2025-03-06T00:00:00.000',
+      status: 'SCHEDULE',
+    });
     const kidutani = (await getDefaultersFor(w.store, [OU.kidutani])).map((d) => d.event);
     expect(kidutani).not.toContain(imani.event);
     expect(kidutani).not.toContain(zuri.event);
     expect(await w.store.getJson(rmKeys.event(zuri.event))).toBeNull();
     // Zuri has no appointment left; she stays in the view without one until the next sync.
-    expect((await getCaregiver(w.store, PHONES.missedSeveral))?.children).toEqual([expect.not.objectContaining({ next: expect.anything() })]);
+    expect((await getCaregiver(w.store, PHONES.missedSeveral))?.children).toEqual([
+      expect.not.objectContaining({ next: expect.anything() }),
+    ]);
     expect(w.emu.state.events.get(zuri.event)!.status).toBe('SKIPPED');
   });
 });

@@ -5,7 +5,14 @@ import { defaultDeployment } from '../../../src/dhis2/deployment.ts';
 import { createEmulator, DEMO, EIR, type Emulator } from '../../../src/emulator/index.ts';
 import { startDhis2Relay } from '../../../src/dhis2/outbox/index.ts';
 import { eventUpdate } from '../../../src/dhis2/payloads.ts';
-import { getOrgUnitTree, rmKeys, syncReadModel, type ChildRecord, type SyncOptions, type SyncState } from '../../../src/dhis2/readmodel/index.ts';
+import {
+  getOrgUnitTree,
+  rmKeys,
+  syncReadModel,
+  type ChildRecord,
+  type SyncOptions,
+  type SyncState,
+} from '../../../src/dhis2/readmodel/index.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { cleanupRedis } from '../../store/harness.ts';
 import { NOW, PHONES, TODAY, child, scheduledEvent } from '../helpers.ts';
@@ -42,10 +49,22 @@ interface World {
 async function world(kind: QueueKind): Promise<World> {
   const clock = fixedClock(NOW);
   const emu = createEmulator({ version: '2.40', clock, seed: { children: 60 } });
-  const client = createDhis2Client({ baseUrl: emu.baseUrl, auth: { token: emu.credentials.token }, fetch: emu.fetch, timeoutMs: 5000 });
+  const client = createDhis2Client({
+    baseUrl: emu.baseUrl,
+    auth: { token: emu.credentials.token },
+    fetch: emu.fetch,
+    timeoutMs: 5000,
+  });
   const qw = await makeQueueWorld(kind, 'rm-children-ou');
   open.push(qw);
-  return { emu, client, store: qw.store, qw, clock, sync: (mode) => syncReadModel({ client, store: qw.store, deployment, clock, mode, defaultCountry: 'KE' }) };
+  return {
+    emu,
+    client,
+    store: qw.store,
+    qw,
+    clock,
+    sync: (mode) => syncReadModel({ client, store: qw.store, deployment, clock, mode, defaultCountry: 'KE' }),
+  };
 }
 
 /** Brute force: every child record the read model holds, grouped by its own org unit (sorted). */
@@ -85,12 +104,24 @@ async function expectExact(store: Store): Promise<Record<string, string[]>> {
 async function move(w: World, trackedEntity: string, orgUnit: string): Promise<void> {
   const en = w.emu.state.enrollmentsByTrackedEntity.get(trackedEntity)![0]!;
   const r = await w.client.importTracker({
-    trackedEntities: [{
-      trackedEntity,
-      trackedEntityType: EIR.trackedEntityType,
-      orgUnit,
-      enrollments: [{ enrollment: en.enrollment, trackedEntity, program: en.program, orgUnit, status: en.status, enrolledAt: new Date(en.enrolledAt).toISOString(), ...(en.occurredAt === undefined ? {} : { occurredAt: new Date(en.occurredAt).toISOString() }) }],
-    }],
+    trackedEntities: [
+      {
+        trackedEntity,
+        trackedEntityType: EIR.trackedEntityType,
+        orgUnit,
+        enrollments: [
+          {
+            enrollment: en.enrollment,
+            trackedEntity,
+            program: en.program,
+            orgUnit,
+            status: en.status,
+            enrolledAt: new Date(en.enrolledAt).toISOString(),
+            ...(en.occurredAt === undefined ? {} : { occurredAt: new Date(en.occurredAt).toISOString() }),
+          },
+        ],
+      },
+    ],
   });
   expect(r.status).toBe('OK');
 }
@@ -131,7 +162,14 @@ describe.each<QueueKind>(['memory', 'bullmq'])('children by org unit (%s)', (kin
     w.clock.advance(10 * 60_000);
     await move(w, amina, OU.rabai);
     const visit = scheduledEvent(w.emu, PHONES.oneDue, 'Neema');
-    expect((await w.client.importTracker({ events: [eventUpdate((await w.client.event(visit.event))!, { status: 'COMPLETED', occurredAt: TODAY })] }, { importStrategy: 'UPDATE' })).status).toBe('OK');
+    expect(
+      (
+        await w.client.importTracker(
+          { events: [eventUpdate((await w.client.event(visit.event))!, { status: 'COMPLETED', occurredAt: TODAY })] },
+          { importStrategy: 'UPDATE' },
+        )
+      ).status,
+    ).toBe('OK');
     const stats = await w.sync('incremental');
     expect(stats.mode).toBe('incremental');
 
@@ -160,11 +198,31 @@ describe.each<QueueKind>(['memory', 'bullmq'])('children by org unit (%s)', (kin
     const imani = scheduledEvent(w.emu, PHONES.missedYesterday, 'Imani');
     const zuri = scheduledEvent(w.emu, PHONES.missedSeveral, 'Zuri');
     await w.qw.queue.add([
-      writeJob('idx-imani', { op: 'event.reschedule', event: imani.event, scheduledAt: '2025-03-06', note: 'Caregiver asked to move the visit (SMS)' }),
-      writeJob('idx-zuri', { op: 'event.update', event: zuri.event, status: 'SKIPPED', note: 'Vaccinated elsewhere (case worker)' }),
+      writeJob('idx-imani', {
+        op: 'event.reschedule',
+        event: imani.event,
+        scheduledAt: '2025-03-06',
+        note: 'Caregiver asked to move the visit (SMS)',
+      }),
+      writeJob('idx-zuri', {
+        op: 'event.update',
+        event: zuri.event,
+        status: 'SKIPPED',
+        note: 'Vaccinated elsewhere (case worker)',
+      }),
     ]);
     const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-    const relay = startDhis2Relay({ queue: w.qw.queue, store: w.store, client: w.client, clock: w.clock, logger: silent, intervalMs: 20, backoffMs: 20, maxBackoffMs: 100, attempts: 3 });
+    const relay = startDhis2Relay({
+      queue: w.qw.queue,
+      store: w.store,
+      client: w.client,
+      clock: w.clock,
+      logger: silent,
+      intervalMs: 20,
+      backoffMs: 20,
+      maxBackoffMs: 100,
+      attempts: 3,
+    });
     try {
       await drained(w.qw.queue);
     } finally {

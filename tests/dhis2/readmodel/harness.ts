@@ -43,7 +43,8 @@ export async function makeStore(kind: StoreKind, clock: Clock, file: string): Pr
 /** The SCHEDULE Immunization events of the emulator whose local date is in [from, to]: what the read model must hold. */
 export function appointmentsIn(emu: Emulator, from: string, to: string): StoredEvent[] {
   return [...emu.state.events.values()].filter((e) => {
-    if (e.deleted || e.programStage !== EIR.immunizationStage || e.status !== 'SCHEDULE' || e.scheduledAt === undefined) return false;
+    if (e.deleted || e.programStage !== EIR.immunizationStage || e.status !== 'SCHEDULE' || e.scheduledAt === undefined)
+      return false;
     const d = emu.time.dateOf(e.scheduledAt);
     return d >= from && d <= to;
   });

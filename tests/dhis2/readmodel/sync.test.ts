@@ -43,7 +43,10 @@ interface World {
   sync(mode: SyncOptions['mode'], extra?: Partial<SyncOptions>): ReturnType<typeof syncReadModel>;
 }
 
-async function world(kind: StoreKind, opts: { version?: string; now?: string; children?: number } = {}): Promise<World> {
+async function world(
+  kind: StoreKind,
+  opts: { version?: string; now?: string; children?: number } = {},
+): Promise<World> {
   const clock = fixedClock(opts.now ?? NOW);
   const emu = createEmulator({ version: opts.version ?? '2.40', clock, seed: { children: opts.children ?? 60 } });
   const dhis2 = { baseUrl: emu.baseUrl, auth: { token: emu.credentials.token }, fetch: emu.fetch, timeoutMs: 5000 };
@@ -56,7 +59,8 @@ async function world(kind: StoreKind, opts: { version?: string; now?: string; ch
     client,
     store: s.store,
     clock,
-    sync: (mode, extra = {}) => syncReadModel({ client, store: s.store, deployment, clock, mode, users, defaultCountry: 'KE', ...extra }),
+    sync: (mode, extra = {}) =>
+      syncReadModel({ client, store: s.store, deployment, clock, mode, users, defaultCountry: 'KE', ...extra }),
   };
 }
 
@@ -77,7 +81,15 @@ describe.each<StoreKind>(['memory', 'redis'])('read model sync (%s store)', (kin
       surname: 'Salim',
       sex: 'Female',
       orgUnit: OU.kidutani,
-      next: { event: amina.event, enrollment: amina.enrollment, programStage: EIR.immunizationStage, orgUnit: OU.kidutani, orgUnitName: 'Kidutani', scheduledAt: '2025-03-05', status: 'SCHEDULE' },
+      next: {
+        event: amina.event,
+        enrollment: amina.enrollment,
+        programStage: EIR.immunizationStage,
+        orgUnit: OU.kidutani,
+        orgUnitName: 'Kidutani',
+        scheduledAt: '2025-03-05',
+        status: 'SCHEDULE',
+      },
     });
 
     // Rehema: Saida missed 3 days ago comes first; Omari, fully vaccinated, has nothing to show.
@@ -90,11 +102,22 @@ describe.each<StoreKind>(['memory', 'redis'])('read model sync (%s store)', (kin
     // Tumaini's latest visit (yesterday, completed) is what a reaction report attaches to.
     const tumaini = w.emu.state.eventsOfTrackedEntity(child(w.emu, PHONES.visitedYesterday, 'Tumaini').trackedEntity);
     const visit = tumaini.find((e) => e.status === 'COMPLETED' && w.emu.time.dateOf(e.occurredAt!) === '2025-03-02')!;
-    expect((await getCaregiver(w.store, PHONES.visitedYesterday))?.children[0]).toMatchObject({ latestEvent: visit.event, next: { scheduledAt: '2025-03-30' } });
+    expect((await getCaregiver(w.store, PHONES.visitedYesterday))?.children[0]).toMatchObject({
+      latestEvent: visit.event,
+      next: { scheduledAt: '2025-03-30' },
+    });
 
     expect(await getCaregiver(w.store, DEMO.unknownPhone)).toBeNull();
     const snapshot = await w.store.getJson<EventSnapshot>(rmKeys.event(amina.event));
-    expect(snapshot).toMatchObject({ event: amina.event, status: 'SCHEDULE', scheduledAt: '2025-03-05T00:00:00.000', programStage: EIR.immunizationStage, enrollment: amina.enrollment, orgUnit: OU.kidutani, followUp: false });
+    expect(snapshot).toMatchObject({
+      event: amina.event,
+      status: 'SCHEDULE',
+      scheduledAt: '2025-03-05T00:00:00.000',
+      programStage: EIR.immunizationStage,
+      enrollment: amina.enrollment,
+      orgUnit: OU.kidutani,
+      followUp: false,
+    });
     expect(snapshot).not.toHaveProperty('notes');
   });
 
@@ -111,16 +134,24 @@ describe.each<StoreKind>(['memory', 'redis'])('read model sync (%s store)', (kin
     expect(kidutani.map((d) => d.event).sort()).toEqual(missedAt(OU.kidutani));
     const names = kidutani.map((d) => d.name);
     expect(names).toEqual(expect.arrayContaining(['Imani Otieno', 'Zuri Achieng']));
-    expect(kidutani.find((d) => d.name === 'Zuri Achieng')).toMatchObject({ scheduledAt: '2025-02-25', caregiverPhone: PHONES.missedSeveral, orgUnit: OU.kidutani });
+    expect(kidutani.find((d) => d.name === 'Zuri Achieng')).toMatchObject({
+      scheduledAt: '2025-02-25',
+      caregiverPhone: PHONES.missedSeveral,
+      orgUnit: OU.kidutani,
+    });
     // Longest overdue first.
     expect(kidutani.map((d) => d.scheduledAt)).toEqual([...kidutani.map((d) => d.scheduledAt)].sort());
 
     // Baraka is due today in Majengo: not a defaulter.
     const baraka = scheduledEvent(w.emu, PHONES.dueToday, 'Baraka');
     const mtwapa = await getDefaultersFor(w.store, [OU.mtwapa]);
-    expect(mtwapa.map((d) => d.event).sort()).toEqual([...missedAt(OU.kidutani), ...missedAt(OU.jumba), ...missedAt(OU.majengo)].sort());
+    expect(mtwapa.map((d) => d.event).sort()).toEqual(
+      [...missedAt(OU.kidutani), ...missedAt(OU.jumba), ...missedAt(OU.majengo)].sort(),
+    );
     expect(mtwapa.map((d) => d.event)).not.toContain(baraka.event);
-    expect((await getDefaultersFor(w.store, [OU.bomani])).map((d) => d.name)).toEqual(expect.arrayContaining(['Saida Bakari', 'Bahati Mohamed']));
+    expect((await getDefaultersFor(w.store, [OU.bomani])).map((d) => d.name)).toEqual(
+      expect.arrayContaining(['Saida Bakari', 'Bahati Mohamed']),
+    );
     expect(await getDefaultersFor(w.store, [])).toEqual([]);
   });
 
@@ -139,7 +170,13 @@ describe.each<StoreKind>(['memory', 'redis'])('read model sync (%s store)', (kin
     expect(await getCaseWorker(w.store, PHONES.twoDue)).toBeNull();
 
     const tree = await getOrgUnitTree(w.store);
-    expect(tree[OU.kidutani]).toEqual({ id: OU.kidutani, name: 'Kidutani', path: `/${OU.country}/${OU.kilifi}/${OU.mtwapa}/${OU.kidutani}`, level: 4, parent: OU.mtwapa });
+    expect(tree[OU.kidutani]).toEqual({
+      id: OU.kidutani,
+      name: 'Kidutani',
+      path: `/${OU.country}/${OU.kilifi}/${OU.mtwapa}/${OU.kidutani}`,
+      level: 4,
+      parent: OU.mtwapa,
+    });
     expect(isWithin(tree, OU.kidutani, [OU.kilifi])).toBe(true);
     expect(isWithin(tree, OU.kidutani, [OU.kidutani])).toBe(true);
     expect(isWithin(tree, OU.bomani, [OU.kilifi, OU.mtwapa])).toBe(false);
@@ -150,28 +187,58 @@ describe.each<StoreKind>(['memory', 'redis'])('read model sync (%s store)', (kin
     const w = await world(kind);
     await w.sync('full');
     w.clock.advance(10 * 60_000);
-    const write = async (payload: Parameters<Dhis2Client['importTracker']>[0], strategy: 'UPDATE' | 'CREATE_AND_UPDATE' | 'DELETE' = 'UPDATE') =>
-      expect((await w.client.importTracker(payload, { importStrategy: strategy })).status).toBe('OK');
+    const write = async (
+      payload: Parameters<Dhis2Client['importTracker']>[0],
+      strategy: 'UPDATE' | 'CREATE_AND_UPDATE' | 'DELETE' = 'UPDATE',
+    ) => expect((await w.client.importTracker(payload, { importStrategy: strategy })).status).toBe('OK');
 
     const amina = scheduledEvent(w.emu, PHONES.twoDue, 'Amina');
-    await write({ events: [eventUpdate((await w.client.event(amina.event))!, { status: 'COMPLETED', occurredAt: TODAY })] });
+    await write({
+      events: [eventUpdate((await w.client.event(amina.event))!, { status: 'COMPLETED', occurredAt: TODAY })],
+    });
     const imani = scheduledEvent(w.emu, PHONES.missedYesterday, 'Imani');
     await write({ events: [eventUpdate((await w.client.event(imani.event))!, { scheduledAt: '2025-03-10' })] });
     const zuri = scheduledEvent(w.emu, PHONES.missedSeveral, 'Zuri');
-    await write({ events: [{ event: zuri.event, programStage: EIR.immunizationStage, orgUnit: OU.kidutani, status: 'SCHEDULE' }] }, 'DELETE');
+    await write(
+      {
+        events: [{ event: zuri.event, programStage: EIR.immunizationStage, orgUnit: OU.kidutani, status: 'SCHEDULE' }],
+      },
+      'DELETE',
+    );
     const omari = child(w.emu, PHONES.three, 'Omari');
     const omariEnrollment = w.emu.state.enrollmentsByTrackedEntity.get(omari.trackedEntity)![0]!.enrollment;
     const booster = newUid();
-    await write({ events: [{ event: booster, program: EIR.program, programStage: EIR.immunizationStage, enrollment: omariEnrollment, orgUnit: OU.bomani, status: 'SCHEDULE', scheduledAt: '2025-03-20' }] }, 'CREATE_AND_UPDATE');
+    await write(
+      {
+        events: [
+          {
+            event: booster,
+            program: EIR.program,
+            programStage: EIR.immunizationStage,
+            enrollment: omariEnrollment,
+            orgUnit: OU.bomani,
+            status: 'SCHEDULE',
+            scheduledAt: '2025-03-20',
+          },
+        ],
+      },
+      'CREATE_AND_UPDATE',
+    );
 
     const stats = await w.sync('incremental');
     expect(stats.mode).toBe('incremental');
     // Only children changed since the watermark (less the 5-minute overlap) are fetched again: the four
     // above, and any demo child registered this very morning.
     const since = Date.parse(NOW) - 5 * 60_000;
-    const changed = new Set([...w.emu.state.events.values()].filter((e) => e.programStage === EIR.immunizationStage && e.updatedAt >= since).map((e) => e.trackedEntity));
+    const changed = new Set(
+      [...w.emu.state.events.values()]
+        .filter((e) => e.programStage === EIR.immunizationStage && e.updatedAt >= since)
+        .map((e) => e.trackedEntity),
+    );
     for (const te of w.emu.state.trackedEntities.values()) if (te.updatedAt >= since) changed.add(te.trackedEntity);
-    expect([amina, imani, zuri].every((e) => changed.has(e.trackedEntity)) && changed.has(omari.trackedEntity)).toBe(true);
+    expect([amina, imani, zuri].every((e) => changed.has(e.trackedEntity)) && changed.has(omari.trackedEntity)).toBe(
+      true,
+    );
     expect(stats.trackedEntities).toBe(changed.size);
     expect(stats.trackedEntities).toBeLessThan(10);
     expect(stats.removed.children).toBe(2);
@@ -202,7 +269,14 @@ describe.each<StoreKind>(['memory', 'redis'])('read model sync (%s store)', (kin
     w.clock.advance(60_000);
     const neema = child(w.emu, PHONES.oneDue, 'Neema');
     const r = await w.client.importTracker({
-      trackedEntities: [{ trackedEntity: neema.trackedEntity, trackedEntityType: EIR.trackedEntityType, orgUnit: neema.orgUnit, attributes: [{ attribute: EIR.attributes.phone, value: '0722 000 111' }] }],
+      trackedEntities: [
+        {
+          trackedEntity: neema.trackedEntity,
+          trackedEntityType: EIR.trackedEntityType,
+          orgUnit: neema.orgUnit,
+          attributes: [{ attribute: EIR.attributes.phone, value: '0722 000 111' }],
+        },
+      ],
     });
     expect(r.status).toBe('OK');
     await w.sync('incremental');
@@ -246,7 +320,9 @@ describe('read model sync', () => {
     expect(snapshots.every((s) => s !== null)).toBe(true);
     const children = await w.store.getJson<string[]>(rmKeys.index('children'));
     expect(children).toEqual([...new Set(expected.map((e) => e.trackedEntity))].sort());
-    const phones = new Set(expected.map((e) => w.emu.state.trackedEntities.get(e.trackedEntity)!.attributes[EIR.attributes.phone]));
+    const phones = new Set(
+      expected.map((e) => w.emu.state.trackedEntities.get(e.trackedEntity)!.attributes[EIR.attributes.phone]),
+    );
     expect(stats.caregivers).toBe(phones.size);
     expect(await w.store.getJson<string[]>(rmKeys.index('caregivers'))).toEqual([...phones].sort());
   });
@@ -257,7 +333,12 @@ describe('read model sync', () => {
     const read = async () => ({
       caregiver: await getCaregiver(w.store, PHONES.missedSeveral),
       kidutani: await w.store.getJson(rmKeys.defaulters(OU.kidutani)),
-      indexes: await w.store.getJsonMany([rmKeys.index('caregivers'), rmKeys.index('defaulters'), rmKeys.index('children'), rmKeys.index('workers')]),
+      indexes: await w.store.getJsonMany([
+        rmKeys.index('caregivers'),
+        rmKeys.index('defaulters'),
+        rmKeys.index('children'),
+        rmKeys.index('workers'),
+      ]),
     });
     const first = await read();
     const second = await w.sync('full');
@@ -323,12 +404,21 @@ describe('read model sync', () => {
     const w = await world('memory');
     const dhis2 = { baseUrl: w.emu.baseUrl, auth: { token: w.emu.credentials.token }, fetch: w.emu.fetch };
     const users = await createCaseWorkerSource({ ...dhis2, pageSize: 2 }).usersWithPhone();
-    expect(users.map((u) => u.username).sort()).toEqual(['cw.baraka', 'cw.former', 'cw.peter', 'cw.salma', 'cw.zawadi']);
+    expect(users.map((u) => u.username).sort()).toEqual([
+      'cw.baraka',
+      'cw.former',
+      'cw.peter',
+      'cw.salma',
+      'cw.zawadi',
+    ]);
     expect(w.emu.requests.filter((r) => r.path === '/api/users')).toHaveLength(3);
 
     const warnings: object[] = [];
     const refused = { usersWithPhone: () => Promise.reject(new Error('DHIS2 answered 403 to GET /api/users')) };
-    const stats = await w.sync('full', { users: refused, logger: { info: () => undefined, warn: (o) => warnings.push(o) } });
+    const stats = await w.sync('full', {
+      users: refused,
+      logger: { info: () => undefined, warn: (o) => warnings.push(o) },
+    });
     expect(stats.workers).toBeUndefined();
     expect(stats.caregivers).toBeGreaterThan(5);
     expect(warnings).toEqual([expect.objectContaining({ code: 'JIBU_DHIS2_UNAVAILABLE' })]);

@@ -5,10 +5,19 @@ import { parseDeployment } from '../../../src/dhis2/deployment.ts';
 import { addDays, dateIn } from '../../../src/dhis2/readmodel/calendar.ts';
 import { isWithin } from '../../../src/dhis2/readmodel/read.ts';
 import type { EventSnapshot } from '../../../src/dhis2/readmodel/types.ts';
-import { caseWorkerView, childView, defaulterEntries, deriveChild, isMissed, orgUnitTree, withSnapshots } from '../../../src/dhis2/readmodel/views.ts';
+import {
+  caseWorkerView,
+  childView,
+  defaulterEntries,
+  deriveChild,
+  isMissed,
+  orgUnitTree,
+  withSnapshots,
+} from '../../../src/dhis2/readmodel/views.ts';
 import { TrackedEntitySchema, UserSchema } from '../../../src/dhis2/schemas.ts';
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as unknown;
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as unknown;
 const te = TrackedEntitySchema.parse(fixture('tracked-entity-2.41.json'));
 const deployment = parseDeployment({ immunization: { attributes: { preferredLanguage: 'LngPrefer01' } } });
 const ctx = { deployment, today: '2025-03-03', window: { from: '2024-12-03', to: '2025-05-02' }, defaultCountry: 'SL' };
@@ -40,7 +49,13 @@ describe('deriving a child from a tracked entity (2.41 payload)', () => {
 
   it('shows the missed visit as next, and one defaulter entry at the org unit of that visit', () => {
     const d = deriveChild(te, ctx)!;
-    const tree = orgUnitTree([{ id: 'g8upMTyEZGZ', name: 'Njandama MCHP', path: '/ImspTQPwCqd/O6uvpzGd5pu/YuQRtpLP10I/DiszpKrYNg8/g8upMTyEZGZ' }]);
+    const tree = orgUnitTree([
+      {
+        id: 'g8upMTyEZGZ',
+        name: 'Njandama MCHP',
+        path: '/ImspTQPwCqd/O6uvpzGd5pu/YuQRtpLP10I/DiszpKrYNg8/g8upMTyEZGZ',
+      },
+    ]);
     expect(childView(d, tree).next).toEqual({
       event: 'X0vIp6Cc0JR',
       enrollment: 'Kwl5dlsVOrT',
@@ -52,18 +67,32 @@ describe('deriving a child from a tracked entity (2.41 payload)', () => {
       status: 'SCHEDULE',
     });
     expect(defaulterEntries(d, ctx.today)).toEqual([
-      { event: 'X0vIp6Cc0JR', enrollment: 'Kwl5dlsVOrT', trackedEntity: 'PQfMcpmXeFE', orgUnit: 'g8upMTyEZGZ', name: 'Aisha Kamara', dateOfBirth: '2024-11-20', scheduledAt: '2025-03-01', caregiverPhone: '+23276123456' },
+      {
+        event: 'X0vIp6Cc0JR',
+        enrollment: 'Kwl5dlsVOrT',
+        trackedEntity: 'PQfMcpmXeFE',
+        orgUnit: 'g8upMTyEZGZ',
+        name: 'Aisha Kamara',
+        dateOfBirth: '2024-11-20',
+        scheduledAt: '2025-03-01',
+        caregiverPhone: '+23276123456',
+      },
     ]);
   });
 
   it('is no child when nothing is scheduled in the window, or the entity is deleted', () => {
     expect(deriveChild(te, { ...ctx, window: { from: '2025-04-01', to: '2025-05-01' } })).toBeNull();
     expect(deriveChild({ ...te, deleted: true }, ctx)).toBeNull();
-    expect(deriveChild({ ...te, enrollments: te.enrollments!.filter((en) => en.program !== 'SSLpOM0r1U7') }, ctx)).toBeNull();
+    expect(
+      deriveChild({ ...te, enrollments: te.enrollments!.filter((en) => en.program !== 'SSLpOM0r1U7') }, ctx),
+    ).toBeNull();
   });
 
   it('keeps an unreadable phone number for the case worker to see, without a caregiver view', () => {
-    const odd = { ...te, attributes: te.attributes!.map((a) => (a.attribute === 'pjexi5YaAPa' ? { ...a, value: 'ask neighbour' } : a)) };
+    const odd = {
+      ...te,
+      attributes: te.attributes!.map((a) => (a.attribute === 'pjexi5YaAPa' ? { ...a, value: 'ask neighbour' } : a)),
+    };
     const d = deriveChild(odd, ctx)!;
     expect(d.record.phone).toBeUndefined();
     expect(defaulterEntries(d, ctx.today)[0]?.caregiverPhone).toBe('ask neighbour');
@@ -78,25 +107,37 @@ describe('deriving a child from a tracked entity (2.41 payload)', () => {
 });
 
 describe('missed appointments', () => {
-  const at = (scheduledAt: string, extra: Partial<EventSnapshot> = {}) => ({ event: 'X0vIp6Cc0JR', status: 'SCHEDULE' as const, scheduledAt, ...extra });
+  const at = (scheduledAt: string, extra: Partial<EventSnapshot> = {}) => ({
+    event: 'X0vIp6Cc0JR',
+    status: 'SCHEDULE' as const,
+    scheduledAt,
+    ...extra,
+  });
 
   it('a visit is missed only when still scheduled, not happened, and dated before today', () => {
     expect(isMissed(at('2025-03-02T00:00:00.000'), '2025-03-03')).toBe(true);
     expect(isMissed(at('2025-03-03T00:00:00.000'), '2025-03-03')).toBe(false);
-    expect(isMissed(at('2025-03-02T00:00:00.000', { occurredAt: '2025-03-02T00:00:00.000' }), '2025-03-03')).toBe(false);
+    expect(isMissed(at('2025-03-02T00:00:00.000', { occurredAt: '2025-03-02T00:00:00.000' }), '2025-03-03')).toBe(
+      false,
+    );
     expect(isMissed(at('2025-03-02T00:00:00.000', { status: 'SKIPPED' }), '2025-03-03')).toBe(false);
     expect(isMissed(at('2025-03-02T00:00:00.000', { deleted: true }), '2025-03-03')).toBe(false);
   });
 
   it('for any instant, a visit scheduled on the local date of that instant is not missed and one the day before is', () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T00:00:00Z'), noInvalidDate: true }), fc.constantFrom('Africa/Nairobi', 'Africa/Freetown', 'America/Lima', 'Pacific/Kiritimati', 'Asia/Kolkata'), fc.integer({ min: 0, max: 23 }), (now, tz, hour) => {
-        const today = dateIn(tz, now);
-        const stamp = `T${String(hour).padStart(2, '0')}:30:00.000`;
-        expect(isMissed(at(`${today}${stamp}`), today)).toBe(false);
-        expect(isMissed(at(`${addDays(today, -1)}${stamp}`), today)).toBe(true);
-        expect(isMissed(at(`${addDays(today, 1)}${stamp}`), today)).toBe(false);
-      }),
+      fc.property(
+        fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T00:00:00Z'), noInvalidDate: true }),
+        fc.constantFrom('Africa/Nairobi', 'Africa/Freetown', 'America/Lima', 'Pacific/Kiritimati', 'Asia/Kolkata'),
+        fc.integer({ min: 0, max: 23 }),
+        (now, tz, hour) => {
+          const today = dateIn(tz, now);
+          const stamp = `T${String(hour).padStart(2, '0')}:30:00.000`;
+          expect(isMissed(at(`${today}${stamp}`), today)).toBe(false);
+          expect(isMissed(at(`${addDays(today, -1)}${stamp}`), today)).toBe(true);
+          expect(isMissed(at(`${addDays(today, 1)}${stamp}`), today)).toBe(false);
+        },
+      ),
     );
   });
 });

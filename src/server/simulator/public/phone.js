@@ -5,7 +5,9 @@
 const $ = (id) => document.getElementById(id);
 const USSD_CODE = /^\*[0-9*]+#$/;
 const USSD_LIMIT = 160;
-const GSM7 = new Set([...'@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà']);
+const GSM7 = new Set([
+  ...'@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
+]);
 const GSM7_EXT = new Set([...'\f^{}\\[~]|€']);
 
 const state = {
@@ -39,7 +41,11 @@ function smsParts(text) {
   let cur = '';
   let n = 0;
   for (const c of chars) {
-    if (n + cost(c) > per) { parts.push(cur); cur = ''; n = 0; }
+    if (n + cost(c) > per) {
+      parts.push(cur);
+      cur = '';
+      n = 0;
+    }
     cur += c;
     n += cost(c);
   }
@@ -54,16 +60,26 @@ function showScreen(text, status) {
   pre.replaceChildren();
   if (text.length > USSD_LIMIT) {
     // The gateway pages long menus itself; anything past 160 here is a bug worth seeing.
-    pre.append(text.slice(0, USSD_LIMIT), el('mark', { class: 'overflow', title: 'beyond 160 characters' }, text.slice(USSD_LIMIT)));
+    pre.append(
+      text.slice(0, USSD_LIMIT),
+      el('mark', { class: 'overflow', title: 'beyond 160 characters' }, text.slice(USSD_LIMIT)),
+    );
   } else {
     pre.append(text);
   }
-  $('screen-meta').textContent = `${text.length}/${USSD_LIMIT} characters${text.length > USSD_LIMIT ? ' (too long!)' : ''}`;
+  $('screen-meta').textContent =
+    `${text.length}/${USSD_LIMIT} characters${text.length > USSD_LIMIT ? ' (too long!)' : ''}`;
   $('screen').classList.toggle('ended', status.startsWith('Session ended'));
 }
 
 async function ussdHop(text) {
-  const body = new URLSearchParams({ sessionId: state.session.id, serviceCode: state.session.code, phoneNumber: phone(), networkCode: '63902', text });
+  const body = new URLSearchParams({
+    sessionId: state.session.id,
+    serviceCode: state.session.code,
+    phoneNumber: phone(),
+    networkCode: '63902',
+    text,
+  });
   const res = await fetch(`${state.config.baseUrl}/ussd/africastalking${keyQuery()}`, { method: 'POST', body });
   const raw = await res.text();
   if (!raw.startsWith('CON ') && !raw.startsWith('END ')) {
@@ -102,13 +118,18 @@ function addMessage(kind, text) {
   const p = smsParts(text);
   const body = el('div', { class: 'text' });
   p.parts.forEach((part, i) => {
-    if (i > 0) body.append(el('span', { class: 'page-break', role: 'separator', 'aria-label': `part ${i + 1}` }, `— part ${i + 1} —`));
+    if (i > 0)
+      body.append(
+        el('span', { class: 'page-break', role: 'separator', 'aria-label': `part ${i + 1}` }, `— part ${i + 1} —`),
+      );
     body.append(part);
   });
   const who = kind === 'out' ? 'You' : kind === 'in' ? 'Jibu' : 'Error';
   const n = [...text].length;
   const meta = `${n} character${n === 1 ? '' : 's'} · ${p.encoding} · ${p.parts.length} SMS`;
-  $('inbox').append(el('li', { class: `msg ${kind}` }, el('span', { class: 'who' }, who), body, el('span', { class: 'meta' }, meta)));
+  $('inbox').append(
+    el('li', { class: `msg ${kind}` }, el('span', { class: 'who' }, who), body, el('span', { class: 'meta' }, meta)),
+  );
   $('inbox').lastElementChild.scrollIntoView({ block: 'nearest' });
 }
 
@@ -128,25 +149,48 @@ function describe(e) {
   const time = new Date(e.at).toLocaleTimeString();
   const head = (title) => el('p', { class: 'head' }, el('strong', {}, title), ` · ${time}`);
   switch (e.type) {
-    case 'sms.queued': return [head(`SMS queued to ${e.to}${e.purpose ? ` (${e.purpose})` : ''}`), el('p', { class: 'text' }, e.text)];
-    case 'sms.sent': return [head(`SMS sent to ${e.to} via ${e.provider}${e.segments ? `, ${e.segments} segment${e.segments > 1 ? 's' : ''}` : ''}`), el('p', { class: 'text' }, e.text)];
-    case 'sms.skipped': return [head(`SMS not sent to ${e.to}`), el('p', {}, e.reason)];
-    case 'dhis2.queued': return [head(`DHIS2 write queued: ${e.op}`), el('p', {}, `ref ${e.ref}`), details('Payload', e.payload)];
-    case 'dhis2.written': return [head(`DHIS2 write ${e.status}`), el('p', {}, e.ids.join(', ')), ...(e.requestPayload === undefined ? [] : [details('Request', e.requestPayload)])];
-    case 'dhis2.failed': return [head(`DHIS2 write failed${e.permanent ? ' (dead letter)' : ', will retry'}`), el('p', {}, e.error)];
-    case 'timer.set': return [head('Timer set'), el('p', {}, `fires ${new Date(e.fireAt).toLocaleString()}`)];
-    default: return [head(e.type), details('Event', e)];
+    case 'sms.queued':
+      return [head(`SMS queued to ${e.to}${e.purpose ? ` (${e.purpose})` : ''}`), el('p', { class: 'text' }, e.text)];
+    case 'sms.sent':
+      return [
+        head(
+          `SMS sent to ${e.to} via ${e.provider}${e.segments ? `, ${e.segments} segment${e.segments > 1 ? 's' : ''}` : ''}`,
+        ),
+        el('p', { class: 'text' }, e.text),
+      ];
+    case 'sms.skipped':
+      return [head(`SMS not sent to ${e.to}`), el('p', {}, e.reason)];
+    case 'dhis2.queued':
+      return [head(`DHIS2 write queued: ${e.op}`), el('p', {}, `ref ${e.ref}`), details('Payload', e.payload)];
+    case 'dhis2.written':
+      return [
+        head(`DHIS2 write ${e.status}`),
+        el('p', {}, e.ids.join(', ')),
+        ...(e.requestPayload === undefined ? [] : [details('Request', e.requestPayload)]),
+      ];
+    case 'dhis2.failed':
+      return [head(`DHIS2 write failed${e.permanent ? ' (dead letter)' : ', will retry'}`), el('p', {}, e.error)];
+    case 'timer.set':
+      return [head('Timer set'), el('p', {}, `fires ${new Date(e.fireAt).toLocaleString()}`)];
+    default:
+      return [head(e.type), details('Event', e)];
   }
 }
 
-const effectItem = (e) => el('li', { class: `effect ${e.type.replace('.', '-')}`, 'data-type': e.type, 'data-id': e.id ?? '' }, ...describe(e));
+const effectItem = (e) =>
+  el('li', { class: `effect ${e.type.replace('.', '-')}`, 'data-type': e.type, 'data-id': e.id ?? '' }, ...describe(e));
 
 /** A queued SMS that has since been sent is shown once, as sent. */
 const superseded = (e) => e.type === 'sms.queued' && state.seen.some((x) => x.type === 'sms.sent' && x.id === e.id);
 
 /** The whole feed again (another number, or "every number" toggled); newest first. */
 function renderFeed() {
-  $('feed').replaceChildren(...state.seen.filter((e) => mine(e) && !superseded(e)).map(effectItem).reverse());
+  $('feed').replaceChildren(
+    ...state.seen
+      .filter((e) => mine(e) && !superseded(e))
+      .map(effectItem)
+      .reverse(),
+  );
 }
 
 /** One new event: added on top (so screen readers announce only it), replacing its queued entry. */
@@ -205,11 +249,20 @@ async function submit(kind) {
 
 function fillNumbers() {
   const select = $('number');
-  const groups = { caregiver: el('optgroup', { label: 'Caregivers' }), caseWorker: el('optgroup', { label: 'Case workers' }) };
-  for (const p of state.config.phones) groups[p.role]?.append(el('option', { value: p.phone }, `${p.label} ${p.phone}`));
+  const groups = {
+    caregiver: el('optgroup', { label: 'Caregivers' }),
+    caseWorker: el('optgroup', { label: 'Case workers' }),
+  };
+  for (const p of state.config.phones)
+    groups[p.role]?.append(el('option', { value: p.phone }, `${p.label} ${p.phone}`));
   select.replaceChildren(...Object.values(groups).filter((g) => g.children.length));
-  const note = () => { $('number-note').textContent = state.config.phones.find((p) => p.phone === select.value)?.note ?? ''; };
-  select.addEventListener('change', () => { note(); switchNumber(); });
+  const note = () => {
+    $('number-note').textContent = state.config.phones.find((p) => p.phone === select.value)?.note ?? '';
+  };
+  select.addEventListener('change', () => {
+    note();
+    switchNumber();
+  });
   note();
 }
 
@@ -231,16 +284,24 @@ async function start() {
   fillNumbers();
   $('custom').addEventListener('change', switchNumber);
   $('all-numbers').addEventListener('change', renderFeed);
-  $('entry').addEventListener('submit', (ev) => { ev.preventDefault(); void submit('auto'); });
+  $('entry').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    void submit('auto');
+  });
   $('call').addEventListener('click', () => {
     if (!state.session && !$('input').value.trim()) $('input').value = state.config.ussdCode;
     void submit('ussd');
   });
   $('send-sms').addEventListener('click', () => void submit('sms'));
   $('hangup').addEventListener('click', hangup);
-  $('backspace').addEventListener('click', () => { $('input').value = $('input').value.slice(0, -1); $('input').focus(); });
+  $('backspace').addEventListener('click', () => {
+    $('input').value = $('input').value.slice(0, -1);
+    $('input').focus();
+  });
   for (const b of document.querySelectorAll('.keypad button')) {
-    b.addEventListener('click', () => { $('input').value += b.dataset.key; });
+    b.addEventListener('click', () => {
+      $('input').value += b.dataset.key;
+    });
   }
   void poll();
 }
