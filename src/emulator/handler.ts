@@ -2,6 +2,7 @@ import type { Clock } from '../clock.ts';
 import { newUid } from '../dhis2/uid.ts';
 import type { Dhis2Version } from '../dhis2/version.ts';
 import { authenticate, hasAuthority } from './auth.ts';
+import { routePotentialDuplicates, routeTrackedEntityTypes } from './deduplication.ts';
 import { FieldSelector, pick } from './fields.ts';
 import { HttpError, json, readJson, webMessageBody } from './http.ts';
 import { addNote, readImportParams, runImport, type ImportEnv, type ImportOutcome } from './importer.ts';
@@ -38,15 +39,18 @@ interface FailRule {
   status: number;
   onlyImports: boolean;
   afterCommit: boolean;
+  /** Only requests whose API path starts with this (e.g. `/api/potentialDuplicates`). */
+  path?: string;
 }
 
 /** Fault injection for resilience tests. */
 export interface EmulatorFaults {
   /**
-   * Answer the next `n` requests (or only imports) with `status` (default 503). With `afterCommit` the
-   * request is processed first and only the answer is lost: the classic "did my write land?" case.
+   * Answer the next `n` requests (or only imports, or only those under `path`) with `status` (default 503).
+   * With `afterCommit` the request is processed first and only the answer is lost: the classic "did my
+   * write land?" case.
    */
-  failNext(n: number, status?: number, opts?: { onlyImports?: boolean; afterCommit?: boolean }): void;
+  failNext(n: number, status?: number, opts?: { onlyImports?: boolean; afterCommit?: boolean; path?: string }): void;
   /** Delay before every answer (honours the caller's abort signal). */
   latencyMs: number;
   /** Refuse every connection. */
@@ -121,6 +125,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         status,
         onlyImports: opts.onlyImports ?? false,
         afterCommit: opts.afterCommit ?? false,
+        ...(opts.path ? { path: opts.path } : {}),
       });
     },
     latencyMs: 0,
@@ -134,8 +139,10 @@ export function createHandler(deps: HandlerDeps): Handler {
     },
   };
 
-  function takeFault(isImport: boolean): FailRule | undefined {
-    const rule = rules.find((r) => r.remaining > 0 && (!r.onlyImports || isImport));
+  function takeFault(isImport: boolean, path: string): FailRule | undefined {
+    const rule = rules.find(
+      (r) => r.remaining > 0 && (!r.onlyImports || isImport) && (r.path === undefined || path.startsWith(r.path)),
+    );
     if (!rule) return undefined;
     rule.remaining--;
     if (rule.remaining === 0) rules.splice(rules.indexOf(rule), 1);
@@ -434,6 +441,12 @@ export function createHandler(deps: HandlerDeps): Handler {
         return json(200, addNote(importEnv(user), b, c, await readJson(req)));
       }
     }
+    const dedup = await routePotentialDuplicates(ctx, req, segments);
+    if (dedup) return dedup;
+    if (get) {
+      const types = routeTrackedEntityTypes(ctx, segments);
+      if (types) return types;
+    }
     const smsAnswer = await sms.route(req, url, segments, user, listMetadata);
     if (smsAnswer) return smsAnswer;
     return notFoundPath(path);
@@ -459,7 +472,7 @@ export function createHandler(deps: HandlerDeps): Handler {
             .replace(/\/+$/, '')
         : url.pathname;
     const isImport = req.method.toUpperCase() === 'POST' && path.startsWith('/api/tracker');
-    const fault = takeFault(isImport);
+    const fault = takeFault(isImport, path);
     let res: Response;
     if (fault && !fault.afterCommit) res = json(fault.status, webMessageBody(fault.status, 'Injected fault'));
     else {

@@ -11,7 +11,7 @@ import type { EmulatorSms, SmsOptions } from './sms.ts';
 import { ServerTime } from './time.ts';
 
 export { DEMO, type DemoSeedOptions } from './demo.ts';
-export { EIR, VEN } from './metadata.ts';
+export { AEFI, EIR, VEN } from './metadata.ts';
 export { EmulatorState } from './model.ts';
 export type { EmulatorFaults, RequestRecord } from './handler.ts';
 export type {

@@ -1,8 +1,16 @@
-import type { MetaAttribute, MetaDataElement, MetaProgram, MetaStage, Metadata, ValueType } from './model.ts';
+import type {
+  MetaAttribute,
+  MetaDataElement,
+  MetaProgram,
+  MetaStage,
+  MetaTrackedEntityType,
+  Metadata,
+  ValueType,
+} from './model.ts';
 
 /**
  * Package metadata the emulator serves (reference §10.1, §10.2): the WHO Electronic Immunization
- * Registry (EPI_EIR_TRK) and Vital Events Notification (CRVS_VE_TRK) programmes, with their public UIDs,
+ * Registry (EPI_EIR_TRK), Vital Events Notification (CRVS_VE_TRK) and AEFI (AEFI_TRACKER) programmes, with their public UIDs,
  * so a Jibu deployment file written for the real packages works unchanged against the emulator.
  */
 
@@ -72,6 +80,43 @@ export const VEN = {
   reasons: { birth: '1', stillbirth: '2', death: '3' },
 } as const;
 
+/**
+ * The WHO AEFI tracker package (AEFI_TRACKER v1.1.2): programme, its three non-repeatable stages and the
+ * data elements Jibu writes on the AEFI stage. Its tracked entity type is Person, shared with the EIR.
+ */
+export const AEFI = {
+  program: 'EZkN8vYZwjR',
+  aefiStage: 'so8YZ9J3MeO',
+  firstDecisionStage: 'Noldaaz2TLs',
+  nationalStage: 'Y4v9hBo2Xst',
+  dataElements: {
+    vaccineNames: ['uSVcZzSM3zg', 'g9PjywVj2fs', 'OU5klvkk3SM', 'menOXwIFZh5'],
+    vaccineDoses: ['LIyV4t7eCfZ', 'E3F414izniN', 'WlE0K4xCc14', 'Aya8C25DXHe'],
+    vaccinationDates: ['dOkuCjpD978', 'VrzEutEnzSJ', 'f4WCAVwjHz0', 'H3TKHMFIN6V'],
+    batchNumbers: ['LNqkAlvGplL', 'b1rSwGRcY5W', 'YBnFoNouH6f', 'BHAfwo6JPDa'],
+    onsetDate: 'vNGUuAZA2C2',
+    serious: 'fq1c1A3EOX5',
+    outcome: 'yRrSDiR5v1M',
+    fever: 'rzhHSqK3lQq',
+    injectionSiteSoreness: 'P4oSprWWqrn',
+    skinRash: 'xgqzqv0p2Us',
+    diarrhoea: 'NAiZTRCHRWL',
+    persistentCrying: 'GTyK3p976de',
+    seizures: 'wCGZpudXuYx',
+    severeLocalReaction: 'UNmEidE6M9K',
+    anaphylaxis: 'MkIgCrCTFyE',
+    otherReaction: 'tWcNgbkOETR',
+    otherReactionText: 'iTm5wvq16iq',
+    reporter: 'uZ9c4fKXuNS',
+    reporterPhone: 'iLaon1495vY',
+    comments: 'LaMvzTltCOP',
+    investigationNeeded: 'b85dZAIu3NK',
+    nationalReviewDate: 'cWMUoQEuvtR',
+    finalClassification: 'DpgoIsq65SW',
+  },
+  attributes: { caseId: 'h5FuguPFF2j' },
+} as const;
+
 export const DEFAULT_CATEGORY_OPTION_COMBO = 'HllvX50cXC0';
 
 function attr(id: string, name: string, valueType: ValueType, extra: Partial<MetaAttribute> = {}): MetaAttribute {
@@ -105,6 +150,7 @@ export function packageMetadata(): Metadata {
     attr(VEN.attributes.dateOfDeath, 'Date of death', 'DATE'),
     attr(VEN.attributes.dobEstimated, 'Date of birth is estimated', 'TRUE_ONLY'),
     attr(VEN.attributes.secondaryPhone, 'Secondary contact number', 'PHONE_NUMBER'),
+    attr(AEFI.attributes.caseId, 'AEFI Case ID', 'TEXT', { searchable: true }),
   ];
   const d = EIR.dataElements;
   const vaccineNames: Record<string, string> = {
@@ -132,7 +178,38 @@ export function packageMetadata(): Metadata {
     de(d.gestationalAge, 'Gestational age (weeks)', 'INTEGER_POSITIVE'),
     de(d.placeOfBirth, 'Place of birth', 'TEXT'),
   ];
+  const x = AEFI.dataElements;
+  const aefiSet = [
+    ...x.vaccineNames.map((id, i) => de(id, `AEFI - Vaccine ${i + 1} name`, 'TEXT')),
+    ...x.vaccineDoses.map((id, i) => de(id, `AEFI - Vaccine ${i + 1} dose`, 'INTEGER_ZERO_OR_POSITIVE')),
+    ...x.vaccinationDates.map((id, i) => de(id, `AEFI - Vaccination ${i + 1} date`, 'DATE')),
+    ...x.batchNumbers.map((id, i) => de(id, `AEFI - Batch/lot number (Vaccine ${i + 1})`, 'TEXT')),
+    de(x.onsetDate, 'AEFI - AEFI start date', 'DATE'),
+    de(x.serious, 'AEFI - Severe event reported', 'BOOLEAN'),
+    de(x.outcome, 'AEFI - AEFI outcome', 'TEXT'),
+    de(x.fever, 'AEFI - Fever', 'TRUE_ONLY'),
+    de(x.injectionSiteSoreness, 'AEFI - Injection site soreness', 'TRUE_ONLY'),
+    de(x.skinRash, 'AEFI - Skin rash', 'TRUE_ONLY'),
+    de(x.diarrhoea, 'AEFI - Diarrhoea', 'TRUE_ONLY'),
+    de(x.persistentCrying, 'AEFI - Persistent crying', 'TRUE_ONLY'),
+    de(x.seizures, 'AEFI - Seizures', 'TRUE_ONLY'),
+    de(x.severeLocalReaction, 'AEFI - Severe local reaction', 'TRUE_ONLY'),
+    de(x.anaphylaxis, 'AEFI - Anaphylaxis', 'TRUE_ONLY'),
+    de(x.otherReaction, 'AEFI - Other (Adverse event)', 'TRUE_ONLY'),
+    de(x.otherReactionText, 'AEFI - Specify other (Adverse event)', 'LONG_TEXT'),
+    de(x.reporter, 'AEFI - Reporter of AEFI case', 'TEXT'),
+    de(x.reporterPhone, 'AEFI - Contact number', 'PHONE_NUMBER'),
+    de(x.comments, 'AEFI - Comments', 'LONG_TEXT'),
+  ];
+  const firstDecisionSet = [de(x.investigationNeeded, 'AEFI - Investigation needed', 'BOOLEAN')];
+  const nationalSet = [
+    de(x.nationalReviewDate, 'AEFI - Date when seen for approval at national level', 'DATE'),
+    de(x.finalClassification, 'AEFI - Final causality assessment classification', 'TEXT'),
+  ];
   const dataElements: MetaDataElement[] = [
+    ...aefiSet,
+    ...firstDecisionSet,
+    ...nationalSet,
     ...vaccines,
     de(d.vaccinationPlace, 'Vaccination place', 'TEXT'),
     ...birthSet,
@@ -176,6 +253,28 @@ export function packageMetadata(): Metadata {
       repeatable: false,
       dataElements: [VEN.dataElements.sendNotification],
     },
+    // Each adverse event is one enrollment: every stage happens once (E1039 for a second event).
+    {
+      id: AEFI.aefiStage,
+      name: 'AEFI',
+      program: AEFI.program,
+      repeatable: false,
+      dataElements: aefiSet.map((d) => d.id),
+    },
+    {
+      id: AEFI.firstDecisionStage,
+      name: 'First decision making level',
+      program: AEFI.program,
+      repeatable: false,
+      dataElements: firstDecisionSet.map((d) => d.id),
+    },
+    {
+      id: AEFI.nationalStage,
+      name: 'National level',
+      program: AEFI.program,
+      repeatable: false,
+      dataElements: nationalSet.map((d) => d.id),
+    },
   ];
   const eirAttributes = Object.values(a);
   const programs: MetaProgram[] = [
@@ -185,6 +284,7 @@ export function packageMetadata(): Metadata {
       trackedEntityType: EIR.trackedEntityType,
       accessLevel: 'PROTECTED',
       minAttributesRequiredToSearch: 2,
+      maxTeiCountToReturn: 0,
       stages: [EIR.birthStage, EIR.immunizationStage],
       attributes: eirAttributes,
     },
@@ -194,6 +294,7 @@ export function packageMetadata(): Metadata {
       trackedEntityType: EIR.trackedEntityType,
       accessLevel: 'PROTECTED',
       minAttributesRequiredToSearch: 2,
+      maxTeiCountToReturn: 20,
       stages: [VEN.birthStage, VEN.deathStage, VEN.stillbirthStage],
       attributes: [
         a.firstName,
@@ -206,13 +307,44 @@ export function packageMetadata(): Metadata {
         ...Object.values(VEN.attributes),
       ],
     },
+    {
+      id: AEFI.program,
+      name: 'Adverse events following immunization (AEFI)',
+      trackedEntityType: EIR.trackedEntityType,
+      accessLevel: 'PROTECTED',
+      minAttributesRequiredToSearch: 1,
+      maxTeiCountToReturn: 0,
+      stages: [AEFI.aefiStage, AEFI.firstDecisionStage, AEFI.nationalStage],
+      attributes: [
+        AEFI.attributes.caseId,
+        a.systemId,
+        a.firstName,
+        a.surname,
+        a.dateOfBirth,
+        a.sex,
+        a.homeAddress,
+        a.phone,
+      ],
+    },
   ];
+  // Person: names, date of birth and the identifiers may be searched registry-wide; the phone may not
+  // (as in the EIR package), and at most 50 matches are listed.
+  const person: MetaTrackedEntityType = {
+    id: EIR.trackedEntityType,
+    name: 'Person',
+    minAttributesRequiredToSearch: 2,
+    maxTeiCountToReturn: 50,
+    attributes: [a.systemId, a.nationalId, a.firstName, a.surname, a.dateOfBirth, a.sex, a.phone].map((id) => ({
+      id,
+      searchable: attributes.find((x) => x.id === id)?.searchable === true,
+    })),
+  };
   return {
     programs: new Map(programs.map((p) => [p.id, p])),
     stages: new Map(stages.map((s) => [s.id, s])),
     attributes: new Map(attributes.map((x) => [x.id, x])),
     dataElements: new Map(dataElements.map((x) => [x.id, x])),
-    trackedEntityTypes: new Map([[EIR.trackedEntityType, { id: EIR.trackedEntityType, name: 'Person' }]]),
+    trackedEntityTypes: new Map([[EIR.trackedEntityType, person]]),
     defaultAttributeOptionCombo: DEFAULT_CATEGORY_OPTION_COMBO,
   };
 }

@@ -47,6 +47,8 @@ export interface MetaProgram {
   trackedEntityType: string;
   accessLevel: 'OPEN' | 'AUDITED' | 'PROTECTED' | 'CLOSED';
   minAttributesRequiredToSearch: number;
+  /** A search outside the capture scope matching more fails with `maxteicountreached` (0 = no limit). */
+  maxTeiCountToReturn: number;
   stages: string[];
   attributes: string[];
 }
@@ -54,6 +56,11 @@ export interface MetaProgram {
 export interface MetaTrackedEntityType {
   id: string;
   name: string;
+  /** Search settings for a search by type (without a programme) outside the capture scope. */
+  minAttributesRequiredToSearch: number;
+  maxTeiCountToReturn: number;
+  /** The type's attributes; only `searchable` (or unique) ones may filter such a search. */
+  attributes: Array<{ id: string; searchable: boolean }>;
 }
 
 export interface Metadata {
@@ -166,6 +173,18 @@ export interface StoredEnrollment {
   seq: number;
 }
 
+/** A record of DHIS2's deduplication workflow (`/api/potentialDuplicates`, 2.37+). */
+export interface StoredPotentialDuplicate {
+  id: string;
+  original: string;
+  duplicate: string;
+  status: 'OPEN' | 'INVALID' | 'MERGED';
+  created: number;
+  lastUpdated: number;
+  createdByUserName: string;
+  lastUpdatedByUserName: string;
+}
+
 export interface StoredEvent {
   event: string;
   program: string;
@@ -216,6 +235,8 @@ export class EmulatorState {
   readonly eventsByEnrollment = new Map<string, StoredEvent[]>();
   /** Every note uid on every event and enrollment: a note uid that exists anywhere is skipped (E1119). */
   readonly noteUids = new Set<string>();
+  /** `/api/potentialDuplicates` records by id, in creation order. */
+  readonly potentialDuplicates = new Map<string, StoredPotentialDuplicate>();
   /** Bumped by every write; list caches key on it. Code that edits stored objects directly calls {@link touch}. */
   revision = 0;
   private seq = 0;

@@ -692,28 +692,42 @@ const TE_ORDER: Record<string, Getter<StoredTrackedEntity>> = {
   enrolledAt: (t, c) => c.state.enrollmentsByTrackedEntity.get(t.trackedEntity)?.[0]?.enrolledAt,
 };
 
+/**
+ * The checks of a search outside the user's capture scope: only searchable attributes (of the programme,
+ * or of the tracked entity type when searching by type), at least `minAttributesRequiredToSearch` of them,
+ * unless a unique attribute is filtered. Returns the most tracked entities such a search may match
+ * (`maxTeiCountToReturn`, 0 = no limit); a local search has no limit.
+ */
 function checkGlobalSearch(
   ctx: QueryContext,
   scope: Set<string> | null,
   mode: OrgUnitMode | undefined,
   filters: FilterItem[],
   program: string | undefined,
-): void {
-  if (!filters.length || mode === 'CAPTURE' || hasAuthority(ctx.user, 'ALL')) return;
+  trackedEntityType: string | undefined,
+): number {
+  if (!filters.length || mode === 'CAPTURE' || hasAuthority(ctx.user, 'ALL')) return 0;
   const capture = ctx.state.descendants(ctx.user.organisationUnits);
   const outside = scope === null || [...scope].some((id) => !capture.has(id));
-  if (!outside) return;
+  if (!outside) return 0;
   const meta = ctx.state.metadata.attributes;
-  if (filters.some((f) => meta.get(f.uid)?.unique)) return;
-  const nonSearchable = filters.filter((f) => !meta.get(f.uid)?.searchable).map((f) => f.uid);
+  const programMeta = program ? ctx.state.metadata.programs.get(program) : undefined;
+  const typeMeta =
+    !program && trackedEntityType ? ctx.state.metadata.trackedEntityTypes.get(trackedEntityType) : undefined;
+  const limit = programMeta?.maxTeiCountToReturn ?? typeMeta?.maxTeiCountToReturn ?? 0;
+  if (filters.some((f) => meta.get(f.uid)?.unique)) return limit;
+  const searchable = (uid: string) =>
+    typeMeta ? typeMeta.attributes.some((x) => x.id === uid && x.searchable) : meta.get(uid)?.searchable === true;
+  const nonSearchable = filters.filter((f) => !searchable(f.uid)).map((f) => f.uid);
   if (nonSearchable.length)
     throw queryError(
       ctx.version.minor,
       `Non-searchable attribute(s) can not be used during global search: ${nonSearchable.join(', ')}`,
     );
-  const min = program ? (ctx.state.metadata.programs.get(program)?.minAttributesRequiredToSearch ?? 0) : 0;
+  const min = programMeta?.minAttributesRequiredToSearch ?? typeMeta?.minAttributesRequiredToSearch ?? 0;
   if (filters.length < min)
     throw queryError(ctx.version.minor, `At least ${min} attributes should be mentioned in the search criteria.`);
+  return limit;
 }
 
 export function listTrackedEntities(ctx: QueryContext): Response {
@@ -750,7 +764,7 @@ export function listTrackedEntities(ctx: QueryContext): Response {
   const filters = parseFilters(minor, ctx.params.getAll('filter'));
   for (const f of filters)
     if (!state.metadata.attributes.has(f.uid)) throw queryError(minor, `Attribute does not exist: ${f.uid}`);
-  checkGlobalSearch(ctx, scope, mode, filters, program);
+  const maxCount = checkGlobalSearch(ctx, scope, mode, filters, program, trackedEntityType);
   const enrollmentStatus =
     minor >= 42
       ? (enumParam(ctx, 'enrollmentStatus', ENROLLMENT_STATUSES) ??
@@ -792,6 +806,8 @@ export function listTrackedEntities(ctx: QueryContext): Response {
     }
     return sortBy(ctx, out, orders);
   });
+  // DHIS2 counts a search outside the capture scope before listing it, and refuses one that matches too many.
+  if (maxCount > 0 && matches.length > maxCount) throw queryError(minor, 'maxteicountreached');
   const table = trackedEntityFields(minor);
   return respondList(ctx, 'trackedEntities', matches, paging, (te, sel) => pick(sel, table, te, ctx));
 }
