@@ -1,5 +1,6 @@
 import type { Deployment, Outcome, StaffLocale } from '../dhis2/deployment.ts';
 import type { Dhis2Write } from '../dhis2/outbox/types.ts';
+import { SURVEILLANCE_TEXTS } from '../dhis2/staff-texts.ts';
 import { uidFromKey } from '../dhis2/uid.ts';
 
 /**
@@ -309,6 +310,8 @@ export function notificationUids(id: string): {
 
 export interface BirthReport {
   id: string;
+  /** The worker's org units: the registry-wide duplicate check reports only likely matches outside them. */
+  area?: string[];
   ref: string;
   username: string;
   orgUnit: string;
@@ -388,6 +391,15 @@ export function birthWrite(d: Deployment, x: VitalEventsExtra, b: BirthReport): 
         ],
       },
     ],
+    // Before creating the child the relay looks for them in the whole registry (the phone saw only the area).
+    duplicateCheck: {
+      trackedEntity: uids.trackedEntity,
+      enrollment: uids.enrollment,
+      ...(name?.first ? { firstName: name.first } : {}),
+      dateOfBirth: b.dateOfBirth,
+      phone: b.carerPhone,
+      area: b.area ?? [b.orgUnit],
+    },
   };
 }
 
@@ -467,19 +479,68 @@ export function deathWrite(d: Deployment, x: VitalEventsExtra, r: DeathReport): 
   };
 }
 
-/** An adverse event after immunization, written as the deployment says on the child's latest visit. */
-export function aefiWrite(
+/** The staff note of a case worker's reaction report: what, how bad, since when, and who reported it. */
+function aefiNote(
   d: Deployment,
-  p: { event: string; reaction: string; severity: string; date: string; username: string; ref: string },
-): Dhis2Write {
+  p: { reaction: string; severity: string; date: string; username: string; ref: string },
+): string {
   const t = CASEWORKER_STAFF_TEXTS[d.staffLocale];
   const text = t.aefi({
     reaction: textOf(t.reactions, p.reaction) ?? p.reaction,
     severity: textOf(t.severities, p.severity) ?? p.severity,
     since: p.date,
   });
-  const note = `${text} ${signature(p.username, p.ref, d.staffLocale)}`;
+  return `${text} ${signature(p.username, p.ref, d.staffLocale)}`;
+}
+
+/** An adverse event after immunization, written as the deployment says on the child's latest visit. */
+export function aefiWrite(
+  d: Deployment,
+  p: { event: string; reaction: string; severity: string; date: string; username: string; ref: string },
+): Dhis2Write {
+  const note = aefiNote(d, p);
   return { op: 'event.update', event: p.event, ...(d.aefi.followUp ? { followUp: true } : {}), note };
+}
+
+/**
+ * A reaction reported by a case worker as a case of the AEFI programme (`aefi.program` set): the relay
+ * files it on the child's case for `visit`, with the batch number read from the card when there is one.
+ * Its note is the one {@link aefiWrite} writes on the visit without the programme.
+ */
+export function aefiCaseWrite(
+  d: Deployment,
+  p: {
+    trackedEntity: string;
+    visit: string;
+    orgUnit: string;
+    reaction: string;
+    severity: string;
+    date: string;
+    today: string;
+    username: string;
+    worker: { name: string; phone: string };
+    ref: string;
+    batch?: { number: string; vaccine: string };
+  },
+): Dhis2Write {
+  const t = CASEWORKER_STAFF_TEXTS[d.staffLocale];
+  return {
+    op: 'aefi.report',
+    trackedEntity: p.trackedEntity,
+    visit: p.visit,
+    orgUnit: p.orgUnit,
+    reportedAt: p.today,
+    onset: p.date,
+    reaction: p.reaction,
+    reactionText: textOf(t.reactions, p.reaction) ?? p.reaction,
+    serious: p.severity === 'severe',
+    ...(p.batch ? { batch: p.batch } : {}),
+    reporter: {
+      name: SURVEILLANCE_TEXTS[d.staffLocale].reporterCaseWorker({ name: p.worker.name }),
+      phone: p.worker.phone,
+    },
+    note: aefiNote(d, p),
+  };
 }
 
 /**

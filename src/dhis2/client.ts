@@ -20,7 +20,9 @@ import {
   MeSchema,
   OrgUnitSchema,
   PagerSchema,
+  PotentialDuplicateSchema,
   SystemInfoSchema,
+  TrackedEntityTypeSchema,
   TrackedEntitySchema,
   UserSchema,
   WebMessageSchema,
@@ -31,6 +33,7 @@ import {
   type Me,
   type OrgUnit,
   type SystemInfo,
+  type TrackedEntityType,
   type TrackerType,
 } from './schemas.ts';
 import { parseDhis2Version, type Dhis2Version } from './version.ts';
@@ -118,6 +121,16 @@ export interface OrgUnitListOptions {
   filter?: string[];
 }
 
+/**
+ * What `POST /api/potentialDuplicates` did: `created` (with DHIS2's id), `exists` (409: the pair is already
+ * recorded, so a retry has done its work), or `refused` (400/403/404: this version or configuration will not
+ * take it, e.g. the account may not read one of the two tracked entities).
+ */
+export type PotentialDuplicateResult =
+  | { status: 'created'; id?: string }
+  | { status: 'exists' }
+  | { status: 'refused'; httpStatus: number; message: string };
+
 export interface Dhis2Client {
   readonly baseUrl: string;
   /** `GET /api/system/info` (not cached). */
@@ -145,7 +158,14 @@ export interface Dhis2Client {
   enrollment(uid: string, fields?: string): Promise<Dhis2Enrollment | null>;
   /** `POST /api/tracker?async=false&atomicMode=ALL…`: always synchronous, report parsed, 409 returned. */
   importTracker(payload: TrackerPayload, opts?: ImportOptions): Promise<ImportResult>;
+  /** A tracked entity type's search settings, or null when DHIS2 answers 404. */
+  trackedEntityType(uid: string): Promise<TrackedEntityType | null>;
+  /** `POST /api/potentialDuplicates` with `{original, duplicate}` (DHIS2's deduplication workflow, 2.37+). */
+  createPotentialDuplicate(pair: { original: string; duplicate: string }): Promise<PotentialDuplicateResult>;
 }
+
+const TRACKED_ENTITY_TYPE_FIELDS =
+  'id,minAttributesRequiredToSearch,maxTeiCountToReturn,trackedEntityTypeAttributes[searchable,trackedEntityAttribute[id,unique]]';
 
 const ME_FIELDS =
   'id,username,firstName,surname,displayName,phoneNumber,authorities,organisationUnits[id,path],teiSearchOrganisationUnits[id,path],programs';
@@ -292,6 +312,26 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
 
   const client: Dhis2Client = {
     baseUrl,
+
+    async trackedEntityType(uid) {
+      const a = await send(
+        'GET',
+        `/api/trackedEntityTypes/${encodeURIComponent(uid)}`,
+        [['fields', TRACKED_ENTITY_TYPE_FIELDS]],
+        undefined,
+        [404],
+      );
+      return a.status === 404 ? null : parse(TrackedEntityTypeSchema, a.json, 'tracked entity type');
+    },
+
+    async createPotentialDuplicate(pair) {
+      const a = await send('POST', '/api/potentialDuplicates', [], pair, [400, 403, 404, 409]);
+      if (a.status === 409) return { status: 'exists' };
+      if (a.status >= 400)
+        return { status: 'refused', httpStatus: a.status, message: webMessage(a.json) ?? `HTTP ${a.status}` };
+      const body = PotentialDuplicateSchema.safeParse(a.json);
+      return body.success && body.data.id ? { status: 'created', id: body.data.id } : { status: 'created' };
+    },
 
     async systemInfo() {
       return parse(SystemInfoSchema, await get('/api/system/info'), 'system info');

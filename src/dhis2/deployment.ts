@@ -91,6 +91,138 @@ export const DEFAULT_OUTCOMES: Readonly<Record<string, Outcome>> = {
   died: { note: 'outcome.died', status: 'SKIPPED', followUp: true },
 };
 
+/**
+ * Reactions the flows save (caregiver and case-worker words both) and the families of vaccines a case worker
+ * can name for a batch number. `other` is "not sure" for a batch and any reaction without its own data element.
+ */
+export const AEFI_REACTIONS = [
+  'fever',
+  'site',
+  'swelling',
+  'rash',
+  'vomiting',
+  'crying',
+  'seizure',
+  'fits',
+  'breathing',
+  'other',
+] as const;
+export type AefiReaction = (typeof AEFI_REACTIONS)[number];
+export const VACCINE_FAMILIES = [
+  'bcg',
+  'opv',
+  'penta',
+  'pcv',
+  'rota',
+  'ipv',
+  'measles',
+  'yellow_fever',
+  'other',
+] as const;
+export type VaccineFamily = (typeof VACCINE_FAMILIES)[number];
+
+const AefiVaccineSchema = z.strictObject({
+  name: z.string().min(1).describe('Value written to the AEFI vaccine-name data element (its option code)'),
+  dose: z.string().min(1).optional().describe('Value of the vaccine-dose data element, e.g. "1"'),
+  family: z.enum(VACCINE_FAMILIES).describe('What a case worker picks when giving a batch number'),
+});
+export type AefiVaccine = z.infer<typeof AefiVaccineSchema>;
+
+/**
+ * The EIR vaccine data elements (the EIR package's Immunization stage) and how each is named in the AEFI programme. The names
+ * are the vaccine names of the AEFI package's form; a country whose AEFI vaccine option set uses other
+ * codes maps its own (the whole map replaces this one).
+ */
+export const DEFAULT_AEFI_VACCINES: Readonly<Record<string, AefiVaccine>> = {
+  bpBUOvqy1Jn: { name: 'BCG', family: 'bcg' },
+  zSugskT1NC7: { name: 'BCG', family: 'bcg' },
+  no7SkAxepi7: { name: 'bOPV', dose: '0', family: 'opv' },
+  CfPM8lsEMzH: { name: 'bOPV', dose: '1', family: 'opv' },
+  sDORmAKh32v: { name: 'bOPV', dose: '2', family: 'opv' },
+  nQeUfqPjK5o: { name: 'bOPV', dose: '3', family: 'opv' },
+  K3TcJM1ySQA: { name: 'Pentavalent', dose: '1', family: 'penta' },
+  GPOoPDqle3V: { name: 'Pentavalent', dose: '2', family: 'penta' },
+  pxCZNoqDVJC: { name: 'Pentavalent', dose: '3', family: 'penta' },
+  fmXCCPENnwR: { name: 'PCV', dose: '1', family: 'pcv' },
+  PvHUllrtPiy: { name: 'PCV', dose: '2', family: 'pcv' },
+  B4eJCy6LFLZ: { name: 'PCV', dose: '3', family: 'pcv' },
+  nIqQYeSwU9E: { name: 'Rotavirus', dose: '1', family: 'rota' },
+  wYg2gOWSyJG: { name: 'Rotavirus', dose: '2', family: 'rota' },
+  Fu83xQ4NKuQ: { name: 'IPV', dose: '1', family: 'ipv' },
+  g8dMiUOTFla: { name: 'Measles', dose: '1', family: 'measles' },
+  Bxh1xgIY9nA: { name: 'Measles', dose: '2', family: 'measles' },
+  qEtgKXZlMLE: { name: 'Hepatitis B', dose: '1', family: 'other' },
+  AstoeChIWIN: { name: 'Hepatitis B', dose: '2', family: 'other' },
+  Iiw3GMEbEAB: { name: 'Hepatitis B', dose: '3', family: 'other' },
+  mH9watsYzvq: { name: 'Yellow fever', dose: '1', family: 'yellow_fever' },
+};
+
+/** The AEFI package's "Adverse event" data elements (TRUE_ONLY) each reaction a flow saves is written to. */
+export const DEFAULT_AEFI_REACTIONS: Readonly<Partial<Record<AefiReaction, string>>> = {
+  fever: 'rzhHSqK3lQq',
+  site: 'P4oSprWWqrn',
+  swelling: 'P4oSprWWqrn',
+  rash: 'xgqzqv0p2Us',
+  vomiting: 'NAiZTRCHRWL',
+  crying: 'GTyK3p976de',
+  seizure: 'wCGZpudXuYx',
+  fits: 'wCGZpudXuYx',
+};
+
+/** Four slots, as the AEFI package's form has them (vaccine 1 to 4). */
+const slots = (uids: readonly string[]) =>
+  z
+    .array(Uid)
+    .max(8)
+    .default([...uids]);
+
+export const AefiSchema = z
+  .strictObject({
+    followUp: z.boolean().default(true).describe('Flag the event for follow-up when a reaction is reported'),
+    note: z.string().min(1).default('aefi.note'),
+    program: Uid.optional().describe(
+      'AEFI programme (AEFI package: EZkN8vYZwjR). Set: reactions are filed as AEFI cases (enrollment and AEFI event) on the child; unset: a note and the follow-up flag on the latest visit',
+    ),
+    stage: Uid.default('so8YZ9J3MeO').describe('The AEFI stage (non-repeatable): one event per case'),
+    dataElements: z
+      .strictObject({
+        vaccineNames: slots(['uSVcZzSM3zg', 'g9PjywVj2fs', 'OU5klvkk3SM', 'menOXwIFZh5']).describe(
+          'Vaccine 1..n name: the vaccines given at the visit the reaction follows',
+        ),
+        vaccineDoses: slots(['LIyV4t7eCfZ', 'E3F414izniN', 'WlE0K4xCc14', 'Aya8C25DXHe']),
+        vaccinationDates: slots(['dOkuCjpD978', 'VrzEutEnzSJ', 'f4WCAVwjHz0', 'H3TKHMFIN6V']),
+        batchNumbers: slots(['LNqkAlvGplL', 'b1rSwGRcY5W', 'YBnFoNouH6f', 'BHAfwo6JPDa']).describe(
+          'Batch/lot number of vaccine 1..n (asked from case workers)',
+        ),
+        onsetDate: Uid.default('vNGUuAZA2C2').describe('AEFI start date ("since when")'),
+        serious: Uid.default('fq1c1A3EOX5').describe('Severe event reported (BOOLEAN)'),
+        outcome: Uid.default('yRrSDiR5v1M').describe('AEFI outcome, written when the case is created'),
+        otherReaction: Uid.default('tWcNgbkOETR').describe('Other (adverse event), for reactions without their own'),
+        otherReactionText: Uid.default('iTm5wvq16iq').describe('Specify other (adverse event)'),
+        reporter: Uid.default('uZ9c4fKXuNS').describe('Reporter of the AEFI case'),
+        reporterPhone: Uid.default('iLaon1495vY').describe("Reporter's contact number"),
+        comments: Uid.default('LaMvzTltCOP').describe('Comments: a batch number whose vaccine is not known'),
+      })
+      .prefault({}),
+    reactions: z
+      .partialRecord(z.enum(AEFI_REACTIONS), Uid)
+      .default({ ...DEFAULT_AEFI_REACTIONS })
+      .describe('Reaction -> its TRUE_ONLY data element; others go to otherReaction with the reaction as text'),
+    vaccines: z
+      .record(Uid, AefiVaccineSchema)
+      .default({ ...DEFAULT_AEFI_VACCINES })
+      .describe('EIR vaccine data element -> how the AEFI programme names it (replaces the built-in map)'),
+    values: z
+      .strictObject({
+        yes: z.string().min(1).default('true'),
+        no: z.string().min(1).default('false'),
+        outcome: z.string().min(1).default('Unknown').describe('Outcome option code written when a case is created'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+export type AefiSettings = z.output<typeof AefiSchema>;
+
 export const DeploymentSchema = z.strictObject({
   timeZone: z
     .string()
@@ -146,12 +278,7 @@ export const DeploymentSchema = z.strictObject({
     .record(z.string().regex(/^[a-z][a-z0-9_]*$/, { error: 'outcome names are lower_snake_case' }), OutcomeSchema)
     .optional()
     .describe('Merged over the built-in outcomes'),
-  aefi: z
-    .strictObject({
-      followUp: z.boolean().default(true).describe('Flag the event for follow-up when a reaction is reported'),
-      note: z.string().min(1).default('aefi.note'),
-    })
-    .prefault({}),
+  aefi: AefiSchema,
   sms: z
     .strictObject({
       segmentBudget: z.int().min(1).max(10).default(1).describe('Most SMS segments one message may use'),

@@ -257,3 +257,36 @@ export const ImportReportSchema = z.object({
   message: z.string().optional(),
 });
 export type ImportReport = z.infer<typeof ImportReportSchema>;
+
+/**
+ * A tracked entity type's search settings (`GET /api/trackedEntityTypes/{uid}`): a search outside the
+ * account's capture scope may filter only on searchable (or unique) attributes, needs at least
+ * `minAttributesRequiredToSearch` of them, and fails with `maxteicountreached` when more than
+ * `maxTeiCountToReturn` (when > 0) tracked entities match.
+ */
+export const TrackedEntityTypeSchema = z.object({
+  id: z.string(),
+  minAttributesRequiredToSearch: z.number().default(0),
+  maxTeiCountToReturn: z.number().default(0),
+  trackedEntityTypeAttributes: z
+    .array(
+      z.object({
+        searchable: z.boolean().optional(),
+        trackedEntityAttribute: z.object({ id: z.string(), unique: z.boolean().optional() }),
+      }),
+    )
+    .default([]),
+});
+export type TrackedEntityType = z.infer<typeof TrackedEntityTypeSchema>;
+
+/** `/api/potentialDuplicates` records (2.37+: `original` and `duplicate` tracked entities). */
+export const DEDUPLICATION_STATUSES = ['OPEN', 'INVALID', 'MERGED'] as const;
+export const PotentialDuplicateSchema = z.object({
+  id: z.string().optional(),
+  original: z.string().optional(),
+  duplicate: z.string().optional(),
+  status: z.enum(DEDUPLICATION_STATUSES).optional(),
+  created: z.string().optional(),
+  lastUpdated: z.string().optional(),
+});
+export type PotentialDuplicate = z.infer<typeof PotentialDuplicateSchema>;

@@ -5,6 +5,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import type { FlowSet } from '../conversation/index.ts';
 import { todayIn } from '../conversation/input.ts';
 import { ERRORS, JibuError, errorBody, type ErrorCode } from '../errors.ts';
+import { listDuplicates } from '../dhis2/outbox/duplicates.ts';
 import type { Logger } from '../log.ts';
 import {
   QUEUE_NAMES,
@@ -126,6 +127,7 @@ const deadQuerySchema = z.object({
   queue: queueSchema.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
+const limitQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
 const retryParamsSchema = z.object({ queue: queueSchema, id: z.string().min(1).max(500) });
 
 const issues = (e: z.ZodError) => e.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
@@ -139,6 +141,7 @@ const issues = (e: z.ZodError) => e.issues.map((i) => ({ path: i.path.join('.'),
  * - `GET  /queues`                       → `{ queues: { 'outbox-sms': { waiting, delayed, active, failed }, … } }`
  * - `GET  /outbox/dead?queue=&limit=`    → `{ deadLetters: [...] }`, newest first
  * - `POST /outbox/dead/:queue/:id/retry` → `{ retried: true, queue, id }`, or 404 `JIBU_NOT_FOUND`
+ * - `GET  /duplicates?limit=`           → `{ duplicates: [...] }`: possible duplicates of notified births, newest first
  * - `GET  /jobs`                         → `{ jobs: [names] }`
  * - `POST /jobs/:name/run` `{"date"?}`   → `{ job, date, result }`, or 404 `JIBU_UNKNOWN_JOB`
  *
@@ -211,6 +214,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
     if (!ok) return fail(res, 'JIBU_NOT_FOUND', `no dead letter ${p.data.id} in ${p.data.queue}`);
     audit('admin: dead letter requeued', { queue: p.data.queue, jobId: p.data.id });
     res.json({ retried: true, queue: p.data.queue, id: p.data.id });
+  });
+
+  router.get('/duplicates', async (req, res) => {
+    const q = limitQuerySchema.safeParse(req.query);
+    if (!q.success) return fail(res, 'JIBU_BAD_REQUEST', { issues: issues(q.error) });
+    res.json({ duplicates: await listDuplicates(deps.store, q.data.limit) });
   });
 
   router.get('/jobs', (_req, res) => {

@@ -12,6 +12,10 @@ export interface Metrics {
   smsStatus: Counter<'provider' | 'status'>;
   ussdSessions: Counter<'status'>;
   duplicates: Counter<'provider'>;
+  /** Registry-wide duplicate checks of births, by outcome (`filed`, `noted`, `no_match`, `unsearchable`, …). */
+  birthDuplicateChecks: Counter<'outcome'>;
+  /** Reactions filed in the AEFI programme, by what they did to the case (`enrolled`, `updated`, `added`, `noted`). */
+  aefiReports: Counter<'outcome'>;
   /** Called by the lifecycle once the queue exists, so depth is read at scrape time. */
   watchQueues(queue: JobQueue): void;
 }
@@ -80,6 +84,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'jibu_duplicate_webhooks_total',
       help: 'Provider retries acknowledged without processing.',
       labelNames: ['provider'],
+      registers: [registry],
+    }),
+    birthDuplicateChecks: new Counter({
+      name: 'jibu_birth_duplicate_checks_total',
+      help: 'Registry-wide duplicate checks of notified births, by outcome (filed = potential duplicate in DHIS2, noted = note and follow-up instead).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    aefiReports: new Counter({
+      name: 'jibu_aefi_reports_total',
+      help: 'Reactions after vaccination filed in the AEFI programme, by what they did to the case.',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     watchQueues(queue) {

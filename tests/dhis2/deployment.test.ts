@@ -148,6 +148,62 @@ describe('the deployment file', () => {
     ]);
   });
 
+  it('files reactions in the AEFI programme only when aefi.program is set, with the AEFI package UIDs as defaults', () => {
+    expect(defaultDeployment().aefi.program).toBeUndefined();
+    const d = loadDeployment(file('aefi.yaml', 'aefi:\n  program: EZkN8vYZwjR\n'));
+    expect(d.aefi).toMatchObject({
+      program: 'EZkN8vYZwjR',
+      stage: 'so8YZ9J3MeO',
+      followUp: true,
+      values: { yes: 'true', no: 'false', outcome: 'Unknown' },
+      dataElements: {
+        vaccineNames: ['uSVcZzSM3zg', 'g9PjywVj2fs', 'OU5klvkk3SM', 'menOXwIFZh5'],
+        batchNumbers: ['LNqkAlvGplL', 'b1rSwGRcY5W', 'YBnFoNouH6f', 'BHAfwo6JPDa'],
+        onsetDate: 'vNGUuAZA2C2',
+        serious: 'fq1c1A3EOX5',
+        outcome: 'yRrSDiR5v1M',
+      },
+    });
+    expect(d.aefi.vaccines.K3TcJM1ySQA).toEqual({ name: 'Pentavalent', dose: '1', family: 'penta' });
+    expect(d.aefi.reactions.fits).toBe('wCGZpudXuYx');
+  });
+
+  it('maps every AEFI data element, and names what is wrong in an AEFI mapping with its line', () => {
+    const d = loadDeployment(
+      file(
+        'aefi-mapped.yaml',
+        [
+          'aefi:',
+          '  program: AefiProg001',
+          '  dataElements: { serious: SeriousDe01 }',
+          '  reactions: { fever: FeverDe0001 }',
+          '  vaccines: { bpBUOvqy1Jn: { name: BCG_VAC, family: bcg } }',
+        ].join('\n'),
+      ),
+    );
+    expect(d.aefi.dataElements.serious).toBe('SeriousDe01');
+    expect(d.aefi.dataElements.onsetDate).toBe('vNGUuAZA2C2');
+    expect(d.aefi.reactions).toEqual({ fever: 'FeverDe0001' });
+    expect(Object.keys(d.aefi.vaccines)).toEqual(['bpBUOvqy1Jn']);
+    expect(
+      problems(
+        file(
+          'aefi-broken.yaml',
+          [
+            'aefi:',
+            '  program: AEFI',
+            '  reactions: { sneezing: FeverDe0001 }',
+            '  vaccines: { bpBUOvqy1Jn: { name: BCG, family: flu } }',
+          ].join('\n'),
+        ),
+      ),
+    ).toEqual([
+      'aefi.program (line 2): must be a DHIS2 UID: 11 letters or digits, starting with a letter',
+      "aefi.reactions (line 3): unknown key 'sneezing'",
+      expect.stringMatching(/^aefi\.vaccines\.bpBUOvqy1Jn\.family \(line 4\): Invalid option: expected one of "bcg"/),
+    ]);
+  });
+
   it('reports YAML syntax errors and a missing file readably', () => {
     expect(problems(file('syntax.yaml', 'immunization:\n  program: [SSLpOM0r1U7\nsms: 1\n'))[0]).toMatch(
       /syntax\.yaml:\d+: /,

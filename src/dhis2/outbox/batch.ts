@@ -23,10 +23,12 @@ export interface PlannedJob {
   id: string;
   job: ParsedWriteJob;
   write: Dhis2Write;
-  /** Event writes: the event. Creates: every object uid, nested ones included. */
+  /** Event writes: the event. Creates: every object uid, nested ones included. AEFI reports: once resolved. */
   uids: string[];
   /** The event an event write updates. */
   event?: string;
+  /** An AEFI report as resolved against DHIS2 by the relay: the objects it writes. */
+  resolved?: { enrollments: EnrollmentPayload[]; events: EventPayload[] };
 }
 
 export type PlanResult = { ok: true; planned: PlannedJob } | { ok: false; problems: string[] };
@@ -46,6 +48,8 @@ export function planJob(id: string, data: unknown): PlanResult {
     if (problems.length) return { ok: false, problems };
     return { ok: true, planned: { id, job, write, uids } };
   }
+  // Its objects depend on what DHIS2 holds when it is written (the relay resolves it first).
+  if (write.op === 'aefi.report') return { ok: true, planned: { id, job, write, uids: [] } };
   return { ok: true, planned: { id, job, write, uids: [write.event], event: write.event } };
 }
 
@@ -98,6 +102,12 @@ export function buildImport(group: PlannedJob[], current: ReadonlyMap<string, Dh
       createdEvents.push(...((w.events ?? []) as EventPayload[]));
       continue;
     }
+    if (w.op === 'aefi.report') {
+      if (!p.resolved) throw new Error(`AEFI report ${p.id} was not resolved before building the import`);
+      enrollments.push(...p.resolved.enrollments);
+      createdEvents.push(...p.resolved.events);
+      continue;
+    }
     const entry = perEvent.get(w.event) ?? { changes: {}, notes: [], jobs: [] };
     perEvent.set(w.event, entry);
     entry.jobs.push(p.id);
@@ -137,12 +147,19 @@ export function buildImport(group: PlannedJob[], current: ReadonlyMap<string, Dh
 const ALREADY_CREATED = new Set(['E1030', 'E1002', 'E1080']);
 /** The event is gone (never existed, or soft-deleted): retrying cannot help. */
 const EVENT_GONE = new Set(['E1032', 'E1082']);
+/**
+ * An AEFI case changed between the relay's read and its import (someone enrolled the child, E1015, or added
+ * the AEFI event, E1039): resolved again on the next attempt, the report joins that case.
+ */
+const CASE_CHANGED = new Set(['E1015', 'E1039']);
 
 export type Verdict =
   /** No error names this job's objects: send it again without the failing ones. */
   | { kind: 'clean' }
   /** Its only errors say its objects already exist. */
   | { kind: 'done'; issues: ImportIssue[] }
+  /** An AEFI report whose case changed since it was read: resolve and send it again later. */
+  | { kind: 'retry'; issues: ImportIssue[] }
   /** An error names an object other jobs of the group also write: send it alone to know whose it is. */
   | { kind: 'isolate'; issues: ImportIssue[] }
   | { kind: 'gone'; issues: ImportIssue[] }
@@ -168,6 +185,8 @@ export function judgeErrors(
     if (!mine.length) verdicts.set(p.id, { kind: 'clean' });
     else if (p.write.op === 'tracker.create' && mine.every((e) => ALREADY_CREATED.has(e.code)))
       verdicts.set(p.id, { kind: 'done', issues: mine });
+    else if (p.write.op === 'aefi.report' && mine.every((e) => CASE_CHANGED.has(e.code)))
+      verdicts.set(p.id, { kind: 'retry', issues: mine });
     else if (mine.some((e) => e.uid !== undefined && (writers.get(e.uid) ?? 0) > 1))
       verdicts.set(p.id, { kind: 'isolate', issues: mine });
     else if (p.event !== undefined && mine.some((e) => EVENT_GONE.has(e.code)))

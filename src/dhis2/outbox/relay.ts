@@ -5,14 +5,24 @@ import type { JobOutcome, JobQueue, QueuedJob, RunningWorker, Store } from '../.
 import type { Dhis2Client, ImportIssue, ImportResult } from '../client.ts';
 import { defaultDeployment, type Deployment } from '../deployment.ts';
 import { Dhis2AuthError, Dhis2RequestError, Dhis2TransportError } from '../errors.ts';
-import type { TrackerPayload } from '../payloads.ts';
-import type { Dhis2Event } from '../schemas.ts';
+import type { EnrollmentPayload, TrackerPayload } from '../payloads.ts';
+import type { Dhis2Event, OrgUnit, TrackedEntityType } from '../schemas.ts';
 import { dateIn } from '../readmodel/calendar.ts';
 import { rmKeys, type SyncState } from '../readmodel/types.ts';
 import { toSnapshot } from '../readmodel/views.ts';
 import { applyWrittenEvents } from '../readmodel/writer.ts';
+import { planAefi, readAefiCase } from './aefi.ts';
 import { buildImport, describeIssues, judgeErrors, planJob, type PlannedJob } from './batch.ts';
-import type { Dhis2WriteJob } from './types.ts';
+import {
+  flaggedEnrollment,
+  possibleDuplicateNote,
+  recordDuplicates,
+  searchRegistry,
+  type DuplicateRecord,
+  type SearchResult,
+} from './duplicates.ts';
+import type { AefiReport, Dhis2WriteJob, DuplicateCheck } from './types.ts';
+import { deriveUid, noteUid } from './uid.ts';
 
 /** The slice of a pino logger the relay uses. It logs codes, counts, job ids and DHIS2 uids, never job data. */
 export interface RelayLogger {
@@ -50,7 +60,12 @@ export interface Dhis2RelayOptions {
   maxImportsPerBatch?: number;
   /** Suppress DHIS2's own notifications (program rules, completion SMS) triggered by Jibu's writes. */
   skipSideEffects?: boolean;
+  /** How long a tracked entity type's search settings are reused before being read again (ms). Default 1 hour. */
+  searchSettingsTtlMs?: number;
 }
+
+/** Likely matches a birth gets a potential duplicate for (a common name and date could match many). */
+const MAX_DUPLICATES_PER_BIRTH = 3;
 
 /** Every scalar of an event, without what an update must not resend (reference §7.6). */
 const EVENT_FIELDS = '*,!notes,!dataValues,!relationships';
@@ -68,6 +83,19 @@ function permanent(error: string, detail: unknown): Settled {
 
 function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function codeOf(err: unknown): string {
+  return err instanceof Dhis2AuthError ? 'JIBU_DHIS2_AUTH' : 'JIBU_DHIS2_UNAVAILABLE';
+}
+
+/** A read or request that failed: the queue backs off and tries the whole write again. */
+function transientFor(err: unknown): Settled {
+  return transient(reasonOf(err), {
+    reason: err instanceof Dhis2AuthError ? 'dhis2_auth' : 'dhis2_unavailable',
+    ...(err instanceof Dhis2TransportError && err.dhis2Status ? { httpStatus: err.dhis2Status } : {}),
+    ...(err instanceof Dhis2AuthError || err instanceof Dhis2RequestError ? { httpStatus: err.dhis2Status } : {}),
+  });
 }
 
 /**
@@ -123,6 +151,38 @@ export function createDhis2BatchHandler(
     }
   }
 
+  const searchSettings = new Map<string, { at: number; type: TrackedEntityType | null }>();
+  const settingsTtl = opts.searchSettingsTtlMs ?? 60 * 60_000;
+
+  /** A tracked entity type's search settings, read at most once per TTL (they change with metadata, rarely). */
+  async function trackedEntityType(uid: string): Promise<TrackedEntityType | null> {
+    const hit = searchSettings.get(uid);
+    if (hit && clock.now().getTime() - hit.at < settingsTtl) return hit.type;
+    let type: TrackedEntityType | null;
+    try {
+      type = await client.trackedEntityType(uid);
+      metrics?.dhis2Requests.inc({ kind: 'read', outcome: 'ok' });
+    } catch (err) {
+      metrics?.dhis2Requests.inc({ kind: 'read', outcome: 'error' });
+      // An account that may not read metadata still gets a search with the package's searchable attributes.
+      if (!(err instanceof Dhis2RequestError)) throw err;
+      type = null;
+    }
+    searchSettings.set(uid, { at: clock.now().getTime(), type });
+    return type;
+  }
+
+  async function counted<T>(kind: string, f: () => Promise<T>): Promise<T> {
+    try {
+      const r = await f();
+      metrics?.dhis2Requests.inc({ kind, outcome: 'ok' });
+      return r;
+    } catch (err) {
+      metrics?.dhis2Requests.inc({ kind, outcome: 'error' });
+      throw err;
+    }
+  }
+
   async function keepReadModelCoherent(written: Dhis2Event[]): Promise<void> {
     if (!written.length) return;
     try {
@@ -169,6 +229,22 @@ export function createDhis2BatchHandler(
       }
     }
 
+    // 1b. A reaction queued for the AEFI programme after the deployment turned it off goes on the visit.
+    if (!deployment.aefi.program) {
+      for (const p of planned) {
+        if (p.write.op !== 'aefi.report') continue;
+        const w = p.write;
+        p.write = {
+          op: 'event.update',
+          event: w.visit,
+          ...(deployment.aefi.followUp ? { followUp: true } : {}),
+          note: w.note,
+        };
+        p.uids = [w.visit];
+        p.event = w.visit;
+      }
+    }
+
     // 2. Read the current state of every event written (every scalar must be resent on update).
     const eventUids = [...new Set(planned.flatMap((p) => (p.event ? [p.event] : [])))];
     let current = new Map<string, Dhis2Event>();
@@ -206,8 +282,13 @@ export function createDhis2BatchHandler(
       } else sendable.push(p);
     }
 
+    // 2b. Resolve AEFI reports and search the registry for births, against DHIS2 as it is now.
+    const aefiOutcomes = await resolveAefi(sendable, settle, at);
+    const searches = await searchBirths(sendable, settle, at);
+    const ready = sendable.filter((p) => !outcomes.has(p.id));
+
     // 3. Import; refine the group only when DHIS2 refuses part of it.
-    const groups: PlannedJob[][] = sendable.length ? [sendable] : [];
+    const groups: PlannedJob[][] = ready.length ? [ready] : [];
     const written: Dhis2Event[] = [];
     let imports = 0;
     while (groups.length) {
@@ -314,7 +395,18 @@ export function createDhis2BatchHandler(
         if (v.kind === 'clean') clean.push(p);
         else if (v.kind === 'isolate' && group.length > 1) isolated.push([p]);
         else if (v.kind === 'done') settle(p.id, { ok: true });
-        else {
+        else if (v.kind === 'retry') {
+          settle(
+            p.id,
+            transient(`the child's AEFI case changed since it was read: ${describeIssues(v.issues)}`, {
+              reason: 'case_changed',
+            }),
+          );
+          logger.info(
+            { jobId: p.id, errors: v.issues.map(issueForLog) },
+            'AEFI report will be resolved again: its case changed in DHIS2',
+          );
+        } else {
           const gone = v.kind === 'gone';
           const reason = gone ? 'event_gone' : 'dhis2_rejected';
           const error = `${gone ? 'DHIS2 event gone' : 'DHIS2 rejected the write'}: ${describeIssues(v.issues)}`;
@@ -370,8 +462,234 @@ export function createDhis2BatchHandler(
     }
 
     await keepReadModelCoherent(written);
+    for (const [id, outcome] of aefiOutcomes) if (outcomes.get(id)?.ok) metrics?.aefiReports.inc({ outcome });
+    await fileDuplicates(planned, searches, outcomes, settle, at);
     return finish(jobs, outcomes, planned, undefined, started, at);
   };
+
+  /**
+   * Resolve each AEFI report against DHIS2 (its visit, the child's AEFI enrollments) into the objects it
+   * writes. Two reports for one child in a batch are written one after the other: the second waits for the
+   * next batch, where it finds the first one's case.
+   */
+  async function resolveAefi(
+    sendable: PlannedJob[],
+    settle: (id: string, o: Settled) => void,
+    at: () => number,
+  ): Promise<Map<string, string>> {
+    const resolved = new Map<string, string>();
+    const program = deployment.aefi.program;
+    if (!program) return resolved;
+    const children = new Set<string>();
+    for (const p of sendable) {
+      if (p.write.op !== 'aefi.report') continue;
+      const w: AefiReport = p.write;
+      if (children.has(w.trackedEntity)) {
+        settle(p.id, transient('another report for this child is written first', { reason: 'same_child' }));
+        continue;
+      }
+      children.add(w.trackedEntity);
+      let found: Awaited<ReturnType<typeof readAefiCase>>;
+      try {
+        found = await counted('read', () => readAefiCase(client, w, program));
+      } catch (err) {
+        settle(p.id, transientFor(err));
+        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: at() });
+        continue;
+      }
+      if (!found) {
+        const message = `tracked entity ${w.trackedEntity} is not in DHIS2 (deleted, or outside the Jibu account's access)`;
+        settle(
+          p.id,
+          permanent(`DHIS2 child gone: ${message}`, { reason: 'child_gone', op: p.write.op, ref: p.job.ref, message }),
+        );
+        logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason: 'child_gone' }, 'AEFI report dead-lettered');
+        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: message, permanent: true, at: at() });
+        continue;
+      }
+      const plan = planAefi(
+        { ...deployment.aefi, program },
+        w,
+        found,
+        { note: noteUid(p.id), value: w.note },
+        deployment.staffLocale,
+      );
+      p.resolved = { enrollments: plan.enrollments, events: plan.events };
+      p.uids = plan.uids;
+      resolved.set(p.id, plan.outcome);
+    }
+    return resolved;
+  }
+
+  /** Search the registry for each birth that asks for it, before the child is created. */
+  async function searchBirths(
+    sendable: PlannedJob[],
+    settle: (id: string, o: Settled) => void,
+    at: () => number,
+  ): Promise<Map<string, SearchResult>> {
+    const out = new Map<string, SearchResult>();
+    const births = sendable.filter((p) => p.write.op === 'tracker.create' && p.write.duplicateCheck);
+    if (!births.length) return out;
+    let tree: Record<string, OrgUnit>;
+    try {
+      tree = (await opts.store.getJson<Record<string, OrgUnit>>(rmKeys.orgUnits())) ?? {};
+    } catch {
+      tree = {};
+    }
+    for (const p of births) {
+      if (p.write.op !== 'tracker.create' || !p.write.duplicateCheck) continue;
+      const check = p.write.duplicateCheck;
+      const created = p.write.trackedEntities?.find(
+        (te): te is { trackedEntityType: string } =>
+          (te as { trackedEntity?: unknown }).trackedEntity === check.trackedEntity,
+      );
+      const typeUid = typeof created?.trackedEntityType === 'string' ? created.trackedEntityType : undefined;
+      if (!typeUid) continue;
+      try {
+        const type = await trackedEntityType(typeUid);
+        const result = await counted('search', () =>
+          searchRegistry(client, check, { deployment, trackedEntityType: typeUid, type, tree }),
+        );
+        out.set(p.id, result);
+      } catch (err) {
+        settle(p.id, transientFor(err));
+        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: at() });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * After the births are created: a potential duplicate in DHIS2 for each likely match outside the worker's
+   * area, or, where DHIS2 refuses it, a note and the follow-up flag on the new enrollment. Both are
+   * idempotent (DHIS2 answers 409 for a pair it has; the note's uid derives from the job), so a job that
+   * fails here is simply retried whole.
+   */
+  async function fileDuplicates(
+    planned: PlannedJob[],
+    searches: Map<string, SearchResult>,
+    outcomes: Map<string, Settled>,
+    settle: (id: string, o: Settled) => void,
+    at: () => number,
+  ): Promise<void> {
+    const records: DuplicateRecord[] = [];
+    for (const p of planned) {
+      const result = searches.get(p.id);
+      if (!result || !outcomes.get(p.id)?.ok || p.write.op !== 'tracker.create' || !p.write.duplicateCheck) continue;
+      const check: DuplicateCheck = p.write.duplicateCheck;
+      if (!result.ok) {
+        metrics?.birthDuplicateChecks.inc({ outcome: result.outcome });
+        logger.info({ jobId: p.id, outcome: result.outcome }, 'birth duplicate check inconclusive');
+        continue;
+      }
+      const matches = result.matches.slice(0, MAX_DUPLICATES_PER_BIRTH);
+      if (!matches.length) {
+        metrics?.birthDuplicateChecks.inc({ outcome: 'no_match' });
+        continue;
+      }
+      const mine: DuplicateRecord[] = [];
+      const refused: Array<{ original: string; orgUnit: string; reason: string }> = [];
+      try {
+        for (const m of matches) {
+          const r = await counted('duplicate', () =>
+            client.createPotentialDuplicate({ original: m.trackedEntity, duplicate: check.trackedEntity }),
+          );
+          const base = {
+            at: new Date(at()).toISOString(),
+            ref: p.job.ref,
+            original: m.trackedEntity,
+            originalOrgUnit: m.orgUnit,
+            duplicate: check.trackedEntity,
+            enrollment: check.enrollment,
+          };
+          if (r.status === 'refused') {
+            const reason = `HTTP ${r.httpStatus}: ${r.message}`;
+            refused.push({ original: m.trackedEntity, orgUnit: m.orgUnit, reason });
+            mine.push({ ...base, outcome: 'noted', reason });
+          } else
+            mine.push({
+              ...base,
+              outcome: 'filed',
+              ...(r.status === 'created' && r.id ? { potentialDuplicate: r.id } : {}),
+            });
+        }
+        if (refused.length) {
+          const problem = await flagEnrollment(p, check, refused);
+          if (problem) {
+            // The child exists and nothing more can be written about the match: the admin list says so.
+            for (const r of mine)
+              if (r.outcome === 'noted') Object.assign(r, { outcome: 'unfiled', reason: `${r.reason}; ${problem}` });
+            logger.warn(
+              { code: 'JIBU_DHIS2_REJECTED', jobId: p.id },
+              'possible duplicate neither filed nor noted in DHIS2',
+            );
+          }
+        }
+      } catch (err) {
+        settle(p.id, transientFor(err));
+        logger.warn(
+          { code: codeOf(err), jobId: p.id, reason: reasonOf(err) },
+          'potential duplicate not filed; the birth will be retried',
+        );
+        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: at() });
+        continue;
+      }
+      metrics?.birthDuplicateChecks.inc({
+        outcome: mine.some((r) => r.outcome === 'unfiled') ? 'unfiled' : refused.length ? 'noted' : 'filed',
+      });
+      logger.info(
+        { jobId: p.id, filed: mine.filter((r) => r.outcome === 'filed').length, noted: refused.length },
+        'possible duplicate of a notified birth recorded',
+      );
+      events?.emit({
+        type: 'dhis2.written',
+        ids: [p.id],
+        status: refused.length ? 'WARNING' : 'OK',
+        requestPayload: {
+          potentialDuplicates: matches.map((m) => ({ original: m.trackedEntity, duplicate: check.trackedEntity })),
+        },
+        at: at(),
+      });
+      records.push(...mine);
+    }
+    try {
+      await recordDuplicates(opts.store, records);
+    } catch (err) {
+      logger.warn(
+        { code: 'JIBU_STORE_UNAVAILABLE', records: records.length, reason: reasonOf(err) },
+        'duplicate list not updated',
+      );
+    }
+  }
+
+  /**
+   * Note and follow-up flag on the birth's new enrollment, one note per refused match. Returns DHIS2's
+   * reason when it refused that too; throws when DHIS2 is unavailable (the job is retried).
+   */
+  async function flagEnrollment(
+    p: PlannedJob,
+    check: DuplicateCheck,
+    refused: Array<{ original: string; orgUnit: string; reason: string }>,
+  ): Promise<string | undefined> {
+    if (p.write.op !== 'tracker.create') return 'not a birth';
+    const created = (p.write.trackedEntities ?? [])
+      .flatMap((te) => ((te as { enrollments?: unknown[] }).enrollments ?? []) as EnrollmentPayload[])
+      .concat((p.write.enrollments ?? []) as EnrollmentPayload[])
+      .find((en) => en.enrollment === check.enrollment);
+    if (!created) return `enrollment ${check.enrollment} is not in the write`;
+    const notes = refused.map((r) => ({
+      note: deriveUid(`outbox-dhis2:${p.id}:duplicate:${r.original}`),
+      value: possibleDuplicateNote(deployment, { ...r, ref: p.job.ref }),
+    }));
+    const enrollment = { ...flaggedEnrollment({ ...created, trackedEntity: check.trackedEntity }, notes[0]!), notes };
+    try {
+      const result = await post({ enrollments: [enrollment] });
+      return result.status === 'ERROR' ? `note refused: ${describeIssues(result.errors)}` : undefined;
+    } catch (err) {
+      if (err instanceof Dhis2RequestError) return `note refused: ${err.message}`;
+      throw err;
+    }
+  }
 
   function finish(
     jobs: Array<QueuedJob<Dhis2WriteJob>>,

@@ -38,18 +38,48 @@ const UpdateWrite = z.object({
 
 /** Objects of a create: loose (DHIS2 validates them), but each must carry its client-made uid. */
 const CreatedObject = z.record(z.string(), z.unknown());
+const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date (YYYY-MM-DD)' });
+const DuplicateCheckSchema = z.object({
+  trackedEntity: Uid,
+  enrollment: Uid,
+  firstName: z.string().min(1).optional(),
+  dateOfBirth: IsoDate,
+  phone: z.string().min(1).optional(),
+  area: z.array(Uid),
+});
 const CreateWrite = z.object({
   op: z.literal('tracker.create'),
   trackedEntities: z.array(CreatedObject).optional(),
   enrollments: z.array(CreatedObject).optional(),
   events: z.array(CreatedObject).optional(),
+  duplicateCheck: DuplicateCheckSchema.optional(),
+});
+const AefiWrite = z.object({
+  op: z.literal('aefi.report'),
+  trackedEntity: Uid,
+  visit: Uid,
+  orgUnit: Uid,
+  reportedAt: IsoDate,
+  onset: IsoDate,
+  reaction: z.string().min(1),
+  reactionText: z.string().min(1),
+  serious: z.boolean(),
+  batch: z.object({ number: z.string().trim().min(1).max(50), vaccine: z.string().min(1) }).optional(),
+  reporter: z.object({ name: z.string().min(1), phone: z.string().min(1).optional() }),
+  note: z.string().trim().min(1, { error: 'an empty note would be dropped by DHIS2' }),
 });
 
-export const Dhis2WriteSchema = z.discriminatedUnion('op', [NoteWrite, RescheduleWrite, UpdateWrite, CreateWrite]);
+export const Dhis2WriteSchema = z.discriminatedUnion('op', [
+  NoteWrite,
+  RescheduleWrite,
+  UpdateWrite,
+  CreateWrite,
+  AefiWrite,
+]);
 
 export const Dhis2WriteJobSchema = z
   .object({
-    op: z.enum(['event.note', 'event.reschedule', 'event.update', 'tracker.create']),
+    op: z.enum(['event.note', 'event.reschedule', 'event.update', 'tracker.create', 'aefi.report']),
     payload: Dhis2WriteSchema,
     ref: z.string(),
     phone: z.string(),

@@ -19,8 +19,64 @@ export type Dhis2Write =
       followUp?: boolean;
       note?: string;
     }
-  /** Create new objects (births, deaths) with client-made uids, nested or flat as DHIS2 accepts them. */
-  | { op: 'tracker.create'; trackedEntities?: unknown[]; enrollments?: unknown[]; events?: unknown[] };
+  /**
+   * Create new objects (births, deaths) with client-made uids, nested or flat as DHIS2 accepts them. With
+   * `duplicateCheck` (a birth of a new child) the relay first searches the whole registry for the child.
+   */
+  | {
+      op: 'tracker.create';
+      trackedEntities?: unknown[];
+      enrollments?: unknown[];
+      events?: unknown[];
+      duplicateCheck?: DuplicateCheck;
+    }
+  /** A reaction after vaccination filed as a case of the AEFI programme (`aefi.program` set). */
+  | AefiReport;
+
+/**
+ * A birth's registry-wide duplicate check, done by the relay before it creates the child (a USSD hop never
+ * waits on DHIS2; the worker already checked their own area on the phone).
+ */
+export interface DuplicateCheck {
+  /** The new child and their Vital Events enrollment (client-made uids of the same write). */
+  trackedEntity: string;
+  enrollment: string;
+  firstName?: string;
+  /** `YYYY-MM-DD` */
+  dateOfBirth: string;
+  /** Caregiver phone as written (E.164). */
+  phone?: string;
+  /** The worker's org units: a likely match inside them was offered on the phone and turned down. */
+  area: string[];
+}
+
+/**
+ * A reaction after vaccination for the AEFI programme. The relay resolves it when it writes: the vaccines
+ * given at `visit` and the child's AEFI enrollments, read from DHIS2, decide whether it opens a case
+ * (enrollment and AEFI event), updates the case of the same visit, or adds a note to another open case.
+ */
+export interface AefiReport {
+  op: 'aefi.report';
+  trackedEntity: string;
+  /** The EIR Immunization event (the visit) the reaction follows. */
+  visit: string;
+  /** Where a new case is enrolled when the visit's own org unit (the vaccination site) cannot be read. */
+  orgUnit: string;
+  /** `YYYY-MM-DD`: enrollment date and report date. */
+  reportedAt: string;
+  /** `YYYY-MM-DD`: when the reaction started. */
+  onset: string;
+  /** As the flow saved it (`fever`, `seizure`, `fits`, ...). */
+  reaction: string;
+  /** The reaction in the staff language, for the "specify other" text. */
+  reactionText: string;
+  serious: boolean;
+  /** Read from the child's card by a case worker, with the vaccine it belongs to (`other` when not sure). */
+  batch?: { number: string; vaccine: string };
+  reporter: { name: string; phone?: string };
+  /** Staff-language note on the AEFI event. */
+  note: string;
+}
 
 export type Dhis2WriteOp = Dhis2Write['op'];
 

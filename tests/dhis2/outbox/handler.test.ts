@@ -1,17 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixedClock } from '../../../src/clock.ts';
-import { createDhis2Client } from '../../../src/dhis2/client.ts';
-import { createEmulator, DEMO, EIR, type Emulator } from '../../../src/emulator/index.ts';
-import { createDhis2BatchHandler, noteUid, type RelayLogger } from '../../../src/dhis2/outbox/index.ts';
+import { DEMO, EIR, type Emulator } from '../../../src/emulator/index.ts';
+import { noteUid } from '../../../src/dhis2/outbox/index.ts';
 import type { Dhis2Write } from '../../../src/dhis2/outbox/types.ts';
 import { newUid } from '../../../src/dhis2/uid.ts';
-import { createMemoryJobQueue, createMemoryStore } from '../../../src/store/index.ts';
-import type { JobOutcome } from '../../../src/store/types.ts';
 import { NOW, PHONES, child, scheduledEvent } from '../helpers.ts';
-import { writeJob } from './harness.ts';
+import { batchHandlerOn } from './harness.ts';
 
 const OU = DEMO.orgUnits;
-const quiet: RelayLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of closers.splice(0)) await c();
@@ -19,25 +14,9 @@ afterEach(async () => {
 
 /** The relay's batch handler against an emulator, as the queue would call it. */
 function handlerFor(opts: { version?: string; fetch?: (emu: Emulator) => typeof fetch } = {}) {
-  const clock = fixedClock(NOW);
-  const emu = createEmulator({ version: opts.version ?? '2.40', clock, seed: { children: 60 } });
-  const queue = createMemoryJobQueue({ clock });
-  const store = createMemoryStore({ clock, queue });
-  closers.push(async () => {
-    await queue.close();
-    await store.close();
-  });
-  const client = createDhis2Client({
-    baseUrl: emu.baseUrl,
-    auth: { token: emu.credentials.token },
-    fetch: opts.fetch ? opts.fetch(emu) : emu.fetch,
-    timeoutMs: 5000,
-  });
-  const handle = createDhis2BatchHandler({ queue, store, client, clock, logger: quiet });
-  const run = (writes: Array<[string, Dhis2Write]>): Promise<JobOutcome[]> =>
-    handle(writes.map(([id, w]) => writeJob(id, w)));
-  const imports = () => emu.requests.filter((r) => r.method === 'POST' && r.path === '/api/tracker');
-  return { emu, run, imports };
+  const h = batchHandlerOn({ now: NOW, ...opts });
+  closers.push(h.close);
+  return h;
 }
 
 describe('DHIS2 outbox batch handler', () => {
