@@ -146,6 +146,51 @@ describe('a reaction reported by SMS keyword', () => {
   });
 });
 
+describe('a reaction reported with the AEFI programme (aefi.program set)', () => {
+  it('asks the same questions and writes one AEFI report for the child and visit instead of the note on the visit', async () => {
+    const aefi = await loadCaregiverSet({ deployment: parseDeployment({ aefi: { program: 'EZkN8vYZwjR' } }) });
+    const plain = new Caregiver(set, 'sms', PHONES.visitedYesterday);
+    const cg = new Caregiver(aefi, 'sms', PHONES.visitedYesterday);
+    const screens = (c: Caregiver) => [c.send('REACTION'), c.send('6'), c.send('3')].map(text);
+    expect(screens(cg)).toEqual(screens(plain));
+    const r = cg.send('24/11');
+    const [w, ...more] = writes(r);
+    expect(more).toEqual([]);
+    const tumaini = eventOf(PHONES.visitedYesterday, 'Tumaini');
+    expect(w?.payload).toEqual({
+      op: 'aefi.report',
+      trackedEntity: expect.stringMatching(/^[A-Za-z][A-Za-z0-9]{10}$/),
+      visit: tumaini.latest,
+      orgUnit: expect.stringMatching(/^[A-Za-z][A-Za-z0-9]{10}$/),
+      reportedAt: '2025-11-25',
+      onset: '2025-11-24',
+      reaction: 'seizure',
+      reactionText: 'fits (convulsions)',
+      serious: true,
+      reporter: { name: 'Caregiver, by Jibu SMS', phone: PHONES.visitedYesterday },
+      note: `Caregiver reported a reaction after vaccination by SMS: fits (convulsions), severe, since 2025-11-24 (Jibu ref ${w?.ref})`,
+    });
+    // Severe: the case workers are still alerted at once.
+    expect(notifications(r.effects).map((n) => n.kind)).toEqual(['aefi.severe']);
+  });
+
+  it('writes the reporter and the reaction in the staff language', async () => {
+    const aefi = await loadCaregiverSet({
+      deployment: parseDeployment({ staffLocale: 'sw', aefi: { program: 'EZkN8vYZwjR' } }),
+    });
+    const cg = new Caregiver(aefi, 'ussd', PHONES.visitedYesterday, 'en');
+    cg.dial();
+    cg.say('3');
+    const [w] = writes(cg.say('1', '1', '25112025'));
+    expect(w?.payload).toMatchObject({
+      op: 'aefi.report',
+      reactionText: 'homa',
+      serious: false,
+      reporter: { name: 'Mlezi, kupitia USSD ya Jibu' },
+    });
+  });
+});
+
 describe('a reaction reported from the caregiver menu (USSD)', () => {
   it.each(LANGS)('works for the child chosen, every screen within 160 characters (%s)', (locale) => {
     const cg = new Caregiver(set, 'ussd', PHONES.twoChildren, locale);

@@ -159,6 +159,7 @@ export async function startWorld(
       client: gw.dhis2,
       clock,
       logger: gw.runner.logger,
+      metrics: gw.metrics,
       deployment: { ...gw.deployment, timeZone: 'Africa/Nairobi' },
       intervalMs: 10,
       backoffMs: 20,

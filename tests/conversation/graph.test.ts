@@ -329,6 +329,8 @@ const WALKS: FlowWalk[] = [
       otp_expired: 'the code expires with time; the walks run at a fixed clock (tests/caseworker/signin.test.ts)',
       denied:
         'only when the sign-in ends or the child leaves the area between two hops (tests/caseworker/scope.test.ts)',
+      aefi_batch: 'only when the deployment sets aefi.program (tests/caseworker/aefi-programme.test.ts)',
+      aefi_batch_vaccine: 'only when the deployment sets aefi.program (tests/caseworker/aefi-programme.test.ts)',
     },
   },
   {

@@ -5,6 +5,7 @@ import type { Dhis2Write } from '../../dhis2/outbox/types.ts';
 import { rmKeys, type CaregiverView, type ChildView } from '../../dhis2/readmodel/types.ts';
 import { UID_PATTERN } from '../../dhis2/uid.ts';
 import { isTimeZone } from '../../dhis2/readmodel/calendar.ts';
+import { SURVEILLANCE_TEXTS } from '../../dhis2/staff-texts.ts';
 import { daysBetween, todayIn } from '../input.ts';
 import {
   shortRef,
@@ -34,6 +35,8 @@ import type { DomainModule, LoaderContext } from './index.ts';
 export const CAREGIVER_REMINDER_FLOW = 'caregiver-reminder';
 export const CAREGIVER_MAIN_FLOW = 'caregiver-main';
 export const CAREGIVER_AEFI_FLOW = 'caregiver-aefi';
+/** The data name caregiver flows declare (`data: [caregiver]`). */
+const CAREGIVER_DATA = 'caregiver';
 
 /** Where a child's next visit stands, as the caregiver flows show it. */
 export type VisitStatus = 'missed' | 'today' | 'upcoming' | 'none';
@@ -465,9 +468,9 @@ export function caregiverParts(deployment: Deployment): RegistryParts {
 
   const reportReaction: ActionSpec = {
     description:
-      "Report a reaction after vaccination on the child's latest visit: follow-up flag and a note; severe ones alert the case worker (params: event, reaction, severity, since, child). Sets ref, severe.",
+      "Report a reaction after vaccination: a case in the AEFI programme when the deployment sets aefi.program, else a note and the follow-up flag on the child's latest visit; severe ones alert the case worker (params: event, reaction, severity, since, child). Sets ref, severe.",
     sets: ['ref', 'severe'],
-    run: ({ params, channel, phone, now, newId }: ActionArgs): ActionResult => {
+    run: ({ params, data, channel, phone, now, newId }: ActionArgs): ActionResult => {
       const p = parse(reactionParams, 'caregiver.reportReaction', params);
       const ref = shortRef(newId());
       const severe = p.severity === 'severe' || ALWAYS_SEVERE.has(p.reaction);
@@ -478,12 +481,34 @@ export function caregiverParts(deployment: Deployment): RegistryParts {
         since: p.since,
         ref,
       });
-      const effects: Effect[] = [
-        write(
-          { op: 'event.update', event: p.event, ...(deployment.aefi.followUp ? { followUp: true } : {}), note },
-          ref,
-        ),
-      ];
+      const today = isCaregiverData(data[CAREGIVER_DATA]) ? data[CAREGIVER_DATA].today : now.toISOString().slice(0, 10);
+      const onVisit: Dhis2Write = {
+        op: 'event.update',
+        event: p.event,
+        ...(deployment.aefi.followUp ? { followUp: true } : {}),
+        note,
+      };
+      // With the AEFI programme the report becomes a case on the child (resolved by the relay at write time).
+      const asCase: Dhis2Write | undefined =
+        deployment.aefi.program && UID_PATTERN.test(p.child.orgUnit)
+          ? {
+              op: 'aefi.report',
+              trackedEntity: p.child.trackedEntity,
+              visit: p.event,
+              orgUnit: p.child.orgUnit,
+              reportedAt: today,
+              onset: p.since,
+              reaction: p.reaction,
+              reactionText: staff.reactions[p.reaction],
+              serious: severe,
+              reporter: {
+                name: SURVEILLANCE_TEXTS[deployment.staffLocale].reporterCaregiver({ via: staff.via[channel] }),
+                phone,
+              },
+              note,
+            }
+          : undefined;
+      const effects: Effect[] = [write(asCase ?? onVisit, ref)];
       if (severe) {
         effects.push({
           type: 'notify',

@@ -23,6 +23,7 @@ import { loadCaseWorkerData, type CaseWorkerData, type LoaderOptions } from '../
 import { inScope } from '../../caseworker/people.ts';
 import {
   aefiAlertText,
+  aefiCaseWrite,
   aefiWrite,
   birthWrite,
   deathWrite,
@@ -321,6 +322,7 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           const w = birthWrite(deployment, extra, {
             id,
             ref,
+            area: d.worker.orgUnits,
             username: d.worker.username,
             orgUnit: d.worker.home.id,
             today: d.today,
@@ -408,7 +410,7 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
       },
       'caseworker.reportAefi': {
         description:
-          "Report an adverse event after immunization on the child's latest visit; a severe one alerts the responsible case workers (aefi.severe).",
+          "Report an adverse event after immunization: a case in the AEFI programme (with the batch number from the card) when the deployment sets aefi.program, else a note on the child's latest visit; a severe one alerts the responsible case workers (aefi.severe).",
         sets: ['gate', 'ref'],
         run: ({ vars, data, phone, now, newId }) => {
           const d = cwData(data);
@@ -420,16 +422,24 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           if (!child?.latestEvent || !reaction || !severity || !isIso(date)) return denied();
           const id = newId();
           const ref = shortRef(id);
+          const report = { reaction, severity, date, username: d.worker.username, ref };
+          const batch = str(vars.batch);
           const effects: Effect[] = [
             write(
-              aefiWrite(deployment, {
-                event: child.latestEvent,
-                reaction,
-                severity,
-                date,
-                username: d.worker.username,
-                ref,
-              }),
+              deployment.aefi.program
+                ? aefiCaseWrite(deployment, {
+                    ...report,
+                    trackedEntity: child.trackedEntity,
+                    visit: child.latestEvent,
+                    // A new case goes to the vaccination site (the visit's org unit); this is the fallback.
+                    orgUnit: d.worker.home.id || child.orgUnit,
+                    today: d.today,
+                    worker: { name: d.worker.name, phone },
+                    ...(batch && batch !== '0'
+                      ? { batch: { number: batch, vaccine: str(vars.batchVaccine) ?? 'other' } }
+                      : {}),
+                  })
+                : aefiWrite(deployment, { ...report, event: child.latestEvent }),
               ref,
             ),
           ];
@@ -468,6 +478,8 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
     };
 
     const guards: Record<string, GuardFn> = {
+      /** Reactions go to the AEFI programme (`aefi.program` set): ask for the batch number on the card too. */
+      'caseworker.aefiProgram': () => deployment.aefi.program !== undefined,
       /** Many missed visits: offer a choice of place first. */
       'caseworker.listIsLong': ({ data }) => cwData(data)?.long === true,
       /** The chosen child has a vaccination on record (an AEFI attaches to the latest one). */
