@@ -67,8 +67,8 @@ const dateOf = (ts: string | undefined) => (ts && /^\d{4}-\d{2}-\d{2}/.test(ts) 
  * The AEFI stage data values of a report (pure): the vaccines given at the visit, in the order of the
  * deployment's vaccine map, one per slot (name, dose, vaccination date); the batch number in the slot of
  * the vaccine it was read for (the only vaccine when the case worker was not sure, else the comments);
- * onset date; serious; the reaction's own data element or "other" with its text; the reporter; and, for a
- * new case, the outcome at the time of reporting.
+ * onset date; serious (never turned back to "no" by a later report); the reaction's own data element or
+ * "other" with its text; and, for a new case, the reporter and the outcome at the time of reporting.
  *
  * @example aefiDataValues(settings, report, visit, { creating: true, locale: 'en' }).find((d) => d.dataElement === 'vNGUuAZA2C2')?.value // '2025-11-24'
  */
@@ -102,17 +102,20 @@ export function aefiDataValues(
     else put(de.comments, SURVEILLANCE_TEXTS[opts.locale].batchUnattributed({ batch: w.batch.number }));
   }
   put(de.onsetDate, w.onset);
-  put(de.serious, w.serious ? a.values.yes : a.values.no);
+  // A later, milder report never makes a serious case non-serious.
+  if (opts.creating || w.serious) put(de.serious, w.serious ? a.values.yes : a.values.no);
   const own = (a.reactions as Record<string, string | undefined>)[w.reaction];
   if (own) put(own, 'true');
   else {
     put(de.otherReaction, 'true');
     put(de.otherReactionText, w.reactionText);
   }
-  put(de.reporter, w.reporter.name);
-  put(de.reporterPhone, w.reporter.phone);
-  // The outcome is the surveillance officer's to update; a report only says what was known when it came in.
-  if (opts.creating) put(de.outcome, a.values.outcome);
+  // The first reporter stays the reporter; the outcome is the surveillance officer's to update.
+  if (opts.creating) {
+    put(de.reporter, w.reporter.name);
+    put(de.reporterPhone, w.reporter.phone);
+    put(de.outcome, a.values.outcome);
+  }
   return out;
 }
 

@@ -1,7 +1,7 @@
 import type { Store } from '../../store/types.ts';
 import type { Dhis2Client } from '../client.ts';
 import type { Deployment } from '../deployment.ts';
-import { Dhis2RequestError } from '../errors.ts';
+import { Dhis2AuthError, Dhis2RequestError } from '../errors.ts';
 import type { AttributeFilter } from '../params.ts';
 import type { EnrollmentPayload, NotePayload } from '../payloads.ts';
 import type { Dhis2TrackedEntity, OrgUnit, TrackedEntityType } from '../schemas.ts';
@@ -140,7 +140,9 @@ export async function searchRegistry(
     });
     return { ok: true, matches: likelyMatches(check, page.items, attributes, opts.tree) };
   } catch (err) {
-    if (!(err instanceof Dhis2RequestError)) throw err;
+    // 2.41+ answer a search the account may not make with 403: an answer too, not an outage.
+    const forbidden = err instanceof Dhis2AuthError && err.dhis2Status === 403;
+    if (!(err instanceof Dhis2RequestError) && !forbidden) throw err;
     const tooMany = /maxteicountreached/i.test(err.message);
     return { ok: false, outcome: tooMany ? 'too_many' : 'search_refused', reason: err.message };
   }

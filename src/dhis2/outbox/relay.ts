@@ -165,7 +165,7 @@ export function createDhis2BatchHandler(
     } catch (err) {
       metrics?.dhis2Requests.inc({ kind: 'read', outcome: 'error' });
       // An account that may not read metadata still gets a search with the package's searchable attributes.
-      if (!(err instanceof Dhis2RequestError)) throw err;
+      if (!(err instanceof Dhis2RequestError) && !(err instanceof Dhis2AuthError && err.dhis2Status === 403)) throw err;
       type = null;
     }
     searchSettings.set(uid, { at: clock.now().getTime(), type });

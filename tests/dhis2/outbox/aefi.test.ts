@@ -60,7 +60,7 @@ describe('the AEFI stage data values of a report', () => {
     expect(DE.vaccinationDates.map((de) => value(values, de))).toEqual(Array(4).fill('2025-03-02'));
   });
 
-  it('hold the onset date, serious yes or no, the reaction, the reporter and, for a new case only, the outcome', () => {
+  it('hold the onset date, serious yes or no, the reaction and, for a new case, the reporter and the outcome', () => {
     const created = aefiDataValues(a, report({ serious: true }), visit(), { creating: true, locale: 'en' });
     expect(value(created, DE.onsetDate)).toBe('2025-03-02');
     expect(value(created, DE.serious)).toBe('true');
@@ -68,9 +68,16 @@ describe('the AEFI stage data values of a report', () => {
     expect(value(created, DE.reporter)).toBe('Caregiver, by Jibu SMS');
     expect(value(created, DE.reporterPhone)).toBe('+254700000006');
     expect(value(created, DE.outcome)).toBe('Unknown');
-    const again = aefiDataValues(a, report(), visit(), { creating: false, locale: 'en' });
-    expect(value(again, DE.serious)).toBe('false');
+    const again = aefiDataValues(a, report({ reporter: { name: 'Zawadi' } }), visit(), {
+      creating: false,
+      locale: 'en',
+    });
+    // A later report keeps the first reporter, leaves the outcome to the officers and never un-serious a case.
+    expect(value(again, DE.serious)).toBeUndefined();
+    expect(value(again, DE.reporter)).toBeUndefined();
     expect(value(again, DE.outcome)).toBeUndefined();
+    const worse = aefiDataValues(a, report({ serious: true }), visit(), { creating: false, locale: 'en' });
+    expect(value(worse, DE.serious)).toBe('true');
   });
 
   it('write a reaction without its own data element as "other" with its text', () => {

@@ -113,6 +113,8 @@ describe.each(['2.38', '2.40', '2.41', '2.42'])('a reaction filed in the AEFI pr
     expect(after?.notes?.map((n) => n.note)).toEqual([noteUid('r1'), noteUid('r2')]);
     expect(dv(after, AEFI.dataElements.fever)).toBe('true');
     expect(dv(after, AEFI.dataElements.seizures)).toBe('true');
+    // The milder second report leaves the case serious.
+    expect(dv(after, AEFI.dataElements.serious)).toBe('true');
     expect(await counter('jibu_aefi_reports_total', 'enrolled')).toBe(1);
     expect(await counter('jibu_aefi_reports_total', 'updated')).toBe(2);
   });
@@ -368,6 +370,24 @@ describe('a birth and the limits of the registry', () => {
     // Date of birth and a non-searchable phone make one attribute, under the type's minimum of two.
     expect(await run([['b7', birth('b7', { dob: '2025-03-01', phone: '+254700000009' })]])).toEqual([{ ok: true }]);
     expect(await counter('jibu_birth_duplicate_checks_total', 'unsearchable')).toBe(1);
+  });
+
+  it('a search DHIS2 forbids (403) is inconclusive and never holds the birth back; unreadable type settings fall back to first name and date', async () => {
+    const { emu, store, run, counter } = handlerFor({ version: '2.42' });
+    await seedTree(emu, store);
+    emu.faults.failNext(1, 403, { path: '/api/tracker/trackedEntities' });
+    const w = birth('b9', { name: 'Wema', dob: '2025-03-01', phone: '+254722000666' });
+    expect(await run([['b9', w]])).toEqual([{ ok: true }]);
+    expect(emu.state.trackedEntities.get(newTe(w))).toBeDefined();
+    expect(await counter('jibu_birth_duplicate_checks_total', 'search_refused')).toBe(1);
+
+    const { emu: emu2, store: store2, run: run2 } = handlerFor({ version: '2.42' });
+    await seedTree(emu2, store2);
+    emu2.faults.failNext(1, 403, { path: '/api/trackedEntityTypes' });
+    expect(await run2([['b10', birth('b10', { name: 'Wema', dob: '2025-03-01', phone: '+254722000777' })]])).toEqual([
+      { ok: true },
+    ]);
+    expect(emu2.state.potentialDuplicates.size).toBe(1);
   });
 
   it('more matches than the type lets DHIS2 list (maxteicountreached): inconclusive, the child is still created', async () => {
