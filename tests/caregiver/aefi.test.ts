@@ -225,6 +225,6 @@ describe('a reaction reported from the caregiver menu (USSD)', () => {
     const cg = new Caregiver(set, 'ussd', PHONES.visitedYesterday, locale);
     cg.dial();
     cg.say('3', '7', '3', '25112025');
-    await expect(cg.transcript()).toMatchFileSnapshot(`__golden__/aefi.ussd.${locale}.txt`);
+    await expect(cg.transcript()).toMatchFileSnapshot(`../golden/__golden__/caregiver-aefi.ussd.${locale}.txt`);
   });
 });

@@ -82,7 +82,7 @@ describe('the caregiver menu over USSD', () => {
         scheduledAt: '2025-12-01',
       }),
     ]);
-    await expect(cg.transcript()).toMatchFileSnapshot('__golden__/main.ussd.en.txt');
+    await expect(cg.transcript()).toMatchFileSnapshot('../golden/__golden__/caregiver-moved.ussd.en.txt');
   });
 
   it("goes straight to the child's visit when there is only one child", () => {

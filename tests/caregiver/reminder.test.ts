@@ -288,7 +288,7 @@ describe('golden transcripts', () => {
     two.remind();
     two.say('2', '1');
     await expect(`${one.transcript()}\n${two.transcript()}`).toMatchFileSnapshot(
-      `__golden__/reminder.sms.${locale}.txt`,
+      `../golden/__golden__/caregiver-reminder.sms.${locale}.txt`,
     );
   });
 });

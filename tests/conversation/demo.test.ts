@@ -47,7 +47,7 @@ describe('the demo flow over USSD', () => {
       expect(step.result.sessionTtlMs).toBe(180_000);
       expect(step.result.reply?.text.length ?? 0).toBeLessThanOrEqual(160);
     }
-    await expect(phone.transcript()).toMatchFileSnapshot('__golden__/demo.ussd.en.txt');
+    await expect(phone.transcript()).toMatchFileSnapshot('../golden/__golden__/demo.ussd.en.txt');
   });
 
   it('takes the no-card branch when the answer is no', () => {
@@ -93,7 +93,7 @@ describe('the demo flow over SMS', () => {
     expect(last.reply?.end).toBe(true);
     expect(last.session).toBeNull();
     expect(phone.log[1]?.result.sessionTtlMs).toBe(3 * 86_400_000);
-    await expect(phone.transcript()).toMatchFileSnapshot('__golden__/demo.sms.en.txt');
+    await expect(phone.transcript()).toMatchFileSnapshot('../golden/__golden__/demo.sms.en.txt');
   });
 
   it('shows a long menu as one numbered list (no paging keys on SMS)', () => {
@@ -136,7 +136,7 @@ describe.each(LANGS)('golden transcripts in %s', (locale) => {
     phone.dial();
     for (const i of ['1', '98', '8', '1', '0', '2', 'abc', '9', '01012020', '27112025', '2', '1']) phone.send(i);
     expect(phone.log.at(-1)?.result.reply?.end).toBe(true);
-    await expect(phone.transcript()).toMatchFileSnapshot(`__golden__/demo.ussd.walk.${locale}.txt`);
+    await expect(phone.transcript()).toMatchFileSnapshot(`../golden/__golden__/demo.ussd.walk.${locale}.txt`);
   });
 
   it('SMS: a long menu, a fact, the form with a date word, the end', async () => {
@@ -144,6 +144,6 @@ describe.each(LANGS)('golden transcripts in %s', (locale) => {
     phone.contact = { optedOut: false, locale };
     for (const i of ['hi', '1', '3', '11', '2', 'abc', '9', 'tomorrow', '1']) phone.send(i);
     expect(phone.log.at(-1)?.result.reply?.end).toBe(true);
-    await expect(phone.transcript()).toMatchFileSnapshot(`__golden__/demo.sms.walk.${locale}.txt`);
+    await expect(phone.transcript()).toMatchFileSnapshot(`../golden/__golden__/demo.sms.walk.${locale}.txt`);
   });
 });

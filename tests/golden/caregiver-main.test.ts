@@ -6,7 +6,7 @@ import { loadShipped } from '../conversation/helpers.ts';
 /**
  * Golden transcripts of `caregiver-main` in every locale, on the set the gateway loads (every shipped
  * flow, every capability registered), with the caregiver read model of `tests/caregiver/fixtures`.
- * `tests/caregiver/__golden__/main.ussd.en.txt` holds another conversation (a missed visit moved);
+ * `tests/golden/__golden__/caregiver-moved.ussd.en.txt` holds another conversation (a missed visit moved);
  * these confirm a visit, change a date with a wrong answer first, and switch language.
  */
 
