@@ -70,14 +70,11 @@ const MAX_DUPLICATES_PER_BIRTH = 3;
 /** Every scalar of an event, without what an update must not resend (reference §7.6). */
 const EVENT_FIELDS = '*,!notes,!dataValues,!relationships';
 
-/** What one job ended with, and why, for the queue and the dead letter. */
-type Settled = JobOutcome;
-
-function transient(error: string, detail?: unknown): Settled {
+function transient(error: string, detail?: unknown): JobOutcome {
   return detail === undefined ? { ok: false, permanent: false, error } : { ok: false, permanent: false, error, detail };
 }
 
-function permanent(error: string, detail: unknown): Settled {
+function permanent(error: string, detail: unknown): JobOutcome {
   return { ok: false, permanent: true, error, detail };
 }
 
@@ -90,12 +87,40 @@ function codeOf(err: unknown): string {
 }
 
 /** A read or request that failed: the queue backs off and tries the whole write again. */
-function transientFor(err: unknown): Settled {
+function transientFor(err: unknown): JobOutcome {
   return transient(reasonOf(err), {
     reason: err instanceof Dhis2AuthError ? 'dhis2_auth' : 'dhis2_unavailable',
     ...(err instanceof Dhis2TransportError && err.dhis2Status ? { httpStatus: err.dhis2Status } : {}),
     ...(err instanceof Dhis2AuthError || err instanceof Dhis2RequestError ? { httpStatus: err.dhis2Status } : {}),
   });
+}
+
+/** A write given up for good: what the queue keeps in its dead letter, and what the log says. */
+interface DeadLetter {
+  /** The queue's error text; also the event feed's unless `feed` says otherwise. */
+  error: string;
+  /** Kept with the dead letter for the admin (DHIS2's codes and messages, the write's op and ref). */
+  detail: unknown;
+  /** The log line's message, and its fields beside `code` and `jobId` (never values: uids, codes, counts). */
+  log: string;
+  logFields?: Record<string, unknown>;
+  /** Log code; default `JIBU_DHIS2_REJECTED`. */
+  code?: string;
+  /** The event feed's error text, or `false` for a write the feed never saw queued. */
+  feed?: string | false;
+}
+
+/**
+ * One batch's bookkeeping. Every write settles once, and the two ways a write ends badly are named here
+ * so each is logged and shown in the event feed the same way wherever the batch finds it:
+ * `retryLater` (the queue backs off and sends it again) and `deadLetter` (given up for good).
+ */
+interface Batch {
+  outcomes: Map<string, JobOutcome>;
+  settle(id: string, outcome: JobOutcome): void;
+  nowMs(): number;
+  retryLater(id: string, err: unknown): void;
+  deadLetter(id: string, dead: DeadLetter): void;
 }
 
 /**
@@ -203,30 +228,52 @@ export function createDhis2BatchHandler(
     }
   }
 
+  function newBatch(): Batch {
+    const outcomes = new Map<string, JobOutcome>();
+    const nowMs = () => clock.now().getTime();
+    const settle = (id: string, o: JobOutcome) => void outcomes.set(id, o);
+    return {
+      outcomes,
+      settle,
+      nowMs,
+      retryLater(id, err) {
+        settle(id, transientFor(err));
+        events?.emit({ type: 'dhis2.failed', ids: [id], error: reasonOf(err), permanent: false, at: nowMs() });
+      },
+      deadLetter(id, dead) {
+        settle(id, permanent(dead.error, dead.detail));
+        logger.warn({ code: dead.code ?? 'JIBU_DHIS2_REJECTED', jobId: id, ...dead.logFields }, dead.log);
+        if (dead.feed !== false)
+          events?.emit({
+            type: 'dhis2.failed',
+            ids: [id],
+            error: dead.feed ?? dead.error,
+            permanent: true,
+            at: nowMs(),
+          });
+      },
+    };
+  }
+
   return async function handle(jobs) {
     const started = performance.now();
-    const outcomes = new Map<string, Settled>();
-    const settle = (id: string, o: Settled) => outcomes.set(id, o);
-    const at = () => clock.now().getTime();
+    const batch = newBatch();
+    const { outcomes, settle, nowMs: at } = batch;
 
     // 1. Validate: a malformed job can never succeed.
     const planned: PlannedJob[] = [];
     for (const j of jobs) {
       const plan = planJob(j.id, j.data);
       if (plan.ok) planned.push(plan.planned);
-      else {
-        settle(
-          j.id,
-          permanent(`invalid DHIS2 write job: ${plan.problems.join('; ')}`, {
-            reason: 'invalid_job',
-            problems: plan.problems,
-          }),
-        );
-        logger.warn(
-          { code: 'JIBU_BAD_REQUEST', jobId: j.id, problems: plan.problems.length },
-          'invalid DHIS2 write job dead-lettered',
-        );
-      }
+      else
+        batch.deadLetter(j.id, {
+          error: `invalid DHIS2 write job: ${plan.problems.join('; ')}`,
+          detail: { reason: 'invalid_job', problems: plan.problems },
+          code: 'JIBU_BAD_REQUEST',
+          log: 'invalid DHIS2 write job dead-lettered',
+          logFields: { problems: plan.problems.length },
+          feed: false,
+        });
     }
 
     // 1b. A reaction queued for the AEFI programme after the deployment turned it off goes on the visit.
@@ -264,27 +311,19 @@ export function createDhis2BatchHandler(
     for (const p of planned) {
       if (p.event && !current.has(p.event)) {
         const message = `event ${p.event} is not in DHIS2 (deleted, or outside the Jibu account's access)`;
-        settle(
-          p.id,
-          permanent(`DHIS2 event gone: ${message}`, {
-            reason: 'event_gone',
-            op: p.write.op,
-            ref: p.job.ref,
-            event: p.event,
-            message,
-          }),
-        );
-        logger.warn(
-          { code: 'JIBU_DHIS2_REJECTED', jobId: p.id, event: p.event, reason: 'event_gone' },
-          'DHIS2 write dead-lettered: event gone',
-        );
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: `event ${p.event} gone`, permanent: true, at: at() });
+        batch.deadLetter(p.id, {
+          error: `DHIS2 event gone: ${message}`,
+          detail: { reason: 'event_gone', op: p.write.op, ref: p.job.ref, event: p.event, message },
+          log: 'DHIS2 write dead-lettered: event gone',
+          logFields: { event: p.event, reason: 'event_gone' },
+          feed: `event ${p.event} gone`,
+        });
       } else sendable.push(p);
     }
 
     // 2b. Resolve AEFI reports and search the registry for births, against DHIS2 as it is now.
-    const aefiOutcomes = await resolveAefi(sendable, settle, at);
-    const searches = await searchBirths(sendable, settle, at);
+    const aefiOutcomes = await resolveAefi(sendable, batch);
+    const searches = await searchBirths(sendable, batch);
     const ready = sendable.filter((p) => !outcomes.has(p.id));
 
     // 3. Import; refine the group only when DHIS2 refuses part of it.
@@ -315,21 +354,19 @@ export function createDhis2BatchHandler(
             continue;
           }
           const p = group[0]!;
-          settle(
-            p.id,
-            permanent(`DHIS2 refused the write (${err.dhis2Status}): ${err.message}`, {
+          batch.deadLetter(p.id, {
+            error: `DHIS2 refused the write (${err.dhis2Status}): ${err.message}`,
+            detail: {
               reason: 'payload_refused',
               op: p.write.op,
               ref: p.job.ref,
               ...(p.event ? { event: p.event } : {}),
               dhis2: { httpStatus: err.dhis2Status, code: err.dhis2Code, message: err.message },
-            }),
-          );
-          logger.warn(
-            { code: 'JIBU_DHIS2_REJECTED', jobId: p.id, dhis2Status: err.dhis2Status, dhis2Code: err.dhis2Code },
-            'DHIS2 write dead-lettered: request refused',
-          );
-          events?.emit({ type: 'dhis2.failed', ids: [p.id], error: err.message, permanent: true, at: at() });
+            },
+            log: 'DHIS2 write dead-lettered: request refused',
+            logFields: { dhis2Status: err.dhis2Status, dhis2Code: err.dhis2Code },
+            feed: err.message,
+          });
           continue;
         }
         // Down, 5xx, 429, timeout, or credentials: nothing here can fix it; the queue backs off and retries.
@@ -407,24 +444,8 @@ export function createDhis2BatchHandler(
             'AEFI report will be resolved again: its case changed in DHIS2',
           );
         } else {
-          const gone = v.kind === 'gone';
-          const reason = gone ? 'event_gone' : 'dhis2_rejected';
-          const error = `${gone ? 'DHIS2 event gone' : 'DHIS2 rejected the write'}: ${describeIssues(v.issues)}`;
-          settle(
-            p.id,
-            permanent(error, {
-              reason,
-              op: p.write.op,
-              ref: p.job.ref,
-              ...(p.event ? { event: p.event } : {}),
-              dhis2: { httpStatus: result.httpStatus, status: result.status, errors: v.issues },
-            }),
-          );
-          logger.warn(
-            { code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason, errors: v.issues.map(issueForLog) },
-            'DHIS2 write dead-lettered',
-          );
-          events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: at() });
+          const reason = v.kind === 'gone' ? 'event_gone' : 'dhis2_rejected';
+          batch.deadLetter(p.id, rejected(p, reason, result, v.issues));
         }
       }
       if (clean.length === group.length) {
@@ -433,28 +454,7 @@ export function createDhis2BatchHandler(
           const half = Math.ceil(group.length / 2);
           groups.unshift(group.slice(0, half), group.slice(half));
         } else {
-          const p = group[0]!;
-          const error = `DHIS2 rejected the write: ${describeIssues(unattributed)}`;
-          settle(
-            p.id,
-            permanent(error, {
-              reason: 'dhis2_rejected',
-              op: p.write.op,
-              ref: p.job.ref,
-              ...(p.event ? { event: p.event } : {}),
-              dhis2: { httpStatus: result.httpStatus, status: result.status, errors: unattributed },
-            }),
-          );
-          logger.warn(
-            {
-              code: 'JIBU_DHIS2_REJECTED',
-              jobId: p.id,
-              reason: 'dhis2_rejected',
-              errors: unattributed.map(issueForLog),
-            },
-            'DHIS2 write dead-lettered',
-          );
-          events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: at() });
+          batch.deadLetter(group[0]!.id, rejected(group[0]!, 'dhis2_rejected', result, unattributed));
         }
         continue;
       }
@@ -463,7 +463,7 @@ export function createDhis2BatchHandler(
 
     await keepReadModelCoherent(written);
     for (const [id, outcome] of aefiOutcomes) if (outcomes.get(id)?.ok) metrics?.aefiReports.inc({ outcome });
-    await fileDuplicates(planned, searches, outcomes, settle, at);
+    await fileDuplicates(planned, searches, batch);
     return finish(jobs, outcomes, planned, undefined, started, at);
   };
 
@@ -472,11 +472,7 @@ export function createDhis2BatchHandler(
    * writes. Two reports for one child in a batch are written one after the other: the second waits for the
    * next batch, where it finds the first one's case.
    */
-  async function resolveAefi(
-    sendable: PlannedJob[],
-    settle: (id: string, o: Settled) => void,
-    at: () => number,
-  ): Promise<Map<string, string>> {
+  async function resolveAefi(sendable: PlannedJob[], batch: Batch): Promise<Map<string, string>> {
     const resolved = new Map<string, string>();
     const program = deployment.aefi.program;
     if (!program) return resolved;
@@ -485,7 +481,7 @@ export function createDhis2BatchHandler(
       if (p.write.op !== 'aefi.report') continue;
       const w: AefiReport = p.write;
       if (children.has(w.trackedEntity)) {
-        settle(p.id, transient('another report for this child is written first', { reason: 'same_child' }));
+        batch.settle(p.id, transient('another report for this child is written first', { reason: 'same_child' }));
         continue;
       }
       children.add(w.trackedEntity);
@@ -493,18 +489,18 @@ export function createDhis2BatchHandler(
       try {
         found = await counted('read', () => readAefiCase(client, w, program));
       } catch (err) {
-        settle(p.id, transientFor(err));
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: at() });
+        batch.retryLater(p.id, err);
         continue;
       }
       if (!found) {
         const message = `tracked entity ${w.trackedEntity} is not in DHIS2 (deleted, or outside the Jibu account's access)`;
-        settle(
-          p.id,
-          permanent(`DHIS2 child gone: ${message}`, { reason: 'child_gone', op: p.write.op, ref: p.job.ref, message }),
-        );
-        logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason: 'child_gone' }, 'AEFI report dead-lettered');
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: message, permanent: true, at: at() });
+        batch.deadLetter(p.id, {
+          error: `DHIS2 child gone: ${message}`,
+          detail: { reason: 'child_gone', op: p.write.op, ref: p.job.ref, message },
+          log: 'AEFI report dead-lettered',
+          logFields: { reason: 'child_gone' },
+          feed: message,
+        });
         continue;
       }
       const plan = planAefi(
@@ -522,11 +518,7 @@ export function createDhis2BatchHandler(
   }
 
   /** Search the registry for each birth that asks for it, before the child is created. */
-  async function searchBirths(
-    sendable: PlannedJob[],
-    settle: (id: string, o: Settled) => void,
-    at: () => number,
-  ): Promise<Map<string, SearchResult>> {
+  async function searchBirths(sendable: PlannedJob[], batch: Batch): Promise<Map<string, SearchResult>> {
     const out = new Map<string, SearchResult>();
     const births = sendable.filter((p) => p.write.op === 'tracker.create' && p.write.duplicateCheck);
     if (!births.length) return out;
@@ -552,8 +544,7 @@ export function createDhis2BatchHandler(
         );
         out.set(p.id, result);
       } catch (err) {
-        settle(p.id, transientFor(err));
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: at() });
+        batch.retryLater(p.id, err);
       }
     }
     return out;
@@ -568,10 +559,9 @@ export function createDhis2BatchHandler(
   async function fileDuplicates(
     planned: PlannedJob[],
     searches: Map<string, SearchResult>,
-    outcomes: Map<string, Settled>,
-    settle: (id: string, o: Settled) => void,
-    at: () => number,
+    batch: Batch,
   ): Promise<void> {
+    const { outcomes, nowMs: at } = batch;
     const records: DuplicateRecord[] = [];
     for (const p of planned) {
       const result = searches.get(p.id);
@@ -626,12 +616,11 @@ export function createDhis2BatchHandler(
           }
         }
       } catch (err) {
-        settle(p.id, transientFor(err));
         logger.warn(
           { code: codeOf(err), jobId: p.id, reason: reasonOf(err) },
           'potential duplicate not filed; the birth will be retried',
         );
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: at() });
+        batch.retryLater(p.id, err);
         continue;
       }
       metrics?.birthDuplicateChecks.inc({
@@ -693,9 +682,9 @@ export function createDhis2BatchHandler(
 
   function finish(
     jobs: Array<QueuedJob<Dhis2WriteJob>>,
-    outcomes: Map<string, Settled>,
+    outcomes: Map<string, JobOutcome>,
     planned: PlannedJob[],
-    rest: Settled | undefined,
+    rest: JobOutcome | undefined,
     started: number,
     at: () => number,
   ): JobOutcome[] {
@@ -728,6 +717,28 @@ export function createDhis2BatchHandler(
     logger.info({ jobs: jobs.length, ...counts, ms }, 'DHIS2 outbox batch done');
     return result;
   }
+}
+
+/** A write DHIS2's import report names as refused (409): dead-lettered with the report's issues. */
+function rejected(
+  p: PlannedJob,
+  reason: 'event_gone' | 'dhis2_rejected',
+  result: ImportResult,
+  issues: ImportIssue[],
+): DeadLetter {
+  const error = `${reason === 'event_gone' ? 'DHIS2 event gone' : 'DHIS2 rejected the write'}: ${describeIssues(issues)}`;
+  return {
+    error,
+    detail: {
+      reason,
+      op: p.write.op,
+      ref: p.job.ref,
+      ...(p.event ? { event: p.event } : {}),
+      dhis2: { httpStatus: result.httpStatus, status: result.status, errors: issues },
+    },
+    log: 'DHIS2 write dead-lettered',
+    logFields: { reason, errors: issues.map(issueForLog) },
+  };
 }
 
 /** Codes, types and uids: DHIS2 messages may quote values (E1007 quotes a phone number), so they stay out of logs. */

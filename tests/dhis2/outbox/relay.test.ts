@@ -242,6 +242,16 @@ describe.each<QueueKind>(['memory', 'bullmq'])('DHIS2 outbox relay (%s queue)', 
     expect(logged).not.toContain('Caregiver confirmed');
     expect(logged).not.toContain(DEMO.caregivers.missedInKwale.phone);
     expect(logged).not.toContain('has no write access');
+    // Dead-lettered the one way every dead letter is: a warning with its code and the feed told it is final.
+    expect(w.logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        obj: expect.objectContaining({ code: 'JIBU_DHIS2_REJECTED', jobId: 'reply-bahati-1' }),
+      }),
+    );
+    expect(w.feed).toContainEqual(
+      expect.objectContaining({ type: 'dhis2.failed', ids: ['reply-bahati-1'], permanent: true }),
+    );
 
     // An admin gives the Jibu account write access to Kwale, then retries the dead letter.
     w.emu.state.users.get('JbUsrJibuKf')!.organisationUnits.push(OU.kwale);
@@ -270,6 +280,20 @@ describe.each<QueueKind>(['memory', 'bullmq'])('DHIS2 outbox relay (%s queue)', 
       }),
     ]);
     expect(w.imports()).toBe(0);
+    expect(w.logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        obj: expect.objectContaining({ code: 'JIBU_DHIS2_REJECTED', jobId: 'reply-zuri-1', reason: 'event_gone' }),
+      }),
+    );
+    expect(w.feed).toEqual([
+      expect.objectContaining({
+        type: 'dhis2.failed',
+        ids: ['reply-zuri-1'],
+        error: `event ${zuri.event} gone`,
+        permanent: true,
+      }),
+    ]);
   });
 
   it('batches 250 writes into 3 import requests with maxBatch 100, one note per event', async () => {
