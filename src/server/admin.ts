@@ -26,6 +26,7 @@ export interface AdminDeps {
   adminToken?: string;
   /** True on the embedded default (in-memory store, DHIS2 emulator). */
   embedded: boolean;
+  /** Reload flows and locales; runs one reload at a time (see `src/server/one-at-a-time.ts`). */
   reloadFlows: () => Promise<{ ok: true; version: string } | { ok: false; problems: unknown[] }>;
   queue: JobQueue;
   /** For admin actions on contacts that later capabilities add (PIN reset). */
@@ -170,13 +171,9 @@ export function adminRouter(deps: AdminDeps): express.Router {
     res.json(describeFlows(deps.flows()));
   });
 
-  // One reload at a time: two overlapping reloads could otherwise each pass `previous` = the same
-  // set and the second would drop the versions the first retained.
-  let reloading: Promise<unknown> = Promise.resolve();
+  // `deps.reloadFlows` runs one reload at a time itself (the gateway's one lock, shared with SIGHUP).
   router.post('/flows/reload', async (_req, res) => {
-    const run = reloading.then(() => deps.reloadFlows());
-    reloading = run.catch(() => undefined);
-    const r = await run;
+    const r = await deps.reloadFlows();
     if (!r.ok) {
       audit('admin: flow reload refused, running set kept', {
         code: 'JIBU_FLOWS_INVALID',

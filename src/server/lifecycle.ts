@@ -32,6 +32,7 @@ import { createEventFeed, type EventFeed } from './events.ts';
 import { adminAuth, adminRouter } from './admin.ts';
 import { simulatorRouter, type DemoPhone } from './simulator/router.ts';
 import { JibuError } from '../errors.ts';
+import { oneAtATime } from './one-at-a-time.ts';
 
 export interface Gateway {
   app: express.Express;
@@ -245,22 +246,14 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       );
     }
 
-    let reloading: Promise<{ ok: true; version: string } | { ok: false; problems: unknown[] }> | undefined;
-    const gatewayReload = () => {
-      // One reload at a time: a second request waits for the first instead of racing it.
-      reloading ??= (async () => {
-        try {
-          const next = await loadFlowSet({ ...loadOpts, previous: current });
-          if (!next.ok) return { ok: false as const, problems: next.problems };
-          current = next.set;
-          logger.info({ version: current.version }, 'flows reloaded');
-          return { ok: true as const, version: current.version };
-        } finally {
-          reloading = undefined;
-        }
-      })();
-      return reloading;
-    };
+    // The one reload lock: the admin API and SIGHUP both come through here.
+    const gatewayReload = oneAtATime(async () => {
+      const next = await loadFlowSet({ ...loadOpts, previous: current });
+      if (!next.ok) return { ok: false as const, problems: next.problems };
+      current = next.set;
+      logger.info({ version: current.version }, 'flows reloaded');
+      return { ok: true as const, version: current.version };
+    });
     const jobRunners: Record<string, (date?: string) => Promise<unknown>> = { ...jobs };
 
     let ready = false;
