@@ -1,6 +1,6 @@
 import type { Deployment, Outcome, StaffLocale } from '../dhis2/deployment.ts';
 import type { Dhis2Write } from '../dhis2/outbox/types.ts';
-import { SURVEILLANCE_TEXTS } from '../dhis2/staff-texts.ts';
+import { byStaffLocale, staffWords, SURVEILLANCE_TEXTS } from '../dhis2/staff-texts.ts';
 import { uidFromKey } from '../dhis2/uid.ts';
 
 /**
@@ -64,158 +64,29 @@ export interface CaseWorkerStaffTexts {
 }
 
 /**
- * What a case worker's reports become in DHIS2, by staff language (the deployment's `staffLocale`):
- * read in the DHIS2 web app by programme staff, not by the worker who reported. Dates in notes stay
- * ISO, unambiguous in every DHIS2 locale. The English texts are the reference.
+ * What a case worker's reports become in DHIS2, by staff language (the deployment's `staffLocale`), from
+ * `locales/<lang>/staff.yaml` (`staff.caseworker.*`): read in the DHIS2 web app by programme staff, not
+ * by the worker who reported. Dates in notes stay ISO, unambiguous in every DHIS2 locale.
  */
-export const CASEWORKER_STAFF_TEXTS: Readonly<Record<StaffLocale, CaseWorkerStaffTexts>> = {
-  en: {
-    outcomes: {
-      'outcome.will_come': ({ date }) =>
-        `Case worker follow-up: the caregiver will bring the child on ${date ?? 'a new date'}.`,
-      'outcome.vaccinated_elsewhere': () => 'Case worker follow-up: the child was vaccinated elsewhere.',
-      'outcome.moved_away': () => 'Case worker follow-up: the family has moved away.',
-      'outcome.refused': () => 'Case worker follow-up: the caregiver refused the vaccination.',
-      'outcome.not_found': () => 'Case worker follow-up: the child could not be found.',
-      'outcome.died': () => 'Case worker follow-up: the child has died.',
-    },
-    signature: (a) => `Reported by ${a.username} via Jibu USSD, ref ${a.ref}.`,
-    visitSkipped: 'Visit skipped: the child was reported dead by a case worker.',
-    birth: (a) => `Birth notified by a case worker: ${a.place}.`,
-    death: (a) => `Death notified by a case worker: ${a.place}.`,
-    places: { facility: 'Health facility', home: 'Home', other: 'Other' },
-    reactions: {
-      fever: 'fever',
-      swelling: 'swelling or pain where the vaccine was given',
-      rash: 'rash',
-      vomiting: 'vomiting or diarrhoea',
-      fits: 'fits (convulsions)',
-      breathing: 'difficulty breathing',
-      other: 'another reaction',
-    },
-    severities: { mild: 'mild', moderate: 'moderate', severe: 'severe (hospital or life-threatening)' },
-    aefi: (a) => `Adverse event after immunization: ${a.reaction}, ${a.severity}, since ${a.since}.`,
-    alert: (a) =>
-      `Jibu alert: severe reaction after vaccination (${a.reaction}) in ${a.child || 'a child'} since ${a.since}, reported by case worker ${a.reporter}. Ref ${a.ref}. Please follow up today.`,
-  },
-  fr: {
-    outcomes: {
-      'outcome.will_come': ({ date }) =>
-        `Suivi par l'agent communautaire : le parent amènera l'enfant ${date ? `le ${date}` : 'à une nouvelle date'}.`,
-      'outcome.vaccinated_elsewhere': () => "Suivi par l'agent communautaire : l'enfant a été vacciné ailleurs.",
-      'outcome.moved_away': () => "Suivi par l'agent communautaire : la famille a déménagé.",
-      'outcome.refused': () => "Suivi par l'agent communautaire : le parent a refusé la vaccination.",
-      'outcome.not_found': () => "Suivi par l'agent communautaire : l'enfant n'a pas été retrouvé.",
-      'outcome.died': () => "Suivi par l'agent communautaire : l'enfant est décédé.",
-    },
-    signature: (a) => `Signalé par ${a.username} via Jibu USSD, réf. ${a.ref}.`,
-    visitSkipped: "Visite annulée : l'enfant a été déclaré décédé par un agent communautaire.",
-    birth: (a) => `Naissance notifiée par un agent communautaire : ${a.place}.`,
-    death: (a) => `Décès notifié par un agent communautaire : ${a.place}.`,
-    places: { facility: 'Centre de santé', home: 'Domicile', other: 'Autre' },
-    reactions: {
-      fever: 'fièvre',
-      swelling: "gonflement ou douleur au point d'injection",
-      rash: 'éruption cutanée',
-      vomiting: 'vomissements ou diarrhée',
-      fits: 'convulsions',
-      breathing: 'difficulté à respirer',
-      other: 'autre réaction',
-    },
-    severities: { mild: 'légère', moderate: 'modérée', severe: 'grave (hospitalisation ou danger de mort)' },
-    aefi: (a) =>
-      `Manifestation post-vaccinale indésirable (MAPI) : ${a.reaction}, ${a.severity}, depuis le ${a.since}.`,
-    alert: (a) =>
-      `Alerte Jibu : réaction grave après vaccination (${a.reaction}) chez ${a.child || 'un enfant'} depuis le ${a.since}, signalée par l'agent communautaire ${a.reporter}. Réf. ${a.ref}. Merci de faire le suivi aujourd'hui.`,
-  },
-  pt: {
-    outcomes: {
-      'outcome.will_come': ({ date }) =>
-        `Seguimento pelo agente comunitário: o cuidador trará a criança ${date ? `em ${date}` : 'numa nova data'}.`,
-      'outcome.vaccinated_elsewhere': () => 'Seguimento pelo agente comunitário: a criança foi vacinada noutro local.',
-      'outcome.moved_away': () => 'Seguimento pelo agente comunitário: a família mudou-se.',
-      'outcome.refused': () => 'Seguimento pelo agente comunitário: o cuidador recusou a vacinação.',
-      'outcome.not_found': () => 'Seguimento pelo agente comunitário: a criança não foi encontrada.',
-      'outcome.died': () => 'Seguimento pelo agente comunitário: a criança faleceu.',
-    },
-    signature: (a) => `Registado por ${a.username} via Jibu USSD, ref. ${a.ref}.`,
-    visitSkipped: 'Consulta cancelada: a criança foi declarada falecida por um agente comunitário.',
-    birth: (a) => `Nascimento notificado por um agente comunitário: ${a.place}.`,
-    death: (a) => `Óbito notificado por um agente comunitário: ${a.place}.`,
-    places: { facility: 'Unidade sanitária', home: 'Casa', other: 'Outro' },
-    reactions: {
-      fever: 'febre',
-      swelling: 'inchaço ou dor no local da vacina',
-      rash: 'erupção na pele',
-      vomiting: 'vómitos ou diarreia',
-      fits: 'convulsões',
-      breathing: 'dificuldade a respirar',
-      other: 'outra reação',
-    },
-    severities: { mild: 'ligeira', moderate: 'moderada', severe: 'grave (hospital ou risco de vida)' },
-    aefi: (a) => `Evento adverso pós-vacinação (EAPV): ${a.reaction}, ${a.severity}, desde ${a.since}.`,
-    alert: (a) =>
-      `Alerta Jibu: reação grave após vacinação (${a.reaction}) em ${a.child || 'uma criança'} desde ${a.since}, comunicada pelo agente comunitário ${a.reporter}. Ref. ${a.ref}. Por favor, faça o seguimento hoje.`,
-  },
-  sw: {
-    outcomes: {
-      'outcome.will_come': ({ date }) =>
-        `Ufuatiliaji wa mhudumu wa afya ya jamii: mlezi atamleta mtoto ${date ? `tarehe ${date}` : 'tarehe nyingine'}.`,
-      'outcome.vaccinated_elsewhere': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mtoto alichanjwa kwingine.',
-      'outcome.moved_away': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: familia imehama.',
-      'outcome.refused': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mlezi amekataa chanjo.',
-      'outcome.not_found': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mtoto hakupatikana.',
-      'outcome.died': () => 'Ufuatiliaji wa mhudumu wa afya ya jamii: mtoto amefariki.',
-    },
-    signature: (a) => `Imeripotiwa na ${a.username} kupitia Jibu USSD, kumb. ${a.ref}.`,
-    visitSkipped: 'Ziara imefutwa: mhudumu wa afya ya jamii ameripoti kwamba mtoto amefariki.',
-    birth: (a) => `Kuzaliwa kumeripotiwa na mhudumu wa afya ya jamii: ${a.place}.`,
-    death: (a) => `Kifo kimeripotiwa na mhudumu wa afya ya jamii: ${a.place}.`,
-    places: { facility: 'Kituo cha afya', home: 'Nyumbani', other: 'Kwingine' },
-    reactions: {
-      fever: 'homa',
-      swelling: 'uvimbe au maumivu mahali pa sindano',
-      rash: 'vipele',
-      vomiting: 'kutapika au kuhara',
-      fits: 'degedege',
-      breathing: 'shida ya kupumua',
-      other: 'madhara mengine',
-    },
-    severities: { mild: 'madogo', moderate: 'ya wastani', severe: 'makali (hospitali au hatari ya kifo)' },
-    aefi: (a) => `Madhara baada ya chanjo (AEFI): ${a.reaction}, ${a.severity}, tangu ${a.since}.`,
-    alert: (a) =>
-      `Tahadhari ya Jibu: madhara makali baada ya chanjo (${a.reaction}) kwa ${a.child || 'mtoto'} tangu ${a.since}, yameripotiwa na mhudumu wa afya ya jamii ${a.reporter}. Kumb. ${a.ref}. Tafadhali fuatilia leo.`,
-  },
-  rw: {
-    outcomes: {
-      'outcome.will_come': ({ date }) =>
-        `Ikurikirana ry'umujyanama w'ubuzima: umurezi azazana umwana ${date ? `ku wa ${date}` : 'ku yindi tariki'}.`,
-      'outcome.vaccinated_elsewhere': () => "Ikurikirana ry'umujyanama w'ubuzima: umwana yakingiriwe ahandi.",
-      'outcome.moved_away': () => "Ikurikirana ry'umujyanama w'ubuzima: umuryango wimukiye ahandi.",
-      'outcome.refused': () => "Ikurikirana ry'umujyanama w'ubuzima: umurezi yanze ko umwana akingirwa.",
-      'outcome.not_found': () => "Ikurikirana ry'umujyanama w'ubuzima: umwana ntiyabonetse.",
-      'outcome.died': () => "Ikurikirana ry'umujyanama w'ubuzima: umwana yapfuye.",
-    },
-    signature: (a) => `Byatangajwe na ${a.username} hakoreshejwe Jibu USSD, nimero ${a.ref}.`,
-    visitSkipped: "Gahunda yasibwe: umujyanama w'ubuzima yatangaje ko umwana yapfuye.",
-    birth: (a) => `Ivuka ryamenyeshejwe n'umujyanama w'ubuzima: ${a.place}.`,
-    death: (a) => `Urupfu rwamenyeshejwe n'umujyanama w'ubuzima: ${a.place}.`,
-    places: { facility: 'Ivuriro', home: 'Mu rugo', other: 'Ahandi' },
-    reactions: {
-      fever: 'umuriro',
-      swelling: 'kubyimba cyangwa kubabara aho baterewe urukingo',
-      rash: 'uduheri ku mubiri',
-      vomiting: 'kuruka cyangwa impiswi',
-      fits: 'kugagara',
-      breathing: 'guhumeka nabi',
-      other: 'izindi ngaruka',
-    },
-    severities: { mild: 'zoroheje', moderate: 'ziringaniye', severe: 'zikomeye (ibitaro cyangwa akaga ku buzima)' },
-    aefi: (a) => `Ingaruka zabaye nyuma yo gukingirwa: ${a.reaction}, ${a.severity}, kuva ku wa ${a.since}.`,
-    alert: (a) =>
-      `Impuruza ya Jibu: ingaruka zikomeye nyuma yo gukingirwa (${a.reaction}) ${a.child ? `kuri ${a.child}` : 'ku mwana'} kuva ku wa ${a.since}, byatangajwe n'umujyanama w'ubuzima ${a.reporter}. Nimero ${a.ref}. Mwakurikirana uyu munsi.`,
-  },
-};
+export const CASEWORKER_STAFF_TEXTS = byStaffLocale<CaseWorkerStaffTexts>((m) => ({
+  outcomes: Object.fromEntries(
+    OUTCOME_NOTE_KEYS.map((k) => [
+      k,
+      ({ date }: { date?: string }) =>
+        m(`caseworker.outcomes.${k.slice('outcome.'.length)}`, date ? { hasDate: 'yes', date } : { hasDate: 'no' }),
+    ]),
+  ) as CaseWorkerStaffTexts['outcomes'],
+  signature: (a) => m('caseworker.signature', a),
+  visitSkipped: m('caseworker.visitSkipped'),
+  birth: (a) => m('caseworker.birth', a),
+  death: (a) => m('caseworker.death', a),
+  places: staffWords(m, 'caseworker.places', PLACE_KEYS),
+  reactions: staffWords(m, 'caseworker.reactions', REACTION_KEYS),
+  severities: staffWords(m, 'caseworker.severities', SEVERITY_KEYS),
+  aefi: (a) => m('caseworker.aefi', a),
+  alert: ({ child, ...a }) =>
+    m('caseworker.alert', child ? { ...a, hasChild: 'yes', child } : { ...a, hasChild: 'no' }),
+}));
 
 /** The text of `key` in `map`, or undefined: keys come from flow files, and must not reach `Object.prototype`. */
 function textOf(map: Readonly<Record<string, string>>, key: string): string | undefined {

@@ -1,10 +1,78 @@
-import type { StaffLocale } from './deployment.ts';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { IntlMessageFormat } from 'intl-messageformat';
+import { flattenLocaleDoc, parseYamlSource } from '../conversation/yaml-source.ts';
+import { STAFF_LOCALES, type StaffLocale } from './deployment.ts';
 
 /**
- * What programme staff read in DHIS2 about AEFI cases and possible duplicates that Jibu files, in the
- * deployment's staff language (`staffLocale`), in one table. Tracked entity and org unit uids stay as they
- * are: staff paste them into the DHIS2 apps.
+ * What programme staff read: the notes, AEFI fields and alerts Jibu writes in the deployment's staff
+ * language (`staffLocale`), not the phone user's. The wording lives in `locales/<lang>/staff.yaml`
+ * (ICU messages under `staff.*`), beside the texts phones show, with the same parity checks; each module
+ * that writes for staff builds its typed table from it with {@link byStaffLocale}.
+ *
+ * Read once, synchronously, when this module loads, from the shipped `locales/` folder (next to `src/`
+ * or `dist/`): a missing file or key is a packaging bug and stops the process at start-up rather than
+ * writing a half-empty note into DHIS2 later. Changing the wording means editing those files and
+ * restarting (a flow reload does not re-read them). Arguments are written as given: dates in notes stay
+ * ISO, unambiguous in every DHIS2 locale.
  */
+
+/** Where the shipped translations are: `<package>/locales` from `src/dhis2/` and from `dist/dhis2/`. */
+export const SHIPPED_LOCALES_DIR = fileURLToPath(new URL('../../locales/', import.meta.url));
+
+/** Render one staff text: `key` relative to `staff.`, ICU `args` as strings (or `yes`/`no` for a select). */
+export type StaffMessage = (key: string, args?: Record<string, string>) => string;
+
+/** Read and compile `<dir>/<lang>/staff.yaml` for every staff language; throws on a missing file or bad YAML/ICU. */
+export function readStaffMessages(dir: string): Map<StaffLocale, Map<string, IntlMessageFormat>> {
+  const out = new Map<StaffLocale, Map<string, IntlMessageFormat>>();
+  for (const locale of STAFF_LOCALES) {
+    const file = path.join(dir, locale, 'staff.yaml');
+    const { source, problems } = parseYamlSource(file, readFileSync(file, 'utf8'));
+    const flat = flattenLocaleDoc(source);
+    const all = [...problems, ...flat.problems];
+    if (all.length) throw new Error(`${file}: ${all.map((p) => `${p.line ?? ''} ${p.message}`).join('; ')}`);
+    const messages = new Map<string, IntlMessageFormat>();
+    for (const e of flat.entries) {
+      if (!e.key.startsWith('staff.') || typeof e.value !== 'string') continue;
+      messages.set(
+        e.key.slice('staff.'.length),
+        new IntlMessageFormat(e.value, locale, undefined, { ignoreTag: true }),
+      );
+    }
+    out.set(locale, messages);
+  }
+  return out;
+}
+
+const MESSAGES = readStaffMessages(SHIPPED_LOCALES_DIR);
+
+/** The formatter of one staff language; an unknown key throws (a bug in the code or the shipped files). */
+export function staffMessage(locale: StaffLocale, from = MESSAGES): StaffMessage {
+  const messages = from.get(locale)!;
+  return (key, args = {}) => {
+    const mf = messages.get(key);
+    if (!mf) throw new Error(`locales/${locale}/staff.yaml has no text staff.${key}`);
+    const out = mf.format(args);
+    return typeof out === 'string' ? out : String(out);
+  };
+}
+
+/**
+ * A typed table of staff texts per staff language, built from the locale files.
+ * `byStaffLocale((m) => ({ signature: (a) => m('caseworker.signature', a) }))`
+ */
+export function byStaffLocale<T>(build: (m: StaffMessage) => T): Readonly<Record<StaffLocale, T>> {
+  return Object.fromEntries(STAFF_LOCALES.map((l) => [l, build(staffMessage(l))])) as Record<StaffLocale, T>;
+}
+
+/** The strings of `prefix.<key>` for each key, as a lookup table (reactions, places, severities). */
+export function staffWords<K extends string>(m: StaffMessage, prefix: string, keys: readonly K[]): Record<K, string> {
+  return Object.fromEntries(keys.map((k) => [k, m(`${prefix}.${k}`)])) as Record<K, string>;
+}
+
+/** AEFI case fields and duplicate notes the outbox writes (`src/dhis2/outbox/aefi.ts`, `duplicates.ts`). */
 export interface SurveillanceTexts {
   /** "Reporter of AEFI case" for a caregiver's report; `via` is the channel (`SMS`, `USSD`). */
   reporterCaregiver: (a: { via: string }) => string;
@@ -14,45 +82,15 @@ export interface SurveillanceTexts {
   batchUnattributed: (a: { batch: string }) => string;
   /**
    * On a new birth enrollment when DHIS2 would not take a potential-duplicate record: which registered child
-   * it may be, where, and why the record could not be filed.
+   * it may be, where, and why the record could not be filed. Tracked entity and org unit uids stay as they
+   * are: staff paste them into the DHIS2 apps.
    */
   possibleDuplicate: (a: { original: string; orgUnit: string; reason: string; ref: string }) => string;
 }
 
-export const SURVEILLANCE_TEXTS: Readonly<Record<StaffLocale, SurveillanceTexts>> = {
-  en: {
-    reporterCaregiver: (a) => `Caregiver, by Jibu ${a.via}`,
-    reporterCaseWorker: (a) => `${a.name}, case worker (Jibu USSD)`,
-    batchUnattributed: (a) => `Batch/lot number on the child's card: ${a.batch} (vaccine not named).`,
-    possibleDuplicate: (a) =>
-      `Possible duplicate of tracked entity ${a.original} (registered at ${a.orgUnit}): same first name and date of birth. DHIS2 did not accept a potential-duplicate record (${a.reason}); please check. Jibu ref ${a.ref}.`,
-  },
-  fr: {
-    reporterCaregiver: (a) => `Parent, par ${a.via} Jibu`,
-    reporterCaseWorker: (a) => `${a.name}, agent communautaire (Jibu USSD)`,
-    batchUnattributed: (a) => `Numéro de lot sur le carnet de l'enfant : ${a.batch} (vaccin non précisé).`,
-    possibleDuplicate: (a) =>
-      `Doublon possible de l'entité suivie ${a.original} (enregistrée à ${a.orgUnit}) : même prénom et même date de naissance. DHIS2 n'a pas accepté d'enregistrement de doublon potentiel (${a.reason}) ; merci de vérifier. Réf. Jibu ${a.ref}.`,
-  },
-  pt: {
-    reporterCaregiver: (a) => `Cuidador, por ${a.via} Jibu`,
-    reporterCaseWorker: (a) => `${a.name}, agente comunitário (Jibu USSD)`,
-    batchUnattributed: (a) => `Número de lote no cartão da criança: ${a.batch} (vacina não indicada).`,
-    possibleDuplicate: (a) =>
-      `Possível duplicado da entidade ${a.original} (registada em ${a.orgUnit}): mesmo nome próprio e mesma data de nascimento. O DHIS2 não aceitou um registo de duplicado potencial (${a.reason}); por favor verifique. Ref. Jibu ${a.ref}.`,
-  },
-  sw: {
-    reporterCaregiver: (a) => `Mlezi, kupitia ${a.via} ya Jibu`,
-    reporterCaseWorker: (a) => `${a.name}, mhudumu wa afya ya jamii (Jibu USSD)`,
-    batchUnattributed: (a) => `Namba ya batch kwenye kadi ya mtoto: ${a.batch} (chanjo haikutajwa).`,
-    possibleDuplicate: (a) =>
-      `Huenda ni nakala ya mtu ${a.original} (aliyesajiliwa ${a.orgUnit}): jina la kwanza na tarehe ya kuzaliwa ni sawa. DHIS2 haikukubali rekodi ya nakala inayowezekana (${a.reason}); tafadhali hakiki. Kumb. ya Jibu ${a.ref}.`,
-  },
-  rw: {
-    reporterCaregiver: (a) => `Umurezi, akoresheje ${a.via} ya Jibu`,
-    reporterCaseWorker: (a) => `${a.name}, umujyanama w'ubuzima (Jibu USSD)`,
-    batchUnattributed: (a) => `Nimero y'icyiciro (batch) ku ikarita y'umwana: ${a.batch} (urukingo ntirwavuzwe).`,
-    possibleDuplicate: (a) =>
-      `Ashobora kuba yanditswe kabiri: ${a.original} (wanditswe kuri ${a.orgUnit}) afite izina n'itariki y'amavuko bimwe. DHIS2 ntiyemeye kwandika ko ashobora kuba yanditswe kabiri (${a.reason}); mwagenzura. Nimero ya Jibu ${a.ref}.`,
-  },
-};
+export const SURVEILLANCE_TEXTS = byStaffLocale<SurveillanceTexts>((m) => ({
+  reporterCaregiver: (a) => m('surveillance.reporterCaregiver', a),
+  reporterCaseWorker: (a) => m('surveillance.reporterCaseWorker', a),
+  batchUnattributed: (a) => m('surveillance.batchUnattributed', a),
+  possibleDuplicate: (a) => m('surveillance.possibleDuplicate', a),
+}));

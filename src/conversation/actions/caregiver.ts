@@ -5,7 +5,7 @@ import type { Dhis2Write } from '../../dhis2/outbox/types.ts';
 import { rmKeys, type CaregiverView, type ChildView } from '../../dhis2/readmodel/types.ts';
 import { UID_PATTERN } from '../../dhis2/uid.ts';
 import { isTimeZone } from '../../dhis2/readmodel/calendar.ts';
-import { SURVEILLANCE_TEXTS } from '../../dhis2/staff-texts.ts';
+import { byStaffLocale, staffWords, SURVEILLANCE_TEXTS } from '../../dhis2/staff-texts.ts';
 import { daysBetween, todayIn } from '../input.ts';
 import {
   shortRef,
@@ -278,114 +278,19 @@ interface StaffTexts {
 }
 
 /**
- * Note texts by staff language (the deployment's `staffLocale`). They are written into DHIS2, where
- * the staff of a deployment read them, so they follow the deployment, not the caregiver's language.
- * Dates are ISO: unambiguous in every DHIS2 locale.
+ * Note texts by staff language (the deployment's `staffLocale`), from `locales/<lang>/staff.yaml`
+ * (`staff.caregiver.*`). They are written into DHIS2, where the staff of a deployment read them, so they
+ * follow the deployment, not the caregiver's language. Dates are ISO: unambiguous in every DHIS2 locale.
  */
-export const STAFF_TEXTS: Readonly<Record<StaffLocale, StaffTexts>> = {
-  en: {
-    via: { sms: 'SMS', ussd: 'USSD' },
-    confirmed: (a) => `Caregiver confirmed the visit of ${a.date} by ${a.via} (Jibu ref ${a.ref})`,
-    rescheduled: (a) => `Caregiver moved the visit from ${a.from} to ${a.to} by ${a.via} (Jibu ref ${a.ref})`,
-    reaction: (a) =>
-      `Caregiver reported a reaction after vaccination by ${a.via}: ${a.reaction}, ${a.severity}, since ${a.since} (Jibu ref ${a.ref})`,
-    reactions: {
-      fever: 'fever',
-      site: 'swelling or pain at the injection site',
-      rash: 'rash',
-      vomiting: 'vomiting or diarrhoea',
-      crying: 'crying a lot',
-      seizure: 'fits (convulsions)',
-      breathing: 'difficulty breathing',
-      other: 'other reaction',
-    },
-    severities: { mild: 'mild', moderate: 'moderate', severe: 'severe' },
-    alert: (a) =>
-      `Jibu: severe reaction reported for ${a.child} (caregiver ${a.phone}): ${a.reaction} since ${a.since}. Ref ${a.ref}`,
-  },
-  fr: {
-    via: { sms: 'SMS', ussd: 'USSD' },
-    confirmed: (a) => `Le parent a confirmé la visite du ${a.date} par ${a.via} (réf. Jibu ${a.ref})`,
-    rescheduled: (a) => `Le parent a déplacé la visite du ${a.from} au ${a.to} par ${a.via} (réf. Jibu ${a.ref})`,
-    reaction: (a) =>
-      `Le parent a signalé par ${a.via} une réaction après vaccination : ${a.reaction}, ${a.severity}, depuis le ${a.since} (réf. Jibu ${a.ref})`,
-    reactions: {
-      fever: 'fièvre',
-      site: "gonflement ou douleur au point d'injection",
-      rash: 'éruption cutanée',
-      vomiting: 'vomissements ou diarrhée',
-      crying: 'pleurs inhabituels',
-      seizure: 'convulsions',
-      breathing: 'difficulté à respirer',
-      other: 'autre réaction',
-    },
-    severities: { mild: 'légère', moderate: 'modérée', severe: 'grave' },
-    alert: (a) =>
-      `Jibu : réaction grave signalée pour ${a.child} (parent ${a.phone}) : ${a.reaction} depuis le ${a.since}. Réf. ${a.ref}`,
-  },
-  pt: {
-    via: { sms: 'SMS', ussd: 'USSD' },
-    confirmed: (a) => `O cuidador confirmou a consulta de ${a.date} por ${a.via} (ref. Jibu ${a.ref})`,
-    rescheduled: (a) => `O cuidador mudou a consulta de ${a.from} para ${a.to} por ${a.via} (ref. Jibu ${a.ref})`,
-    reaction: (a) =>
-      `O cuidador comunicou por ${a.via} uma reação após a vacinação: ${a.reaction}, ${a.severity}, desde ${a.since} (ref. Jibu ${a.ref})`,
-    reactions: {
-      fever: 'febre',
-      site: 'inchaço ou dor no local da injeção',
-      rash: 'erupção na pele',
-      vomiting: 'vómitos ou diarreia',
-      crying: 'choro excessivo',
-      seizure: 'convulsões',
-      breathing: 'dificuldade em respirar',
-      other: 'outra reação',
-    },
-    severities: { mild: 'ligeira', moderate: 'moderada', severe: 'grave' },
-    alert: (a) =>
-      `Jibu: reação grave comunicada para ${a.child} (cuidador ${a.phone}): ${a.reaction} desde ${a.since}. Ref. ${a.ref}`,
-  },
-  sw: {
-    via: { sms: 'SMS', ussd: 'USSD' },
-    confirmed: (a) => `Mlezi amethibitisha ziara ya ${a.date} kwa ${a.via} (kumbukumbu ya Jibu ${a.ref})`,
-    rescheduled: (a) =>
-      `Mlezi amehamisha ziara kutoka ${a.from} hadi ${a.to} kwa ${a.via} (kumbukumbu ya Jibu ${a.ref})`,
-    reaction: (a) =>
-      `Mlezi ameripoti kwa ${a.via} madhara baada ya chanjo: ${a.reaction}, ${a.severity}, tangu ${a.since} (kumbukumbu ya Jibu ${a.ref})`,
-    reactions: {
-      fever: 'homa',
-      site: 'uvimbe au maumivu mahali pa sindano',
-      rash: 'vipele',
-      vomiting: 'kutapika au kuhara',
-      crying: 'kulia sana',
-      seizure: 'degedege',
-      breathing: 'shida ya kupumua',
-      other: 'madhara mengine',
-    },
-    severities: { mild: 'kidogo', moderate: 'wastani', severe: 'makali' },
-    alert: (a) =>
-      `Jibu: madhara makali yameripotiwa kwa ${a.child} (mlezi ${a.phone}): ${a.reaction} tangu ${a.since}. Kumb. ${a.ref}`,
-  },
-  rw: {
-    via: { sms: 'SMS', ussd: 'USSD' },
-    confirmed: (a) => `Umurezi yemeje gahunda yo ku wa ${a.date} akoresheje ${a.via} (nimero ya Jibu ${a.ref})`,
-    rescheduled: (a) =>
-      `Umurezi yimuye gahunda yo ku wa ${a.from} ayishyira ku wa ${a.to} akoresheje ${a.via} (nimero ya Jibu ${a.ref})`,
-    reaction: (a) =>
-      `Umurezi yatangaje akoresheje ${a.via} ingaruka z'urukingo: ${a.reaction}, ${a.severity}, kuva ku wa ${a.since} (nimero ya Jibu ${a.ref})`,
-    reactions: {
-      fever: 'umuriro',
-      site: 'kubyimba cyangwa kubabara aho baterewe urushinge',
-      rash: 'uduheri ku mubiri',
-      vomiting: 'kuruka cyangwa impiswi',
-      crying: 'kurira cyane',
-      seizure: 'kugagara',
-      breathing: 'guhumeka nabi',
-      other: 'izindi ngaruka',
-    },
-    severities: { mild: 'zoroheje', moderate: 'ziringaniye', severe: 'zikomeye' },
-    alert: (a) =>
-      `Jibu: ingaruka zikomeye z'urukingo kuri ${a.child} (umurezi ${a.phone}): ${a.reaction} kuva ku wa ${a.since}. Nimero ${a.ref}`,
-  },
-};
+export const STAFF_TEXTS = byStaffLocale<StaffTexts>((m) => ({
+  via: { sms: m('caregiver.via.sms'), ussd: m('caregiver.via.ussd') },
+  confirmed: (a) => m('caregiver.confirmed', a),
+  rescheduled: (a) => m('caregiver.rescheduled', a),
+  reaction: (a) => m('caregiver.reaction', a),
+  reactions: staffWords(m, 'caregiver.reactions', REACTIONS),
+  severities: staffWords(m, 'caregiver.severities', SEVERITIES),
+  alert: (a) => m('caregiver.alert', a),
+}));
 
 // ---------------------------------------------------------------------------------------------------
 // Actions: params come from the flow (templates over the saved child and answers), checked here.
