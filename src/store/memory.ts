@@ -266,6 +266,19 @@ export function createMemoryStore(opts: MemoryStoreOptions): Store {
       writeString(key, JSON.stringify(value), ttlMs);
     },
 
+    async pushList(key, items, maxLen) {
+      assertOpen();
+      const old = readString(key);
+      const list = old === null ? [] : (JSON.parse(old) as unknown[]);
+      writeString(key, JSON.stringify([...items, ...list].slice(0, Math.max(0, maxLen))));
+    },
+
+    async readList<T>(key: string, limit: number): Promise<T[]> {
+      assertOpen();
+      const s = readString(key);
+      return s === null ? [] : (JSON.parse(s) as T[]).slice(0, Math.max(0, limit));
+    },
+
     async delete(ks) {
       assertOpen();
       for (const k of ks) data.delete(k);

@@ -264,6 +264,26 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
       );
     },
 
+    async pushList(key, items, maxLen) {
+      if (items.length === 0) return;
+      // LPUSH puts its last argument at the head: reversed, the first item ends up first. MULTI keeps the
+      // push and the trim one step, so a reader never sees the list longer than maxLen.
+      const values = items.map((i) => JSON.stringify(i)).reverse();
+      await guarded(() =>
+        redis
+          .multi()
+          .lpush(k(key), ...values)
+          .ltrim(k(key), 0, Math.max(0, maxLen) - 1)
+          .exec(),
+      );
+    },
+
+    async readList<T>(key: string, limit: number): Promise<T[]> {
+      if (limit <= 0) return [];
+      const values = await guarded(() => redis.lrange(k(key), 0, limit - 1));
+      return values.map((s) => JSON.parse(s) as T);
+    },
+
     async delete(ks) {
       if (ks.length === 0) return;
       await guarded(() => redis.del(ks.map(k)));

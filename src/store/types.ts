@@ -112,6 +112,14 @@ export interface Store {
   getJson<T>(key: string): Promise<T | null>;
   getJsonMany<T>(keys: string[]): Promise<Array<T | null>>;
   setJson(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  /**
+   * Put JSON items at the head of a list and keep its first `maxLen`, in one atomic operation: two
+   * replicas appending at once both land (admin lists such as the births' possible duplicates).
+   * The first of `items` ends up first.
+   */
+  pushList(key: string, items: unknown[], maxLen: number): Promise<void>;
+  /** The first `limit` items of a list made by {@link Store.pushList}, head first. */
+  readList<T>(key: string, limit: number): Promise<T[]>;
   delete(keys: string[]): Promise<void>;
 
   /** Add jobs straight to the outbox (not tied to a session step), idempotent by job id. */

@@ -360,6 +360,20 @@ describe.each([
     expect(await store.getJson(`rm:appt:${PHONE}`)).toBeNull();
   });
 
+  it('lists: items pushed at once all land, newest first, trimmed to the length asked', async () => {
+    const { store } = await subject();
+    // 30 pushes in flight together: a read-then-write list would keep only some of them.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => store.pushList('admin:list', [{ n: i }], 25)));
+    const all = await store.readList<{ n: number }>('admin:list', 100);
+    expect(all).toHaveLength(25);
+    expect(new Set(all.map((x) => x.n)).size).toBe(25);
+    await store.pushList('admin:list', [{ n: 'a' }, { n: 'b' }], 25);
+    expect(await store.readList('admin:list', 3)).toEqual([{ n: 'a' }, { n: 'b' }, all[0]]);
+    expect(await store.readList('admin:none', 10)).toEqual([]);
+    await store.delete(['admin:list']);
+    expect(await store.readList('admin:list', 10)).toEqual([]);
+  });
+
   it('the keyspace is shared: delete of a session key ends that session', async () => {
     const { store } = await subject();
     const { lock } = await store.lockAndLoad(PHONE, KEY);

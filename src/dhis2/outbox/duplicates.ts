@@ -189,23 +189,29 @@ export interface DuplicateRecord {
   reason?: string;
 }
 
-const DUPLICATES_KEY = 'dhis2:duplicates';
+const DUPLICATES_KEY = 'dhis2:duplicate-list';
 const KEPT = 500;
 
 /**
- * Add records to the admin list (one JSON document, newest first, the last {@link KEPT}). A record for the
- * same pair replaces the older one, so a retried job does not list it twice. Two relays writing at the same
- * instant may lose one entry from this list; DHIS2 still holds the record.
+ * Add records to the admin list (newest first, the last {@link KEPT}) in one atomic store operation, so two
+ * relays recording at the same instant both land. A retried job may record a pair again: the list shows
+ * each pair once, its newest record.
  */
 export async function recordDuplicates(store: Store, records: DuplicateRecord[]): Promise<void> {
   if (!records.length) return;
-  const pair = (r: DuplicateRecord) => `${r.original}:${r.duplicate}`;
-  const fresh = new Set(records.map(pair));
-  const old = (await store.getJson<DuplicateRecord[]>(DUPLICATES_KEY)) ?? [];
-  await store.setJson(DUPLICATES_KEY, [...records, ...old.filter((r) => !fresh.has(pair(r)))].slice(0, KEPT));
+  await store.pushList(DUPLICATES_KEY, records, KEPT);
 }
 
-/** The admin list, newest first. */
+/** The admin list, newest first, one record per pair. */
 export async function listDuplicates(store: Store, limit = 100): Promise<DuplicateRecord[]> {
-  return ((await store.getJson<DuplicateRecord[]>(DUPLICATES_KEY)) ?? []).slice(0, limit);
+  const seen = new Set<string>();
+  const out: DuplicateRecord[] = [];
+  for (const r of await store.readList<DuplicateRecord>(DUPLICATES_KEY, KEPT)) {
+    const pair = `${r.original}:${r.duplicate}`;
+    if (seen.has(pair)) continue;
+    seen.add(pair);
+    out.push(r);
+    if (out.length >= limit) break;
+  }
+  return out;
 }
