@@ -191,7 +191,9 @@ export function createApp(deps: AppDeps): express.Express {
           { err, code: codeOf(err), provider: parsed.value.provider },
           'inbound SMS could not be stored; provider will retry',
         );
-        return fail(res, codeOf(err) === 'JIBU_BUSY' ? 'JIBU_BUSY' : 'JIBU_UNAVAILABLE');
+        // The store's own code tells the provider (and whoever reads its logs) why to retry.
+        const code = codeOf(err);
+        return fail(res, code === 'JIBU_BUSY' || code === 'JIBU_STORE_UNAVAILABLE' ? code : 'JIBU_UNAVAILABLE');
       }
       answer(res);
     };

@@ -401,11 +401,17 @@ function senderOptions(config: Config): Parameters<typeof createSender>[0] {
   };
 }
 
-/** Stop accepting connections and wait for in-flight requests, up to the grace period. */
+/**
+ * Stop accepting connections and wait for in-flight requests, up to the grace period. A connection
+ * whose request has been answered becomes idle but stays open under keep-alive (providers keep their
+ * connections), so idle ones are swept until the server has closed instead of waiting out the grace.
+ */
 async function closeServer(server: Server, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
+  clearInterval(sweep);
   clearTimeout(timer);
 }

@@ -6,7 +6,7 @@ import type { FlowSet } from '../../src/conversation/index.ts';
 import { ADMIN_COOKIE, adminAuth, adminRouter, type AdminDeps } from '../../src/server/admin.ts';
 import { createStoreAndQueue, type StoreAndQueue } from '../../src/store/index.ts';
 import type { QueuedJob, RunningWorker } from '../../src/store/types.ts';
-import { REDIS_URL, cleanupRedis, eventually, requireRedis, uniquePrefix } from '../store/harness.ts';
+import { TEST_REDIS_URL, cleanupRedis, eventually, requireRedis, uniquePrefix } from '../store/harness.ts';
 
 const TOKEN = 'admin-token-for-tests-1f3c';
 const clock = fixedClock('2025-11-25T21:30:00Z'); // 00:30 on the 26th in Nairobi
@@ -286,7 +286,7 @@ describe('dead letters on Redis (BullMQ)', () => {
 
   it('lists and retries a BullMQ dead letter through the API', async () => {
     await requireRedis();
-    const redis = await createStoreAndQueue({ redisUrl: REDIS_URL, clock: { now: () => new Date() }, prefix });
+    const redis = await createStoreAndQueue({ redisUrl: TEST_REDIS_URL, clock: { now: () => new Date() }, prefix });
     const redisWorkers: RunningWorker[] = [];
     try {
       let fail = true;

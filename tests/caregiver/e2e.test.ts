@@ -11,7 +11,7 @@ import { getCaregiver } from '../../src/dhis2/readmodel/index.ts';
 import type { Gateway } from '../../src/server/lifecycle.ts';
 import type { QueuedJob } from '../../src/store/types.ts';
 import { startTestGateway, eventually, type TestGateway } from '../server/harness.ts';
-import { cleanupRedis, requireRedis, uniquePrefix, REDIS_URL } from '../store/harness.ts';
+import { cleanupRedis, requireRedis, uniquePrefix, TEST_REDIS_URL } from '../store/harness.ts';
 import { NOW, PHONES, TZ } from './helpers.ts';
 
 /**
@@ -52,7 +52,7 @@ async function world(
 ): Promise<World> {
   const clock = opts.clock ?? fixedClock(NOW);
   const emu = opts.emu ?? createEmulator({ version: '2.40', clock, seed: { children: 20 } });
-  const env: Record<string, string> = { TZ, ...(opts.redisPrefix ? { REDIS_URL } : {}) };
+  const env: Record<string, string> = { TZ, ...(opts.redisPrefix ? { REDIS_URL: TEST_REDIS_URL } : {}) };
   const t = await startTestGateway(env, {
     clock,
     emulator: emu,

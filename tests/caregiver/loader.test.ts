@@ -12,7 +12,7 @@ import { defaultDeployment, parseDeployment } from '../../src/dhis2/deployment.t
 import { rmKeys, type CaregiverView } from '../../src/dhis2/readmodel/types.ts';
 import { createMemoryJobQueue, createMemoryStore, createRedisStore } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/types.ts';
-import { cleanupRedis, requireRedis, uniquePrefix, REDIS_URL } from '../store/harness.ts';
+import { cleanupRedis, requireRedis, uniquePrefix, TEST_REDIS_URL } from '../store/harness.ts';
 import { NOW, PHONES, viewOf } from './helpers.ts';
 
 const prefixes: string[] = [];
@@ -32,7 +32,7 @@ const stores: Record<'memory' | 'redis', () => Promise<Store>> = {
     const prefix = uniquePrefix('caregiver-loader');
     prefixes.push(prefix);
     const store = createRedisStore({
-      redis: REDIS_URL,
+      redis: TEST_REDIS_URL,
       prefix,
       queue: createMemoryJobQueue({ clock: fixedClock(NOW) }),
     });

@@ -24,7 +24,7 @@ import { createCaseWorkerJobs } from '../../src/caseworker/jobs.ts';
 import { JibuError } from '../../src/errors.ts';
 import { createStoreAndQueue } from '../../src/store/index.ts';
 import type { QueuedJob } from '../../src/store/types.ts';
-import { cleanupRedis, REDIS_URL, requireRedis, uniquePrefix } from '../store/harness.ts';
+import { cleanupRedis, TEST_REDIS_URL, requireRedis, uniquePrefix } from '../store/harness.ts';
 import { loadCaseWorkerSet } from './helpers.ts';
 
 const phone = '+254711000001';
@@ -141,7 +141,11 @@ describe('stored in Redis', () => {
 
   it('serialises concurrent writes for one phone (the contact lock), so five wrong tries at once still lock', async () => {
     await requireRedis();
-    const sq = await createStoreAndQueue({ redisUrl: REDIS_URL, clock: fixedClock('2025-11-25T07:00:00Z'), prefix });
+    const sq = await createStoreAndQueue({
+      redisUrl: TEST_REDIS_URL,
+      clock: fixedClock('2025-11-25T07:00:00Z'),
+      prefix,
+    });
     try {
       await writeCredentialOp(sq.store, set(0));
       await Promise.all([1, 2, 3, 4, 5].map((i) => writeCredentialOp(sq.store, op('failed', i))));

@@ -5,7 +5,7 @@ import { getDefaultersFor } from '../../src/dhis2/readmodel/read.ts';
 import { createJobs, startScheduler, type RunningScheduler } from '../../src/scheduler/index.ts';
 import { createStoreAndQueue } from '../../src/store/index.ts';
 import { createBullmqJobQueue } from '../../src/store/bullmq-queue.ts';
-import { REDIS_URL, eventually } from '../store/harness.ts';
+import { TEST_REDIS_URL, eventually } from '../store/harness.ts';
 import { createWorld, defaultersOf, DEMO, MONDAY_10AM, openOn, type Kind, type World } from './world.ts';
 
 const MWANAISHA = DEMO.caregivers.twoChildrenDueInTwoDays.phone;
@@ -97,7 +97,7 @@ export function remindersContract(kind: Kind, file: string): void {
       // A second replica: its own connections to the same Redis (or, in memory, the same process state).
       const other =
         kind === 'redis'
-          ? await createStoreAndQueue({ redisUrl: REDIS_URL, clock: w.clock, prefix: w.prefix! })
+          ? await createStoreAndQueue({ redisUrl: TEST_REDIS_URL, clock: w.clock, prefix: w.prefix! })
           : undefined;
       if (other) stoppers.push(() => other.close());
       const replica = createJobs({ ...w.deps, ...(other ? { store: other.store, queue: other.queue } : {}) });
@@ -280,11 +280,11 @@ export function followUpContract(kind: Kind, file: string): void {
         expect(done('missed-appointments')).toBe(1);
         expect(done('defaulter-digest')).toBe(0);
       } else {
-        const other = createBullmqJobQueue({ connection: REDIS_URL, prefix: w.prefix!, clock: w.clock });
+        const other = createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix: w.prefix!, clock: w.clock });
         stoppers.push(() => other.close());
         const b = await startScheduler({ ...w.deps, queue: other });
         stoppers.push(() => b.close());
-        const raw = new Queue('jobs', { connection: { url: REDIS_URL }, prefix: w.prefix!.replace(/:$/, '') });
+        const raw = new Queue('jobs', { connection: { url: TEST_REDIS_URL }, prefix: w.prefix!.replace(/:$/, '') });
         stoppers.push(() => raw.close());
         const schedulers = await raw.getJobSchedulers();
         expect(schedulers.map((s) => s.key).sort()).toEqual([

@@ -20,7 +20,7 @@ import { startSmsRelay } from '../../src/messaging/outbox.ts';
 import { createJobs, type JobName, type JobRunner, type SchedulerDeps } from '../../src/scheduler/index.ts';
 import { createStoreAndQueue } from '../../src/store/index.ts';
 import type { JobQueue, RunningWorker, Store } from '../../src/store/types.ts';
-import { REDIS_URL, deletePrefix, requireRedis, uniquePrefix } from '../store/harness.ts';
+import { TEST_REDIS_URL, deletePrefix, requireRedis, uniquePrefix } from '../store/harness.ts';
 
 export type Kind = 'memory' | 'redis';
 
@@ -102,7 +102,7 @@ export async function createWorld(
     await requireRedis();
     prefix = uniquePrefix(file);
   }
-  const sq = await createStoreAndQueue({ redisUrl: kind === 'redis' ? REDIS_URL : undefined, clock, prefix });
+  const sq = await createStoreAndQueue({ redisUrl: kind === 'redis' ? TEST_REDIS_URL : undefined, clock, prefix });
   const { store, queue } = sq;
   const flows = await schedulerFlows(deployment);
   const logs: string[] = [];

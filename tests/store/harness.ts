@@ -2,32 +2,60 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
-/** Tests that need Redis use this one; they fail (never skip) when it does not answer. */
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * The one Redis the tests use: `JIBU_TEST_REDIS_URL`, else database 15 of a local Redis. Never
+ * `REDIS_URL`, which an operator's shell may point at a real deployment. Tests that need Redis fail
+ * (never skip) when it does not answer, and refuse a database holding keys they did not create.
+ */
+export const TEST_REDIS_URL = process.env.JIBU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
+
+/** Every key a test writes starts with this; a key that does not is someone else's data. */
+export const TEST_KEY_PREFIX = 'jibutest-';
 
 /** A key prefix nobody else uses: one per test file and test, so parallel files never meet. */
 export function uniquePrefix(file: string): string {
-  return `jibutest-${file}-${process.pid}-${randomUUID().slice(0, 8)}:`;
+  return `${TEST_KEY_PREFIX}${file}-${process.pid}-${randomUUID().slice(0, 8)}:`;
+}
+
+/** The first key in the database that no test created, if any (a scan, so a large database is fine). */
+export async function foreignKey(r: Redis): Promise<string | undefined> {
+  let cursor = '0';
+  do {
+    const [next, found] = await r.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    const other = found.find((k) => !k.startsWith(TEST_KEY_PREFIX));
+    if (other !== undefined) return other;
+  } while (cursor !== '0');
+  return undefined;
 }
 
 let admin: Promise<Redis> | undefined;
 
 /**
  * A plain client for looking at keys from the outside, shared by a test file. A test that needs Redis
- * awaits it first, so with Redis unreachable that test fails with this message (it is never skipped),
- * while the file's in-memory tests still run.
+ * awaits it first, so with Redis unreachable, or holding keys no test created, that test fails with
+ * this message (it is never skipped), while the file's in-memory tests still run.
  */
 export function requireRedis(): Promise<Redis> {
   admin ??= (async () => {
-    const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy: () => null });
+    const r = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy: () => null });
     r.on('error', () => undefined);
     try {
       await r.ping();
-      return r;
     } catch (err) {
       r.disconnect();
-      throw new Error(`Redis is required at ${REDIS_URL} for this test: ${String(err)}`);
+      throw new Error(`Redis is required at ${TEST_REDIS_URL} (JIBU_TEST_REDIS_URL) for this test: ${String(err)}`);
     }
+    const other = await foreignKey(r);
+    if (other !== undefined) {
+      r.disconnect();
+      // The key's name is not shown: it may belong to a real deployment.
+      throw new Error(
+        `Refusing to run: the Redis database at ${TEST_REDIS_URL} holds keys the tests did not create ` +
+          `(not under "${TEST_KEY_PREFIX}"). Point JIBU_TEST_REDIS_URL at an empty, dedicated database.`,
+      );
+    }
+    return r;
   })();
   return admin;
 }

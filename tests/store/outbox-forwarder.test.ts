@@ -7,7 +7,7 @@ import { createOutboxForwarder } from '../../src/store/outbox-forwarder.ts';
 import type { OutboxForwarder } from '../../src/store/outbox-forwarder.ts';
 import { createRedisStore } from '../../src/store/redis.ts';
 import type { JobQueue, QueuedJob, Store } from '../../src/store/types.ts';
-import { REDIS_URL, cleanupRedis, deferred, eventually, requireRedis, uniquePrefix } from './harness.ts';
+import { TEST_REDIS_URL, cleanupRedis, deferred, eventually, requireRedis, uniquePrefix } from './harness.ts';
 
 let admin: Redis;
 const prefixes: string[] = [];
@@ -37,8 +37,8 @@ async function rig(): Promise<Rig> {
   admin = await requireRedis();
   const prefix = uniquePrefix('forwarder');
   prefixes.push(prefix);
-  const store = createRedisStore({ redis: REDIS_URL, prefix });
-  const queue = createBullmqJobQueue({ connection: REDIS_URL, prefix });
+  const store = createRedisStore({ redis: TEST_REDIS_URL, prefix });
+  const queue = createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix });
   const handled: string[] = [];
   cleanup.push(async () => {
     await queue.close();
@@ -50,7 +50,7 @@ async function rig(): Promise<Rig> {
     queue,
     handled,
     forwarder(q = queue) {
-      const f = createOutboxForwarder({ redis: REDIS_URL, prefix, queue: q, blockTimeoutSec: 0.2 });
+      const f = createOutboxForwarder({ redis: TEST_REDIS_URL, prefix, queue: q, blockTimeoutSec: 0.2 });
       cleanup.push(() => f.stop());
       return f;
     },

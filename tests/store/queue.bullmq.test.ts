@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createBullmqJobQueue, toBullId } from '../../src/store/bullmq-queue.ts';
 import type { BullmqJobQueue } from '../../src/store/bullmq-queue.ts';
 import type { QueuedJob } from '../../src/store/types.ts';
-import { REDIS_URL, cleanupRedis, eventually, requireRedis, uniquePrefix } from './harness.ts';
+import { TEST_REDIS_URL, cleanupRedis, eventually, requireRedis, uniquePrefix } from './harness.ts';
 import { describeJobQueueContract } from './queue-contract.ts';
 
 const prefixes: string[] = [];
@@ -20,14 +20,14 @@ async function freshPrefix(): Promise<string> {
 }
 
 describeJobQueueContract('bullmq', async () =>
-  createBullmqJobQueue({ connection: REDIS_URL, prefix: await freshPrefix() }),
+  createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix: await freshPrefix() }),
 );
 
 describe('BullMQ specifics', () => {
   it('two replicas upserting the same scheduler produce one job per tick', async () => {
     const prefix = await freshPrefix();
-    const a = createBullmqJobQueue({ connection: REDIS_URL, prefix });
-    const b = createBullmqJobQueue({ connection: REDIS_URL, prefix });
+    const a = createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix });
+    const b = createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix });
     try {
       const seen: string[] = [];
       const wa = a.process('jobs', async (job) => (seen.push(job.id), { ok: true }));
@@ -49,7 +49,7 @@ describe('BullMQ specifics', () => {
   });
 
   it('a cron scheduler is stored with its pattern and time zone', async () => {
-    const q = createBullmqJobQueue({ connection: REDIS_URL, prefix: await freshPrefix() });
+    const q = createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix: await freshPrefix() });
     try {
       await q.schedule(
         'jobs',
@@ -72,7 +72,7 @@ describe('BullMQ specifics', () => {
   });
 
   it('keeps ids that BullMQ would refuse (colons, integers) and runAt as a delay', async () => {
-    const q: BullmqJobQueue = createBullmqJobQueue({ connection: REDIS_URL, prefix: await freshPrefix() });
+    const q: BullmqJobQueue = createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix: await freshPrefix() });
     try {
       const jobs: QueuedJob[] = [
         { id: '12345', queue: 'outbox-sms', name: 'sendSms', data: {} },
@@ -96,7 +96,7 @@ describe('BullMQ specifics', () => {
   });
 
   it('keeps completed job ids for 48 hours so re-adds are ignored', async () => {
-    const q = createBullmqJobQueue({ connection: REDIS_URL, prefix: await freshPrefix() });
+    const q = createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix: await freshPrefix() });
     try {
       await q.add([{ id: 'sms-keep', queue: 'outbox-sms', name: 'sendSms', data: {} }]);
       const job = await q.bullQueue('outbox-sms').getJob(toBullId('sms-keep'));

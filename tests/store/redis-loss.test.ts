@@ -6,7 +6,7 @@ import { JibuError } from '../../src/errors.ts';
 import { createStoreAndQueue } from '../../src/store/index.ts';
 import { createRedisStore } from '../../src/store/redis.ts';
 import type { Store } from '../../src/store/types.ts';
-import { REDIS_URL, cleanupRedis, requireRedis, uniquePrefix } from './harness.ts';
+import { TEST_REDIS_URL, cleanupRedis, requireRedis, uniquePrefix } from './harness.ts';
 
 /**
  * When Redis is gone, every store call must fail quickly with JIBU_STORE_UNAVAILABLE so the webhook
@@ -44,7 +44,7 @@ async function closedPort(): Promise<number> {
 
 /** A TCP hop between the store and Redis that the test can cut, like a failed Redis node or network. */
 async function cuttableProxy(): Promise<{ url: string; cut(): Promise<void> }> {
-  const target = new URL(REDIS_URL);
+  const target = new URL(TEST_REDIS_URL);
   const sockets = new Set<net.Socket>();
   const srv = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 6379), target.hostname);
@@ -58,7 +58,7 @@ async function cuttableProxy(): Promise<{ url: string; cut(): Promise<void> }> {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const { port } = srv.address() as AddressInfo;
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://127.0.0.1:${port}${target.pathname}`, // the same database as the tests' Redis
     cut: async () => {
       const closed = new Promise<void>((r) => srv.close(() => r()));
       for (const s of sockets) s.destroy();

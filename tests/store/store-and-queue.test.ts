@@ -6,7 +6,7 @@ import { createStoreAndQueue } from '../../src/store/index.ts';
 import type { StoreAndQueue } from '../../src/store/index.ts';
 import { createRedisStore } from '../../src/store/redis.ts';
 import type { QueuedJob } from '../../src/store/types.ts';
-import { REDIS_URL, cleanupRedis, eventually, requireRedis, uniquePrefix } from './harness.ts';
+import { TEST_REDIS_URL, cleanupRedis, eventually, requireRedis, uniquePrefix } from './harness.ts';
 
 const prefixes: string[] = [];
 
@@ -49,7 +49,7 @@ async function hop(sq: StoreAndQueue, n: number): Promise<void> {
 
 describe.each([
   ['memory', undefined],
-  ['redis', REDIS_URL],
+  ['redis', TEST_REDIS_URL],
 ] as const)('createStoreAndQueue (%s)', (name, redisUrl) => {
   it('wires store and queue so a committed job reaches its worker once, and a cancelled timer never fires', async () => {
     if (redisUrl) await requireRedis();
@@ -87,7 +87,7 @@ describe('Redis hot path', () => {
     await requireRedis();
     const prefix = uniquePrefix('round-trips');
     prefixes.push(prefix);
-    const redis = new Redis(REDIS_URL);
+    const redis = new Redis(TEST_REDIS_URL);
     const store = createRedisStore({ redis, prefix });
     try {
       // Warm up: the first call may pay for loading the scripts into Redis' cache.

@@ -8,7 +8,7 @@ import type { MemoryJobQueue } from '../../src/store/memory-queue.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
 import { createRedisStore } from '../../src/store/redis.ts';
 import type { QueuedJob, SessionRecord, StepCommit, Store } from '../../src/store/types.ts';
-import { REDIS_URL, cleanupRedis, requireRedis, uniquePrefix } from './harness.ts';
+import { TEST_REDIS_URL, cleanupRedis, requireRedis, uniquePrefix } from './harness.ts';
 
 interface Subject {
   store: Store;
@@ -57,7 +57,7 @@ async function redisSubject(): Promise<Subject> {
   const admin: Redis = await requireRedis();
   const prefix = uniquePrefix('store-contract');
   prefixes.push(prefix);
-  const store = createRedisStore({ redis: REDIS_URL, prefix });
+  const store = createRedisStore({ redis: TEST_REDIS_URL, prefix });
   return {
     store,
     fifo: false,

@@ -12,7 +12,7 @@ import {
 } from '../../../src/store/index.ts';
 import type { JobOutcome, JobQueue, QueuedJob, Store } from '../../../src/store/types.ts';
 import type { Dhis2Write, Dhis2WriteJob } from '../../../src/dhis2/outbox/types.ts';
-import { REDIS_URL, deletePrefix, eventually, requireRedis, uniquePrefix } from '../../store/harness.ts';
+import { TEST_REDIS_URL, deletePrefix, eventually, requireRedis, uniquePrefix } from '../../store/harness.ts';
 
 export type QueueKind = 'memory' | 'bullmq';
 
@@ -42,8 +42,8 @@ export async function makeQueueWorld(kind: QueueKind, file: string): Promise<Que
   }
   const admin = await requireRedis();
   const prefix = uniquePrefix(file);
-  const queue = createBullmqJobQueue({ connection: REDIS_URL, prefix, clock: systemClock });
-  const store = createRedisStore({ redis: REDIS_URL, prefix });
+  const queue = createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix, clock: systemClock });
+  const store = createRedisStore({ redis: TEST_REDIS_URL, prefix });
   return {
     queue,
     store,

@@ -3,7 +3,7 @@ import { createMemoryJobQueue, createMemoryStore, createRedisStore } from '../..
 import type { Store } from '../../../src/store/types.ts';
 import { EIR, type Emulator } from '../../../src/emulator/index.ts';
 import type { StoredEvent } from '../../../src/emulator/model.ts';
-import { REDIS_URL, deletePrefix, requireRedis, uniquePrefix } from '../../store/harness.ts';
+import { TEST_REDIS_URL, deletePrefix, requireRedis, uniquePrefix } from '../../store/harness.ts';
 
 export type StoreKind = 'memory' | 'redis';
 
@@ -30,7 +30,7 @@ export async function makeStore(kind: StoreKind, clock: Clock, file: string): Pr
   }
   const admin = await requireRedis();
   const prefix = uniquePrefix(file);
-  const store = createRedisStore({ redis: REDIS_URL, prefix });
+  const store = createRedisStore({ redis: TEST_REDIS_URL, prefix });
   return {
     store,
     async close() {
