@@ -1,12 +1,53 @@
 import { z } from 'zod';
 import { JibuError } from './errors.ts';
 import { isTimeZone } from './dhis2/readmodel/calendar.ts';
+import { parseCidrList } from './cidr.ts';
+import { productionProblems, redisConfigured } from './production-config.ts';
+
+export { inboundRoutes, redisConfigured } from './production-config.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const optionalString = z.string().trim().min(1).optional();
+
+const TRUST_PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** `TRUST_PROXY`: off, a hop count, or the proxies' addresses (CIDR list or Express's names). */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((v, ctx): false | number | string[] => {
+    if (['false', 'off', 'no', '0'].includes(v.toLowerCase())) return false;
+    if (/^\d{1,2}$/.test(v)) return Number(v);
+    const entries = v.split(',').map((s) => s.trim());
+    const bad = entries.filter((e) => !TRUST_PROXY_NAMES.includes(e) && !parseCidrList(e).ok);
+    if (bad.length > 0 || entries.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a hop count or a list of proxy addresses/CIDR ranges, not ${bad.map((b) => `"${b}"`).join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return entries;
+  });
+
+/** `WEBHOOK_ALLOWED_IPS`: a CIDR list. */
+const cidrList = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    const r = parseCidrList(v);
+    if (!r.ok) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `not an address or CIDR range: ${r.bad.map((b) => `"${b}"`).join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return r.value;
+  });
 
 /**
  * Every setting Jibu reads, from the environment, validated once at start-up. Unset means the embedded
@@ -42,10 +83,21 @@ export const configSchema = z.object({
     .enum(['2.38', '2.39', '2.40', '2.41', '2.42'])
     .default('2.40')
     .describe('DHIS2 version the built-in emulator imitates (only without DHIS2_URL).'),
+  DHIS2_ALLOW_HTTP: bool
+    .default(false)
+    .describe('Accept a plain `http://` DHIS2_URL to a remote host (only on a trusted private network).'),
   SMS_PROVIDER: z
     .enum(['console', 'africastalking', 'twilio', 'http'])
     .default('console')
-    .describe('Outbound SMS provider. `console` prints messages.'),
+    .describe(
+      'Outbound SMS provider; only its inbound routes are mounted. `console` prints messages (demo only; refused with DHIS2_URL).',
+    ),
+  USSD_PROVIDER: z
+    .enum(['africastalking', 'none'])
+    .optional()
+    .describe(
+      'USSD provider whose route is mounted. Unset: `africastalking` with SMS_PROVIDER console or africastalking, else `none`.',
+    ),
   AT_USERNAME: optionalString.describe("Africa's Talking username (`sandbox` for the sandbox)."),
   AT_API_KEY: optionalString.describe("Africa's Talking API key."),
   AT_SENDER_ID: optionalString.describe("Africa's Talking sender id or short code (optional)."),
@@ -70,13 +122,33 @@ export const configSchema = z.object({
     .default(48)
     .describe('A sent SMS with no delivery report after this long is counted `unknown` (never re-sent blindly).'),
   WEBHOOK_SECRET: optionalString.describe(
-    "Shared secret required as `?key=` on Africa's Talking and generic webhooks.",
+    "Shared secret required as `?key=` on Africa's Talking and generic webhooks (unset: they refuse every request outside the all-embedded demo). With DHIS2_URL: ≥32 characters, `openssl rand -hex 32`.",
   ),
+  WEBHOOK_ALLOWED_IPS: cidrList
+    .optional()
+    .describe(
+      "Optional source-address allow-list (CIDR list) for Africa's Talking and generic webhooks; the client address follows TRUST_PROXY.",
+    ),
+  TRUST_PROXY: trustProxy
+    .default(false)
+    .describe(
+      'Reverse proxies in front of Jibu: a hop count or their addresses (CIDR list). Off: `X-Forwarded-*` is ignored.',
+    ),
   PUBLIC_URL: z
     .url({ protocol: /^https?$/ })
     .optional()
     .describe('Public base URL as providers call it (Twilio signs it; status callbacks use it).'),
-  ADMIN_TOKEN: optionalString.describe('Bearer token for `/admin/*` (and the simulator outside the embedded default).'),
+  ADMIN_TOKEN: optionalString.describe(
+    'Bearer token for `/admin/*` and the simulator sign-in (outside the all-embedded demo). With DHIS2_URL: required, ≥32 characters, `openssl rand -hex 32`.',
+  ),
+  METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe('Serve `/metrics` on this separate port (on HOST) instead of the public one; do not publish it.'),
+  METRICS_TOKEN: optionalString.describe('Require `Authorization: Bearer <METRICS_TOKEN>` on `/metrics`.'),
   TZ: z.string().default('Africa/Nairobi').describe('Deployment time zone (quiet hours, "today").'),
   DEFAULT_COUNTRY: z
     .string()
@@ -92,9 +164,13 @@ export const configSchema = z.object({
   FLOWS_DIR: z.string().default('flows').describe('Folder of flow files.'),
   LOCALES_DIR: z.string().default('locales').describe('Folder of translations.'),
   USSD_CODE: z.string().default('*384*12#').describe('USSD code shown in messages to case workers.'),
-  SIMULATOR: bool
+  SIMULATOR: z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'staging'])
+    .transform((v): boolean | 'staging' => (v === 'staging' ? 'staging' : v === 'true' || v === '1' || v === 'yes'))
     .optional()
-    .describe('Serve the web phone simulator at `/simulator` (default: on in the embedded default, else off).'),
+    .describe(
+      'Serve the web phone simulator at `/simulator` (default: on in the all-embedded demo, else off). With DHIS2_URL only `staging` (behind the admin sign-in, texts masked).',
+    ),
   SHUTDOWN_GRACE_MS: z.coerce
     .number()
     .int()
@@ -147,10 +223,31 @@ function crossFieldProblems(env: Record<string, string>): string[] {
     'ADMIN_TOKEN is required when connected to a real DHIS2 (admin endpoints would be unprotected)',
   );
   need(has('TZ') && !isTimeZone(env.TZ ?? ''), 'TZ', `unknown time zone "${env.TZ}"`);
-  return problems;
+  need(
+    has('METRICS_PORT') && env.METRICS_PORT === (env.PORT ?? '3000'),
+    'METRICS_PORT',
+    'must differ from PORT (unset it to serve /metrics on the public port)',
+  );
+  return [...problems, ...productionProblems(env)];
 }
 
 export type Config = z.infer<typeof configSchema> & { embedded: { store: boolean; dhis2: boolean } };
+
+/**
+ * The all-embedded demo: no DHIS2_URL, no Redis, no provider keys, console SMS. Only here are the
+ * webhooks open without WEBHOOK_SECRET, the emulator served at `/dhis2`, the admin API open without
+ * ADMIN_TOKEN and message texts shown in the simulator feed: nothing real is at stake.
+ */
+export function allEmbedded(c: Config): boolean {
+  return (
+    c.embedded.store &&
+    c.embedded.dhis2 &&
+    c.SMS_PROVIDER === 'console' &&
+    !c.AT_API_KEY &&
+    !c.TWILIO_AUTH_TOKEN &&
+    !c.SMS_HTTP_URL
+  );
+}
 
 /**
  * Read the configuration from an environment object. Throws a JibuError `JIBU_CONFIG_INVALID` whose
@@ -170,7 +267,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   if (!c) throw new JibuError('JIBU_CONFIG_INVALID');
-  return { ...c, embedded: { store: !c.REDIS_URL, dhis2: !c.DHIS2_URL } };
+  return { ...c, embedded: { store: !redisConfigured(c), dhis2: !c.DHIS2_URL } };
 }
 
 /** The README configuration table, generated from the schema so it cannot drift. */
