@@ -64,7 +64,10 @@ export function dedupeKey(provider: string, id: string): string {
 export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Promise<InboundOutcome> {
   const { store } = deps;
   const key = sessionKey(msg.channel, msg.from);
-  const seenKey = msg.providerMessageId ? dedupeKey(msg.provider, msg.providerMessageId) : undefined;
+  // USSD writes no dedupe marker: a re-sent hop is recognised by the session's path digest, and a marker
+  // named after the hop would put the typed path (sign-in code, PIN) in a key name (SECURITY.md).
+  const seenKey =
+    msg.channel !== 'ussd' && msg.providerMessageId ? dedupeKey(msg.provider, msg.providerMessageId) : undefined;
   if (msg.channel === 'sms' && seenKey && (await store.isSeen(seenKey))) {
     deps.metrics?.duplicates.inc({ provider: msg.provider });
     return { reply: null, duplicate: true };

@@ -145,7 +145,12 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
     wopts: WorkerOptions,
   ): Promise<Error | undefined> {
     const decision = decideRetry(outcome, attempt, wopts);
-    if (decision.action === 'complete' || outcome.ok) return undefined;
+    if (decision.action === 'complete' || outcome.ok) {
+      // A completed job stays for the idempotency window by its id; its data (an SMS text with a sign-in
+      // code, a caregiver's answer) has no use any more and is dropped (SECURITY.md "PINs and sign-in codes").
+      await job.updateData({ done: true }).catch(() => undefined);
+      return undefined;
+    }
     const entry: AttemptLog = { attempt, error: outcome.error };
     if (outcome.detail !== undefined) entry.detail = outcome.detail;
     await job.log(JSON.stringify(entry)).catch(() => undefined);

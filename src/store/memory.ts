@@ -24,6 +24,12 @@ export interface MemoryStoreOptions {
   logger?: StoreLogger;
 }
 
+/** The memory store, plus a read-only view of every live key for audits (tests/security/). */
+export interface MemoryStore extends Store {
+  /** Every live key with its value as Redis would hold it: JSON text, or a hash's field map. */
+  entries(): Array<[string, string | Record<string, string>]>;
+}
+
 interface Value {
   /** JSON text for strings, or a field map for the contact hash: the same shapes Redis holds. */
   value: string | Map<string, string>;
@@ -53,7 +59,7 @@ interface LockState {
  * const store = createMemoryStore({ clock, queue });
  * const { lock, session } = await store.lockAndLoad('+254700000001', 'ussd:+254700000001');
  */
-export function createMemoryStore(opts: MemoryStoreOptions): Store {
+export function createMemoryStore(opts: MemoryStoreOptions): MemoryStore {
   const clock = opts.clock ?? systemClock;
   const queue = opts.queue;
   const data = new Map<string, Value>();
@@ -291,6 +297,15 @@ export function createMemoryStore(opts: MemoryStoreOptions): Store {
 
     async ping() {
       assertOpen();
+    },
+
+    entries() {
+      const out: Array<[string, string | Record<string, string>]> = [];
+      for (const k of [...data.keys()]) {
+        const v = read(k);
+        if (v) out.push([k, typeof v.value === 'string' ? v.value : Object.fromEntries(v.value)]);
+      }
+      return out;
     },
 
     async close() {

@@ -103,13 +103,22 @@ export interface World {
   settle(): Promise<void>;
   /** Sign in on a new dial: code by SMS and a PIN the first time, the PIN after that. Returns the dial at the main menu. */
   signIn(phone: string, pin?: string): Promise<{ dial: Dial; screen: Screen }>;
+  /** Stop working the `jobs` queue (as if it were stuck): jobs queued from now on wait. */
+  stopJobs(): Promise<void>;
   stop(): Promise<void>;
 }
 
 let sessions = 0;
 
 export async function startWorld(
-  opts: { env?: Record<string, string>; users?: EmulatorUserInput[]; demo?: boolean; dhis2Version?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    users?: EmulatorUserInput[];
+    demo?: boolean;
+    dhis2Version?: string;
+    /** Key prefix when `env` names a Redis (tests on a shared Redis keep to their own keys). */
+    redisPrefix?: string;
+  } = {},
 ): Promise<World> {
   const clock = fixedClock(NOW);
   const users: EmulatorUserInput[] =
@@ -132,7 +141,7 @@ export async function startWorld(
       TZ: 'Africa/Nairobi',
       ...opts.env,
     },
-    { emulator, clock, workers: false },
+    { emulator, clock, workers: false, ...(opts.redisPrefix ? { redisPrefix: opts.redisPrefix } : {}) },
   );
   const { gw } = t;
   // The gateway syncs the read model from the built-in DHIS2 at start-up; make sure of it.
@@ -165,17 +174,18 @@ export async function startWorld(
       backoffMs: 20,
       maxBackoffMs: 50,
     }),
-    gw.queue.process('jobs', async (job, attempt): Promise<JobOutcome> => {
-      if (job.name === AEFI_ALERT_JOB) {
-        const r = await aefiAlertJobs(gw.store, job.data);
-        if (!r.ok) return { ok: false, permanent: true, error: r.error };
-        await gw.store.enqueue(r.jobs);
-        return { ok: true };
-      }
-      const handler = jobs[job.name];
-      return handler ? handler(job, attempt) : { ok: false, permanent: true, error: `no handler for ${job.name}` };
-    }),
   ];
+  const jobsWorker = gw.queue.process('jobs', async (job, attempt): Promise<JobOutcome> => {
+    if (job.name === AEFI_ALERT_JOB) {
+      const r = await aefiAlertJobs(gw.store, job.data);
+      if (!r.ok) return { ok: false, permanent: true, error: r.error };
+      await gw.store.enqueue(r.jobs);
+      return { ok: true };
+    }
+    const handler = jobs[job.name];
+    return handler ? handler(job, attempt) : { ok: false, permanent: true, error: `no handler for ${job.name}` };
+  });
+  workers.push(jobsWorker);
   const smsTo = (phone: string) => t.sent.filter((m) => m.to === phone).map((m) => m.text);
   const world: World = {
     t,
@@ -230,6 +240,11 @@ export async function startWorld(
       // "PIN set. 1. Continue", then the main menu.
       screen = await dial.send('1');
       return { dial, screen };
+    },
+    async stopJobs() {
+      const i = workers.indexOf(jobsWorker);
+      if (i >= 0) workers.splice(i, 1);
+      await jobsWorker.close();
     },
     async stop() {
       await Promise.all(workers.map((w) => w.close()));
