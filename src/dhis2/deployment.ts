@@ -294,6 +294,12 @@ export const DeploymentSchema = z.strictObject({
     .describe(
       'Who is a defaulter: an Immunization visit still SCHEDULE, never given, in an ACTIVE enrollment, overdue by more than graceDays and not older than lookbackDays',
     ),
+  digest: z
+    .enum(['daily', 'weekly'])
+    .default('daily')
+    .describe(
+      "Case workers' defaulter SMS: every morning with the new ones since yesterday, or Monday mornings with the week's new ones; both give the total",
+    ),
   deliveryWindow: z
     .strictObject({ start: hhmm.default('08:00'), end: hhmm.default('19:00') })
     // Only compare well-formed times; a malformed one already has its own problem listed.
