@@ -265,6 +265,41 @@ export const DeploymentSchema = z.strictObject({
       graceDays: z.int().min(0).max(60).default(1).describe('Days after the visit date before a missed-visit message'),
     })
     .prefault({}),
+  defaulters: z
+    .strictObject({
+      lookbackDays: z
+        .int()
+        .min(1)
+        .max(3650)
+        .default(1000)
+        .describe(
+          "Oldest missed visit a case worker still follows up, in days (the EIR package's Missed appointments working list: 1000)",
+        ),
+      graceDays: z
+        .int()
+        .min(0)
+        .max(60)
+        .default(0)
+        .describe(
+          'Days after the visit date before a child counts as a defaulter (0: overdue from the next day, as DHIS2)',
+        ),
+      maxAgeMonths: z
+        .int()
+        .min(1)
+        .max(240)
+        .optional()
+        .describe('Only children younger than this many months are defaulters (unset: any age, as DHIS2)'),
+    })
+    .prefault({})
+    .describe(
+      'Who is a defaulter: an Immunization visit still SCHEDULE, never given, in an ACTIVE enrollment, overdue by more than graceDays and not older than lookbackDays',
+    ),
+  digest: z
+    .enum(['daily', 'weekly'])
+    .default('daily')
+    .describe(
+      "Case workers' defaulter SMS: every morning with the new ones since yesterday, or Monday mornings with the week's new ones; both give the total",
+    ),
   deliveryWindow: z
     .strictObject({ start: hhmm.default('08:00'), end: hhmm.default('19:00') })
     // Only compare well-formed times; a malformed one already has its own problem listed.

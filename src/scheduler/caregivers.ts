@@ -3,7 +3,7 @@ import { reminderStart, type ReminderChild } from '../conversation/actions/careg
 import { JibuError } from '../errors.ts';
 import { addDays } from '../dhis2/readmodel/calendar.ts';
 import { rmKeys, type ChildRecord, type OrgUnitTree, type SyncState } from '../dhis2/readmodel/types.ts';
-import { deriveChild, type DerivedChild } from '../dhis2/readmodel/views.ts';
+import { defaulterRule, deriveChild, type DerivedChild } from '../dhis2/readmodel/views.ts';
 import { readMany, replaceChildren, updateIndexes, type ChildChange } from '../dhis2/readmodel/writer.ts';
 import { caregiverLocale } from '../messaging/language.ts';
 import type { QuietHours } from '../messaging/unsolicited.ts';
@@ -173,13 +173,17 @@ async function addDefaulters(deps: SchedulerDeps, page: ScanPage, today: string)
   const { store, deployment } = deps;
   const [tree, sync] = await store.getJsonMany<unknown>([rmKeys.orgUnits(), rmKeys.sync()]);
   // The sync's window, so the child's entries come out exactly as the next sync would write them.
-  const window = (sync as SyncState | null)?.window ?? { from: addDays(today, -90), to: addDays(today, 60) };
+  const window = (sync as SyncState | null)?.window ?? {
+    from: addDays(today, -deployment.defaulters.lookbackDays),
+    to: addDays(today, 60),
+  };
   const uids = [...missed];
   const previous = await readMany<ChildRecord>(store, uids.map(rmKeys.child));
   const ctx = {
     deployment,
     today,
     window,
+    rule: defaulterRule(deployment, today),
     defaultCountry: deps.defaultCountry,
     tree: (tree ?? undefined) as OrgUnitTree | undefined,
   };
@@ -194,6 +198,7 @@ async function addDefaulters(deps: SchedulerDeps, page: ScanPage, today: string)
   });
   const delta = await replaceChildren(store, changes, {
     today,
+    rule: ctx.rule,
     syncedAt: deps.clock.now().getTime(),
     ...(ctx.tree ? { tree: ctx.tree } : {}),
   });

@@ -282,7 +282,7 @@ function at(hhmm: string, plusMinutes: number): string {
 /**
  * When each job runs, in the deployment time zone: reminders and missed-visit messages when the
  * delivery window opens (nothing would leave earlier anyway), the case-worker digest an hour later (after
- * the missed-visit job added the new defaulters), the read-model sync every 5 minutes and in full at 02:00.
+ * the missed-visit job added the new defaulters; Mondays only with `digest: weekly`), the read-model sync every 5 minutes and in full at 02:00.
  *
  * @example defaultSchedules(deployment, 'Africa/Nairobi')[0] // { schedulerId: 'jibu-reminders', repeat: { pattern: '0 8 * * *', tz: 'Africa/Nairobi' }, … }
  */
@@ -303,7 +303,11 @@ export function defaultSchedules(
     {
       schedulerId: 'jibu-defaulter-digest',
       job: 'defaulter-digest',
-      repeat: { pattern: at(open, 60), tz: timeZone },
+      // Weekly: Monday mornings, with the week's new defaulters (the markers remember what was told).
+      repeat: {
+        pattern: deployment.digest === 'weekly' ? at(open, 60).replace(/\*$/, '1') : at(open, 60),
+        tz: timeZone,
+      },
       data: {},
     },
     {

@@ -10,8 +10,9 @@ import type { DigestReport, SchedulerDeps } from './types.ts';
 
 /**
  * The case-worker digest: each case worker whose org units (and everything below them) have defaulters
- * no digest told them about gets one SMS with the count and the USSD code to follow them up; nobody
- * gets a message when nothing is new. Defaulters come from the read model and are checked against
+ * no digest told them about gets one SMS saying how many are new (since yesterday, or this week with
+ * `digest: weekly`) and how many there are in all, the number their USSD menu shows, with the USSD code
+ * to follow them up; nobody gets a message when nothing is new. Defaulters come from the read model and are checked against
  * DHIS2 first, so a visit completed, moved or deleted since the last sync is never reported.
  */
 
@@ -23,7 +24,7 @@ const EVENT_FIELDS = 'event,programStage,status,scheduledAt,occurredAt,deleted';
 /**
  * Run the digest for `today`.
  *
- * @example const r = await runDigest(deps, '2025-03-03'); r.notified // [{ username: 'cw.zawadi', count: 2 }]
+ * @example const r = await runDigest(deps, '2025-03-03'); r.notified // [{ username: 'cw.zawadi', count: 2, total: 68 }]
  */
 export async function runDigest(deps: SchedulerDeps, today: string): Promise<DigestReport> {
   const { store, deployment } = deps;
@@ -40,8 +41,8 @@ export async function runDigest(deps: SchedulerDeps, today: string): Promise<Dig
   const defaulters: DefaulterView[] = [];
   for (const l of lists) for (const d of l?.defaulters ?? []) if (d.scheduledAt < today) defaulters.push(d);
 
-  // What each worker has not been told about yet.
-  const fresh = new Map<CaseWorkerView, DefaulterView[]>();
+  // What each worker has not been told about yet, and how many they have in all (what their menu counts).
+  const fresh = new Map<CaseWorkerView, { unseen: DefaulterView[]; total: number }>();
   for (const w of workers) {
     const roots = w.orgUnits.map((o) => o.id);
     const mine = [
@@ -49,21 +50,25 @@ export async function runDigest(deps: SchedulerDeps, today: string): Promise<Dig
     ];
     const told = await Promise.all(mine.map((d) => store.isSeen(digestMarker(w.phone, d.event))));
     const unseen = mine.filter((_, i) => !told[i]);
-    if (unseen.length) fresh.set(w, unseen);
+    if (unseen.length) fresh.set(w, { unseen, total: mine.length });
   }
   if (!fresh.size) return report;
 
   // DHIS2 decides what is still missed: one request per page of events.
-  const current = await currentEvents(deps, [...new Set([...fresh.values()].flat().map((d) => d.event))]);
+  const current = await currentEvents(deps, [
+    ...new Set([...fresh.values()].flatMap((f) => f.unseen).map((d) => d.event)),
+  ]);
   const resolved = new Set<string>();
   const set = deps.flows();
   const now = deps.clock.now();
   const quiet = { deliveryWindow: deployment.deliveryWindow, timeZone: deps.timeZone };
-  for (const [w, unseen] of fresh) {
+  for (const [w, { unseen, total: listed }] of fresh) {
     const open = stillMissed(unseen, current, today, deployment.immunization.stage);
     const openIds = new Set(open.map((d) => d.event));
     for (const d of unseen) if (!openIds.has(d.event)) resolved.add(d.event);
     if (!open.length) continue;
+    // A visit DHIS2 says was resolved since the sync is in neither count.
+    const total = listed - (unseen.length - open.length);
     const contact = await store.getContact(w.phone);
     if (contact.optedOut || contact.undeliverable) {
       report.optedOut++;
@@ -74,7 +79,7 @@ export async function runDigest(deps: SchedulerDeps, today: string): Promise<Dig
     const locale = caregiverLocale({ contact: contact.locale, fallback: set.defaultLocale }, set.locales.locales);
     const rendered = renderOneWay(set, {
       flowId: DIGEST_FLOW,
-      vars: { count: open.length, code: deps.ussdCode },
+      vars: { fresh: open.length, total, period: deployment.digest === 'weekly' ? 'week' : 'day', code: deps.ussdCode },
       phone: w.phone,
       locale,
       contact,
@@ -100,7 +105,7 @@ export async function runDigest(deps: SchedulerDeps, today: string): Promise<Dig
     await store.enqueue(jobs);
     announce(deps.events, jobs, now.getTime(), 'digest');
     await Promise.all(events.map((e) => store.markSeen(digestMarker(w.phone, e), DIGEST_MARKER_TTL_MS)));
-    report.notified.push({ username: w.username, count: open.length });
+    report.notified.push({ username: w.username, count: open.length, total });
   }
   report.resolved = resolved.size;
   return report;

@@ -78,6 +78,8 @@ export interface DigestWorkerReport {
   username: string;
   /** New defaulters counted in this worker's message. */
   count: number;
+  /** Every defaulter in the worker's area (what the USSD menu counts). */
+  total: number;
 }
 
 export interface DigestReport {

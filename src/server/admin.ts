@@ -6,6 +6,7 @@ import type { FlowSet } from '../conversation/index.ts';
 import { todayIn } from '../conversation/input.ts';
 import { ERRORS, JibuError, errorBody, type ErrorCode } from '../errors.ts';
 import { listDuplicates } from '../dhis2/outbox/duplicates.ts';
+import { rmKeys, type SyncState } from '../dhis2/readmodel/types.ts';
 import type { Logger } from '../log.ts';
 import {
   QUEUE_NAMES,
@@ -143,6 +144,8 @@ const issues = (e: z.ZodError) => e.issues.map((i) => ({ path: i.path.join('.'),
  * - `GET  /outbox/dead?queue=&limit=`    → `{ deadLetters: [...] }`, newest first
  * - `POST /outbox/dead/:queue/:id/retry` → `{ retried: true, queue, id }`, or 404 `JIBU_NOT_FOUND`
  * - `GET  /duplicates?limit=`           → `{ duplicates: [...] }`: possible duplicates of notified births, newest first
+ * - `GET  /defaulters`                   → `{ defaulters: { at, rule, count, excluded: { grace, lookback, age, enrollment } } | null, lastFullAt }`:
+ *                                          who the last full sync counted as defaulters and the overdue visits it left out, by reason
  * - `GET  /jobs`                         → `{ jobs: [names] }`
  * - `POST /jobs/:name/run` `{"date"?}`   → `{ job, date, result }`, or 404 `JIBU_UNKNOWN_JOB`
  *
@@ -217,6 +220,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
     const q = limitQuerySchema.safeParse(req.query);
     if (!q.success) return fail(res, 'JIBU_BAD_REQUEST', { issues: issues(q.error) });
     res.json({ duplicates: await listDuplicates(deps.store, q.data.limit) });
+  });
+
+  // Counts only (no child, no phone): what the defaulter definition kept and left out at the last full sync.
+  router.get('/defaulters', async (_req, res) => {
+    const state = await deps.store.getJson<SyncState>(rmKeys.sync());
+    res.json({ defaulters: state?.defaulters ?? null, lastFullAt: state?.lastFullAt ?? null });
   });
 
   router.get('/jobs', (_req, res) => {

@@ -89,6 +89,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     undo.push(() => sq.close());
     const { store, queue } = sq;
     metrics.watchQueues(queue);
+    metrics.watchReadModel(store);
     if (config.embedded.store)
       logger.warn(
         { code: 'JIBU_EMBEDDED_STORE' },

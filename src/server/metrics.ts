@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { JobQueue, QueueName } from '../store/types.ts';
+import { rmKeys, type SyncState } from '../dhis2/readmodel/types.ts';
+import type { JobQueue, QueueName, Store } from '../store/types.ts';
 import { QUEUE_NAMES } from '../store/types.ts';
 
 /** The Prometheus metrics Jibu exposes at `GET /metrics`. One registry per process (or per test app). */
@@ -18,6 +19,8 @@ export interface Metrics {
   aefiReports: Counter<'outcome'>;
   /** Called by the lifecycle once the queue exists, so depth is read at scrape time. */
   watchQueues(queue: JobQueue): void;
+  /** Called by the lifecycle with the store the read model lives in: defaulter counts are read at scrape time. */
+  watchReadModel(store: Store): void;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -39,6 +42,35 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
           // A scrape during a Redis outage must not fail the whole /metrics answer.
         }
       }
+    },
+  });
+  // Whichever replica ran the last full sync, every replica reports its counts (they live in `rm:sync`).
+  let readModel: Store | undefined;
+  const lastDefaulters = async () => {
+    if (!readModel) return undefined;
+    try {
+      return (await readModel.getJson<SyncState>(rmKeys.sync()))?.defaulters;
+    } catch {
+      return undefined; // a scrape during a Redis outage must not fail
+    }
+  };
+  new Gauge({
+    name: 'jibu_defaulters',
+    help: 'Defaulters (overdue Immunization visits on the case-worker lists) at the last full read-model sync.',
+    registers: [registry],
+    async collect() {
+      const d = await lastDefaulters();
+      if (d) this.set(d.count);
+    },
+  });
+  new Gauge({
+    name: 'jibu_defaulters_excluded',
+    help: 'Overdue Immunization visits the defaulter definition left off the lists at the last full sync, by reason (grace, lookback, age, enrollment).',
+    labelNames: ['reason'],
+    registers: [registry],
+    async collect() {
+      const d = await lastDefaulters();
+      if (d) for (const [reason, n] of Object.entries(d.excluded)) this.set({ reason }, n);
     },
   });
   return {
@@ -100,6 +132,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     watchQueues(queue) {
       watched = queue;
+    },
+    watchReadModel(store) {
+      readModel = store;
     },
   };
 }

@@ -222,8 +222,10 @@ export function followUpContract(kind: Kind, file: string): void {
         (n) => n === before + Object.keys(want).length,
       );
       const zawadi = w.sent.find((s) => s.to === DEMO.caseWorkers.kidutani.phone)!.text;
+      // Nothing was told before: every defaulter is new, and the total is what the USSD menu counts.
+      expect(digest.digest!.notified.every((x) => x.total === x.count)).toBe(true);
       expect(zawadi).toBe(
-        `${want['cw.zawadi']} children in your area missed a vaccination visit. Dial *384*12# to see who and record the follow-up.`,
+        `${want['cw.zawadi']} children newly missed a vaccination visit since yesterday, ${want['cw.zawadi']} in total in your area. Dial *384*12# to see who and record the follow-up.`,
       );
       expect(w.sent.some((s) => s.to === DEMO.caseWorkers.disabled.phone)).toBe(false);
 
@@ -255,7 +257,11 @@ export function followUpContract(kind: Kind, file: string): void {
       const monday = openOn(w.emulator, '2025-03-03').filter(inMtwapa).length;
       expect(monday).toBeGreaterThan(0); // Baraka, due on Monday in Majengo
       const second = await w.jobs['defaulter-digest']('2025-03-04');
-      expect(second.digest!.notified.find((x) => x.username === 'cw.baraka')?.count).toBe(monday);
+      const baraka = second.digest!.notified.find((x) => x.username === 'cw.baraka')!;
+      expect(baraka.count).toBe(monday);
+      // "3 new since yesterday, 68 in total": the total holds those told before too.
+      expect(baraka.total).toBe(defaultersOf(w.emulator, DEMO.caseWorkers.mtwapa, '2025-03-04', '2022-06-07'));
+      expect(baraka.total).toBeGreaterThan(baraka.count);
     });
   });
 

@@ -220,4 +220,10 @@ describe('schedules', () => {
       ['jibu-sync-full', 'sync', { pattern: '0 2 * * *', tz: 'Africa/Kigali' }],
     ]);
   });
+
+  it('runs a weekly digest on Monday mornings only', () => {
+    const s = defaultSchedules(parseDeployment({ digest: 'weekly' }), 'Africa/Nairobi');
+    expect(s.find((x) => x.job === 'defaulter-digest')?.repeat).toEqual({ pattern: '0 9 * * 1', tz: 'Africa/Nairobi' });
+    expect(s.find((x) => x.job === 'reminders')?.repeat).toEqual({ pattern: '0 8 * * *', tz: 'Africa/Nairobi' });
+  });
 });

@@ -11,7 +11,7 @@ import { loadFlowSet, type FlowSet } from '../../src/conversation/index.ts';
 import { handleInbound, type RunnerDeps } from '../../src/conversation/runner.ts';
 import { createDhis2Client, type Dhis2Client } from '../../src/dhis2/client.ts';
 import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
-import { createEmulator, DEMO, EIR, type Emulator } from '../../src/emulator/index.ts';
+import { createEmulator, DEMO, EIR, type Emulator, type EmulatorUserInput } from '../../src/emulator/index.ts';
 import type { StoredEvent } from '../../src/emulator/model.ts';
 import { startDhis2Relay } from '../../src/dhis2/outbox/index.ts';
 import { createCaseWorkerSource, syncReadModel } from '../../src/dhis2/readmodel/index.ts';
@@ -82,14 +82,24 @@ export interface World {
 export async function createWorld(
   kind: Kind,
   file: string,
-  opts: { emulatorNow?: string; children?: number } = {},
+  opts: {
+    emulatorNow?: string;
+    children?: number;
+    /** DHIS2 version of the emulator. Default 2.40. */
+    version?: string;
+    /** Case workers added to the demo ones. */
+    users?: EmulatorUserInput[];
+    /** Generated children's past visits (the emulator's default: on up to 5 000 children). */
+    history?: boolean;
+  } = {},
 ): Promise<World> {
   const clock = fixedClock(opts.emulatorNow ?? MONDAY_10AM);
   const emulator = createEmulator({
-    version: '2.40',
+    version: opts.version ?? '2.40',
     clock,
     serverTimeZone: TZ,
-    seed: { children: opts.children ?? 120 },
+    seed: { children: opts.children ?? 120, ...(opts.history === undefined ? {} : { history: opts.history }) },
+    ...(opts.users ? { users: opts.users } : {}),
   });
   const client = createDhis2Client({
     baseUrl: emulator.baseUrl,
@@ -230,7 +240,7 @@ export function openOn(emu: Emulator, date: string): Appointment[] {
     });
 }
 
-/** Defaulters (missed, within the read model's 90-day look-back) inside a case worker's subtree, per DHIS2. */
+/** Defaulters (missed, within the read model's look-back) inside a case worker's subtree, per DHIS2. */
 export function defaultersOf(emu: Emulator, worker: { orgUnit: string }, today: string, lookbackFrom: string): number {
   const root = worker.orgUnit;
   return [...emu.state.events.values()].filter((e) => {

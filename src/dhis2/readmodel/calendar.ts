@@ -35,6 +35,21 @@ export function addDays(date: string, days: number): string {
   return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + days)).toISOString().slice(0, 10);
 }
 
+/**
+ * `date` minus `months` calendar months, the day clamped to the month's end: the birth date of a child
+ * exactly `months` old on `date`. `monthsBefore('2025-03-31', 1) === '2025-02-28'`.
+ */
+export function monthsBefore(date: string, months: number): string {
+  const m = DATE.exec(date);
+  if (!m) throw new RangeError(`not a date: ${date}`);
+  const total = Number(m[1]) * 12 + Number(m[2]) - 1 - months;
+  const year = Math.floor(total / 12);
+  const month = total - year * 12;
+  const last = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  const day = Math.min(Number(m[3]), last);
+  return `${String(year).padStart(4, '0')}-${String(month + 1).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}
+
 /** The date part of a DHIS2 timestamp (`2025-03-05T00:00:00.000` → `2025-03-05`), or undefined. */
 export function datePart(timestamp: string | undefined): string | undefined {
   if (timestamp === undefined) return undefined;

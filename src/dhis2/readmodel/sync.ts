@@ -20,12 +20,15 @@ import {
   caseWorkerView,
   childView,
   defaulterEntries,
+  defaulterRule,
   deriveChild,
+  noExclusions,
   orgUnitTree,
   sortChildren,
   sortDefaulters,
   TRACKED_ENTITY_FIELDS,
   type DerivedChild,
+  type ExclusionCounts,
   type SyncWindow,
   type ViewContext,
 } from './views.ts';
@@ -62,7 +65,7 @@ export interface SyncOptions {
   users?: CaseWorkerSource;
   /** Country for national-format phone numbers (`DEFAULT_COUNTRY`). */
   defaultCountry?: string;
-  /** Missed appointments older than this are not kept. Default 90. */
+  /** Missed appointments older than this are not kept. Default: the deployment's `defaulters.lookbackDays`. */
   lookbackDays?: number;
   /** Appointments further ahead than this are not kept. Default 60. */
   horizonDays?: number;
@@ -89,6 +92,12 @@ export interface SyncStats {
   caregivers: number;
   defaulterLists: number;
   defaulters: number;
+  /**
+   * Overdue visits (DHIS2's OVERDUE, ACTIVE or not) left off the defaulter lists, by reason: `lookback`
+   * (older than the window, counted by DHIS2 in one request on a full sync), `enrollment` (not ACTIVE),
+   * `age` (child past `maxAgeMonths`), `grace` (within the grace days). Incremental: of the children changed.
+   */
+  excluded: ExclusionCounts;
   /** Case worker views written; undefined without a user source or when listing users failed. */
   workers?: number;
   /** Org units fetched (full sync, or an incremental one that found no stored tree). */
@@ -97,7 +106,6 @@ export interface SyncStats {
   durationMs: number;
 }
 
-const DEFAULT_LOOKBACK_DAYS = 90;
 const DEFAULT_HORIZON_DAYS = 60;
 const DEFAULT_OVERLAP_MS = 5 * 60_000;
 
@@ -132,12 +140,13 @@ export async function syncReadModel(opts: SyncOptions): Promise<SyncStats> {
   const timeZone = await resolveTimeZone(opts);
   const today = dateIn(timeZone, startedAt);
   const window = {
-    from: addDays(today, -(opts.lookbackDays ?? DEFAULT_LOOKBACK_DAYS)),
+    from: addDays(today, -(opts.lookbackDays ?? opts.deployment.defaulters.lookbackDays)),
     to: addDays(today, opts.horizonDays ?? DEFAULT_HORIZON_DAYS),
   };
+  const rule = { ...defaulterRule(opts.deployment, today), from: window.from };
   const run: Run = {
     opts,
-    ctx: { deployment: opts.deployment, today, window, defaultCountry: opts.defaultCountry },
+    ctx: { deployment: opts.deployment, today, window, rule, defaultCountry: opts.defaultCountry },
     timeZone,
     startedAt,
     pageSize: Math.max(1, opts.pageSize ?? 100),
@@ -153,6 +162,7 @@ export async function syncReadModel(opts: SyncOptions): Promise<SyncStats> {
       caregivers: 0,
       defaulterLists: 0,
       defaulters: 0,
+      excluded: noExclusions(),
       removed: { children: 0, caregivers: 0, defaulterLists: 0, workers: 0 },
       durationMs: 0,
     },
@@ -183,6 +193,12 @@ export async function syncReadModel(opts: SyncOptions): Promise<SyncStats> {
   if (mode === 'full') {
     next.lastFullAt = startedAt.toISOString();
     next.events = run.stats.appointments;
+    next.defaulters = {
+      at: startedAt.toISOString(),
+      rule,
+      count: run.stats.defaulters,
+      excluded: run.stats.excluded,
+    };
   }
   await opts.store.setJson(rmKeys.sync(), next);
   run.stats.durationMs = Math.round(performance.now() - began);
@@ -273,6 +289,7 @@ async function fullSync(run: Run): Promise<void> {
     await deleteMany(store, stale);
   };
 
+  stats.excluded.lookback = await countOlderOverdue(run);
   for await (const e of client.iterateEvents({
     program: deployment.immunization.program,
     programStage: deployment.immunization.stage,
@@ -331,6 +348,25 @@ async function fullSync(run: Run): Promise<void> {
   await writeChildrenByOrgUnit(store, groupChildrenByOrgUnit(homes));
 }
 
+/**
+ * Overdue visits in ACTIVE enrollments older than the window: DHIS2 counts them (one request, one row),
+ * so the admin sees how many the lookback leaves out without the sync reading them.
+ */
+async function countOlderOverdue(run: Run): Promise<number> {
+  const { client, deployment } = run.opts;
+  const page = await client.events({
+    program: deployment.immunization.program,
+    programStage: deployment.immunization.stage,
+    status: 'OVERDUE',
+    enrollmentStatus: 'ACTIVE',
+    scheduledBefore: addDays(run.ctx.window.from, -1),
+    fields: 'event',
+    pageSize: 1,
+    totalPages: true,
+  });
+  return page.total ?? page.items.length;
+}
+
 function collect(
   d: DerivedChild,
   caregivers: Map<string, { children: ChildView[]; locale?: string }>,
@@ -344,7 +380,7 @@ function collect(
     if (d.record.locale) c.locale = d.record.locale;
     caregivers.set(phone, c);
   }
-  for (const entry of defaulterEntries(d, run.ctx.today))
+  for (const entry of defaulterEntries(d, run.ctx.rule!, run.stats.excluded))
     defaulters.set(entry.orgUnit, [...(defaulters.get(entry.orgUnit) ?? []), entry]);
 }
 
@@ -380,12 +416,17 @@ async function incrementalSync(run: Run, state: SyncState): Promise<void> {
       if (next) {
         stats.children++;
         stats.appointments += next.snapshots.length;
-        stats.defaulters += defaulterEntries(next, ctx.today).length;
+        stats.defaulters += defaulterEntries(next, ctx.rule!, stats.excluded).length;
       }
     });
     mergeDelta(
       delta,
-      await replaceChildren(store, changes, { today: ctx.today, syncedAt: run.startedAt.getTime(), tree: ctx.tree }),
+      await replaceChildren(store, changes, {
+        today: ctx.today,
+        rule: ctx.rule!,
+        syncedAt: run.startedAt.getTime(),
+        tree: ctx.tree,
+      }),
     );
   };
   const touch = async (te: string | undefined) => {

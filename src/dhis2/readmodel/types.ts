@@ -110,6 +110,13 @@ export interface SyncState {
    * existed lacks it, and a case-worker search then scans every child instead).
    */
   childrenByOrgUnit?: boolean;
+  /** The defaulters of the last full sync: the rule applied, how many, and the overdue visits it left out. */
+  defaulters?: {
+    at: string;
+    rule: { today: string; overdueBefore: string; from?: string; bornAfter?: string };
+    count: number;
+    excluded: Record<'grace' | 'lookback' | 'age' | 'enrollment', number>;
+  };
 }
 
 /** Every scalar field of an Immunization event as DHIS2 sent it (notes and data values left out). */
@@ -129,6 +136,8 @@ export interface ChildRecord extends ChildIdentity {
   latestOccurredAt?: string;
   /** Org units whose defaulter list holds an entry of this child. */
   defaulterOrgUnits: string[];
+  /** Enrollments not ACTIVE (completed, cancelled): their overdue visits are nobody's defaulters. */
+  inactiveEnrollments?: string[];
 }
 
 /** `children-ou`: the org units that have a `rm:index:children-ou:{orgUnit}` list. */

@@ -1,7 +1,7 @@
 import { normalizePhone } from '../../channels/phone.ts';
 import type { Deployment } from '../deployment.ts';
 import type { Dhis2Event, Dhis2TrackedEntity, Dhis2User, OrgUnit } from '../schemas.ts';
-import { datePart } from './calendar.ts';
+import { addDays, datePart, monthsBefore } from './calendar.ts';
 import type {
   AppointmentView,
   CaseWorkerView,
@@ -33,6 +33,8 @@ export interface ViewContext {
   /** ISO 3166 alpha-2 country for national-format phone numbers (`DEFAULT_COUNTRY`). */
   defaultCountry?: string;
   tree?: OrgUnitTree;
+  /** Who is a defaulter; unset: DHIS2's OVERDUE on `today`. */
+  rule?: DefaulterRule;
 }
 
 /** A child and the event snapshots its views are built from. */
@@ -56,7 +58,7 @@ export function toSnapshot(event: Dhis2Event): EventSnapshot {
 }
 
 /**
- * A missed appointment (reference §6): still SCHEDULE, never happened, and its date is before today.
+ * A missed appointment (docs/dhis2.md, OVERDUE): still SCHEDULE, never happened, and its date is before today.
  * A visit scheduled for today is not missed, whatever the hour.
  *
  * @example isMissed({ status: 'SCHEDULE', scheduledAt: '2025-03-02T00:00:00.000' } as EventSnapshot, '2025-03-03') // true
@@ -76,6 +78,83 @@ export function isAppointment(event: EventSnapshot, ctx: Pick<ViewContext, 'depl
   const date = datePart(event.scheduledAt);
   if (date === undefined) return false;
   return !ctx.window || (date >= ctx.window.from && date <= ctx.window.to);
+}
+
+/** Why an overdue visit is left off the defaulter lists (counted, never silent: docs/design.md). */
+export const EXCLUSION_REASONS = ['grace', 'lookback', 'age', 'enrollment'] as const;
+export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+export type ExclusionCounts = Record<ExclusionReason, number>;
+
+export function noExclusions(): ExclusionCounts {
+  return { grace: 0, lookback: 0, age: 0, enrollment: 0 };
+}
+
+/**
+ * Who is a defaulter on `today` (deployment `defaulters`): an Immunization event still SCHEDULE, never
+ * given (no `occurredAt`), scheduled before `overdueBefore` (today minus the grace days) and not before
+ * `from` (today minus the lookback), in an ACTIVE enrollment, of a child born after `bornAfter` (younger
+ * than `maxAgeMonths`) when set. With the defaults this is DHIS2's OVERDUE working list ("Missed
+ * appointments", 1 000 days).
+ */
+export interface DefaulterRule {
+  today: string;
+  overdueBefore: string;
+  from?: string;
+  bornAfter?: string;
+}
+
+/**
+ * The rule a deployment sets for `today`; a bare date is DHIS2's OVERDUE with no settings (tests, and
+ * callers that hold no deployment).
+ *
+ * @example defaulterRule(deployment, '2025-03-03') // { today: '2025-03-03', overdueBefore: '2025-03-03', from: '2022-06-06' }
+ */
+export function defaulterRule(deployment: Pick<Deployment, 'defaulters'> | undefined, today: string): DefaulterRule {
+  const d = deployment?.defaulters;
+  if (!d) return { today, overdueBefore: today };
+  const rule: DefaulterRule = {
+    today,
+    overdueBefore: addDays(today, -d.graceDays),
+    from: addDays(today, -d.lookbackDays),
+  };
+  if (d.maxAgeMonths !== undefined) rule.bornAfter = monthsBefore(today, d.maxAgeMonths);
+  return rule;
+}
+
+const asRule = (r: DefaulterRule | string): DefaulterRule =>
+  typeof r === 'string' ? { today: r, overdueBefore: r } : r;
+
+/**
+ * The child's overdue snapshots that make it a defaulter under `rule`; the overdue ones the rule leaves
+ * out are added to `excluded` by reason (the first reason that applies).
+ */
+export function defaulterSnapshots(
+  d: Pick<DerivedChild, 'record' | 'snapshots'>,
+  rule: DefaulterRule | string,
+  excluded?: ExclusionCounts,
+): EventSnapshot[] {
+  const r = asRule(rule);
+  const inactive = new Set(d.record.inactiveEnrollments ?? []);
+  const dob = d.record.dateOfBirth;
+  const out: EventSnapshot[] = [];
+  for (const s of d.snapshots) {
+    if (!isMissed(s, r.today)) continue;
+    const date = datePart(s.scheduledAt)!;
+    const reason: ExclusionReason | undefined =
+      r.from !== undefined && date < r.from
+        ? 'lookback'
+        : inactive.has(s.enrollment ?? d.record.enrollment)
+          ? 'enrollment'
+          : r.bornAfter !== undefined && dob !== undefined && dob <= r.bornAfter
+            ? 'age'
+            : date >= r.overdueBefore
+              ? 'grace'
+              : undefined;
+    if (reason) {
+      if (excluded) excluded[reason]++;
+    } else out.push(s);
+  }
+  return out;
 }
 
 function byScheduledAt(a: EventSnapshot, b: EventSnapshot): number {
@@ -132,8 +211,12 @@ export function deriveChild(te: Dhis2TrackedEntity, ctx: ViewContext): DerivedCh
     firstName: values.get(attr.firstName)?.trim() ?? '',
     orgUnit: enrollment.orgUnit ?? te.orgUnit ?? first.orgUnit ?? '',
     events: snapshots.map((s) => s.event),
-    defaulterOrgUnits: defaulterOrgUnits(snapshots, ctx.today),
+    defaulterOrgUnits: [],
   };
+  // A completed or cancelled enrollment keeps its scheduled events, but nobody traces them (DHIS2's
+  // working list filters on ACTIVE enrollments).
+  const inactive = enrollments.filter((en) => en.status !== undefined && en.status !== 'ACTIVE');
+  if (inactive.length) record.inactiveEnrollments = inactive.map((en) => en.enrollment).sort();
   const surname = values.get(attr.surname)?.trim();
   if (surname) record.surname = surname;
   const dob = datePart(values.get(attr.dateOfBirth));
@@ -147,6 +230,7 @@ export function deriveChild(te: Dhis2TrackedEntity, ctx: ViewContext): DerivedCh
     record.latestEvent = latest.event;
     record.latestOccurredAt = latest.occurredAt;
   }
+  record.defaulterOrgUnits = defaulterOrgUnits({ record, snapshots }, ctx.rule ?? ctx.today);
   return { record, snapshots };
 }
 
@@ -164,9 +248,12 @@ function latestVisit(events: EventSnapshot[]): { event: string; occurredAt: stri
   return best;
 }
 
-/** Org units where a child has a missed appointment, sorted. */
-export function defaulterOrgUnits(snapshots: EventSnapshot[], today: string): string[] {
-  return [...new Set(snapshots.filter((s) => isMissed(s, today)).map((s) => s.orgUnit ?? ''))].filter(Boolean).sort();
+/** Org units where a child is a defaulter under `rule`, sorted. */
+export function defaulterOrgUnits(
+  d: Pick<DerivedChild, 'record' | 'snapshots'>,
+  rule: DefaulterRule | string,
+): string[] {
+  return [...new Set(defaulterSnapshots(d, rule).map((s) => s.orgUnit ?? ''))].filter(Boolean).sort();
 }
 
 /**
@@ -176,14 +263,14 @@ export function defaulterOrgUnits(snapshots: EventSnapshot[], today: string): st
 export function withSnapshots(
   record: ChildRecord,
   snapshots: EventSnapshot[],
-  today: string,
+  rule: DefaulterRule | string,
   written: EventSnapshot[] = [],
 ): DerivedChild {
   const sorted = [...snapshots].sort(byScheduledAt);
   const next: ChildRecord = {
     ...record,
     events: sorted.map((s) => s.event),
-    defaulterOrgUnits: defaulterOrgUnits(sorted, today),
+    defaulterOrgUnits: defaulterOrgUnits({ record, snapshots: sorted }, rule),
   };
   for (const w of written) {
     if (w.occurredAt && !w.deleted && (!next.latestOccurredAt || w.occurredAt >= next.latestOccurredAt)) {
@@ -234,25 +321,27 @@ export function fullName(r: Pick<ChildRecord, 'firstName' | 'surname'>): string 
   return [r.firstName, r.surname].filter(Boolean).join(' ');
 }
 
-/** One entry per missed appointment, at the org unit of the event. */
-export function defaulterEntries(d: DerivedChild, today: string): DefaulterView[] {
+/** One entry per visit that makes the child a defaulter under `rule`, at the org unit of the event. */
+export function defaulterEntries(
+  d: DerivedChild,
+  rule: DefaulterRule | string,
+  excluded?: ExclusionCounts,
+): DefaulterView[] {
   const r = d.record;
-  return d.snapshots
-    .filter((s) => isMissed(s, today))
-    .map((s) => {
-      const entry: DefaulterView = {
-        event: s.event,
-        enrollment: s.enrollment ?? r.enrollment,
-        trackedEntity: r.trackedEntity,
-        orgUnit: s.orgUnit ?? r.orgUnit,
-        name: fullName(r),
-        scheduledAt: datePart(s.scheduledAt) ?? '',
-      };
-      if (r.dateOfBirth) entry.dateOfBirth = r.dateOfBirth;
-      const phone = r.phone ?? r.rawPhone;
-      if (phone) entry.caregiverPhone = phone;
-      return entry;
-    });
+  return defaulterSnapshots(d, rule, excluded).map((s) => {
+    const entry: DefaulterView = {
+      event: s.event,
+      enrollment: s.enrollment ?? r.enrollment,
+      trackedEntity: r.trackedEntity,
+      orgUnit: s.orgUnit ?? r.orgUnit,
+      name: fullName(r),
+      scheduledAt: datePart(s.scheduledAt) ?? '',
+    };
+    if (r.dateOfBirth) entry.dateOfBirth = r.dateOfBirth;
+    const phone = r.phone ?? r.rawPhone;
+    if (phone) entry.caregiverPhone = phone;
+    return entry;
+  });
 }
 
 /** Children of one caregiver in a stable order: earliest appointment first, then by name. */

@@ -12,10 +12,12 @@ import type { Deployment } from '../deployment.ts';
 import {
   childView,
   defaulterEntries,
+  defaulterRule,
   isAppointment,
   sortChildren,
   sortDefaulters,
   withSnapshots,
+  type DefaulterRule,
   type DerivedChild,
   type SyncWindow,
 } from './views.ts';
@@ -82,6 +84,8 @@ export interface ReplaceOptions {
   today: string;
   syncedAt: number;
   tree?: OrgUnitTree;
+  /** Who is a defaulter (the deployment's `defaulters`); unset: DHIS2's OVERDUE on `today`. */
+  rule?: DefaulterRule;
 }
 
 /**
@@ -143,7 +147,8 @@ export async function replaceChildren(store: Store, changes: ChildChange[], opts
     const before = lists[i];
     const defaulters = (before?.defaulters ?? []).filter((d) => !changed.has(d.trackedEntity));
     for (const c of changes)
-      if (c.next) defaulters.push(...defaulterEntries(c.next, opts.today).filter((d) => d.orgUnit === orgUnit));
+      if (c.next)
+        defaulters.push(...defaulterEntries(c.next, opts.rule ?? opts.today).filter((d) => d.orgUnit === orgUnit));
     if (!defaulters.length) {
       if (before) {
         deletes.push(rmKeys.defaulters(orgUnit));
@@ -282,6 +287,7 @@ export async function applyWrittenEvents(
 ): Promise<WriteBackResult> {
   const result: WriteBackResult = { updated: 0, unknown: 0 };
   if (!written.length) return result;
+  const rule = opts.rule ?? defaulterRule(opts.deployment, opts.today);
   // A child may be written several times in one batch: the last state of each event wins.
   const latest = new Map<string, EventSnapshot>();
   for (const w of written) latest.set(w.event, w);
@@ -333,10 +339,10 @@ export async function applyWrittenEvents(
     changes.push({
       trackedEntity: te,
       prev: record,
-      next: withSnapshots(record, [...current.values()], opts.today, mine),
+      next: withSnapshots(record, [...current.values()], rule, mine),
     });
   }
-  const delta = await replaceChildren(store, changes, opts);
+  const delta = await replaceChildren(store, changes, { ...opts, rule });
   // Only defaulter lists can appear or vanish here; caregiver views keep the child.
   await updateIndexes(store, delta);
   return result;
