@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { JibuError } from './errors.ts';
 import { isTimeZone } from './dhis2/readmodel/calendar.ts';
+import { SENTINEL_LIST, redisConfigured } from './store/connection.ts';
+
+export { redisConfigured } from './store/connection.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -23,7 +26,17 @@ export const configSchema = z.object({
   REDIS_URL: z
     .url({ protocol: /^rediss?$/ })
     .optional()
-    .describe('Redis for sessions, queues and the read model. Unset: in memory (nothing survives a restart).'),
+    .describe(
+      'Redis for sessions, queues and the read model (`rediss://` for TLS). Unset (and no REDIS_SENTINELS): in memory (nothing survives a restart).',
+    ),
+  REDIS_SENTINELS: z
+    .string()
+    .regex(SENTINEL_LIST, 'expected host:port,host:port')
+    .optional()
+    .describe('Redis behind Sentinel instead of REDIS_URL: the Sentinels as `host:port,host:port`.'),
+  REDIS_SENTINEL_NAME: optionalString.describe('The master group name the Sentinels monitor (with REDIS_SENTINELS).'),
+  REDIS_SENTINEL_PASSWORD: optionalString.describe('Password of the Sentinels, when they require one.'),
+  REDIS_PASSWORD: optionalString.describe('Password of the Redis primary and replicas behind the Sentinels.'),
   DHIS2_URL: z
     .url({ protocol: /^https?$/ })
     .optional()
@@ -147,6 +160,16 @@ function crossFieldProblems(env: Record<string, string>): string[] {
     'ADMIN_TOKEN is required when connected to a real DHIS2 (admin endpoints would be unprotected)',
   );
   need(has('TZ') && !isTimeZone(env.TZ ?? ''), 'TZ', `unknown time zone "${env.TZ}"`);
+  need(
+    has('REDIS_SENTINELS') && !has('REDIS_SENTINEL_NAME'),
+    'REDIS_SENTINEL_NAME',
+    'REDIS_SENTINEL_NAME is required with REDIS_SENTINELS',
+  );
+  need(
+    has('REDIS_SENTINELS') && has('REDIS_URL'),
+    'REDIS_SENTINELS',
+    'set REDIS_URL (one Redis) or REDIS_SENTINELS (Redis behind Sentinel), not both',
+  );
   return problems;
 }
 
@@ -170,7 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   if (!c) throw new JibuError('JIBU_CONFIG_INVALID');
-  return { ...c, embedded: { store: !c.REDIS_URL, dhis2: !c.DHIS2_URL } };
+  return { ...c, embedded: { store: !redisConfigured(c), dhis2: !c.DHIS2_URL } };
 }
 
 /** The README configuration table, generated from the schema so it cannot drift. */
