@@ -2,9 +2,11 @@ import { z } from 'zod';
 import { JibuError } from './errors.ts';
 import { isTimeZone } from './dhis2/readmodel/calendar.ts';
 import { parseCidrList } from './cidr.ts';
-import { productionProblems, redisConfigured } from './production-config.ts';
+import { productionProblems } from './production-config.ts';
+import { SENTINEL_LIST, redisConfigured } from './store/connection.ts';
 
-export { inboundRoutes, redisConfigured } from './production-config.ts';
+export { inboundRoutes } from './production-config.ts';
+export { redisConfigured } from './store/connection.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -64,7 +66,17 @@ export const configSchema = z.object({
   REDIS_URL: z
     .url({ protocol: /^rediss?$/ })
     .optional()
-    .describe('Redis for sessions, queues and the read model. Unset: in memory (nothing survives a restart).'),
+    .describe(
+      'Redis for sessions, queues and the read model (`rediss://` for TLS). Unset (and no REDIS_SENTINELS): in memory (nothing survives a restart).',
+    ),
+  REDIS_SENTINELS: z
+    .string()
+    .regex(SENTINEL_LIST, 'expected host:port,host:port')
+    .optional()
+    .describe('Redis behind Sentinel instead of REDIS_URL: the Sentinels as `host:port,host:port`.'),
+  REDIS_SENTINEL_NAME: optionalString.describe('The master group name the Sentinels monitor (with REDIS_SENTINELS).'),
+  REDIS_SENTINEL_PASSWORD: optionalString.describe('Password of the Sentinels, when they require one.'),
+  REDIS_PASSWORD: optionalString.describe('Password of the Redis primary and replicas behind the Sentinels.'),
   DHIS2_URL: z
     .url({ protocol: /^https?$/ })
     .optional()
@@ -227,6 +239,16 @@ function crossFieldProblems(env: Record<string, string>): string[] {
     has('METRICS_PORT') && env.METRICS_PORT === (env.PORT ?? '3000'),
     'METRICS_PORT',
     'must differ from PORT (unset it to serve /metrics on the public port)',
+  );
+  need(
+    has('REDIS_SENTINELS') && !has('REDIS_SENTINEL_NAME'),
+    'REDIS_SENTINEL_NAME',
+    'REDIS_SENTINEL_NAME is required with REDIS_SENTINELS',
+  );
+  need(
+    has('REDIS_SENTINELS') && has('REDIS_URL'),
+    'REDIS_SENTINELS',
+    'set REDIS_URL (one Redis) or REDIS_SENTINELS (Redis behind Sentinel), not both',
   );
   return [...problems, ...productionProblems(env)];
 }

@@ -1,3 +1,5 @@
+import { redisConfigured } from './store/connection.ts';
+
 /**
  * The shape a gateway connected to a real DHIS2 must have before it starts (SECURITY.md, "What
  * operators must set"). Each rule reads the raw environment (empty strings already removed) and names
@@ -12,11 +14,6 @@ export const MIN_SECRET_LENGTH = 32;
 
 /** How a secret of the right strength is made; shown in every problem about one. */
 export const GENERATE_SECRET = 'generate one with `openssl rand -hex 32`';
-
-/** True when a persistent store is configured (today: REDIS_URL). The one place that answers it. */
-export function redisConfigured(env: { REDIS_URL?: unknown }): boolean {
-  return typeof env.REDIS_URL === 'string' && env.REDIS_URL !== '';
-}
 
 /** The inbound webhook routes a configuration mounts. */
 export interface InboundRoutes {

@@ -119,7 +119,14 @@ export async function simulate(opts: SimulateOptions): Promise<void> {
   const pending = new Set<string>();
   let unsubscribe = () => {};
   if (!baseUrl) {
-    const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', REDIS_URL: '', SMS_PROVIDER: 'console' });
+    const config = loadConfig({
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL: '',
+      REDIS_SENTINELS: '',
+      SMS_PROVIDER: 'console',
+    });
     const sender = capturingSender((m) => {
       if (m.to === opts.phone) console.log(`\n${box(`SMS to ${m.to} (${m.text.length} chars)`, m.text)}`);
       else console.log(`\n[SMS to ${m.to}] ${m.text}`);

@@ -23,7 +23,7 @@ import { errorBody } from '../errors.ts';
 import { dhis2GatewayRouter } from './dhis2-gateway.ts';
 import { handleTimer, type DataLoader, type RunnerDeps } from '../conversation/runner.ts';
 import { startSmsRelay } from '../messaging/outbox.ts';
-import { createStoreAndQueue } from '../store/index.ts';
+import { createStoreAndQueue, redisTarget } from '../store/index.ts';
 import type { JobQueue, RunningWorker, Store } from '../store/types.ts';
 import { createApp, type AppDeps } from './app.ts';
 import { createRequestListener } from './fast-ussd.ts';
@@ -85,7 +85,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
   try {
     const metrics = createMetrics();
     const events = createEventFeed();
-    const sq = await createStoreAndQueue({ redisUrl: config.REDIS_URL, clock, prefix: opts.redisPrefix, logger });
+    const sq = await createStoreAndQueue({ redis: redisTarget(config), clock, prefix: opts.redisPrefix, logger });
     undo.push(() => sq.close());
     const { store, queue } = sq;
     metrics.watchQueues(queue);
@@ -93,7 +93,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     if (config.embedded.store)
       logger.warn(
         { code: 'JIBU_EMBEDDED_STORE' },
-        'REDIS_URL is not set: sessions, queues and opt-outs are kept in memory and do NOT survive a restart',
+        'REDIS_URL (or REDIS_SENTINELS) is not set: sessions, queues and opt-outs are kept in memory and do NOT survive a restart',
       );
 
     const deployment = loadDeployment(config.JIBU_CONFIG);
@@ -267,11 +267,13 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       runner,
       isReady: () => ready,
       readiness: async () => {
+        const stalled = (queue.workerHealth?.() ?? []).filter((w) => w.state === 'stalled').map((w) => w.queue);
+        const workers = stalled.length === 0 ? 'ok' : `stalled, restarting: ${stalled.join(', ')}`;
         try {
           await store.ping();
-          return { store: 'ok' };
+          return { store: 'ok', workers };
         } catch (e) {
-          return { store: `unreachable: ${(e as Error).message}` };
+          return { store: `unreachable: ${(e as Error).message}`, workers };
         }
       },
       mount: (a) => {

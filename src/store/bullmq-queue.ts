@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Job, JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
+import { createRedisConnection, type RedisTarget } from './connection.ts';
 import type { StoreLogger } from './keys.ts';
+import { watchWorker, type WatchdogOptions, type Watchdog } from './worker-watchdog.ts';
 import { closeConnection } from './redis-scripts.ts';
 import {
   IDEMPOTENCY_WINDOW_MS,
@@ -25,12 +25,13 @@ import type {
   QueueName,
   QueuedJob,
   RunningWorker,
+  WorkerHealth,
   WorkerOptions,
 } from './types.ts';
 
 export interface BullmqJobQueueOptions {
-  /** A Redis URL or ioredis options; `maxRetriesPerRequest: null` is forced, as BullMQ requires. */
-  connection: string | RedisOptions;
+  /** A Redis URL or Sentinel target; connections wait through outages (`maxRetriesPerRequest: null`, as BullMQ requires). */
+  connection: RedisTarget | string;
   /** BullMQ key prefix (a trailing `:` is dropped: `jibu:` gives keys `jibu:outbox-sms:…`). */
   prefix?: string;
   /** `runAt` is turned into a delay against this clock. */
@@ -38,6 +39,8 @@ export interface BullmqJobQueueOptions {
   logger?: StoreLogger;
   /** How long a manual batch keeps its jobs locked before renewing (ms). */
   batchLockMs?: number;
+  /** The watchdog that restarts a worker which stopped taking jobs (worker-watchdog.ts). */
+  watchdog?: WatchdogOptions;
 }
 
 export interface BullmqJobQueue extends JobQueue {
@@ -101,10 +104,8 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
   const clock = opts.clock ?? systemClock;
   const prefix = (opts.prefix ?? 'jibu').replace(/:$/, '');
   const batchLockMs = opts.batchLockMs ?? 60_000;
-  const connection =
-    typeof opts.connection === 'string'
-      ? new Redis(opts.connection, { maxRetriesPerRequest: null })
-      : new Redis({ ...opts.connection, maxRetriesPerRequest: null });
+  // Workers duplicate this connection for their blocking reads, so they follow a failover the same way.
+  const connection = createRedisConnection(opts.connection, 'queue');
   connection.on('error', (err: Error) =>
     opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'queue redis connection error'),
   );
@@ -120,6 +121,7 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
 
   const queues = new Map<QueueName, Queue>();
   const workers = new Set<RunningWorker>();
+  const watchdogs = new Set<Watchdog>();
 
   function bullQueue(name: QueueName): Queue {
     let q = queues.get(name);
@@ -159,10 +161,18 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
       : new RetryLater(outcome.error, decision.delayMs);
   }
 
-  function track(w: RunningWorker): RunningWorker {
+  /** Keep `w` for close(), under a watchdog that restarts it when it stops taking jobs. */
+  function track(
+    w: RunningWorker,
+    watched: Omit<Parameters<typeof watchWorker>[0], 'queue'> & { queue: QueueName },
+  ): RunningWorker {
+    const dog = watchWorker(watched, () => bullQueue(watched.queue), opts.logger, opts.watchdog);
+    watchdogs.add(dog);
     workers.add(w);
     return {
       close: async () => {
+        dog.stop();
+        watchdogs.delete(dog);
         workers.delete(w);
         await w.close();
       },
@@ -174,29 +184,57 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
     handler: (job: QueuedJob<T>, attempt: number) => Promise<JobOutcome>,
     wopts: WorkerOptions = {},
   ): RunningWorker {
-    const worker = new Worker(
-      queue,
-      async (job: Job) => {
-        const attempt = job.attemptsMade + 1;
-        let outcome: JobOutcome;
-        try {
-          outcome = await handler(toQueued<T>(queue, job), attempt);
-        } catch (err) {
-          outcome = outcomeFromThrown(err);
-        }
-        const failure = await settle(job, outcome, attempt, wopts);
-        if (failure) throw failure;
-      },
+    const concurrency = Math.max(1, wopts.concurrency ?? 1);
+    let inHand = 0;
+    let lastTaken = Date.now();
+    const start = () => {
+      const w = new Worker(
+        queue,
+        async (job: Job) => {
+          inHand += 1;
+          lastTaken = Date.now();
+          try {
+            const attempt = job.attemptsMade + 1;
+            let outcome: JobOutcome;
+            try {
+              outcome = await handler(toQueued<T>(queue, job), attempt);
+            } catch (err) {
+              outcome = outcomeFromThrown(err);
+            }
+            const failure = await settle(job, outcome, attempt, wopts);
+            if (failure) throw failure;
+          } finally {
+            inHand -= 1;
+          }
+        },
+        {
+          connection,
+          prefix,
+          concurrency,
+          ...(wopts.ratePerSecond === undefined ? {} : { limiter: limiterFor(wopts.ratePerSecond) }),
+          settings: workerSettings(wopts),
+        },
+      );
+      w.on('error', (err: Error) => opts.logger?.error({ queue, reason: err.message }, 'worker error'));
+      return w;
+    };
+    let worker = start();
+    return track(
+      { close: () => worker.close() },
       {
-        connection,
-        prefix,
-        concurrency: Math.max(1, wopts.concurrency ?? 1),
-        ...(wopts.ratePerSecond === undefined ? {} : { limiter: limiterFor(wopts.ratePerSecond) }),
-        settings: workerSettings(wopts),
+        queue,
+        running: () => worker.isRunning(),
+        busy: () => inHand >= concurrency,
+        lastTaken: () => lastTaken,
+        restart: async () => {
+          // Jobs the old worker still holds lose their lock and are run again by BullMQ's stalled check;
+          // handlers are idempotent (job ids, message records), so a rerun does not double anything.
+          const old = worker;
+          worker = start();
+          await old.close(true).catch(() => undefined);
+        },
       },
     );
-    worker.on('error', (err: Error) => opts.logger?.error({ queue, reason: err.message }, 'worker error'));
-    return track({ close: () => worker.close() });
   }
 
   function processBatch<T>(
@@ -205,87 +243,117 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
     bopts: BatchWorkerOptions,
   ): RunningWorker {
     const maxBatch = Math.max(1, bopts.maxBatch);
-    // No processor: jobs are fetched by hand so up to maxBatch of them can go to DHIS2 in one request,
-    // while BullMQ stays the store of every job (locks, attempts, backoff, failed set).
-    const worker = new Worker(queue, null, {
-      connection,
-      prefix,
-      lockDuration: batchLockMs,
-      ...(bopts.ratePerSecond === undefined ? {} : { limiter: limiterFor(bopts.ratePerSecond) }),
-      settings: workerSettings(bopts),
-    });
-    worker.on('error', (err: Error) => opts.logger?.error({ queue, reason: err.message }, 'batch worker error'));
-    void worker.startStalledCheckTimer();
-    let stopping = false;
-    let wake: (() => void) | undefined;
+    let lastTaken = Date.now();
+    let inBatch = false;
 
-    const pause = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
+    /** One worker and its fetch loop; the watchdog replaces the pair when it stops taking jobs. */
+    function start(): { running(): boolean; close(force?: boolean): Promise<void> } {
+      // No processor: jobs are fetched by hand so up to maxBatch of them can go to DHIS2 in one request,
+      // while BullMQ stays the store of every job (locks, attempts, backoff, failed set).
+      const worker = new Worker(queue, null, {
+        connection,
+        prefix,
+        lockDuration: batchLockMs,
+        ...(bopts.ratePerSecond === undefined ? {} : { limiter: limiterFor(bopts.ratePerSecond) }),
+        settings: workerSettings(bopts),
+      });
+      worker.on('error', (err: Error) => opts.logger?.error({ queue, reason: err.message }, 'batch worker error'));
+      void worker.startStalledCheckTimer();
+      let stopping = false;
+      let ended = false;
+      let wake: (() => void) | undefined;
+
+      const pause = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, ms);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+
+      async function runBatch(batch: Array<{ job: Job; token: string }>): Promise<void> {
+        const renew = setInterval(() => {
+          worker
+            .extendJobLocks(
+              batch.map((b) => b.job.id ?? ''),
+              batch.map((b) => b.token),
+              batchLockMs,
+            )
+            .catch(() => undefined);
+        }, batchLockMs / 2);
+        inBatch = true;
+        try {
+          const attempts = batch.map((b) => b.job.attemptsMade + 1);
+          let outcomes: JobOutcome[];
+          try {
+            outcomes = outcomesFor(batch.length, await handler(batch.map((b) => toQueued<T>(queue, b.job))));
+          } catch (err) {
+            outcomes = batch.map(() => outcomeFromThrown(err));
+          }
+          for (const [i, { job, token }] of batch.entries()) {
+            const failure = await settle(job, outcomes[i]!, attempts[i]!, bopts);
+            if (failure) await job.moveToFailed(failure, token, false);
+            else await job.moveToCompleted(null, token, false);
+          }
+        } finally {
+          inBatch = false;
+          clearInterval(renew);
+        }
+      }
+
+      const loop = (async () => {
+        while (!stopping) {
+          const batch: Array<{ job: Job; token: string }> = [];
+          try {
+            while (batch.length < maxBatch && !stopping) {
+              const token = randomUUID();
+              const job = await worker.getNextJob(token, { block: false });
+              if (!job) break;
+              lastTaken = Date.now();
+              batch.push({ job, token });
+            }
+            if (batch.length > 0) await runBatch(batch);
+          } catch (err) {
+            // Jobs left active here are recovered by BullMQ's stalled check once their lock lapses.
+            opts.logger?.error(
+              { queue, reason: err instanceof Error ? err.message : String(err) },
+              'batch failed to settle',
+            );
+          }
+          if (batch.length < maxBatch && !stopping) await pause(bopts.intervalMs);
+        }
+      })().finally(() => {
+        ended = true;
       });
 
-    async function runBatch(batch: Array<{ job: Job; token: string }>): Promise<void> {
-      const renew = setInterval(() => {
-        worker
-          .extendJobLocks(
-            batch.map((b) => b.job.id ?? ''),
-            batch.map((b) => b.token),
-            batchLockMs,
-          )
-          .catch(() => undefined);
-      }, batchLockMs / 2);
-      try {
-        const attempts = batch.map((b) => b.job.attemptsMade + 1);
-        let outcomes: JobOutcome[];
-        try {
-          outcomes = outcomesFor(batch.length, await handler(batch.map((b) => toQueued<T>(queue, b.job))));
-        } catch (err) {
-          outcomes = batch.map(() => outcomeFromThrown(err));
-        }
-        for (const [i, { job, token }] of batch.entries()) {
-          const failure = await settle(job, outcomes[i]!, attempts[i]!, bopts);
-          if (failure) await job.moveToFailed(failure, token, false);
-          else await job.moveToCompleted(null, token, false);
-        }
-      } finally {
-        clearInterval(renew);
-      }
+      return {
+        running: () => !ended,
+        async close(force = false) {
+          stopping = true;
+          wake?.();
+          // A forced close does not wait for a loop stuck on a dead connection: it is abandoned.
+          if (!force) await loop;
+          await worker.close(force);
+        },
+      };
     }
 
-    const loop = (async () => {
-      while (!stopping) {
-        const batch: Array<{ job: Job; token: string }> = [];
-        try {
-          while (batch.length < maxBatch && !stopping) {
-            const token = randomUUID();
-            const job = await worker.getNextJob(token, { block: false });
-            if (!job) break;
-            batch.push({ job, token });
-          }
-          if (batch.length > 0) await runBatch(batch);
-        } catch (err) {
-          // Jobs left active here are recovered by BullMQ's stalled check once their lock lapses.
-          opts.logger?.error(
-            { queue, reason: err instanceof Error ? err.message : String(err) },
-            'batch failed to settle',
-          );
-        }
-        if (batch.length < maxBatch && !stopping) await pause(bopts.intervalMs);
-      }
-    })();
-
-    return track({
-      async close() {
-        stopping = true;
-        wake?.();
-        await loop;
-        await worker.close();
+    let current = start();
+    return track(
+      { close: () => current.close() },
+      {
+        queue,
+        running: () => current.running(),
+        busy: () => inBatch,
+        lastTaken: () => lastTaken,
+        restart: async () => {
+          const old = current;
+          current = start();
+          await old.close(true).catch(() => undefined);
+        },
       },
-    });
+    );
   }
 
   return {
@@ -385,7 +453,13 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
       return bullQueue(queue).removeJobScheduler(schedulerId);
     },
 
+    workerHealth(): WorkerHealth[] {
+      return [...watchdogs].map((d) => d.health());
+    },
+
     async close() {
+      for (const d of watchdogs) d.stop();
+      watchdogs.clear();
       await Promise.all([...workers].map((w) => w.close()));
       workers.clear();
       await Promise.all([...queues.values()].map((q) => q.close()));

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
 import { createBullmqJobQueue } from './bullmq-queue.ts';
+import type { RedisTarget } from './connection.ts';
 import type { StoreLogger } from './keys.ts';
 import { createMemoryJobQueue } from './memory-queue.ts';
 import { createMemoryStore } from './memory.ts';
@@ -13,6 +14,7 @@ export { createRedisStore } from './redis.ts';
 export { createBullmqJobQueue, type BullmqJobQueue } from './bullmq-queue.ts';
 export { createOutboxForwarder, type OutboxForwarder } from './outbox-forwarder.ts';
 export type { StoreLogger } from './keys.ts';
+export { redisConfigured, redisTarget, createRedisConnection, type RedisTarget } from './connection.ts';
 
 export interface StoreAndQueue {
   store: Store;
@@ -24,8 +26,10 @@ export interface StoreAndQueue {
 }
 
 export interface StoreAndQueueOptions {
-  /** Unset: the in-memory pair (nothing survives a restart). */
-  redisUrl?: string;
+  /** A Redis URL or Sentinel target (connection.ts). Unset (and no `redisUrl`): the in-memory pair. */
+  redis?: RedisTarget | string | undefined;
+  /** The same as `redis: url` (kept for callers that only know a URL). */
+  redisUrl?: string | undefined;
   clock: Clock;
   /** Key prefix for the store (`jibu:`); BullMQ uses the same without the trailing colon. */
   prefix?: string;
@@ -42,7 +46,8 @@ export interface StoreAndQueueOptions {
  */
 export async function createStoreAndQueue(opts: StoreAndQueueOptions): Promise<StoreAndQueue> {
   const prefix = opts.prefix ?? 'jibu:';
-  if (!opts.redisUrl) {
+  const target = opts.redis ?? opts.redisUrl;
+  if (!target) {
     const queue = createMemoryJobQueue({ clock: opts.clock });
     const store = createMemoryStore({ clock: opts.clock, queue, ...(opts.logger ? { logger: opts.logger } : {}) });
     return {
@@ -56,9 +61,12 @@ export async function createStoreAndQueue(opts: StoreAndQueueOptions): Promise<S
   }
 
   const logger = opts.logger ? { logger: opts.logger } : {};
-  const queue = createBullmqJobQueue({ connection: opts.redisUrl, prefix, clock: opts.clock, ...logger });
-  const store = createRedisStore({ redis: opts.redisUrl, prefix, queue, ...logger });
-  const forwarder = createOutboxForwarder({ redis: opts.redisUrl, prefix, queue, ...logger });
+  const queue = createBullmqJobQueue({ connection: target, prefix, clock: opts.clock, ...logger });
+  // Behind Sentinel a commit that promises something (a reply, a DHIS2 write, a dedupe marker) is
+  // acknowledged only once a replica has it, so a failover right after the answer cannot lose it.
+  const replicaAcks = typeof target === 'object' && 'sentinels' in target ? { replicas: 1, timeoutMs: 500 } : undefined;
+  const store = createRedisStore({ redis: target, prefix, queue, ...logger, ...(replicaAcks ? { replicaAcks } : {}) });
+  const forwarder = createOutboxForwarder({ redis: target, prefix, queue, ...logger });
   try {
     await store.ping();
     await forwarder.start();

@@ -1,14 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { JibuError } from '../errors.ts';
+import { createRedisConnection, type RedisTarget } from './connection.ts';
 import { keys, type StoreLogger } from './keys.ts';
 import { MOVE_BATCH, closeConnection, runScript } from './redis-scripts.ts';
 import { queuedJobSchema } from './schemas.ts';
 import type { JobQueue, QueuedJob } from './types.ts';
 
 export interface OutboxForwarderOptions {
-  /** A Redis URL, or a client to duplicate (the forwarder needs its own blocking connection). */
-  redis: Redis | string;
+  /** A Redis URL or Sentinel target, or a client to duplicate (the forwarder needs its own blocking connection). */
+  redis: Redis | RedisTarget | string;
   /** The store's key prefix (`jibu:`), so the forwarder reads the outbox the store writes. */
   prefix?: string;
   /** Where jobs go; `add` must ignore ids it already has (BullMQ jobIds, the memory queue). */
@@ -79,9 +80,9 @@ export function createOutboxForwarder(opts: OutboxForwarderOptions): OutboxForwa
 
   function connect(): { cmd: Redis; blocking: Redis } {
     const base =
-      typeof opts.redis === 'string'
-        ? new Redis(opts.redis, { maxRetriesPerRequest: null })
-        : opts.redis.duplicate({ maxRetriesPerRequest: null });
+      opts.redis instanceof Redis
+        ? opts.redis.duplicate({ maxRetriesPerRequest: null })
+        : createRedisConnection(opts.redis, 'queue');
     // A blocking read must be allowed to outlast its own timeout.
     const blk = base.duplicate({ maxRetriesPerRequest: null, commandTimeout: blockTimeoutSec * 1_000 + 5_000 });
     for (const c of [base, blk])

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { JibuError } from '../errors.ts';
+import { createRedisConnection, type RedisTarget } from './connection.ts';
 import { CANCEL_MARKER_TTL_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_WAIT_MS, keys, type StoreLogger } from './keys.ts';
 import { COMMIT, LOCK_AND_LOAD, RELEASE, closeConnection, runScript } from './redis-scripts.ts';
 import { contactFromHash, contactPatchToHash, parseSession } from './schemas.ts';
@@ -18,13 +19,19 @@ import type {
 } from './types.ts';
 
 export interface RedisStoreOptions {
-  /** An ioredis client (left open by `close()`), or a URL (the store owns that connection). */
-  redis: Redis | string;
+  /** An ioredis client (left open by `close()`), or a URL or Sentinel target (the store owns that connection). */
+  redis: Redis | RedisTarget | string;
   /** Prepended to every key (DESIGN.md: `jibu:`). */
   prefix?: string;
   /** When given, cancelled timers already forwarded to the queue are removed from it after the commit. */
   queue?: Pick<JobQueue, 'remove'>;
   logger?: StoreLogger;
+  /**
+   * Wait until this many replicas hold a commit that enqueues jobs or marks a message seen before
+   * answering (Redis `WAIT`). After `timeoutMs` without them the commit stands on the primary alone (a
+   * replica being down must not stop the service); the shortfall is logged.
+   */
+  replicaAcks?: { replicas: number; timeoutMs: number };
   /** Connection created from a URL: give up connecting / waiting for a reply after this long. */
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
@@ -34,17 +41,13 @@ export interface RedisStoreOptions {
  * Store connections fail fast: a Redis outage must surface as an error within a second or two so the
  * webhook answers 503 (the provider retries) instead of holding the request until the provider gives up.
  */
-export function storeConnection(url: string, o: { connectTimeoutMs?: number; commandTimeoutMs?: number } = {}): Redis {
-  return new Redis(url, {
-    maxRetriesPerRequest: 1,
+export function storeConnection(
+  target: RedisTarget | string,
+  o: { connectTimeoutMs?: number; commandTimeoutMs?: number } = {},
+): Redis {
+  return createRedisConnection(target, 'command', {
     connectTimeout: o.connectTimeoutMs ?? 2_000,
     commandTimeout: o.commandTimeoutMs ?? 2_000,
-    // Reconnect often: with one retry per request, the reconnect delay is how long a caller waits to hear "down".
-    retryStrategy: (times) => Math.min(times * 50, 300),
-    // Concurrent hops issue their commands in the same tick; sending them in one write instead of one
-    // syscall each was the largest single cost of a USSD hop (bench/README.md). Order per connection
-    // and per-command results and errors are unchanged.
-    enableAutoPipelining: true,
   });
 }
 
@@ -93,8 +96,8 @@ function flatToRecord(flat: unknown): Record<string, string> {
  */
 export function createRedisStore(opts: RedisStoreOptions): Store {
   const prefix = opts.prefix ?? 'jibu:';
-  const owned = typeof opts.redis === 'string';
-  const redis = typeof opts.redis === 'string' ? storeConnection(opts.redis, opts) : opts.redis;
+  const owned = !(opts.redis instanceof Redis);
+  const redis = opts.redis instanceof Redis ? opts.redis : storeConnection(opts.redis, opts);
   if (owned) {
     // Without a listener ioredis prints every reconnect failure; the failures reach callers as JIBU_STORE_UNAVAILABLE.
     redis.on('error', (err: Error) =>
@@ -177,6 +180,7 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
       throw new JibuError('JIBU_BUSY', 'The contact lock expired before the step was committed.', {
         lockKey: lock.key,
       });
+    if (opts.replicaAcks && (c.jobs.length > 0 || c.dedupe)) await replicated(opts.replicaAcks);
     if (opts.queue && cancel.length > 0) {
       // Best effort (the contract): the marker already stops a timer still in the outbox.
       const q = opts.queue;
@@ -197,6 +201,16 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
       await removeAll();
     }
     return 'committed';
+  }
+
+  /** `WAIT` for replicas: only what this connection wrote so far, so concurrent hops share one wait. */
+  async function replicated(want: { replicas: number; timeoutMs: number }): Promise<void> {
+    const got = await guarded(() => redis.wait(want.replicas, want.timeoutMs));
+    if (got < want.replicas)
+      opts.logger?.warn(
+        { code: 'JIBU_STORE_UNAVAILABLE', replicas: got, wanted: want.replicas },
+        'commit not yet on a replica; it stands on the primary alone',
+      );
   }
 
   /** Whether one of `ids` sits in the forwarder's in-flight list (read, maybe not yet added to the queue). */

@@ -216,5 +216,16 @@ export interface JobQueue {
   schedule(queue: QueueName, schedulerId: string, repeat: RepeatSpec, template: JobTemplate): Promise<void>;
   /** Remove a scheduler; true when it existed. Jobs it already produced stay. */
   unschedule(queue: QueueName, schedulerId: string): Promise<boolean>;
+  /** The workers this process runs and whether each is taking jobs (a watchdog restarts a stalled one). */
+  workerHealth?(): WorkerHealth[];
   close(): Promise<void>;
+}
+
+/** One worker as its watchdog sees it (`/readyz` reports the stalled ones). */
+export interface WorkerHealth {
+  queue: QueueName;
+  /** `stalled`: jobs were ready and the worker took none for the watchdog's stall time; it is being restarted. */
+  state: 'ok' | 'stalled';
+  /** Restarts by the watchdog since start. */
+  restarts: number;
 }
