@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MemoryStore } from '../../src/store/memory.ts';
 import { QUEUE_NAMES } from '../../src/store/types.ts';
 import { EXTRA_WORKERS, startWorld, type World } from '../caseworker/world.ts';
-import { testRedisUrl } from './redis.ts';
+import { cleanupRedis, requireRedis, TEST_REDIS_URL, uniquePrefix } from '../store/harness.ts';
 
 /**
  * Attack: read the store (a Redis `SCAN`/`MONITOR`, a backup, a leaked dump) or the logs after a case
@@ -70,22 +69,22 @@ describe('secrets at rest after a case worker signs in, fails and is locked', ()
     }
   });
 
-  const url = testRedisUrl();
-  const prefix = `jibu-test-sec-${randomUUID().slice(0, 8)}:`;
-  afterAll(async () => {
-    const r = new Redis(url);
-    for (const k of await scanAll(r, prefix.replace(/:$/, ''))) await r.del(k);
-    r.disconnect();
-  });
+  const url = TEST_REDIS_URL;
+  const prefix = uniquePrefix('security-secrets');
+  afterAll(() => cleanupRedis([prefix]));
 
   it('attack: SCAN every Redis key (store and BullMQ) and read every value of every type, and the logs — nothing found', async () => {
+    await requireRedis();
     const w = await startWorld({ env: { REDIS_URL: url }, redisPrefix: prefix });
     const r = new Redis(url);
     try {
       const needles = await walk(w);
       const names = await scanAll(r, prefix.replace(/:$/, ''));
       expect(names).toEqual(
-        expect.arrayContaining([`${prefix}cred:${phone}`, expect.stringMatching(/^jibu-test-sec-.*:session:ussd:/)]),
+        expect.arrayContaining([
+          `${prefix}cred:${phone}`,
+          expect.stringMatching(/^jibutest-security-secrets-.*:session:ussd:/),
+        ]),
       );
       // BullMQ's keys are scanned too (the completed jobs that carried the code by SMS).
       expect(names.some((k) => k.includes(':outbox-sms:'))).toBe(true);
