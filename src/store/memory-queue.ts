@@ -37,6 +37,12 @@ export interface MemoryJobQueue extends JobQueue {
   addNow(jobs: QueuedJob[]): void;
   /** `remove` without a promise. */
   removeNow(queue: QueueName, id: string): void;
+  /**
+   * Look for due work now, as the poll timer does every `pollMs`: fire due schedulers and hand ready
+   * jobs to idle workers. Tests that move the clock call it, so "nothing ran" is checked after a look
+   * at the new time rather than after a sleep.
+   */
+  poll(): void;
 }
 
 type EntryState = 'waiting' | 'delayed' | 'active' | 'failed';
@@ -417,6 +423,7 @@ export function createMemoryJobQueue(opts: MemoryJobQueueOptions = {}): MemoryJo
     kind: 'memory',
     addNow,
     removeNow,
+    poll: tick,
     async add(jobs) {
       addNow(jobs);
     },

@@ -1,15 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
-import { startFlow } from '../../src/conversation/index.ts';
-import { reminderChildren, reminderStart } from '../../src/conversation/actions/caregiver.ts';
 import { sessionKey } from '../../src/conversation/runner.ts';
 import { createEmulator, type Emulator } from '../../src/emulator/index.ts';
 import type { Dhis2Event } from '../../src/dhis2/schemas.ts';
 import { startDhis2Relay, type RelayLogger } from '../../src/dhis2/outbox/index.ts';
 import { getCaregiver } from '../../src/dhis2/readmodel/index.ts';
 import type { Gateway } from '../../src/server/lifecycle.ts';
-import type { QueuedJob } from '../../src/store/types.ts';
 import { startTestGateway, eventually, type TestGateway } from '../server/harness.ts';
 import { cleanupRedis, requireRedis, uniquePrefix, TEST_REDIS_URL } from '../store/harness.ts';
 import { NOW, PHONES, TZ } from './helpers.ts';
@@ -21,6 +17,7 @@ import { NOW, PHONES, TZ } from './helpers.ts';
  * The relay backs off on the injected clock (memory queue), so tests move the clock past a backoff.
  */
 
+const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 const cleanups: Array<() => Promise<void>> = [];
 const prefixes: string[] = [];
 afterEach(async () => {
@@ -52,7 +49,7 @@ async function world(
 ): Promise<World> {
   const clock = opts.clock ?? fixedClock(NOW);
   const emu = opts.emu ?? createEmulator({ version: '2.40', clock, seed: { children: 20 } });
-  const env: Record<string, string> = { TZ, ...(opts.redisPrefix ? { REDIS_URL: TEST_REDIS_URL } : {}) };
+  const env: Record<string, string> = { TZ, ADMIN_TOKEN, ...(opts.redisPrefix ? { REDIS_URL: TEST_REDIS_URL } : {}) };
   const t = await startTestGateway(env, {
     clock,
     emulator: emu,
@@ -83,36 +80,28 @@ async function world(
   return { t, gw: t.gw, emu, clock, stop };
 }
 
-/** The scheduler's side of a reminder: open the reply flow for `phone` and commit it as the runner does. */
+/**
+ * Send `phone` its reminder the way production does: the scheduler's `reminders` job, run through the
+ * gateway's admin API "as if today were" two days (the default rule) before the caregiver's next visit.
+ * The job opens the reply flow and commits it with the SMS before it answers; the same run reminds every
+ * caregiver due that day, and a second run for the same day reminds nobody twice.
+ */
 async function remind(w: World, phone: string): Promise<void> {
   const view = await getCaregiver(w.gw.store, phone);
-  if (!view) throw new Error(`no caregiver ${phone} in the read model`);
-  const events = new Set(view.children.flatMap((c) => (c.next ? [c.next.event] : [])));
-  const start = reminderStart({ phone, today: w.emu.today(), children: reminderChildren(view, events) });
-  const key = sessionKey('sms', phone);
-  const loaded = await w.gw.store.lockAndLoad(phone, key);
-  const r = startFlow(w.gw.runner.flows(), loaded.session, {
-    ...start,
-    channel: 'sms',
-    phone,
-    contact: loaded.contact,
-    now: w.clock.now(),
-    newId: randomUUID,
+  const visit = view?.children.flatMap((c) => (c.next ? [c.next.scheduledAt.slice(0, 10)] : [])).sort()[0];
+  if (!visit) throw new Error(`no caregiver ${phone} with a visit in the read model`);
+  const date = new Date(Date.parse(`${visit}T00:00:00Z`) - 2 * 86_400_000).toISOString().slice(0, 10);
+  const res = await fetch(`${w.t.url}/admin/jobs/reminders/run`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ date }),
   });
-  const jobs: QueuedJob[] = r.effects.flatMap((e) =>
-    e.type === 'sendSms'
-      ? [
-          {
-            id: `sms:${randomUUID()}`,
-            queue: 'outbox-sms' as const,
-            name: 'sendSms',
-            data: { to: e.to, text: e.text, locale: e.locale, reply: false, provider: 'http' },
-          },
-        ]
-      : [],
+  expect(res.status).toBe(200);
+  expect(await res.json()).toMatchObject({ job: 'reminders', date, result: { ok: true } });
+  await eventually(
+    async () => (await w.gw.store.getSession(sessionKey('sms', phone)))?.flowId === 'caregiver-reminder' || null,
+    `the reminder conversation open for ${phone}`,
   );
-  expect(jobs).toHaveLength(1);
-  await w.gw.store.commit(loaded.lock, { sessionKey: key, session: r.session, sessionTtlMs: r.sessionTtlMs, jobs });
 }
 
 /** The generic HTTP provider delivering an SMS from `phone` (a provider retry resends the same id). */
@@ -236,9 +225,10 @@ describe('a reminder reply over SMS, through the gateway into DHIS2', () => {
     const uid = (await getCaregiver(w.gw.store, phone))?.children[0]?.next?.event ?? '';
     const notesBefore = (await dhis2Event(w, uid)).notes?.length ?? 0;
     const importsBefore = imports(w.emu).length;
+    // The scheduler reads DHIS2 to send the reminder; DHIS2 goes down once it has gone out.
+    await remind(w, phone);
     w.emu.faults.down = true;
     try {
-      await remind(w, phone);
       await sms(w, phone, '1', 'AT-down-1');
       await eventually(
         () =>
@@ -282,8 +272,8 @@ describe('with Redis', () => {
     const uid = (await getCaregiver(first.gw.store, phone))?.children[0]?.next?.event ?? '';
     const notesBefore = (await dhis2Event(first, uid)).notes?.length ?? 0;
 
-    emu.faults.down = true;
     await remind(first, phone);
+    emu.faults.down = true;
     await sms(first, phone, '1', 'AT-redis-1');
     await eventually(
       () => smsTo(first, phone).some((t) => t.startsWith('Thank you. We expect Neema')),
@@ -304,8 +294,10 @@ describe('with Redis', () => {
       8000,
     );
     // A provider retry of the same reply after the restart is still recognised: no second answer.
-    await sms(second, phone, '1', 'AT-redis-1');
-    await new Promise((r) => setTimeout(r, 200));
+    expect(await sms(second, phone, '1', 'AT-redis-1')).toBe(200);
+    // Recognised before anything was committed (the duplicate counter moves only on that path).
+    const dups = (await second.gw.metrics.duplicates.get()).values.find((v) => v.labels.provider === 'http');
+    expect(dups?.value).toBe(1);
     expect(smsTo(second, phone)).toEqual([]);
     expect((await dhis2Event(second, uid)).notes).toHaveLength(notesBefore + 1);
   });

@@ -24,7 +24,7 @@ import { createCaseWorkerJobs } from '../../src/caseworker/jobs.ts';
 import { JibuError } from '../../src/errors.ts';
 import { createStoreAndQueue } from '../../src/store/index.ts';
 import type { QueuedJob } from '../../src/store/types.ts';
-import { cleanupRedis, TEST_REDIS_URL, requireRedis, uniquePrefix } from '../store/harness.ts';
+import { cleanupRedis, eventually, TEST_REDIS_URL, requireRedis, uniquePrefix } from '../store/harness.ts';
 import { loadCaseWorkerSet } from './helpers.ts';
 
 const phone = '+254711000001';
@@ -188,11 +188,18 @@ describe('the job handlers', () => {
       expect(
         await jobs['notify.caseworker.sms']!(job('notify.caseworker.sms', { ...sms, code: '12' }), 1),
       ).toMatchObject({ ok: false, permanent: true });
-      await new Promise((r) => setTimeout(r, 100));
-      await worker.close();
-      expect(sent.map((j) => [j.id, j.data.to, j.data.text, j.data.reply])).toEqual([
-        ['sms:cw-otp:otp-1', phone, 'Jibu: nambari yako ya kuingia ni 123456. Usimpe mtu yeyote.', true],
+      // A marker queued after them: once it has been worked, every job before it has been too.
+      await sq.store.enqueue([
+        { id: 'sms:marker', queue: 'outbox-sms', name: 'sendSms', data: { to: 'marker', text: '', reply: true } },
       ]);
+      await eventually(
+        () => sent.some((j) => j.id === 'sms:marker'),
+        (seen) => seen,
+      );
+      await worker.close();
+      expect(
+        sent.filter((j) => j.id !== 'sms:marker').map((j) => [j.id, j.data.to, j.data.text, j.data.reply]),
+      ).toEqual([['sms:cw-otp:otp-1', phone, 'Jibu: nambari yako ya kuingia ni 123456. Usimpe mtu yeyote.', true]]);
     } finally {
       await sq.close();
     }

@@ -143,12 +143,18 @@ describe('each outcome', () => {
     const list = await dial.send('1');
     await dial.send(await find(dial, list, /^Imani Otieno/));
     await dial.send('1');
+    // DHIS2 requests that failed so far: the relay's attempt at this write while DHIS2 is down adds one.
+    const failed = async () =>
+      (await w.t.gw.metrics.dhis2Requests.get()).values
+        .filter((v) => v.labels.outcome === 'error' || v.labels.outcome === 'unavailable')
+        .reduce((n, v) => n + v.value, 0);
+    const failedBefore = await failed();
     w.emulator.faults.down = true;
     try {
       const saved = await dial.send('4');
       expect(saved.text).toMatch(/^Saved\. Reference [A-Z2-9]{6}\./);
       refs.refused = refOf(saved);
-      await new Promise((r) => setTimeout(r, 150));
+      await eventually(async () => (await failed()) > failedBefore, 'the relay to try the write while DHIS2 is down');
       expect(immunizationEvents(w.emulator, child['Imani Otieno']!).flatMap((e) => e.notes ?? [])).toEqual([]);
     } finally {
       w.emulator.faults.down = false;

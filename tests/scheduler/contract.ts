@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getDefaultersFor } from '../../src/dhis2/readmodel/read.ts';
@@ -12,6 +11,8 @@ const MWANAISHA = DEMO.caregivers.twoChildrenDueInTwoDays.phone;
 const GRACE = DEMO.caregivers.oneChildDueInTwoDays.phone;
 const FATUMA = DEMO.caregivers.missedYesterday.phone;
 const WEDNESDAY = '2025-03-05';
+/** A phone outside the demo data, for a marker message that proves the relay ran. */
+const MARKER = '+254799000001';
 
 const countBy = <T>(xs: T[], key: (x: T) => string) =>
   xs.reduce((m, x) => m.set(key(x), (m.get(key(x)) ?? 0) + 1), new Map<string, number>());
@@ -77,7 +78,7 @@ export function remindersContract(kind: Kind, file: string): void {
         () => w.sent.length,
         (n) => n >= expected.length,
       );
-      await sleep(100);
+      await w.settled();
       expect(w.sent.map((s) => s.to).sort()).toEqual(expected);
       for (const a of [done, moved, gone]) expect(w.sent.some((s) => s.to === a.phone)).toBe(false);
       const mwanaisha = w.sent.find((s) => s.to === MWANAISHA)!.text;
@@ -86,7 +87,7 @@ export function remindersContract(kind: Kind, file: string): void {
 
       const again = await w.jobs.reminders('2025-03-03');
       expect(again.rules![0]).toMatchObject({ caregivers: 0, children: 0, alreadyDone: rule.events - 1, optedOut: 1 });
-      await sleep(150);
+      await w.settled();
       expect(w.sent).toHaveLength(expected.length);
     });
 
@@ -108,7 +109,7 @@ export function remindersContract(kind: Kind, file: string): void {
         () => w.sent.length,
         (n) => n >= expected.length,
       );
-      await sleep(150);
+      await w.settled();
       expect(w.sent.map((x) => x.to).sort()).toEqual(expected);
     });
 
@@ -144,26 +145,38 @@ export function remindersContract(kind: Kind, file: string): void {
       expect(report.date).toBe('2025-03-03');
       const n = report.rules![0]!.caregivers;
       expect(n).toBeGreaterThan(0);
+      // Held, not sent: every reminder sits delayed in the queue.
+      await eventually(
+        () => w.queue.counts('outbox-sms'),
+        (c) => c.delayed === n,
+      );
+      expect(w.sent).toEqual([]);
       if (kind === 'memory') {
-        await sleep(150);
-        expect(w.sent).toEqual([]);
         w.clock.set('2025-03-04T04:59:00.000Z');
-        await sleep(100);
-        expect(w.sent).toEqual([]);
+        // A reply queued now leaves at once; once it has, the queue has looked at the clock since it
+        // moved, and the held reminders are still held at 07:59.
+        await w.store.enqueue([
+          {
+            id: 'sms:marker-0759',
+            queue: 'outbox-sms',
+            name: 'sendSms',
+            data: { to: MARKER, text: 'marker', locale: 'en', reply: true },
+            runAt: w.clock.now().getTime(),
+          },
+        ]);
+        await eventually(
+          () => w.sent.length,
+          (x) => x === 1,
+        );
+        expect(w.sent.map((s) => s.to)).toEqual([MARKER]);
+        expect((await w.queue.counts('outbox-sms')).delayed).toBe(n);
         w.clock.set('2025-03-04T05:00:00.000Z');
         await eventually(
           () => w.sent.length,
-          (x) => x === n,
+          (x) => x === n + 1,
         );
-      } else {
-        // BullMQ waits in real time; the jobs sit delayed until 08:00 (10 h on this clock).
-        await eventually(
-          () => w.queue.counts('outbox-sms'),
-          (c) => c.delayed === n,
-        );
-        await sleep(150);
-        expect(w.sent).toEqual([]);
       }
+      // On BullMQ the jobs wait in real time (10 h on this clock); the delayed count above is the check.
     });
   });
 }
@@ -231,7 +244,7 @@ export function followUpContract(kind: Kind, file: string): void {
 
       const again = await w.jobs['defaulter-digest']('2025-03-03');
       expect(again.digest!.notified).toEqual([]);
-      await sleep(100);
+      await w.settled();
       expect(w.sent.length).toBe(before + Object.keys(want).length);
     });
 
@@ -269,7 +282,13 @@ export function followUpContract(kind: Kind, file: string): void {
     it('two replicas register each job scheduler once; a tick runs the job once', async () => {
       const w = await world({ emulatorNow: '2025-03-03T04:59:00.000Z' }); // 07:59 local
       await w.sync('full');
-      const a: RunningScheduler = await startScheduler(w.deps);
+      // On Redis a one-second schedule both replicas upsert shows the ticks themselves: each job runs once.
+      const runs: Array<{ replica: string; id: string }> = [];
+      const tick = (replica: string) => async (job: { id: string }) => {
+        runs.push({ replica, id: job.id });
+        return { ok: true as const };
+      };
+      const a: RunningScheduler = await startScheduler(w.deps, { handlers: { 'test.tick': tick('a') } });
       stoppers.push(() => a.close());
       if (kind === 'memory') {
         const b = await startScheduler(w.deps);
@@ -281,15 +300,33 @@ export function followUpContract(kind: Kind, file: string): void {
           (n) => n === 2,
           8_000,
         );
-        await sleep(200);
+        // The queue has settled (nothing waiting or running), so a second run of the tick would show now.
+        await eventually(
+          () => w.deps.queue.counts('jobs'),
+          (c) => c.waiting === 0 && c.active === 0,
+        );
         expect(done('reminders')).toBe(1);
         expect(done('missed-appointments')).toBe(1);
         expect(done('defaulter-digest')).toBe(0);
       } else {
+        // Two replicas: each its own BullMQ connection, each registering the schedules and working `jobs`.
+        const every = { every: 1_000 };
+        await w.deps.queue.schedule('jobs', 'jibu-test-tick', every, { name: 'test.tick' });
         const other = createBullmqJobQueue({ connection: TEST_REDIS_URL, prefix: w.prefix!, clock: w.clock });
         stoppers.push(() => other.close());
-        const b = await startScheduler({ ...w.deps, queue: other });
+        const b = await startScheduler({ ...w.deps, queue: other }, { handlers: { 'test.tick': tick('b') } });
         stoppers.push(() => b.close());
+        await other.schedule('jobs', 'jibu-test-tick', every, { name: 'test.tick' });
+        await eventually(
+          () => runs.length,
+          (n) => n >= 3,
+          15_000,
+        );
+        await Promise.all([a.close(), b.close()]);
+        const ids = runs.map((r) => r.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        for (const id of ids) expect(id).toMatch(/^repeat:jibu-test-tick:\d+$/);
+        await w.deps.queue.unschedule('jobs', 'jibu-test-tick');
         const raw = new Queue('jobs', { connection: { url: TEST_REDIS_URL }, prefix: w.prefix!.replace(/:$/, '') });
         stoppers.push(() => raw.close());
         const schedulers = await raw.getJobSchedulers();
@@ -339,7 +376,7 @@ export function followUpContract(kind: Kind, file: string): void {
         () => w.sent.length,
         (n) => n === 3,
       );
-      await sleep(100);
+      await w.settled();
       expect(w.sent.map((x) => `${x.to} ${x.text.slice(-6)}`).sort()).toEqual([
         `${DEMO.caseWorkers.kidutani.phone} K7Q2MX`,
         `${DEMO.caseWorkers.mtwapa.phone} K7Q2MX`,

@@ -20,7 +20,7 @@ import { startSmsRelay } from '../../src/messaging/outbox.ts';
 import { createJobs, type JobName, type JobRunner, type SchedulerDeps } from '../../src/scheduler/index.ts';
 import { createStoreAndQueue } from '../../src/store/index.ts';
 import type { JobQueue, RunningWorker, Store } from '../../src/store/types.ts';
-import { TEST_REDIS_URL, deletePrefix, requireRedis, uniquePrefix } from '../store/harness.ts';
+import { TEST_REDIS_URL, deletePrefix, eventually, requireRedis, uniquePrefix } from '../store/harness.ts';
 
 export type Kind = 'memory' | 'redis';
 
@@ -76,6 +76,12 @@ export interface World {
   sync(mode?: 'full' | 'incremental'): Promise<void>;
   /** An SMS from `phone`, through the real core loop. */
   reply(phone: string, text: string): Promise<string | undefined>;
+  /**
+   * Wait until every job queued so far has been worked: nothing waiting or running on `jobs` and
+   * `outbox-sms` and, on Redis, nothing left in the store's outbox. Only then is "nothing more was
+   * sent" a fact rather than a hope.
+   */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -198,6 +204,19 @@ export async function createWorld(
         receivedAt: clock.now(),
       });
       return out.reply?.text;
+    },
+    async settled() {
+      const admin = prefix ? await requireRedis() : undefined;
+      await eventually(
+        async () => {
+          const [jobs, sms] = await Promise.all([queue.counts('jobs'), queue.counts('outbox-sms')]);
+          const outbox = admin
+            ? (await admin.llen(`${prefix}outbox`)) + (await admin.llen(`${prefix}outbox:inflight`))
+            : 0;
+          return jobs.waiting + jobs.active + sms.waiting + sms.active + outbox;
+        },
+        (n) => n === 0,
+      );
     },
     async close() {
       await Promise.all(workers.map((w) => w.close()));

@@ -70,7 +70,15 @@ async function configure(t: TestGateway, gateway: Record<string, unknown>): Prom
   return ((await dhis2(t, '/api/gateways')).body.gateways as Array<{ uid: string }>)[0]!.uid;
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 300));
+/**
+ * Every SMS the gateway queued has been worked: Jibu answered DHIS2 only after queueing, so once the
+ * queue is empty, "sent once" and "sent nothing" are facts.
+ */
+const settle = (t: TestGateway) =>
+  eventually(async () => {
+    const c = await t.gw.queue.counts('outbox-sms');
+    return c.waiting + c.active + c.delayed === 0;
+  }, 'the SMS queue to be empty');
 
 describe.each(['2.38', '2.42'])('DHIS2 %s SMS replayed through Jibu (README gateway settings)', (version) => {
   let t: TestGateway;
@@ -93,7 +101,7 @@ describe.each(['2.38', '2.42'])('DHIS2 %s SMS replayed through Jibu (README gate
     });
     expect(res.body).toMatchObject({ status: 'OK', message: 'SMS sent' });
     await eventually(() => sentTo('+254700000301').length > 0 && sentTo('+254700000302').length > 0, 'both SMS');
-    await settle();
+    await settle(t);
     expect(sentTo('+254700000301').map((m) => m.text)).toEqual([text]);
     expect(sentTo('+254700000302').map((m) => m.text)).toEqual([text]);
     const log = (await dhis2(t, '/api/sms/outbound?fields=recipients,status,message')).body.outboundsmss as unknown[];
@@ -112,7 +120,7 @@ describe.each(['2.38', '2.42'])('DHIS2 %s SMS replayed through Jibu (README gate
       message: 'failed',
       devMessage: expect.stringContaining('HTTP 403'),
     });
-    await settle();
+    await settle(t);
     expect(t.sent.length).toBe(before);
     const failed = (await dhis2(t, '/api/sms/outbound?fields=message,status&filter=status:eq:FAILED')).body
       .outboundsmss;

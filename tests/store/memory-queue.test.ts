@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import { createMemoryJobQueue } from '../../src/store/memory-queue.ts';
@@ -36,8 +35,9 @@ describe('memory queue on a test clock', () => {
     const seen: string[] = [];
     queue.process('timers', async (j) => (seen.push(j.id), ok));
     await queue.add([timer('reply-timeout', clock.now().getTime() + 3 * 60_000)]);
-    await sleep(80);
+    queue.poll(); // a look at the queue on the current clock: what is due has now been handed out
     expect(seen).toEqual([]);
+    expect(await queue.counts('timers')).toMatchObject({ delayed: 1 });
     clock.advance(3 * 60_000);
     await eventually(
       () => seen.length,
@@ -63,7 +63,7 @@ describe('memory queue on a test clock', () => {
       (n) => n === 1,
     );
     clock.advance(60_000);
-    await sleep(60);
+    queue.poll();
     // The server asked for 90 s, more than our 60 s backoff: it wins.
     expect(attempts).toEqual([1]);
     expect(await queue.counts('outbox-dhis2')).toMatchObject({ delayed: 1 });
@@ -87,7 +87,7 @@ describe('memory queue on a test clock', () => {
     );
     clock.advance(47 * 3_600_000);
     await queue.add([job]);
-    await sleep(60);
+    queue.poll();
     expect(seen).toHaveLength(1);
     clock.advance(3_600_000);
     await queue.add([job]);
@@ -104,14 +104,14 @@ describe('memory queue on a test clock', () => {
     await queue.add(
       Array.from({ length: 10 }, (_, i) => ({ id: `s${i}`, queue: 'outbox-sms' as const, name: 'sendSms', data: {} })),
     );
-    await sleep(80);
+    queue.poll();
     expect(handled).toBe(2);
     clock.advance(1_000);
     await eventually(
       () => handled,
       (n) => n === 4,
     );
-    await sleep(60);
+    queue.poll();
     expect(handled).toBe(4);
   });
 
@@ -135,7 +135,7 @@ describe('memory queue on a test clock', () => {
       () => sizes.length,
       (n) => n === 1,
     );
-    await sleep(60);
+    queue.poll();
     expect(sizes).toEqual([5]);
     const total = () => sizes.reduce((a, b) => a + b, 0);
     clock.advance(1_000);
@@ -156,7 +156,7 @@ describe('memory queue on a test clock', () => {
       { pattern: '0 6 * * *', tz: 'Africa/Nairobi' },
       { name: 'missed-appointments', data: {} },
     );
-    await sleep(60);
+    queue.poll();
     expect(seen).toEqual([]);
     clock.set('2025-03-03T03:00:00Z');
     await eventually(
@@ -170,7 +170,7 @@ describe('memory queue on a test clock', () => {
       () => seen.length,
       (n) => n === 2,
     );
-    await sleep(60);
+    queue.poll();
     expect(seen).toHaveLength(2);
     clock.set('2025-03-07T03:00:00Z');
     await eventually(
@@ -190,7 +190,7 @@ describe('memory queue on a test clock', () => {
       (n) => n === 1,
     );
     await queue.schedule('jobs', 'sync', { every: 15 * 60_000 }, { name: 'sync', data: { full: false } });
-    await sleep(60);
+    queue.poll();
     expect(seen).toHaveLength(1);
     clock.advance(15 * 60_000);
     await eventually(
@@ -199,7 +199,7 @@ describe('memory queue on a test clock', () => {
     );
     expect(await queue.unschedule('jobs', 'sync')).toBe(true);
     clock.advance(15 * 60_000);
-    await sleep(60);
+    queue.poll();
     expect(seen).toHaveLength(2);
   });
 

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createBullmqJobQueue } from '../../src/store/bullmq-queue.ts';
@@ -31,6 +30,7 @@ interface Rig {
   startWorkers(): void;
   outboxLength(): Promise<number>;
   inflightLength(): Promise<number>;
+  settled(): Promise<number>;
 }
 
 async function rig(): Promise<Rig> {
@@ -60,6 +60,15 @@ async function rig(): Promise<Rig> {
     },
     outboxLength: () => admin.llen(`${prefix}outbox`),
     inflightLength: () => admin.llen(`${prefix}outbox:inflight`),
+    /** Nothing left in the outbox, in flight, or waiting and running in the queue: every job has been worked. */
+    settled: () =>
+      eventually(
+        async () =>
+          (await admin.llen(`${prefix}outbox`)) +
+          (await admin.llen(`${prefix}outbox:inflight`)) +
+          (await queue.counts('outbox-sms').then((c) => c.waiting + c.active)),
+        (n) => n === 0,
+      ),
   };
 }
 
@@ -98,7 +107,7 @@ describe('outbox forwarder', () => {
       () => r.handled.length,
       (n) => n >= 60,
     );
-    await sleep(200);
+    await r.settled();
     expect([...r.handled].sort()).toEqual([...expected].sort());
     expect(await r.outboxLength()).toBe(0);
     expect(await r.inflightLength()).toBe(0);
@@ -137,7 +146,7 @@ describe('outbox forwarder', () => {
       () => r.handled.length,
       (n) => n >= 1,
     );
-    await sleep(200);
+    await r.settled();
     expect(r.handled).toEqual(['sms:crash:1']);
   });
 

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
@@ -72,7 +71,11 @@ describe.each([
         () => sq.queue.counts('timers'),
         (c) => c.delayed === 1,
       );
-      await sleep(100);
+      // Settled: nothing waiting or running on the SMS queue, so no third confirmation is on its way.
+      await eventually(
+        () => sq.queue.counts('outbox-sms'),
+        (c) => c.waiting === 0 && c.active === 0 && c.delayed === 0,
+      );
       expect(sent).toEqual(['sms:confirm:1', 'sms:confirm:2']);
       expect(await sq.queue.counts('timers')).toEqual({ waiting: 0, delayed: 1, active: 0, failed: 0 });
       await worker.close();
