@@ -337,7 +337,8 @@ const NEW_ITEM: ChildItem = {
 
 /**
  * Load the `caseWorker` data for the caller, or null when the phone is not an enabled DHIS2 user (the
- * role then keeps them out of the case-worker flow). One store read for anyone else.
+ * role then keeps them out of the case-worker flow). One store read for anyone else. `conversation` is
+ * the case-worker flow's variables as the runner gives them; without it, the stored session's.
  *
  * @example const data = await loadCaseWorkerData(store, deployment, '+254711000001', new Date())
  */
@@ -347,13 +348,14 @@ export async function loadCaseWorkerData(
   phone: string,
   now: Date,
   opts: LoaderOptions = {},
+  conversation?: Readonly<Record<string, unknown>>,
 ): Promise<CaseWorkerData | null> {
   const view = await getCaseWorker(store, phone);
   if (!view) return null;
   const [rawCred, sync, vars] = await Promise.all([
     store.getJson(credentialKey(phone)),
     store.getJson<SyncState>(rmKeys.sync()),
-    peekVars(store, phone),
+    conversation ?? peekVars(store, phone),
   ]);
   const cache = await cacheFor(store, sync);
   const { tree } = cache;
