@@ -22,10 +22,11 @@ import { ageInMonths, clipName, daysFrom, inScope, nameMatches, similarNames } f
  * already cut to the worker's org units here; the actions check again at write time against
  * {@link CaseWorkerData.trusted}, which this loader builds from the same scoped reads.
  *
- * Loaders are not given the conversation's variables, yet a search result depends on what the worker
- * typed. The loader therefore reads the caller's stored session (the state left by the previous hop)
- * and takes the few variables it needs (`findBy`, `searchPhone`, `place`, ...). This is why the flow
- * confirms a search on its own screen: the results are ready on the hop after the one that typed it.
+ * A search result or a filtered list depends on what the worker chose. The runner gives the loader the
+ * case-worker flow's variables and records which ones it reads (`findBy`, `searchPhone`, `filter`,
+ * `prefix`, ...): when a step changes one of them, the runner loads again within the same hop, so choosing
+ * a filter shows its first page at once. Called without them (benches), the loader reads the stored
+ * session instead.
  */
 
 /** The flow whose session variables the loader reads. */
@@ -65,6 +66,8 @@ export interface DefaulterItem {
   enrollment: string;
   trackedEntity: string;
   name: string;
+  /** First name and surname initial (`Kiruba O.`): a list line that leaves room for three children a screen. */
+  short: string;
   /** Age in whole months, as digits (`?` when the date of birth is unknown). */
   age: string;
   /** Days since the missed visit. */
@@ -89,9 +92,16 @@ export interface ChildItem {
   latestEvent: string;
 }
 
-export interface PlaceItem {
-  /** An org unit id, or `all` for every place. */
-  orgUnit: string;
+/** How late a missed visit is, for the list's filters: over 90 days, 30 to 90, under 30. */
+export const LATENESS = { over90: [91, Infinity], d30to90: [30, 90], under30: [0, 29] } as const;
+export type Lateness = keyof typeof LATENESS;
+
+/**
+ * One choice of the list's filter menu (`filter` variable): `all`, a lateness ({@link LATENESS}), `name`
+ * (then the first letters, `prefix`), or an org unit id. `count` is exact: the children that choice lists.
+ */
+export interface FilterItem {
+  id: string;
   name: string;
   count: number;
 }
@@ -113,13 +123,15 @@ export interface CaseWorkerData {
   /** The stored session says this worker signed in (lists are only filled then). */
   signedIn: boolean;
   defaulterCount: number;
-  /** The list is long enough to offer a choice of village or facility first. */
+  /** The list is long enough to offer filters first (place, lateness, name). */
   long: boolean;
-  places: PlaceItem[];
+  /** The filter menu: all, name, lateness, then each place with its count (empty choices left out). */
+  filters: FilterItem[];
   /** Every missed visit in scope, oldest first (minus those handled in this session). */
   defaulters: DefaulterItem[];
-  /** The same, in the place chosen (`place` variable). */
+  /** The same, through the filter chosen (`filter`, and `prefix` for a name). */
   filtered: DefaulterItem[];
+  filteredCount: number;
   /** Children found by the last search (`findBy`, `searchPhone`, `searchName`). */
   found: ChildItem[];
   /** A `new` item, then the possible duplicates of the person being notified; empty when there is none. */
@@ -128,7 +140,7 @@ export interface CaseWorkerData {
 }
 
 export interface LoaderOptions {
-  /** More missed visits than this: offer a choice of place first. Default 8. */
+  /** More missed visits than this: offer filters first. Default 8. */
   longList?: number;
   /** Most children a search returns. Default 20. */
   maxFound?: number;
@@ -322,6 +334,42 @@ function childItem(
   };
 }
 
+/** `Kiruba O.`: the first name (clipped) and the surname's initial. */
+function shortName(name: string): string {
+  const [first = '?', ...rest] = clipName(name || '?', 60).split(' ');
+  const initial = rest.at(-1)?.[0];
+  return `${clipName(first, 10)}${initial ? ` ${initial.toUpperCase()}.` : ''}`;
+}
+
+const lateness = (d: DefaulterItem, l: Lateness) => d.days >= LATENESS[l][0] && d.days <= LATENESS[l][1];
+
+/** The filter menu over `all`: everything, a name search, each lateness, then places by count. */
+function filterItems(all: DefaulterItem[], tree: OrgUnitTree): FilterItem[] {
+  // The name search stays on the first screen in every language: any child in four hops from the menu.
+  const out: FilterItem[] = [
+    { id: 'all', name: '', count: all.length },
+    { id: 'name', name: '', count: all.length },
+  ];
+  for (const l of Object.keys(LATENESS) as Lateness[]) {
+    const count = all.filter((d) => lateness(d, l)).length;
+    if (count) out.push({ id: l, name: '', count });
+  }
+  const counts = new Map<string, number>();
+  for (const d of all) counts.set(d.orgUnit, (counts.get(d.orgUnit) ?? 0) + 1);
+  const places = [...counts]
+    .map(([orgUnit, count]) => ({ id: orgUnit, name: clipName(tree[orgUnit]?.name ?? orgUnit, 20), count }))
+    .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
+  return [...out, ...places];
+}
+
+/** The children a filter lists, still oldest first. A name matches when a word of it starts with `prefix`. */
+function applyFilter(all: DefaulterItem[], filter: string | undefined, prefix: string | undefined): DefaulterItem[] {
+  if (!filter || filter === 'all') return all;
+  if (filter === 'name') return prefix ? all.filter((d) => nameMatches(prefix, d.name)) : [];
+  if (filter in LATENESS) return all.filter((d) => lateness(d, filter as Lateness));
+  return all.filter((d) => d.orgUnit === filter);
+}
+
 /** The `new` choice closing a duplicate list ("none of these: a new child"). */
 const NEW_ITEM: ChildItem = {
   kind: 'new',
@@ -337,7 +385,8 @@ const NEW_ITEM: ChildItem = {
 
 /**
  * Load the `caseWorker` data for the caller, or null when the phone is not an enabled DHIS2 user (the
- * role then keeps them out of the case-worker flow). One store read for anyone else.
+ * role then keeps them out of the case-worker flow). One store read for anyone else. `conversation` is
+ * the case-worker flow's variables as the runner gives them; without it, the stored session's.
  *
  * @example const data = await loadCaseWorkerData(store, deployment, '+254711000001', new Date())
  */
@@ -347,13 +396,14 @@ export async function loadCaseWorkerData(
   phone: string,
   now: Date,
   opts: LoaderOptions = {},
+  conversation?: Readonly<Record<string, unknown>>,
 ): Promise<CaseWorkerData | null> {
   const view = await getCaseWorker(store, phone);
   if (!view) return null;
   const [rawCred, sync, vars] = await Promise.all([
     store.getJson(credentialKey(phone)),
     store.getJson<SyncState>(rmKeys.sync()),
-    peekVars(store, phone),
+    conversation ?? peekVars(store, phone),
   ]);
   const cache = await cacheFor(store, sync);
   const { tree } = cache;
@@ -387,6 +437,7 @@ export async function loadCaseWorkerData(
       enrollment: d.enrollment,
       trackedEntity: d.trackedEntity,
       name: clipName(d.name || '?'),
+      short: shortName(d.name),
       age: String(ageInMonths(d.dateOfBirth, today) ?? '?'),
       days: Math.max(0, daysFrom(d.scheduledAt, today)),
       scheduledAt: d.scheduledAt,
@@ -395,14 +446,8 @@ export async function loadCaseWorkerData(
       caregiverPhone: d.caregiverPhone ?? '',
     });
   }
-  const counts = new Map<string, number>();
-  for (const d of all) counts.set(d.orgUnit, (counts.get(d.orgUnit) ?? 0) + 1);
-  const places: PlaceItem[] = [...counts]
-    .map(([orgUnit, count]) => ({ orgUnit, name: clipName(tree[orgUnit]?.name ?? orgUnit, 20), count }))
-    .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
-  places.push({ orgUnit: 'all', name: '', count: all.length });
-  const place = str(field(vars.place, 'orgUnit'));
-  const filtered = !place || place === 'all' ? all : all.filter((d) => d.orgUnit === place);
+  const filters = filterItems(all, tree);
+  const filtered = applyFilter(all, str(vars.filter), str(vars.prefix));
 
   // Searches and duplicate checks, from what the previous hop saved.
   const max = opts.maxFound ?? 20;
@@ -492,9 +537,10 @@ export async function loadCaseWorkerData(
     signedIn,
     defaulterCount: all.length,
     long: all.length > (opts.longList ?? 8),
-    places,
+    filters: signedIn ? filters : [],
     defaulters: signedIn ? all : [],
     filtered: signedIn ? filtered : [],
+    filteredCount: signedIn ? filtered.length : 0,
     found,
     duplicates,
     trusted,

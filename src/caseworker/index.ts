@@ -35,6 +35,7 @@ export {
   type CaseWorkerData,
   type ChildItem,
   type DefaulterItem,
+  type FilterItem,
   type LoaderOptions,
 } from './data.ts';
 export {

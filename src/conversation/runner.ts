@@ -19,7 +19,17 @@ import {
 /** Loads the read-model data a flow declared (`data:` in the flow file). Must be fast: no DHIS2 calls. */
 export type DataLoader = (
   names: string[],
-  ctx: { phone: string; channel: Channel; now: Date },
+  ctx: {
+    phone: string;
+    channel: Channel;
+    now: Date;
+    /**
+     * The variables of the caller's conversation on `flowId` ({} when it is on another flow), for data that
+     * depends on what was chosen (a search, a filter). The runner records what is read: when the turn
+     * changes one of those variables, it loads again for the new values within the same hop.
+     */
+    vars?: (flowId: string) => Readonly<Record<string, unknown>>;
+  },
 ) => Promise<Record<string, unknown>>;
 
 export interface RunnerDeps {
@@ -139,26 +149,81 @@ async function loadAndTurn(
   session: SessionRecord | null,
   input: Omit<TurnInput, 'data'>,
 ): Promise<TurnResult> {
-  const ctx = { phone: input.phone, channel: input.channel, now: input.now };
+  const varsRead = new Set<string>();
+  const ctx = { phone: input.phone, channel: input.channel, now: input.now, vars: varsOf(session, varsRead) };
   const data: Record<string, unknown> = await deps.loadData(requiredData(set, session, input.channel), ctx);
+  const first = await turnWith(deps, set, session, input, data, ctx);
+  // No empty hops: a step that chose what its next screen lists (a filter, a search) left variables the
+  // loaded data was not built for. The step is pure, so it is taken again on data loaded for them.
+  const after = first.result.session;
+  const changed = flowVars(after) !== null && [...varsRead].some((k) => varValue(session, k) !== varValue(after, k));
+  if (!changed || first.read.size === 0) return first.result;
+  const again = { ...ctx, vars: varsOf(first.result.session, new Set()) };
+  const fresh = await deps.loadData([...first.read].sort(), again);
+  return (await turnWith(deps, set, session, input, fresh, again)).result;
+}
+
+/** The pure step on `data`, loading any name it reads that is not there; returns the names it read. */
+async function turnWith(
+  deps: RunnerDeps,
+  set: FlowSet,
+  session: SessionRecord | null,
+  input: Omit<TurnInput, 'data'>,
+  data: Record<string, unknown>,
+  ctx: Parameters<DataLoader>[1],
+): Promise<{ result: TurnResult; read: Set<string> }> {
   const known = dataNames(set);
+  const read = new Set<string>();
   for (;;) {
     const missing = new Set<string>();
+    const note = (name: string | symbol, target: Record<string, unknown>) => {
+      if (typeof name !== 'string' || !known.has(name)) return;
+      read.add(name);
+      if (!Object.hasOwn(target, name)) missing.add(name);
+    };
     const watched = new Proxy(data, {
       get(target, name, receiver) {
-        if (typeof name === 'string' && !Object.hasOwn(target, name) && known.has(name)) missing.add(name);
+        note(name, target);
         return Reflect.get(target, name, receiver) as unknown;
       },
       has(target, name) {
-        if (typeof name === 'string' && !Object.hasOwn(target, name) && known.has(name)) missing.add(name);
+        note(name, target);
         return Reflect.has(target, name);
       },
     });
     const result = turn(set, session, { ...input, data: watched });
-    if (missing.size === 0) return result;
+    if (missing.size === 0) return { result, read };
     const more = await deps.loadData([...missing].sort(), ctx);
     for (const name of missing) data[name] = more[name]; // an own key from now on, even when undefined: asked once
   }
+}
+
+/** A session's flow and variables, read leniently from the engine's snapshot (`context.vars`). */
+function flowVars(session: SessionRecord | null): { flowId: string; vars: Record<string, unknown> } | null {
+  if (!session || session.ended) return null;
+  const vars = (session.snapshot as { context?: { vars?: unknown } } | null)?.context?.vars;
+  return vars && typeof vars === 'object' ? { flowId: session.flowId, vars: vars as Record<string, unknown> } : null;
+}
+
+/** The value (as JSON) of one variable a loader read, keyed `flowId` + NUL + name. */
+function varValue(session: SessionRecord | null, key: string): string | undefined {
+  const [flowId, name = ''] = key.split('\u0000');
+  const fv = flowVars(session);
+  return fv && fv.flowId === flowId ? JSON.stringify(fv.vars[name]) : undefined;
+}
+
+/** The loaders' view of a session's variables, recording every variable read into `reads`. */
+function varsOf(session: SessionRecord | null, reads: Set<string>): (flowId: string) => Record<string, unknown> {
+  const fv = flowVars(session);
+  return (flowId) => {
+    const vars = fv && fv.flowId === flowId ? fv.vars : {};
+    return new Proxy(vars, {
+      get(target, name, receiver) {
+        if (typeof name === 'string') reads.add(`${flowId}\u0000${name}`);
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+    });
+  };
 }
 
 /** A durable timer fired for a session (reply timeout, expiry): one pure step, committed like a message. */

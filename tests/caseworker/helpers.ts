@@ -103,9 +103,10 @@ export function caseWorkerFixture(
     signedIn: true,
     defaulterCount: 1,
     long: false,
-    places: [],
+    filters: [],
     defaulters: [],
     filtered: [],
+    filteredCount: 0,
     found: [],
     duplicates: [],
     trusted: {

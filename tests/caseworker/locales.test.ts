@@ -93,7 +93,8 @@ describe.each(WALKERS)('in $locale', (x) => {
 
     // A missed visit: the oldest first, then "will come" on a date.
     const shown = await dial.send('1');
-    await dial.send(option(shown, new RegExp(`^${first.name}`)));
+    const words = first.name.split(' ');
+    await dial.send(option(shown, new RegExp(`^${words[0]} ${words.at(-1)![0]}\\.`)));
     expect((await dial.send('1')).text.split('\n')[0]).toBe(x.what);
     await dial.say('1', '02122025');
     ref();

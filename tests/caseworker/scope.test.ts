@@ -65,7 +65,7 @@ describe('what a worker can see', () => {
     const { dial } = await w.signIn(zawadi);
     await dial.send('1');
     for (const guess of ['6', '37', '99']) {
-      expect((await dial.send(guess)).text).toMatch(/^Please choose a number from the list\.\n1\. Asha Baya/);
+      expect((await dial.send(guess)).text).toMatch(/^Please choose a number from the list\.\n1\. Asha B\. /);
     }
     // Guessing on ends the dial politely.
     expect(await dial.send('-1')).toEqual({

@@ -4,7 +4,7 @@ import type { SessionRecord } from '../../src/store/types.ts';
 import { sessionKey } from '../../src/conversation/runner.ts';
 import { createDhis2Client } from '../../src/dhis2/client.ts';
 import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
-import { createEmulator } from '../../src/emulator/index.ts';
+import { createEmulator, type Emulator } from '../../src/emulator/index.ts';
 import { createCaseWorkerSource, syncReadModel } from '../../src/dhis2/readmodel/index.ts';
 import { createMemoryJobQueue } from '../../src/store/memory-queue.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
@@ -22,14 +22,15 @@ export interface CaseWorkerReadModel {
 }
 
 /**
- * Sync the demo DHIS2 into a memory store, as the gateway does at start-up.
+ * Sync the demo DHIS2 into a memory store, as the gateway does at start-up; `plant` edits the demo data first.
  *
  * @example const rm = await caseWorkerReadModel(); const data = await rm.load('+254711000001', null);
  */
-export async function caseWorkerReadModel(): Promise<CaseWorkerReadModel> {
+export async function caseWorkerReadModel(plant?: (emulator: Emulator) => void): Promise<CaseWorkerReadModel> {
   const clock = fixedClock(NOW);
   const deployment = { ...defaultDeployment(), timeZone: TZ };
   const emulator = createEmulator({ version: '2.40', clock });
+  plant?.(emulator);
   const auth = { token: emulator.credentials.token };
   const store = createMemoryStore({ clock, queue: createMemoryJobQueue({ clock }) });
   const client = createDhis2Client({ baseUrl: emulator.baseUrl, auth, fetch: emulator.fetch });

@@ -19,7 +19,7 @@ import {
   type CredentialOp,
   type LockPolicy,
 } from '../../caseworker/credentials.ts';
-import { loadCaseWorkerData, type CaseWorkerData, type LoaderOptions } from '../../caseworker/data.ts';
+import { CASEWORKER_FLOW, loadCaseWorkerData, type CaseWorkerData, type LoaderOptions } from '../../caseworker/data.ts';
 import { inScope } from '../../caseworker/people.ts';
 import {
   aefiAlertText,
@@ -538,8 +538,10 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
     name: 'caseworker',
     parts,
     loaders: {
-      [CASEWORKER_DATA]: ({ store, deployment, phone, channel, now }) =>
-        channel === 'ussd' ? loadCaseWorkerData(store, deployment, phone, now, opts.loader) : Promise.resolve(null),
+      [CASEWORKER_DATA]: ({ store, deployment, phone, channel, now, vars }) =>
+        channel === 'ussd'
+          ? loadCaseWorkerData(store, deployment, phone, now, opts.loader, vars?.(CASEWORKER_FLOW))
+          : Promise.resolve(null),
     },
   };
 }

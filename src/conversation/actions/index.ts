@@ -11,6 +11,8 @@ export interface LoaderContext {
   channel: Channel;
   now: Date;
   deployment: Deployment;
+  /** The caller's variables on a flow, as the runner gives them (see {@link DataLoader}). */
+  vars?: (flowId: string) => Readonly<Record<string, unknown>>;
 }
 
 export type Loader = (ctx: LoaderContext) => Promise<unknown>;
