@@ -64,6 +64,8 @@ export async function createStoreAndQueue(opts: StoreAndQueueOptions): Promise<S
   const queue = createBullmqJobQueue({ connection: target, prefix, clock: opts.clock, ...logger });
   // Behind Sentinel a commit that promises something (a reply, a DHIS2 write, a dedupe marker) is
   // acknowledged only once a replica has it, so a failover right after the answer cannot lose it.
+  // Behind Sentinel a step is answered only once a replica holds its commit (a screen shown, a reply or
+  // DHIS2 write promised), so a failover right after the answer cannot lose it.
   const replicaAcks = typeof target === 'object' && 'sentinels' in target ? { replicas: 1, timeoutMs: 500 } : undefined;
   const store = createRedisStore({ redis: target, prefix, queue, ...logger, ...(replicaAcks ? { replicaAcks } : {}) });
   const forwarder = createOutboxForwarder({ redis: target, prefix, queue, ...logger });

@@ -27,8 +27,8 @@ export interface RedisStoreOptions {
   queue?: Pick<JobQueue, 'remove'>;
   logger?: StoreLogger;
   /**
-   * Wait until this many replicas hold a commit that enqueues jobs or marks a message seen before
-   * answering (Redis `WAIT`). After `timeoutMs` without them the commit stands on the primary alone (a
+   * Wait until this many replicas hold each commit before answering (Redis `WAIT`), so a screen the
+   * caller saw and a job a caller was promised survive a failover. After `timeoutMs` without them the commit stands on the primary alone (a
    * replica being down must not stop the service); the shortfall is logged.
    */
   replicaAcks?: { replicas: number; timeoutMs: number };
@@ -106,6 +106,20 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
   }
   const k = (key: string): string => prefix + key;
 
+  // How many replicas the current primary has, refreshed in the background (only with replicaAcks).
+  let connectedReplicas = opts.replicaAcks?.replicas ?? 0;
+  const refreshReplicas = () =>
+    redis.info('replication').then(
+      (info) => {
+        const m = /connected_slaves:(\d+)/.exec(info);
+        if (m) connectedReplicas = Number(m[1]);
+      },
+      () => undefined,
+    );
+  const replicaTimer = opts.replicaAcks ? setInterval(() => void refreshReplicas(), 2_000) : undefined;
+  replicaTimer?.unref();
+  if (opts.replicaAcks) redis.on('ready', () => void refreshReplicas());
+
   function readSession(sessionKey: string, json: string | null): SessionRecord | null {
     const parsed = parseSession(json);
     if (parsed.ok) return parsed.session;
@@ -180,7 +194,7 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
       throw new JibuError('JIBU_BUSY', 'The contact lock expired before the step was committed.', {
         lockKey: lock.key,
       });
-    if (opts.replicaAcks && (c.jobs.length > 0 || c.dedupe)) await replicated(opts.replicaAcks);
+    if (opts.replicaAcks) await replicated(opts.replicaAcks);
     if (opts.queue && cancel.length > 0) {
       // Best effort (the contract): the marker already stops a timer still in the outbox.
       const q = opts.queue;
@@ -203,10 +217,15 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     return 'committed';
   }
 
-  /** `WAIT` for replicas: only what this connection wrote so far, so concurrent hops share one wait. */
+  /**
+   * `WAIT` for the replicas that are connected (a primary left alone after a failover must not make
+   * every hop wait the timeout). Only what this connection wrote so far is waited for.
+   */
   async function replicated(want: { replicas: number; timeoutMs: number }): Promise<void> {
-    const got = await guarded(() => redis.wait(want.replicas, want.timeoutMs));
-    if (got < want.replicas)
+    const replicas = Math.min(want.replicas, connectedReplicas);
+    if (replicas <= 0) return;
+    const got = await guarded(() => redis.wait(replicas, want.timeoutMs));
+    if (got < replicas)
       opts.logger?.warn(
         { code: 'JIBU_STORE_UNAVAILABLE', replicas: got, wanted: want.replicas },
         'commit not yet on a replica; it stands on the primary alone',
@@ -313,6 +332,7 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     },
 
     async close() {
+      if (replicaTimer) clearInterval(replicaTimer);
       if (owned) await closeConnection(redis);
     },
   };
