@@ -23,6 +23,7 @@ export {
 } from './credentials.ts';
 export {
   createCaseWorkerJobs,
+  credentialUpdates,
   CASEWORKER_JOBS,
   CASEWORKER_SMS_FLOW,
   type CaseWorkerJobDeps,

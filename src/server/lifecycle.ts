@@ -16,7 +16,7 @@ import { embeddedDhis2, type Emulator } from './embedded.ts';
 import { createCaseWorkerSource, syncReadModel, type CaseWorkerSource } from '../dhis2/readmodel/index.ts';
 import { startDhis2Relay } from '../dhis2/outbox/index.ts';
 import { createJobs, startScheduler, type SchedulerDeps } from '../scheduler/index.ts';
-import { createCaseWorkerJobs } from '../caseworker/index.ts';
+import { createCaseWorkerJobs, credentialUpdates } from '../caseworker/index.ts';
 import { resetPin } from '../caseworker/credentials.ts';
 import { z } from 'zod';
 import { errorBody } from '../errors.ts';
@@ -164,6 +164,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       logger,
       metrics,
       events,
+      inlineNotify: credentialUpdates(),
     };
     const sender = opts.sender ?? createSender(senderOptions(config));
     if (config.SMS_PROVIDER === 'console')
