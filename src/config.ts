@@ -161,6 +161,9 @@ export const configSchema = z.object({
     .optional()
     .describe('Serve `/metrics` on this separate port (on HOST) instead of the public one; do not publish it.'),
   METRICS_TOKEN: optionalString.describe('Require `Authorization: Bearer <METRICS_TOKEN>` on `/metrics`.'),
+  PIN_PEPPER: optionalString.describe(
+    'Server-side secret keyed into every case-worker PIN hash (HMAC before scrypt), never stored in Redis. Required with DHIS2_URL, at least 32 characters (`openssl rand -hex 32`); changing it makes every worker sign in with a code again. Unset without DHIS2_URL: a public demo pepper.',
+  ),
   TZ: z.string().default('Africa/Nairobi').describe('Deployment time zone (quiet hours, "today").'),
   DEFAULT_COUNTRY: z
     .string()

@@ -9,7 +9,7 @@ import { redisConfigured } from './store/connection.ts';
 
 export type RawEnv = Record<string, string | undefined>;
 
-/** Secrets (ADMIN_TOKEN, WEBHOOK_SECRET, METRICS_TOKEN) shorter than this are refused in production. */
+/** Secrets (ADMIN_TOKEN, WEBHOOK_SECRET, METRICS_TOKEN, PIN_PEPPER) shorter than this are refused in production. */
 export const MIN_SECRET_LENGTH = 32;
 
 /** How a secret of the right strength is made; shown in every problem about one. */
@@ -139,6 +139,12 @@ export const PRODUCTION_RULES: Rule[] = [
         : undefined,
     ),
   (env) => secretProblems('METRICS_TOKEN', env.METRICS_TOKEN, undefined),
+  (env) =>
+    secretProblems(
+      'PIN_PEPPER',
+      env.PIN_PEPPER,
+      'with DHIS2_URL: it keys every case-worker PIN hash, so a copy of Redis alone cannot be brute-forced',
+    ),
   (env) =>
     env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN === env.WEBHOOK_SECRET
       ? ['WEBHOOK_SECRET: must differ from ADMIN_TOKEN (DHIS2 and providers hold the webhook secret)']

@@ -54,6 +54,7 @@ describe('configuration', () => {
       DHIS2_TOKEN: 'd2p_abc',
       ADMIN_TOKEN: 'a'.repeat(8) + '3f9c2e71b04d5a68e2c1f7b9d0a4e6c8',
       WEBHOOK_SECRET: '9b1e4c7d2a5f8e3b6c9d0a1f4e7b2c5d',
+      PIN_PEPPER: '3f1c9a7e5b2d48f6a0c7e1b9d3f5a2c48e6b0d7f9a1c3e5b7d9f1a3c5e7b9d1f',
       SMS_PROVIDER: 'africastalking',
       AT_USERNAME: 'sandbox',
       AT_API_KEY: 'k',

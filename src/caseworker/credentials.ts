@@ -1,4 +1,4 @@
-import { createHash, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, scryptSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { normalizePhone } from '../channels/phone.ts';
 import { JibuError } from '../errors.ts';
@@ -11,16 +11,50 @@ import type { Store } from '../store/types.ts';
  * Why hashing happens inside the (pure, synchronous) conversation step: the runner's data loader runs
  * before the step and never sees what the worker typed, so the only place that holds both the typed
  * PIN and the stored hash is the step itself. `scryptSync` with a salt that comes in the document (or
- * from the step's `newId()`) is deterministic and does no I/O, so the step stays pure and replayable;
- * the cost parameters are kept modest so one USSD hop stays well under 50 ms. The typed PIN is cleared
- * from the conversation variables in the very step that reads it, so it is never persisted. What must
- * be stored (a new hash, a wrong try, a success) leaves the step as a `notify` effect committed
- * atomically with the session, and {@link applyCredentialOp} applies it idempotently.
+ * from the step's `newId()`) is deterministic and does no I/O, so the step stays pure and replayable.
+ * The typed PIN is cleared from the conversation variables in the very step that reads it, so it is
+ * never persisted. What must be stored (a new hash, a wrong try, a success) leaves the step as a
+ * `notify` effect that the runner applies inside the step's own atomic commit (`credentialUpdates`),
+ * and {@link applyCredentialOp} applies it idempotently.
+ *
+ * A 4-digit PIN has 10 000 values, so no hash cost alone protects a stolen hash. The PIN is first
+ * keyed with a server-side pepper (`PIN_PEPPER`, HMAC-SHA256), which lives in the gateway's
+ * environment and never in Redis: a copy of Redis alone gives nothing to brute-force. scrypt's cost
+ * is the second line, for a pepper that leaked too (SECURITY.md "PINs and sign-in codes").
  */
 
-/** scrypt cost: N = 2^13, r = 8, p = 1 (about 20 ms and 8 MiB on a small server). Stored per hash, so it can be raised later. */
-export const SCRYPT_PARAMS = { N: 8192, r: 8, p: 1 } as const;
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/**
+ * scrypt cost of new hashes: N = 2^15, r = 8, p = 1 (32 MiB; 50–100 ms on one core, measured in
+ * bench/pin-hash.ts). Stored with each hash, so it can be raised later: older hashes are upgraded on
+ * the next correct sign-in.
+ */
+export const SCRYPT_PARAMS: ScryptParams = Object.freeze({ N: 32768, r: 8, p: 1 });
+/** What hashes stored before the pepper were made with (and what a document without `params` means). */
+export const LEGACY_SCRYPT_PARAMS: ScryptParams = Object.freeze({ N: 8192, r: 8, p: 1 });
 const KEY_LENGTH = 32;
+
+/** How a case-worker module hashes PINs: the scrypt cost of new hashes and the server-side pepper. */
+export interface PinHashing {
+  params: ScryptParams;
+  /** HMAC key applied to the PIN before scrypt. Unset: PINs are hashed without one (legacy). */
+  pepper?: string;
+}
+
+/**
+ * The pepper of the all-embedded demo (no DHIS2_URL and no PIN_PEPPER). It is public, so it protects
+ * nothing: a deployment connected to a real DHIS2 must set its own (config refuses to start without).
+ */
+export const DEMO_PIN_PEPPER = 'jibu-demo-pin-pepper-public-not-a-secret';
+
+export const DEFAULT_PIN_HASHING: PinHashing = Object.freeze({ params: SCRYPT_PARAMS, pepper: DEMO_PIN_PEPPER });
+/** The scheme before PIN_PEPPER: N = 2^13 and no pepper. Only for reading (and upgrading) old hashes. */
+export const LEGACY_PIN_HASHING: PinHashing = Object.freeze({ params: LEGACY_SCRYPT_PARAMS });
 
 export interface LockPolicy {
   /** Wrong tries in a row that lock the PIN. */
@@ -47,6 +81,8 @@ export const CredentialSchema = z.object({
   hash: z.string().optional(),
   salt: z.string().optional(),
   params: ScryptParamsSchema.optional(),
+  /** The hash was made from the PIN keyed with the server's pepper. Absent: a legacy hash without one. */
+  peppered: z.literal(true).optional(),
   setAt: z.number().optional(),
   tries: z.number().int().min(0).default(0),
   /** Locks so far without a successful sign-in in between (each doubles the period). */
@@ -69,10 +105,25 @@ export const CredentialOpSchema = z.discriminatedUnion('op', [
     hash: z.string(),
     salt: z.string(),
     params: ScryptParamsSchema,
+    peppered: z.literal(true).optional(),
     at: z.number(),
   }),
   z.object({ op: z.literal('failed'), id: z.string().min(1), phone: z.string(), at: z.number() }),
-  z.object({ op: z.literal('succeeded'), id: z.string().min(1), phone: z.string(), at: z.number() }),
+  z.object({
+    op: z.literal('succeeded'),
+    id: z.string().min(1),
+    phone: z.string(),
+    at: z.number(),
+    /** A hash of the PIN just typed under the current scheme, replacing an older one (stronger cost, pepper). */
+    rehash: z
+      .object({
+        hash: z.string(),
+        salt: z.string(),
+        params: ScryptParamsSchema,
+        peppered: z.literal(true).optional(),
+      })
+      .optional(),
+  }),
   z.object({ op: z.literal('otpSent'), id: z.string().min(1), phone: z.string(), at: z.number() }),
 ]);
 export type CredentialOp = z.infer<typeof CredentialOpSchema>;
@@ -109,6 +160,7 @@ export function applyCredentialOp(
         hash: op.hash,
         salt: op.salt,
         params: op.params,
+        ...(op.peppered ? { peppered: true as const } : {}),
         setAt: op.at,
         tries: 0,
         locks: 0,
@@ -117,7 +169,10 @@ export function applyCredentialOp(
       };
     case 'succeeded': {
       const { lockedUntil: _gone, ...rest } = doc;
-      return { ...rest, tries: 0, locks: 0, applied };
+      if (!op.rehash || !doc.hash) return { ...rest, tries: 0, locks: 0, applied };
+      const { peppered: _old, ...kept } = rest;
+      const { hash, salt, params, peppered } = op.rehash;
+      return { ...kept, hash, salt, params, ...(peppered ? { peppered } : {}), tries: 0, locks: 0, applied };
     }
     case 'failed': {
       // A try that arrives while locked (a hop already in flight) does not extend the lock.
@@ -137,15 +192,13 @@ export function recentOtps(doc: Credential | null, now: number): number {
 }
 
 /**
- * The salted scrypt hash of a PIN, base64. Deterministic: the same PIN, salt and parameters always
+ * The salted scrypt hash of a PIN, base64: `scrypt(HMAC-SHA256(pepper, pin), salt)`, or
+ * `scrypt(pin, salt)` without a pepper. Deterministic: the same PIN, salt, parameters and pepper always
  * give the same hash, which is what keeps the conversation step pure.
  */
-export function hashPin(
-  pin: string,
-  salt: string,
-  params: { N: number; r: number; p: number } = SCRYPT_PARAMS,
-): string {
-  return scryptSync(pin, salt, KEY_LENGTH, {
+export function hashPin(pin: string, salt: string, params: ScryptParams = SCRYPT_PARAMS, pepper?: string): string {
+  const input = pepper === undefined ? pin : createHmac('sha256', pepper).update(pin).digest();
+  return scryptSync(input, salt, KEY_LENGTH, {
     N: params.N,
     r: params.r,
     p: params.p,
@@ -153,12 +206,28 @@ export function hashPin(
   }).toString('base64');
 }
 
-/** Compare a typed PIN with a stored hash in constant time. */
-export function verifyPin(pin: string, stored: Pick<Credential, 'hash' | 'salt' | 'params'>): boolean {
+type StoredHash = Pick<Credential, 'hash' | 'salt' | 'params' | 'peppered'>;
+
+/**
+ * Compare a typed PIN with a stored hash in constant time, with the parameters and pepper the hash
+ * was made with (a peppered hash never matches without the pepper).
+ */
+export function verifyPin(pin: string, stored: StoredHash, pepper?: string): boolean {
   if (!stored.hash || !stored.salt || !isPinShaped(pin)) return false;
+  if (stored.peppered && pepper === undefined) return false;
   const want = Buffer.from(stored.hash, 'base64');
-  const got = Buffer.from(hashPin(pin, stored.salt, stored.params ?? SCRYPT_PARAMS), 'base64');
+  const got = Buffer.from(
+    hashPin(pin, stored.salt, stored.params ?? LEGACY_SCRYPT_PARAMS, stored.peppered ? pepper : undefined),
+    'base64',
+  );
   return want.length === got.length && timingSafeEqual(want, got);
+}
+
+/** Whether a stored hash was made with another scheme than `hashing` (older cost, no pepper). */
+export function needsRehash(stored: StoredHash, hashing: PinHashing): boolean {
+  const p = stored.params ?? LEGACY_SCRYPT_PARAMS;
+  const q = hashing.params;
+  return p.N !== q.N || p.r !== q.r || p.p !== q.p || (stored.peppered === true) !== (hashing.pepper !== undefined);
 }
 
 export const isPinShaped = (pin: string): boolean => /^\d{4}$/.test(pin);

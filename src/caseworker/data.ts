@@ -54,6 +54,8 @@ export interface CredentialInfo {
   hash?: string;
   salt?: string;
   params?: { N: number; r: number; p: number };
+  /** The hash was made with the server's pepper. */
+  peppered?: true;
   userId?: string;
   /** Operation ids already applied (a step's failed tries not yet in this list are still on their way). */
   applied: string[];
@@ -304,6 +306,7 @@ function credentialInfo(doc: Credential | null, now: number): CredentialInfo {
     salt: doc.salt,
   };
   if (doc.params) info.params = doc.params;
+  if (doc.peppered) info.peppered = true;
   if (doc.userId) info.userId = doc.userId;
   if (doc.lockedUntil !== undefined) info.lockedUntil = doc.lockedUntil;
   return info;

@@ -15,6 +15,13 @@ export {
   credentialKey,
   DEFAULT_LOCK_POLICY,
   SCRYPT_PARAMS,
+  LEGACY_SCRYPT_PARAMS,
+  DEMO_PIN_PEPPER,
+  DEFAULT_PIN_HASHING,
+  LEGACY_PIN_HASHING,
+  needsRehash,
+  type PinHashing,
+  type ScryptParams,
   CredentialSchema,
   CredentialOpSchema,
   type Credential,
@@ -23,6 +30,7 @@ export {
 } from './credentials.ts';
 export {
   createCaseWorkerJobs,
+  credentialUpdates,
   CASEWORKER_JOBS,
   CASEWORKER_SMS_FLOW,
   type CaseWorkerJobDeps,

@@ -2,8 +2,16 @@ import { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { startFlow, type FlowSet } from '../conversation/index.ts';
 import type { SendSmsJob } from '../messaging/outbox.ts';
-import type { JobOutcome, QueuedJob, Store } from '../store/types.ts';
-import { CredentialOpSchema, DEFAULT_LOCK_POLICY, writeCredentialOp, type LockPolicy } from './credentials.ts';
+import type { DocUpdate, JobOutcome, QueuedJob, Store } from '../store/types.ts';
+import {
+  CredentialOpSchema,
+  DEFAULT_LOCK_POLICY,
+  applyCredentialOp,
+  credentialKey,
+  parseCredential,
+  writeCredentialOp,
+  type LockPolicy,
+} from './credentials.ts';
 
 /**
  * Job handlers for what case-worker conversation steps hand on as `notify` effects (the runner queues
@@ -43,6 +51,28 @@ export type JobHandler = (job: QueuedJob, attempt: number) => Promise<JobOutcome
 export const CASEWORKER_JOBS = { credential: 'notify.caseworker.credential', sms: 'notify.caseworker.sms' } as const;
 
 const permanent = (error: string): JobOutcome => ({ ok: false, permanent: true, error });
+
+/**
+ * The runner's `inlineNotify` for case workers: credential operations (a wrong PIN, a success, a new
+ * PIN, a code sent) are applied to `cred:{phone}` in the same atomic commit as the step that decided
+ * them, before the answer is sent. A wrong-try count that waited on the `jobs` queue could be outrun by
+ * dialling again and again while the queue is busy (SECURITY.md "PINs and sign-in codes"). The
+ * `notify.caseworker.credential` job handler stays for operations queued by an older version.
+ */
+export function credentialUpdates(
+  policy: LockPolicy = DEFAULT_LOCK_POLICY,
+): Record<string, (payload: unknown) => DocUpdate | null> {
+  return {
+    'caseworker.credential': (payload) => {
+      const op = CredentialOpSchema.safeParse(payload);
+      if (!op.success) return null;
+      return {
+        key: credentialKey(op.data.phone),
+        update: (current) => applyCredentialOp(parseCredential(current), op.data, policy),
+      };
+    },
+  };
+}
 
 /**
  * The handlers, by job name.

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { EventFeed } from '../server/events.ts';
-import type { Contact, QueuedJob, SessionRecord, StepCommit, Store } from '../store/types.ts';
+import type { Contact, DocUpdate, QueuedJob, SessionRecord, StepCommit, Store } from '../store/types.ts';
 import {
   dataNames,
   requiredData,
@@ -45,6 +45,12 @@ export interface RunnerDeps {
   dedupeTtlMs?: number;
   /** In-process feed of what was queued (the web simulator shows it). */
   events?: EventFeed;
+  /**
+   * `notify` effects (by kind) applied to a store document inside the step's own commit instead of
+   * queued as a job: what must hold before the answer goes out (a wrong PIN counted). A handler that
+   * returns null leaves the effect a job.
+   */
+  inlineNotify?: Readonly<Record<string, (payload: unknown) => DocUpdate | null>>;
 }
 
 export interface InboundOutcome {
@@ -334,11 +340,17 @@ function buildCommit(
     // (that is how STOP gets its confirmation); everything unsolicited checks opt-out before sending.
     data: { to, text, locale, reply, providerFrom: msg.providerFrom, provider: msg.provider },
   });
+  const updates: DocUpdate[] = [];
+  const queued = result.effects.filter((e) => {
+    const inline = e.type === 'notify' ? deps.inlineNotify?.[e.kind]?.(e.payload) : null;
+    if (inline) updates.push(inline);
+    return !inline;
+  });
   const {
     jobs,
     cancelJobIds,
     contact: contactPatch,
-  } = jobsForEffects(result.effects, {
+  } = jobsForEffects(queued, {
     phone: msg.from,
     channel: msg.channel,
     newId,
@@ -385,6 +397,7 @@ function buildCommit(
     dedupe: seenKey ? { key: seenKey, ttlMs: deps.dedupeTtlMs ?? DEDUPE_TTL_MS } : undefined,
     contact: contactPatch ? { phone: msg.from, patch: contactPatch } : undefined,
     cancelJobIds,
+    ...(updates.length > 0 ? { updates } : {}),
   };
 }
 

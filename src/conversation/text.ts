@@ -10,8 +10,17 @@ import { foldAccents, isGsm7, normalizePunctuation } from '../channels/sms-text.
  * upper case, single spaces, surrounding punctuation gone. `normalizeWord(' Arrêt! ')` -> `ARRET`.
  */
 export function normalizeWord(s: string): string {
+  // Capped before anything else, cache key included: a 64 KB body costs what 1 000 characters cost.
+  if (s.length > MAX_WORD_INPUT) return `${memo(wordCache, s.slice(0, MAX_WORD_INPUT), normalizeWordUncached)}${CUT}`;
   return memo(wordCache, s, normalizeWordUncached);
 }
+
+/**
+ * Longest text folded for matching. Keywords, options and labels are far shorter, so a longer text can
+ * match none of them; the cut is marked ({@link CUT}) so that what remains never equals a short word.
+ */
+export const MAX_WORD_INPUT = 1_000;
+const CUT = '\u2026';
 
 // Keywords, labels and typed answers repeat endlessly; folding them is the engine's hottest string work
 // (bench/ussd.ts), so results are kept in small bounded caches.
@@ -28,13 +37,22 @@ function memo(cache: Map<string, string>, key: string, f: (s: string) => string)
 }
 
 function normalizeWordUncached(s: string): string {
-  return normalizePunctuation(s)
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .toUpperCase()
-    .replace(/\s+/g, ' ')
-    .replace(/^[\s.,;:!?'"()-]+|[\s.,;:!?'"()-]+$/g, '')
-    .trim();
+  return trimEdges(normalizePunctuation(s).normalize('NFD').replace(/\p{M}/gu, '').toUpperCase().replace(/\s+/g, ' '));
+}
+
+/** Characters dropped from both ends of a typed word (after spaces were folded to one ' '). */
+const EDGE = new Set([' ', '.', ',', ';', ':', '!', '?', "'", '"', '(', ')', '-']);
+
+/**
+ * Drop surrounding spaces and punctuation with one pass from each end. (A regular expression
+ * `[…]+$` here retried from every position of a long punctuation run: quadratic, 2.2 s on 64 KB.)
+ */
+export function trimEdges(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && EDGE.has(s[start]!)) start++;
+  while (end > start && EDGE.has(s[end - 1]!)) end--;
+  return s.slice(start, end).trim();
 }
 
 /**

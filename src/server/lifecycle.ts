@@ -9,14 +9,14 @@ import type { SmsSender } from '../channels/types.ts';
 import { createSender } from '../channels/registry.ts';
 import { loadFlowSet, type FlowSet } from '../conversation/index.ts';
 import { createDataLoader, createDomainRegistry } from '../conversation/actions/index.ts';
-import { ALL_MODULES } from '../conversation/actions/all.ts';
+import { shippedModules } from '../conversation/actions/all.ts';
 import { loadDeployment, type Deployment } from '../dhis2/deployment.ts';
 import { createDhis2Client, type Dhis2Client } from '../dhis2/client.ts';
 import { embeddedDhis2, type Emulator } from './embedded.ts';
 import { createCaseWorkerSource, syncReadModel, type CaseWorkerSource } from '../dhis2/readmodel/index.ts';
 import { startDhis2Relay } from '../dhis2/outbox/index.ts';
 import { createJobs, startScheduler, type SchedulerDeps } from '../scheduler/index.ts';
-import { createCaseWorkerJobs } from '../caseworker/index.ts';
+import { createCaseWorkerJobs, credentialUpdates, DEMO_PIN_PEPPER, SCRYPT_PARAMS } from '../caseworker/index.ts';
 import { resetPin } from '../caseworker/credentials.ts';
 import { z } from 'zod';
 import { errorBody } from '../errors.ts';
@@ -131,7 +131,11 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
         defaultCountry: config.DEFAULT_COUNTRY,
       });
 
-    const registry = createDomainRegistry(deployment, ALL_MODULES);
+    // The PIN pepper comes from the environment only (config requires it with a real DHIS2).
+    const modules = shippedModules({
+      pinHashing: { params: SCRYPT_PARAMS, pepper: config.PIN_PEPPER ?? DEMO_PIN_PEPPER },
+    });
+    const registry = createDomainRegistry(deployment, modules);
     const loadOpts = {
       flowsDir: path.resolve(config.FLOWS_DIR),
       localesDir: path.resolve(config.LOCALES_DIR),
@@ -159,11 +163,12 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     const runner: RunnerDeps = {
       store,
       flows: () => current,
-      loadData: opts.loadData ?? createDataLoader(store, deployment, ALL_MODULES),
+      loadData: opts.loadData ?? createDataLoader(store, deployment, modules),
       clock,
       logger,
       metrics,
       events,
+      inlineNotify: credentialUpdates(),
     };
     const sender = opts.sender ?? createSender(senderOptions(config));
     if (config.SMS_PROVIDER === 'console')

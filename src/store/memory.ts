@@ -215,6 +215,12 @@ export function createMemoryStore(opts: MemoryStoreOptions): MemoryStore {
       if (c.session) writeString(keys.session(c.sessionKey), JSON.stringify(c.session), c.sessionTtlMs);
       else data.delete(keys.session(c.sessionKey));
       if (c.contact) patchContact(c.contact.phone, c.contact.patch);
+      for (const u of c.updates ?? []) {
+        const v = read(u.key);
+        const cur = v && typeof v.value === 'string' ? (JSON.parse(v.value) as unknown) : null;
+        const value = JSON.stringify(u.update(cur));
+        data.set(u.key, v?.expiresAt === undefined ? { value } : { value, expiresAt: v.expiresAt });
+      }
       if (c.dedupe) writeString(keys.seen(c.dedupe.key), '1', c.dedupe.ttlMs);
       if (c.jobs.length > 0) queue.addNow(c.jobs);
       for (const id of c.cancelJobIds ?? []) queue.removeNow('timers', id);

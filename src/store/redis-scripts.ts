@@ -52,10 +52,12 @@ return 0
 
 /**
  * One conversation step, all or nothing (DESIGN.md core loop step 6).
- * KEYS: lock, session, outbox, [seen], [contact], cancel markers...
+ * KEYS: lock, session, outbox, [seen], [contact], update docs..., cancel markers...
  * ARGV: token, sessionJson ('' deletes), sessionTtlMs, seenTtlMs ('' = no dedupe marker),
- *       nContactFields, field, value, ..., nJobs, jobJson, ..., cancelTtlMs
- * Returns 1 committed, 0 duplicate (lock released, nothing written), -1 lock no longer ours (nothing written).
+ *       nContactFields, field, value, ..., nJobs, jobJson, ..., cancelTtlMs,
+ *       nUpdates, expected, newJson, ... (expected: '0' = absent, else '1' .. the current text)
+ * Returns 1 committed, 0 duplicate (lock released, nothing written), -1 lock no longer ours (nothing
+ * written), -2 an update document changed since it was read (nothing written, lock kept: read again).
  */
 export const COMMIT = script(`
 local token = ARGV[1]
@@ -72,31 +74,50 @@ end
 if redis.call('GET', KEYS[1]) ~= token then
   return -1
 end
+local a = 5
+local nc = tonumber(ARGV[a])
+local contactArg = a + 1
+local contactKey = nil
+if nc > 0 then
+  contactKey = KEYS[k]
+  k = k + 1
+end
+a = a + 1 + nc * 2
+local nj = tonumber(ARGV[a])
+local jobsArg = a + 1
+a = a + 1 + nj
+local cancelTtl = ARGV[a]
+local nu = tonumber(ARGV[a + 1] or '0')
+local updArg = a + 2
+local updKey = k
+k = k + nu
+for i = 0, nu - 1 do
+  local expected = ARGV[updArg + i * 2]
+  local cur = redis.call('GET', KEYS[updKey + i])
+  if expected == '0' then
+    if cur then return -2 end
+  elseif cur ~= string.sub(expected, 2) then
+    return -2
+  end
+end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[2])
 else
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 end
-local a = 5
-local nc = tonumber(ARGV[a])
-a = a + 1
 if nc > 0 then
   local fields = {}
-  for i = a, a + nc * 2 - 1 do fields[#fields + 1] = ARGV[i] end
-  redis.call('HSET', KEYS[k], unpack(fields))
-  k = k + 1
-  a = a + nc * 2
+  for i = contactArg, contactArg + nc * 2 - 1 do fields[#fields + 1] = ARGV[i] end
+  redis.call('HSET', contactKey, unpack(fields))
 end
-local nj = tonumber(ARGV[a])
-a = a + 1
 if nj > 0 then
   local jobs = {}
-  for i = a, a + nj - 1 do jobs[#jobs + 1] = ARGV[i] end
+  for i = jobsArg, jobsArg + nj - 1 do jobs[#jobs + 1] = ARGV[i] end
   redis.call('RPUSH', KEYS[3], unpack(jobs))
-  a = a + nj
 end
 if seenKey then redis.call('SET', seenKey, '1', 'PX', ARGV[4]) end
-for i = k, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[a]) end
+for i = 0, nu - 1 do redis.call('SET', KEYS[updKey + i], ARGV[updArg + i * 2 + 1], 'KEEPTTL') end
+for i = k, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', cancelTtl) end
 redis.call('DEL', KEYS[1])
 return 1
 `);

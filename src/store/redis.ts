@@ -164,7 +164,27 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     }
   }
 
+  /** Attempts of a commit whose update documents keep changing under it (only a writer without the lock could). */
+  const UPDATE_ATTEMPTS = 5;
+
   async function commit(lock: LockHandle, c: StepCommit): Promise<CommitResult> {
+    const updates = c.updates ?? [];
+    for (let attempt = 1; ; attempt++) {
+      const current = updates.length > 0 ? await guarded(() => redis.mget(updates.map((u) => k(u.key)))) : [];
+      const r = await commitOnce(lock, c, current);
+      if (r !== 'changed') return r;
+      if (attempt >= UPDATE_ATTEMPTS)
+        throw new JibuError('JIBU_BUSY', 'A document kept changing while the step was committed.', {
+          lockKey: lock.key,
+        });
+    }
+  }
+
+  async function commitOnce(
+    lock: LockHandle,
+    c: StepCommit,
+    current: Array<string | null>,
+  ): Promise<CommitResult | 'changed'> {
     const ks = [k(lock.key), k(keys.session(c.sessionKey)), k(keys.outbox)];
     const args: Array<string | number> = [
       lock.token,
@@ -184,11 +204,19 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
       for (const [f, v] of fields) args.push(f, v);
     }
     args.push(c.jobs.length, ...c.jobs.map((j) => JSON.stringify(j)));
+    args.push(CANCEL_MARKER_TTL_MS);
+    const updates = c.updates ?? [];
+    args.push(updates.length);
+    updates.forEach((u, i) => {
+      const cur = current[i] ?? null;
+      ks.push(k(u.key));
+      args.push(cur === null ? '0' : `1${cur}`, JSON.stringify(u.update(cur === null ? null : JSON.parse(cur))));
+    });
     const cancel = c.cancelJobIds ?? [];
     for (const id of cancel) ks.push(k(keys.cancelled(id)));
-    args.push(CANCEL_MARKER_TTL_MS);
 
     const r = await guarded(() => runScript(redis, COMMIT, ks, args));
+    if (r === -2) return 'changed';
     if (r === 0) return 'duplicate';
     if (r !== 1)
       throw new JibuError('JIBU_BUSY', 'The contact lock expired before the step was committed.', {

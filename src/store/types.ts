@@ -63,6 +63,21 @@ export interface StepCommit {
   contact?: { phone: string; patch: Partial<Contact> };
   /** Timer job ids to cancel (best effort, after commit). */
   cancelJobIds?: string[];
+  /**
+   * JSON documents read and rewritten inside this same atomic write (a case worker's wrong-PIN count:
+   * it must land before the answer goes out, whatever the job queues are doing).
+   */
+  updates?: DocUpdate[];
+}
+
+/**
+ * A read-modify-write of one JSON document (`setJson`/`getJson` shape) inside a commit. `update` gets
+ * the current value (null when absent) and returns the new one; it must be pure, as the Redis store
+ * calls it again when the document changed between its read and the commit.
+ */
+export interface DocUpdate {
+  key: string;
+  update: (current: unknown) => unknown;
 }
 
 export type CommitResult = 'committed' | 'duplicate';

@@ -6,7 +6,7 @@ import { loadFlowSet, type FlowProblem, type FlowSet } from '../../src/conversat
 import { createDomainRegistry, type DomainModule } from '../../src/conversation/actions/index.ts';
 import { caseWorkerModule } from '../../src/conversation/actions/caseworker.ts';
 import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
-import { hashPin, saltFrom } from '../../src/caseworker/credentials.ts';
+import { DEMO_PIN_PEPPER, SCRYPT_PARAMS, hashPin, saltFrom } from '../../src/caseworker/credentials.ts';
 import type { CaseWorkerData } from '../../src/caseworker/data.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -67,8 +67,8 @@ export async function loadCaseWorkerSet(
 /** The org-unit path of Kidutani, the fixture worker's village. */
 export const KIDUTANI_PATH = '/JbKenya0001/JbDstKlf001/JbFacMtw001/JbVilKdt001';
 const fixtureSalt = saltFrom('fixture');
-/** The fixture worker's PIN is 4821. */
-export const FIXTURE_PIN_HASH = hashPin('4821', fixtureSalt);
+/** The fixture worker's PIN is 4821, hashed as the default module hashes new PINs. */
+export const FIXTURE_PIN_HASH = hashPin('4821', fixtureSalt, SCRYPT_PARAMS, DEMO_PIN_PEPPER);
 
 /**
  * What a hop loads for Zawadi, the fixture case worker of Kidutani (PIN 4821, signed in), with one child in
@@ -94,6 +94,8 @@ export function caseWorkerFixture(
       locks: 0,
       hash: FIXTURE_PIN_HASH,
       salt: fixtureSalt,
+      params: SCRYPT_PARAMS,
+      peppered: true,
       userId: 'JbUsrCw0001',
       applied: [],
       otpRecent: 0,

@@ -6,6 +6,11 @@ import { DEMO, EIR, type Emulator } from '../../src/emulator/index.ts';
 import { Dhis2WriteSchema } from '../../src/dhis2/outbox/schemas.ts';
 import { Caregiver, LANGS, TODAY, type Lang } from '../caregiver/helpers.ts';
 import { loadShipped } from '../conversation/helpers.ts';
+import { LEGACY_PIN_HASHING } from '../../src/caseworker/credentials.ts';
+import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
+import { caregiverModule } from '../../src/conversation/actions/caregiver.ts';
+import { createCaseWorkerModule } from '../../src/conversation/actions/caseworker.ts';
+import { defaultDeployment } from '../../src/dhis2/deployment.ts';
 import { caseWorkerReadModel, type CaseWorkerReadModel } from './caseworker-world.ts';
 
 /**
@@ -23,7 +28,13 @@ let rm: CaseWorkerReadModel;
 let sixty: CaseWorkerReadModel;
 
 beforeAll(async () => {
-  set = await loadShipped();
+  // The transcripts show the PIN hash a step hands on; they were recorded with the scheme before the
+  // pepper (scrypt N = 2^13). The current scheme is pinned by tests/security/pins.test.ts instead.
+  const registry = createDomainRegistry(defaultDeployment(), [
+    caregiverModule,
+    createCaseWorkerModule({ pinHashing: LEGACY_PIN_HASHING }),
+  ]);
+  set = await loadShipped({ registry });
   rm = await caseWorkerReadModel();
   sixty = await caseWorkerReadModel(sixtyInKidutani);
   const salt = saltFrom('golden');

@@ -10,12 +10,14 @@ import { cleanupRedis, requireRedis, TEST_REDIS_URL, uniquePrefix } from '../sto
  * worker signed in, to learn her sign-in code or PIN. A dial's typed path carries both (Africa's Talking
  * re-sends `code*PIN*PIN*…` on every hop). After a real sign-in, a PIN sign-in, a wrong PIN and a lock,
  * every key name, every value of every type (BullMQ's keys included) and every log line is searched for
- * the code, each PIN typed and each typed path: none may hold them. SECURITY.md "PINs and sign-in codes".
+ * the code, each PIN typed, each typed path and the PIN pepper: none may hold them. SECURITY.md "PINs and sign-in codes".
  */
 
 const PIN = '8239';
 const WRONG = ['5082', '6194', '7305', '9416', '3527'];
 const phone = EXTRA_WORKERS.mgamboni!.phone;
+/** The gateway's PIN pepper: it lives in the environment and must never reach the store or a log line. */
+const PEPPER = '9d2f4b6a8c0e1f3a5b7c9d1e3f5a7b9c0d2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a';
 
 /** A needle as a token: `"8239"` or `*8239*` are leaks; `a8239f` inside a uuid or a hash is chance. */
 function leaks(haystack: string, needles: string[]): string[] {
@@ -43,12 +45,12 @@ async function walk(w: World): Promise<string[]> {
   await w.settle();
 
   const paths = [first.dial, again, wrong].flatMap((d) => d.inputs.map((_, i) => d.inputs.slice(0, i + 1).join('*')));
-  return [...new Set([code, PIN, ...WRONG, ...paths.filter((p) => p.includes('*'))])];
+  return [...new Set([code, PIN, ...WRONG, PEPPER, ...paths.filter((p) => p.includes('*'))])];
 }
 
 describe('secrets at rest after a case worker signs in, fails and is locked', () => {
   it('attack: read the memory store, the queues and the logs for the code, the PIN or the typed path — nothing found', async () => {
-    const w = await startWorld();
+    const w = await startWorld({ env: { PIN_PEPPER: PEPPER } });
     try {
       const needles = await walk(w);
       const store = w.t.gw.store as MemoryStore;
@@ -75,7 +77,7 @@ describe('secrets at rest after a case worker signs in, fails and is locked', ()
 
   it('attack: SCAN every Redis key (store and BullMQ) and read every value of every type, and the logs — nothing found', async () => {
     await requireRedis();
-    const w = await startWorld({ env: { REDIS_URL: url }, redisPrefix: prefix });
+    const w = await startWorld({ env: { REDIS_URL: url, PIN_PEPPER: PEPPER }, redisPrefix: prefix });
     const r = new Redis(url);
     try {
       const needles = await walk(w);

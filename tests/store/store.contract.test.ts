@@ -296,6 +296,17 @@ describe.each([
     expect(countOf(await store.getSession(KEY))).toBe(50);
   });
 
+  it('applies document updates in the commit: concurrent steps counting on one document lose no increment', async () => {
+    const { store } = await subject();
+    const bump = (cur: unknown) => ({ tries: ((cur as { tries?: number } | null)?.tries ?? 0) + 1 });
+    const increment = async () => {
+      const { lock } = await store.lockAndLoad(PHONE, KEY, { waitMs: 15_000 });
+      await store.commit(lock, step({ updates: [{ key: 'cred:x', update: bump }] }));
+    };
+    await Promise.all(Array.from({ length: 30 }, increment));
+    expect(await store.getJson('cred:x')).toEqual({ tries: 30 });
+  });
+
   it('sessions expire after their TTL', async () => {
     const s = await subject();
     const { store } = s;
@@ -408,5 +419,35 @@ describe.each([
   it('answers ping while healthy', async () => {
     const { store } = await subject();
     await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
+
+// The memory store's commit is one synchronous run: nothing can write between its read and its write.
+describe('Store contract (redis only)', () => {
+  it('a document written by someone else between read and commit is read again, not overwritten', async () => {
+    const { store } = await redisSubject().then((x) => (open.push(x), x));
+    await store.setJson('cred:y', { tries: 1 });
+    let calls = 0;
+    const { lock } = await store.lockAndLoad(PHONE, KEY);
+    const result = await store.commit(
+      lock,
+      step({
+        updates: [
+          {
+            key: 'cred:y',
+            update: (cur) => {
+              calls++;
+              // A writer that does not hold the contact lock: its SET reaches Redis before the commit script.
+              if (calls === 1) void store.setJson('cred:y', { tries: 5 });
+              return { tries: ((cur as { tries: number }).tries ?? 0) + 1 };
+            },
+          },
+        ],
+      }),
+    );
+    expect(result).toBe('committed');
+    // The commit saw the document change, read it again and counted on the new value.
+    expect(await store.getJson('cred:y')).toEqual({ tries: 6 });
+    expect(calls).toBe(2);
   });
 });

@@ -6,7 +6,7 @@ import { shortRef, type ActionResult, type ActionSpec, type GuardFn, type Valida
 import type { Effect } from '../types.ts';
 import {
   DEFAULT_LOCK_POLICY,
-  SCRYPT_PARAMS,
+  DEFAULT_PIN_HASHING,
   hashPin,
   isPinShaped,
   isWeakPin,
@@ -14,10 +14,12 @@ import {
   otpFrom,
   otpHash,
   otpMatches,
+  needsRehash,
   saltFrom,
   verifyPin,
   type CredentialOp,
   type LockPolicy,
+  type PinHashing,
 } from '../../caseworker/credentials.ts';
 import { CASEWORKER_FLOW, loadCaseWorkerData, type CaseWorkerData, type LoaderOptions } from '../../caseworker/data.ts';
 import { inScope } from '../../caseworker/people.ts';
@@ -49,6 +51,11 @@ import type { DomainModule } from './index.ts';
 
 export interface CaseWorkerModuleOptions {
   lock?: LockPolicy;
+  /**
+   * How new PINs are hashed: scrypt cost and the server's pepper (`PIN_PEPPER`). Default: the current
+   * cost with the public demo pepper, which only the all-embedded demo may use (config enforces it).
+   */
+  pinHashing?: PinHashing;
   /** Sign-in codes expire after this long. Default 5 minutes (a USSD dial lasts 3; the code dies with it anyway). */
   otpTtlMs?: number;
   /** Wrong codes before the dial ends. Default 3. */
@@ -103,6 +110,10 @@ const minutesUntil = (until: number | undefined, now: Date) =>
  */
 export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): DomainModule {
   const policy = opts.lock ?? DEFAULT_LOCK_POLICY;
+  const hashing = opts.pinHashing ?? DEFAULT_PIN_HASHING;
+  const peppered = hashing.pepper !== undefined ? { peppered: true as const } : {};
+  /** A new hash of `pin` under the module's scheme. */
+  const hashNew = (pin: string, salt: string) => hashPin(pin, salt, hashing.params, hashing.pepper);
   const otpTtlMs = opts.otpTtlMs ?? 5 * 60_000;
   const otpTries = opts.otpTries ?? 3;
   const otpPerHour = opts.otpPerHour ?? 3;
@@ -179,7 +190,7 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
         run: ({ vars, newId }) => {
           const pin = str(vars.pinNew) ?? '';
           const salt = saltFrom(newId());
-          return { vars: { pinNew: null, pinSalt: salt, pinHash: isPinShaped(pin) ? hashPin(pin, salt) : null } };
+          return { vars: { pinNew: null, pinSalt: salt, pinHash: isPinShaped(pin) ? hashNew(pin, salt) : null } };
         },
       },
       'caseworker.setPin': {
@@ -193,7 +204,7 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           const salt = str(vars.pinSalt);
           const cleared = { pinAgain: null, pinHash: null, pinSalt: null };
           if (!d) return { vars: { ...cleared, gate: 'denied' } };
-          if (!hash || !salt || !verifyPin(again, { hash, salt, params: SCRYPT_PARAMS }))
+          if (!hash || !salt || !verifyPin(again, { hash, salt, params: hashing.params, ...peppered }, hashing.pepper))
             return { vars: { ...cleared, gate: 'mismatch' } };
           const fp = fingerprint(hash);
           return {
@@ -206,7 +217,8 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
                 userId: d.worker.userId,
                 hash,
                 salt,
-                params: { ...SCRYPT_PARAMS },
+                params: { ...hashing.params },
+                ...peppered,
                 at: now.getTime(),
               }),
             ],
@@ -224,16 +236,21 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           if (d.cred.state === 'locked')
             return { vars: { pin: null, gate: 'locked', lockMinutes: minutesUntil(d.cred.lockedUntil, now) } };
           const id = newId();
-          if (verifyPin(typed, d.cred)) {
+          if (verifyPin(typed, d.cred, hashing.pepper)) {
+            // A hash made under an older scheme (lower cost, no pepper) is replaced now, while the PIN is at hand.
+            const salt = needsRehash(d.cred, hashing) ? saltFrom(newId()) : undefined;
+            const rehash = salt
+              ? { hash: hashNew(typed, salt), salt, params: { ...hashing.params }, ...peppered }
+              : undefined;
             return {
               vars: {
                 pin: null,
                 gate: 'in',
                 signedInAs: d.worker.userId,
-                credFp: fingerprint(d.cred.hash ?? ''),
+                credFp: fingerprint(rehash?.hash ?? d.cred.hash ?? ''),
                 failed: [],
               },
-              effects: [credential({ op: 'succeeded', id, phone, at: now.getTime() })],
+              effects: [credential({ op: 'succeeded', id, phone, at: now.getTime(), ...(rehash ? { rehash } : {}) })],
             };
           }
           // Tries of this session whose writes are not applied yet still count.
