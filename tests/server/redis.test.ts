@@ -5,7 +5,9 @@ import { atUssd, eventually, startTestGateway, type TestGateway } from './harnes
 
 const REDIS_URL = process.env.JIBU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `jibu-test-gw-${randomUUID().slice(0, 8)}:`;
-const env = { REDIS_URL };
+// With Redis this is not the all-embedded demo: the unsigned webhooks need the secret.
+const KEY = 'redis-test-webhook-secret';
+const env = { REDIS_URL, WEBHOOK_SECRET: KEY };
 
 afterAll(async () => {
   const r = new Redis(REDIS_URL);
@@ -15,7 +17,7 @@ afterAll(async () => {
 });
 
 async function sms(t: TestGateway, id: string, from: string, text: string) {
-  return fetch(`${t.url}/sms/http`, {
+  return fetch(`${t.url}/sms/http?key=${KEY}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ id, from, to: '21512', text }),
@@ -26,10 +28,10 @@ describe('the gateway on Redis', () => {
   it('walks a USSD conversation with sessions in Redis', async () => {
     const t = await startTestGateway(env, { redisPrefix: prefix });
     try {
-      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '' })).body).toMatch(
+      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '' }, KEY)).body).toMatch(
         /^CON Jibu demo/,
       );
-      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '2' })).body).toMatch(
+      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '2' }, KEY)).body).toMatch(
         /^CON How old/,
       );
       expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
