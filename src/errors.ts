@@ -9,6 +9,8 @@ export const ERRORS = {
   JIBU_BAD_SIGNATURE: { status: 403, message: 'The request signature is missing or invalid.' },
   JIBU_BAD_WEBHOOK_KEY: { status: 403, message: 'The webhook key is missing or invalid.' },
   JIBU_UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required.' },
+  JIBU_FORBIDDEN_SOURCE: { status: 403, message: 'This address may not call this endpoint.' },
+  JIBU_TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many failed sign-in attempts; wait and try again.' },
   JIBU_NOT_FOUND: { status: 404, message: 'No such resource.' },
   JIBU_BAD_PHONE: { status: 400, message: 'The phone number cannot be read as an international number.' },
   JIBU_UNKNOWN_JOB: { status: 404, message: 'No such job.' },

@@ -15,7 +15,7 @@ export interface SenderOptions {
   /** `statusCallbackUrl` defaults to `publicUrl + /sms/twilio/status` when `publicUrl` is set. */
   twilio?: TwilioSenderOptions;
   http?: { url: string; timeoutMs?: number; headers?: Record<string, string>; fetch?: typeof fetch };
-  console?: { write?: (chunk: string) => void };
+  console?: { write?: (chunk: string) => void; mask?: boolean };
   /** `PUBLIC_URL`, used for Twilio status callbacks. */
   publicUrl?: string;
 }

@@ -2,6 +2,16 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.ts';
+import {
+  ADMIN_COOKIE,
+  SESSION_MS,
+  cookieValue,
+  safeNext,
+  sessionValue,
+  signInPage,
+  validSession,
+} from './admin-session.ts';
+import { createAttemptLimiter, type AttemptLimiter } from './attempt-limiter.ts';
 import type { FlowSet } from '../conversation/index.ts';
 import { todayIn } from '../conversation/input.ts';
 import { ERRORS, JibuError, errorBody, type ErrorCode } from '../errors.ts';
@@ -18,7 +28,7 @@ import {
 } from '../store/types.ts';
 
 /**
- * The admin API (DESIGN.md "Interfaces"), mounted at `/admin`: flow reload, queue counts, dead
+ * The admin API (docs/design.md "Interfaces"), mounted at `/admin`: flow reload, queue counts, dead
  * letters and their replay, and "run this job as if today were". Bearer `ADMIN_TOKEN` on every route.
  */
 
@@ -40,6 +50,8 @@ export interface AdminDeps {
   timeZone?: string;
   /** Admin actions are logged (who did what is an operator's first question after an incident). */
   logger?: Logger;
+  /** Failed attempts per client, shared with the gateway's other admin mounts. */
+  limiter?: AttemptLimiter;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
@@ -53,32 +65,36 @@ function fail(res: Response, code: ErrorCode, detail?: unknown): void {
   res.status(ERRORS[code].status).json(errorBody(code, detail));
 }
 
-/** Cookie the simulator page carries once a browser has shown the token (the page cannot send headers). */
-export const ADMIN_COOKIE = 'jibu_admin';
+export { ADMIN_COOKIE } from './admin-session.ts';
 
-function cookieValue(req: Request, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) {
-      try {
-        return decodeURIComponent(v.join('='));
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
+export interface AdminAuthOptions {
+  adminToken?: string;
+  /** True only in the all-embedded demo: with no token configured, requests pass. */
+  embedded: boolean;
+  /** Pages such as `/simulator`: a signed session cookie is accepted, and a browser is shown the sign-in form. */
+  browser?: boolean;
+  /** Failed attempts per client (shared by every admin mount of one gateway). Default: one of its own. */
+  limiter?: AttemptLimiter;
+  clock?: Clock;
+}
+
+function tooMany(res: Response, retryMs: number): void {
+  res.setHeader('Retry-After', String(Math.ceil(retryMs / 1000)));
+  fail(res, 'JIBU_TOO_MANY_ATTEMPTS');
 }
 
 /**
  * Require the admin token: `Authorization: Bearer <ADMIN_TOKEN>` (401 `JIBU_UNAUTHORIZED` otherwise).
- * With no token configured, requests pass only on the embedded default. With `browser: true` (for
- * pages such as `/simulator`) the token may also come once as `?token=`, which sets an HttpOnly
- * cookie scoped to the mount path and redirects to the same URL without it.
+ * With no token configured, requests pass only in the all-embedded demo. With `browser: true` a signed
+ * session cookie from `POST /admin/session` is accepted too, and a browser asking for a page gets the
+ * sign-in form. The token is never accepted in the URL (it would end up in proxy logs). A client that
+ * presents wrong credentials too often is refused with 429 `JIBU_TOO_MANY_ATTEMPTS` for a while.
  *
- * @example app.use('/simulator', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded, browser: true }), simulatorRouter(deps))
+ * @example app.use('/simulator', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded, browser: true, limiter }), simulatorRouter(deps))
  */
-export function adminAuth(opts: { adminToken?: string; embedded: boolean; browser?: boolean }): RequestHandler {
+export function adminAuth(opts: AdminAuthOptions): RequestHandler {
+  const limiter = opts.limiter ?? createAttemptLimiter();
+  const clock = opts.clock ?? systemClock;
   return (req, res, next) => {
     const token = opts.adminToken;
     if (!token) {
@@ -87,30 +103,75 @@ export function adminAuth(opts: { adminToken?: string; embedded: boolean; browse
       return fail(
         res,
         'JIBU_UNAUTHORIZED',
-        'ADMIN_TOKEN is not set on this gateway: admin access is off outside the embedded default',
+        'ADMIN_TOKEN is not set on this gateway: admin access is off outside the all-embedded demo',
       );
     }
+    const client = req.ip ?? 'unknown';
+    const wait = limiter.retryAfterMs(client);
+    if (wait > 0) return tooMany(res, wait);
     const header = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
-    if (header !== undefined && sameSecret(header, token)) return next();
-    if (opts.browser) {
-      const cookie = cookieValue(req, ADMIN_COOKIE);
-      if (cookie !== undefined && sameSecret(cookie, token)) return next();
-      const q = typeof req.query.token === 'string' ? req.query.token : undefined;
-      if (req.method === 'GET' && q !== undefined && sameSecret(q, token)) {
-        const url = new URL(req.originalUrl, 'http://x');
-        url.searchParams.delete('token');
-        res.cookie(ADMIN_COOKIE, token, {
-          httpOnly: true,
-          sameSite: 'strict',
-          path: req.baseUrl || '/',
-          secure: req.secure,
-        });
-        return res.redirect(303, `${url.pathname}${url.search}`);
-      }
+    const cookie = opts.browser ? cookieValue(req.headers.cookie, ADMIN_COOKIE) : undefined;
+    if (header !== undefined && sameSecret(header, token)) {
+      limiter.succeed(client);
+      return next();
+    }
+    if (cookie !== undefined && validSession(cookie, token, clock.now().getTime())) return next();
+    // Only presented credentials count as attempts: a first visit without any is not guessing.
+    if (header !== undefined || cookie !== undefined) limiter.fail(client);
+    if (opts.browser && req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
+      res.status(401).type('html').setHeader('Cache-Control', 'no-store');
+      // Back to the same page after sign-in; the query is dropped (it is never where credentials belong).
+      return void res.send(signInPage(`${req.baseUrl}${req.path}`));
     }
     res.setHeader('WWW-Authenticate', 'Bearer realm="jibu-admin"');
     return fail(res, 'JIBU_UNAUTHORIZED');
   };
+}
+
+/**
+ * `GET /admin/session` the sign-in form; `POST /admin/session` (form or JSON `{token, next}`) checks
+ * the token (rate-limited like every admin credential), sets the signed session cookie and sends the
+ * browser to `next` (a path on this site). Mount before {@link adminRouter}.
+ */
+export function adminSessionRouter(opts: {
+  adminToken?: string;
+  limiter: AttemptLimiter;
+  clock?: Clock;
+}): express.Router {
+  const router = express.Router();
+  const clock = opts.clock ?? systemClock;
+  router.use(express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 }));
+  router.use(express.json({ limit: '4kb', strict: true }));
+  router.get('/', (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(signInPage(safeNext(req.query.next)));
+  });
+  router.post('/', (req, res) => {
+    const body = (req.body ?? {}) as { token?: unknown; next?: unknown };
+    const next = safeNext(body.next);
+    const client = req.ip ?? 'unknown';
+    const wait = opts.limiter.retryAfterMs(client);
+    if (wait > 0) return tooMany(res, wait);
+    const token = opts.adminToken;
+    if (!token || typeof body.token !== 'string' || !sameSecret(body.token, token)) {
+      if (token) opts.limiter.fail(client);
+      return void res
+        .status(401)
+        .type('html')
+        .send(signInPage(next, token ? 'That is not the admin token.' : 'ADMIN_TOKEN is not set on this gateway.'));
+    }
+    opts.limiter.succeed(client);
+    const expiresAt = clock.now().getTime() + SESSION_MS;
+    res.cookie(ADMIN_COOKIE, sessionValue(token, expiresAt), {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      secure: req.secure,
+      maxAge: SESSION_MS,
+    });
+    res.redirect(303, next);
+  });
+  return router;
 }
 
 const queueSchema = z.enum(QUEUE_NAMES as [QueueName, ...QueueName[]]);
@@ -157,7 +218,7 @@ export function adminRouter(deps: AdminDeps): express.Router {
   const timeZone = deps.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   const audit = (msg: string, fields: Record<string, unknown>) => deps.logger?.info({ admin: true, ...fields }, msg);
 
-  router.use(adminAuth({ adminToken: deps.adminToken, embedded: deps.embedded }));
+  router.use(adminAuth({ adminToken: deps.adminToken, embedded: deps.embedded, limiter: deps.limiter, clock }));
   router.use(express.json({ limit: '16kb', strict: true }));
 
   const describeFlows = (set: FlowSet) => ({

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Config } from '../config.ts';
+import { allEmbedded, inboundRoutes, type Config } from '../config.ts';
+import { inRanges } from '../cidr.ts';
 import { ERRORS, JibuError, errorBody, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Clock } from '../clock.ts';
@@ -12,6 +13,8 @@ import { handleInbound, type RunnerDeps } from '../conversation/runner.ts';
 import { applyDeliveryReport } from '../messaging/outbox.ts';
 import type { Store } from '../store/types.ts';
 import type { Metrics } from './metrics.ts';
+import { metricsHandler } from './metrics-endpoint.ts';
+import type { SimulatorBridge } from './simulator/router.ts';
 
 export interface AppDeps {
   config: Config;
@@ -71,14 +74,38 @@ function sendAnswer(res: Response, a: HttpAnswer): void {
 }
 
 /**
+ * `WEBHOOK_SECRET` as `?key=` on the unsigned webhooks. With no secret configured they are open only in
+ * the all-embedded demo (nothing real behind them); anywhere else every request is refused, so a
+ * forgotten secret fails closed (SECURITY.md, "Provider webhooks").
+ */
+export function checkKey(config: Config, key: unknown): ReturnType<typeof checkWebhookKey> {
+  if (!config.WEBHOOK_SECRET && !allEmbedded(config))
+    return {
+      ok: false,
+      code: 'JIBU_BAD_WEBHOOK_KEY',
+      detail: 'WEBHOOK_SECRET is not set on this gateway: this webhook is refused outside the all-embedded demo',
+    };
+  return checkWebhookKey(key, config.WEBHOOK_SECRET);
+}
+
+/**
  * One Africa's Talking USSD hop from query and form body to the answer: readiness, webhook key, parse,
  * the core loop, render. Infrastructure failures give a polite `END` (the caller is on the line and AT
  * does not retry hops); malformed or forged requests give a 4xx with a stable code. Never throws.
  */
 export async function answerAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'query' | 'body'>): Promise<HttpAnswer> {
   if (!deps.isReady()) return errorAnswer('JIBU_NOT_READY');
-  const key = checkWebhookKey(req.query.key, deps.config.WEBHOOK_SECRET);
-  if (!key.ok) return errorAnswer(key.code);
+  const key = checkKey(deps.config, req.query.key);
+  if (!key.ok) return errorAnswer(key.code, key.detail);
+  return runAtUssd(deps, req);
+}
+
+/**
+ * The hop after authentication: parse, the core loop, render. The simulator's server-side endpoint
+ * calls this directly behind the admin session (the page never holds `WEBHOOK_SECRET`).
+ */
+export async function runAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'query' | 'body'>): Promise<HttpAnswer> {
+  if (!deps.isReady()) return errorAnswer('JIBU_NOT_READY');
   const parsed = at.parseUssd(req, deps.config.DEFAULT_COUNTRY);
   if (!parsed.ok) return errorAnswer(parsed.code, parsed.detail);
   const u = parsed.value;
@@ -108,6 +135,28 @@ export async function answerAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'que
 }
 
 /**
+ * The simulator's way in: the same parse and core loop as the Africa's Talking USSD and generic SMS
+ * webhooks, minus the webhook key, which the admin session in front of the simulator replaces.
+ */
+export function simulatorBridge(deps: AppDeps): SimulatorBridge {
+  return {
+    ussd: (hop) => runAtUssd(deps, { query: {}, body: { ...hop, networkCode: '63902' } }),
+    async sms(msg) {
+      if (!deps.isReady()) return errorAnswer('JIBU_NOT_READY');
+      const parsed = http.parseInboundSms({ body: msg }, deps.config.DEFAULT_COUNTRY);
+      if (!parsed.ok) return errorAnswer(parsed.code, parsed.detail);
+      try {
+        await handleInbound(deps.runner, parsed.value);
+      } catch (err) {
+        deps.logger.error({ err, code: codeOf(err) }, 'simulator SMS could not be stored');
+        return errorAnswer(codeOf(err) === 'JIBU_BUSY' ? 'JIBU_BUSY' : 'JIBU_UNAVAILABLE');
+      }
+      return { status: 200, contentType: 'application/json; charset=utf-8', body: '{"status":"accepted"}' };
+    },
+  };
+}
+
+/**
  * The HTTP surface: provider webhooks, health, metrics. Each webhook verifies, parses (pure adapter),
  * runs the core loop and only then answers; any failure to store answers 503 so the provider retries.
  */
@@ -115,15 +164,18 @@ export function createApp(deps: AppDeps): express.Express {
   const { config, logger, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', true);
+  // Off unless TRUST_PROXY names the proxies: otherwise any client could choose its address in X-Forwarded-For.
+  app.set('trust proxy', config.TRUST_PROXY);
   app.set('query parser', 'simple');
+  const routes = inboundRoutes(config);
 
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const channel = channelOf(req.path);
-      const route = req.route?.path ?? (res.statusCode === 404 ? 'unmatched' : req.path);
-      metrics.httpRequests.inc({ channel, route: String(route), status: String(res.statusCode) });
+      // Only route patterns from the code become labels: a raw path would let anyone grow /metrics without bound.
+      const route = req.route ? String(req.route.path) : 'unmatched';
+      metrics.httpRequests.inc({ channel, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ channel }, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
@@ -142,41 +194,48 @@ export function createApp(deps: AppDeps): express.Express {
       checks: { ...checks, accepting: deps.isReady() ? 'ok' : 'draining' },
     });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  // With METRICS_PORT the lifecycle serves /metrics on its own port instead.
+  if (!config.METRICS_PORT) app.get('/metrics', metricsHandler(metrics, config.METRICS_TOKEN));
 
   // Webhooks refuse work while starting or draining, so nothing is half-processed across a restart.
   const accepting = (_req: Request, res: Response, next: NextFunction) =>
     deps.isReady() ? next() : fail(res, 'JIBU_NOT_READY');
   const keyed = (req: Request, res: Response, next: NextFunction) => {
-    const r = checkWebhookKey(req.query.key, config.WEBHOOK_SECRET);
-    return r.ok ? next() : fail(res, r.code);
+    const r = checkKey(config, req.query.key);
+    return r.ok ? next() : fail(res, r.code, r.detail);
   };
+  // Optional source allow-list on the unsigned webhooks; req.ip follows TRUST_PROXY.
+  const allowedIp = config.WEBHOOK_ALLOWED_IPS ? inRanges(config.WEBHOOK_ALLOWED_IPS) : undefined;
+  const fromAllowed = (req: Request, res: Response, next: NextFunction) =>
+    !allowedIp || allowedIp(req.ip) ? next() : fail(res, 'JIBU_FORBIDDEN_SOURCE');
   const run = (msg: InboundMessage) => handleInbound(deps.runner, msg);
 
+  // Only the configured providers' routes exist (docs/providers.md): a Twilio deployment has no
+  // unsigned Africa's Talking or generic route for anyone to post to.
   // --- Africa's Talking USSD -------------------------------------------------------------
   // The same answer as the fast path in fast-ussd.ts, which takes plain form posts before Express does.
-  app.post('/ussd/africastalking', async (req, res) => {
-    sendAnswer(res, await answerAtUssd(deps, toWebhookRequest(req)));
-  });
+  if (routes.atUssd) {
+    app.post('/ussd/africastalking', fromAllowed, async (req, res) => {
+      sendAnswer(res, await answerAtUssd(deps, toWebhookRequest(req)));
+    });
 
-  app.post('/ussd/africastalking/events', keyed, async (req, res) => {
-    const parsed = at.parseUssdEvent(toWebhookRequest(req));
-    if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
-    metrics.ussdSessions.inc({ status: parsed.value.status });
-    logger.info(
-      {
-        event: 'ussd_session_end',
-        sessionId: parsed.value.sessionId,
-        status: parsed.value.status,
-        hops: parsed.value.hopsCount,
-        durationMs: parsed.value.durationMs,
-      },
-      'USSD session ended',
-    );
-    res.status(200).type('text/plain').send('OK');
-  });
+    app.post('/ussd/africastalking/events', fromAllowed, keyed, async (req, res) => {
+      const parsed = at.parseUssdEvent(toWebhookRequest(req));
+      if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
+      metrics.ussdSessions.inc({ status: parsed.value.status });
+      logger.info(
+        {
+          event: 'ussd_session_end',
+          sessionId: parsed.value.sessionId,
+          status: parsed.value.status,
+          hops: parsed.value.hopsCount,
+          durationMs: parsed.value.durationMs,
+        },
+        'USSD session ended',
+      );
+      res.status(200).type('text/plain').send('OK');
+    });
+  }
 
   // --- SMS inbound (all providers share the flow) ----------------------------------------
   const smsInbound =
@@ -201,23 +260,27 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(200).type('text/plain').send('OK');
   };
 
-  app.post(
-    '/sms/africastalking',
-    accepting,
-    keyed,
-    smsInbound((r) => at.parseInboundSms(r, config.DEFAULT_COUNTRY), plainOk),
-  );
-  app.post(
-    '/sms/http',
-    accepting,
-    keyed,
-    smsInbound(
-      (r) => http.parseInboundSms(r, config.DEFAULT_COUNTRY),
-      (res) => {
-        res.status(200).json({ status: 'accepted' });
-      },
-    ),
-  );
+  if (routes.atSms)
+    app.post(
+      '/sms/africastalking',
+      accepting,
+      fromAllowed,
+      keyed,
+      smsInbound((r) => at.parseInboundSms(r, config.DEFAULT_COUNTRY), plainOk),
+    );
+  if (routes.http)
+    app.post(
+      '/sms/http',
+      accepting,
+      fromAllowed,
+      keyed,
+      smsInbound(
+        (r) => http.parseInboundSms(r, config.DEFAULT_COUNTRY),
+        (res) => {
+          res.status(200).json({ status: 'accepted' });
+        },
+      ),
+    );
 
   const twilioVerified = (req: Request, res: Response, next: NextFunction) => {
     if (!config.TWILIO_AUTH_TOKEN || !config.PUBLIC_URL)
@@ -228,17 +291,18 @@ export function createApp(deps: AppDeps): express.Express {
     });
     return v.ok ? next() : fail(res, v.code, v.detail);
   };
-  app.post(
-    '/sms/twilio',
-    accepting,
-    twilioVerified,
-    smsInbound(
-      (r) => tw.parseInboundSms(r, config.DEFAULT_COUNTRY),
-      (res) => {
-        res.status(200).type('text/xml').send(tw.emptyTwiml());
-      },
-    ),
-  );
+  if (routes.twilio)
+    app.post(
+      '/sms/twilio',
+      accepting,
+      twilioVerified,
+      smsInbound(
+        (r) => tw.parseInboundSms(r, config.DEFAULT_COUNTRY),
+        (res) => {
+          res.status(200).type('text/xml').send(tw.emptyTwiml());
+        },
+      ),
+    );
 
   // --- Delivery reports ----------------------------------------------------------------
   const dlr =
@@ -260,9 +324,9 @@ export function createApp(deps: AppDeps): express.Express {
       }
       res.status(200).type('text/plain').send('OK');
     };
-  app.post('/sms/africastalking/delivery', keyed, dlr(at.parseDeliveryReport));
-  app.post('/sms/http/status', keyed, dlr(http.parseStatus));
-  app.post('/sms/twilio/status', twilioVerified, dlr(tw.parseStatusCallback));
+  if (routes.atSms) app.post('/sms/africastalking/delivery', fromAllowed, keyed, dlr(at.parseDeliveryReport));
+  if (routes.http) app.post('/sms/http/status', fromAllowed, keyed, dlr(http.parseStatus));
+  if (routes.twilio) app.post('/sms/twilio/status', twilioVerified, dlr(tw.parseStatusCallback));
 
   deps.mount?.(app);
 

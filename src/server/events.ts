@@ -44,3 +44,28 @@ export function createEventFeed(capacity = 1000): EventFeed {
     },
   };
 }
+
+const hidden = (what: string) => `[${what} hidden outside the all-embedded demo]`;
+
+/**
+ * An event as the simulator shows it outside the all-embedded demo: message texts (which carry
+ * sign-in codes and PINs as typed or sent), DHIS2 payloads and job data are replaced by a note of
+ * what was there. Numbers, kinds and outcomes stay, so a staging tester still sees what happened.
+ */
+export function maskEvent<E extends GatewayEvent>(e: E): E {
+  switch (e.type) {
+    case 'sms.queued':
+    case 'sms.sent':
+      return { ...e, text: hidden(`${[...e.text].length}-character text`) };
+    case 'dhis2.queued':
+      return { ...e, payload: hidden('payload') };
+    case 'dhis2.written':
+      return e.requestPayload === undefined ? e : { ...e, requestPayload: hidden('request') };
+    case 'dhis2.failed':
+      return { ...e, error: hidden('error detail') };
+    case 'job.queued':
+      return { ...e, data: hidden('job data') };
+    default:
+      return e;
+  }
+}

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener } from 'node:http';
 import querystring from 'node:querystring';
 import qs from 'qs';
 import type express from 'express';
+import { inboundRoutes } from '../config.ts';
 import {
   answerAtUssd,
   errorAnswer,
@@ -27,8 +28,11 @@ const FORM = 'application/x-www-form-urlencoded';
  * tests/server/fast-ussd.test.ts holds both paths to the same answers.
  */
 export function createRequestListener(app: express.Express, deps: AppDeps): RequestListener {
+  // Not mounted (another USSD provider) or behind a source allow-list: Express answers (404, or after
+  // checking the address the way TRUST_PROXY says), so both rules have one implementation.
+  const fast = inboundRoutes(deps.config).atUssd && !deps.config.WEBHOOK_ALLOWED_IPS;
   return (req, res) => {
-    if (!takesFastPath(req)) {
+    if (!fast || !takesFastPath(req)) {
       app(req, res);
       return;
     }

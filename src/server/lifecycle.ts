@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import path from 'node:path';
 import type express from 'express';
-import type { Config } from '../config.ts';
+import { allEmbedded, type Config } from '../config.ts';
+import { isLoopback } from '../cidr.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { SmsSender } from '../channels/types.ts';
@@ -25,11 +26,13 @@ import { handleTimer, type DataLoader, type RunnerDeps } from '../conversation/r
 import { startSmsRelay } from '../messaging/outbox.ts';
 import { createStoreAndQueue, redisTarget } from '../store/index.ts';
 import type { JobQueue, RunningWorker, Store } from '../store/types.ts';
-import { createApp, type AppDeps } from './app.ts';
+import { createApp, simulatorBridge, type AppDeps } from './app.ts';
+import { createAttemptLimiter } from './attempt-limiter.ts';
 import { createRequestListener } from './fast-ussd.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { startMetricsServer } from './metrics-endpoint.ts';
 import { createEventFeed, type EventFeed } from './events.ts';
-import { adminAuth, adminRouter } from './admin.ts';
+import { adminAuth, adminRouter, adminSessionRouter } from './admin.ts';
 import { simulatorRouter, type DemoPhone } from './simulator/router.ts';
 import { JibuError } from '../errors.ts';
 import { oneAtATime } from './one-at-a-time.ts';
@@ -112,7 +115,9 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       demoPhones = embedded.demoPhones;
       logger.info(
         { version: config.DHIS2_EMULATOR_VERSION },
-        'DHIS2_URL is not set: using the built-in DHIS2 emulator with demo data (served at /dhis2, user admin / district)',
+        allEmbedded(config)
+          ? 'DHIS2_URL is not set: using the built-in DHIS2 emulator with demo data (served at /dhis2 to this machine, user admin / district)'
+          : 'DHIS2_URL is not set: using the built-in DHIS2 emulator with demo data (not served over HTTP outside the all-embedded demo)',
       );
     }
     const dhis2: Dhis2Client = createDhis2Client(dhis2Options);
@@ -282,7 +287,9 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
         }
       },
       mount: (a) => {
-        if (emulator) a.use('/dhis2', emulator.app);
+        // Only in the all-embedded demo, and only to this machine (or with the admin token): the emulator
+        // lists users' phones and makes outbound requests on `POST /api/sms/outbound` (SECURITY.md).
+        if (emulator && allEmbedded(config)) a.use('/dhis2', emulatorGuard(config, clock), emulator.app);
         a.use(
           '/gateway/dhis2',
           dhis2GatewayRouter({
@@ -290,15 +297,19 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
             clock,
             logger,
             secret: config.WEBHOOK_SECRET,
-            embedded: config.embedded.store && config.embedded.dhis2,
+            embedded: allEmbedded(config),
             defaultCountry: config.DEFAULT_COUNTRY,
             quiet,
             events,
           }),
         );
         // Admin endpoints need ADMIN_TOKEN, except in the all-embedded demo where nothing real is at stake.
-        const embedded = config.embedded.store && config.embedded.dhis2;
-        a.post('/admin/pin/reset', adminAuth({ adminToken: config.ADMIN_TOKEN, embedded }), async (req, res) => {
+        // One limiter for every admin door, so a guesser cannot spread attempts across them.
+        const embedded = allEmbedded(config);
+        const limiter = createAttemptLimiter();
+        const admin = { adminToken: config.ADMIN_TOKEN, embedded, limiter, clock };
+        a.use('/admin/session', adminSessionRouter({ adminToken: config.ADMIN_TOKEN, limiter, clock }));
+        a.post('/admin/pin/reset', adminAuth(admin), async (req, res) => {
           const body = z.object({ phone: z.string().min(3).max(32) }).safeParse(req.body);
           if (!body.success)
             return void res.status(400).json(errorBody('JIBU_BAD_REQUEST', 'expected {"phone": "+2547…"}'));
@@ -322,13 +333,20 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
             clock,
             timeZone: deployment.timeZone ?? config.TZ,
             logger,
+            limiter,
           }),
         );
         if (config.SIMULATOR ?? embedded) {
           a.use(
             '/simulator',
-            adminAuth({ adminToken: config.ADMIN_TOKEN, embedded, browser: true }),
-            simulatorRouter({ events, demoPhones, ussdCode: config.USSD_CODE, webhookKey: config.WEBHOOK_SECRET }),
+            adminAuth({ ...admin, browser: true }),
+            simulatorRouter({
+              events,
+              demoPhones,
+              ussdCode: config.USSD_CODE,
+              gateway: simulatorBridge(appDeps),
+              mask: !embedded,
+            }),
           );
         }
       },
@@ -345,6 +363,17 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
     undo.push(async () => {
       await closeServer(server, config.SHUTDOWN_GRACE_MS);
     });
+    if (config.METRICS_PORT) {
+      const metricsServer = await startMetricsServer({
+        metrics,
+        port: config.METRICS_PORT,
+        host: config.HOST,
+        token: config.METRICS_TOKEN,
+      });
+      undo.push(async () => {
+        await closeServer(metricsServer, 1000);
+      });
+    }
     ready = true;
     logger.info(
       { port, store: store.kind, sms: sender.provider, dhis2: config.embedded.dhis2 ? 'embedded emulator' : 'remote' },
@@ -385,6 +414,19 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
   }
 }
 
+/**
+ * The emulator at `/dhis2`: a loopback client that came straight to the socket (no proxy header), or
+ * the admin token. Never the demo's "open without a token": a container's port is reachable from outside.
+ */
+function emulatorGuard(config: Config, clock: Clock): express.RequestHandler {
+  const withToken = adminAuth({ adminToken: config.ADMIN_TOKEN, embedded: false, clock });
+  return (req, res, next) => {
+    const direct = req.headers['x-forwarded-for'] === undefined && req.headers.forwarded === undefined;
+    if (direct && isLoopback(req.socket.remoteAddress)) return next();
+    return withToken(req, res, next);
+  };
+}
+
 function senderOptions(config: Config): Parameters<typeof createSender>[0] {
   return {
     provider: config.SMS_PROVIDER,
@@ -405,6 +447,8 @@ function senderOptions(config: Config): Parameters<typeof createSender>[0] {
           }
         : undefined,
     http: config.SMS_HTTP_URL ? { url: config.SMS_HTTP_URL } : undefined,
+    // The console stands in for the phone only in the all-embedded demo; anywhere else it hides texts.
+    console: { mask: !allEmbedded(config) },
     publicUrl: config.PUBLIC_URL,
   };
 }

@@ -3,7 +3,8 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import type { FlowSet } from '../../src/conversation/index.ts';
-import { ADMIN_COOKIE, adminAuth, adminRouter, type AdminDeps } from '../../src/server/admin.ts';
+import { ADMIN_COOKIE, adminAuth, adminRouter, adminSessionRouter, type AdminDeps } from '../../src/server/admin.ts';
+import { createAttemptLimiter } from '../../src/server/attempt-limiter.ts';
 import { createStoreAndQueue, type StoreAndQueue } from '../../src/store/index.ts';
 import type { QueuedJob, RunningWorker } from '../../src/store/types.ts';
 import { TEST_REDIS_URL, cleanupRedis, eventually, requireRedis, uniquePrefix } from '../store/harness.ts';
@@ -115,23 +116,43 @@ describe('admin API authentication', () => {
     expect(known.body.error.code).toBe('JIBU_NOT_FOUND');
   });
 
-  it('for browser pages, trades ?token= for an HttpOnly cookie scoped to the page, and then accepts the cookie', async () => {
+  it('for browser pages, accepts the signed session POST /admin/session sets (never ?token=, never the raw token in the cookie)', async () => {
     const page = express();
-    page.use('/simulator', adminAuth({ adminToken: TOKEN, embedded: false, browser: true }), (_req, res) => {
-      res.send('page');
-    });
-    const first = await request(page).get(`/simulator/?token=${TOKEN}&x=1`);
-    expect(first.status).toBe(303);
-    expect(first.headers.location).toBe('/simulator/?x=1');
-    const cookie = String(first.headers['set-cookie']);
+    const limiter = createAttemptLimiter();
+    page.use('/admin/session', adminSessionRouter({ adminToken: TOKEN, limiter, clock }));
+    page.use(
+      '/simulator',
+      adminAuth({ adminToken: TOKEN, embedded: false, browser: true, limiter, clock }),
+      (_req, res) => {
+        res.send('page');
+      },
+    );
+    const form = await request(page).get('/simulator/?x=1').set('accept', 'text/html');
+    expect(form.status).toBe(401);
+    expect(form.text).toContain('action="/admin/session"');
+    expect(form.text).not.toContain(TOKEN);
+    expect((await request(page).get(`/simulator/?token=${TOKEN}`)).status).toBe(401);
+    const signIn = await request(page)
+      .post('/admin/session')
+      .type('form')
+      .send({ token: TOKEN, next: '/simulator/?x=1' });
+    expect(signIn.status).toBe(303);
+    expect(signIn.headers.location).toBe('/simulator/?x=1');
+    const cookie = String(signIn.headers['set-cookie']);
     expect(cookie).toContain(`${ADMIN_COOKIE}=`);
+    expect(cookie).not.toContain(TOKEN);
     expect(cookie).toMatch(/HttpOnly/);
-    expect(cookie).toMatch(/Path=\/simulator/);
+    expect(cookie).toMatch(/Path=\//);
     expect(cookie).toMatch(/SameSite=Strict/);
-    const again = await request(page).get('/simulator/').set('cookie', `${ADMIN_COOKIE}=${TOKEN}`);
-    expect(again.status).toBe(200);
-    expect((await request(page).get('/simulator/').set('cookie', `${ADMIN_COOKIE}=nope`)).status).toBe(401);
-    expect((await request(page).get('/simulator/?token=nope')).status).toBe(401);
+    const value = /jibu_admin=([^;]+)/.exec(cookie)?.[1] ?? '';
+    expect((await request(page).get('/simulator/').set('cookie', `${ADMIN_COOKIE}=${value}`)).status).toBe(200);
+    expect((await request(page).get('/simulator/').set('cookie', `${ADMIN_COOKIE}=${TOKEN}`)).status).toBe(401);
+    // Never sends the browser off-site after sign-in.
+    const away = await request(page)
+      .post('/admin/session')
+      .type('form')
+      .send({ token: TOKEN, next: '//evil.example/' });
+    expect(away.headers.location).toBe('/simulator/');
   });
 });
 

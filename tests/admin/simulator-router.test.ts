@@ -5,13 +5,33 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { DEMO } from '../../src/emulator/demo.ts';
 import { createEventFeed } from '../../src/server/events.ts';
-import { SIMULATOR_PUBLIC_DIR, simulatorRouter } from '../../src/server/simulator/router.ts';
+import { SIMULATOR_PUBLIC_DIR, simulatorRouter, type SimulatorBridge } from '../../src/server/simulator/router.ts';
 import { demoPhoneList } from '../../src/server/embedded.ts';
 
-function app(feed = createEventFeed()) {
+/** A bridge that records what the router hands the gateway (the gateway's side is tested in tests/security). */
+function recordingBridge() {
+  const calls: Array<{ kind: string; arg: unknown }> = [];
+  const bridge: SimulatorBridge = {
+    async ussd(hop) {
+      calls.push({ kind: 'ussd', arg: hop });
+      return { status: 200, contentType: 'text/plain; charset=utf-8', body: 'CON Hello' };
+    },
+    async sms(msg) {
+      calls.push({ kind: 'sms', arg: msg });
+      return { status: 200, contentType: 'application/json; charset=utf-8', body: '{"status":"accepted"}' };
+    },
+  };
+  return { bridge, calls };
+}
+
+function app(feed = createEventFeed(), mask = false) {
   const a = express();
-  a.use('/simulator', simulatorRouter({ events: feed, demoPhones: demoPhoneList(), ussdCode: '*384*12#' }));
-  return { a, feed };
+  const { bridge, calls } = recordingBridge();
+  a.use(
+    '/simulator',
+    simulatorRouter({ events: feed, demoPhones: demoPhoneList(), ussdCode: '*384*12#', gateway: bridge, mask }),
+  );
+  return { a, feed, calls };
 }
 
 describe('simulator router', () => {
@@ -85,5 +105,56 @@ describe('simulator router', () => {
     const res = await request(app().a).get('/simulator/api/events?since=abc');
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('JIBU_BAD_REQUEST');
+  });
+
+  it('hands dials and texts to the gateway server-side, JSON only, and never offers a webhook key', async () => {
+    const { a, calls } = app();
+    const config = await request(a).get('/simulator/api/config');
+    expect(JSON.stringify(config.body)).not.toMatch(/key|secret|token/i);
+    const hop = await request(a)
+      .post('/simulator/api/ussd')
+      .send({ sessionId: 's1', serviceCode: '*384*12#', phone: '+254700000001', text: '' });
+    expect(hop.status).toBe(200);
+    expect(hop.text).toBe('CON Hello');
+    const sms = await request(a).post('/simulator/api/sms').send({ id: 'w1', phone: '+254700000001', text: 'hi' });
+    expect(sms.status).toBe(200);
+    expect(calls).toEqual([
+      { kind: 'ussd', arg: { sessionId: 's1', serviceCode: '*384*12#', phoneNumber: '+254700000001', text: '' } },
+      { kind: 'sms', arg: { id: 'w1', from: '+254700000001', to: 'simulator', text: 'hi' } },
+    ]);
+    // A cross-site form cannot post JSON: a form body is refused before it reaches the gateway.
+    const form = await request(a)
+      .post('/simulator/api/sms')
+      .type('form')
+      .send({ id: 'w2', phone: '+254700000001', text: 'STOP' });
+    expect(form.status).toBe(415);
+    expect((await request(a).post('/simulator/api/sms').send({ id: 'w3', phone: '+2547' })).status).toBe(400);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('masks texts and payloads in the feed when asked (everywhere but the all-embedded demo)', async () => {
+    const { a, feed } = app(createEventFeed(), true);
+    feed.emit({
+      type: 'sms.sent',
+      id: 'm1',
+      to: '+254711000001',
+      text: 'Your sign-in code is 482913',
+      provider: 'x',
+      at: 1,
+    });
+    feed.emit({
+      type: 'dhis2.queued',
+      id: 'd1',
+      op: 'note',
+      ref: 'r',
+      phone: '+254711000001',
+      payload: { pin: '1234' },
+      at: 1,
+    });
+    const res = await request(a).get('/simulator/api/events?since=0');
+    expect(res.body.events).toHaveLength(2);
+    expect(JSON.stringify(res.body)).not.toMatch(/482913|1234|sign-in code/);
+    expect(res.body.events[0].text).toMatch(/27-character text hidden/);
+    expect(res.body.events[0].to).toBe('+254711000001');
   });
 });

@@ -1,16 +1,11 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../src/emulator/demo.ts';
-import { simulatorRouter } from '../../src/server/simulator/router.ts';
-import { demoPhoneList } from '../../src/server/embedded.ts';
 import { startTestGateway, type TestGateway } from '../server/harness.ts';
 import { findBrowser } from './find-browser.ts';
 
@@ -38,24 +33,9 @@ const NEXT_YEAR_DATE = `1506${new Date().getUTCFullYear() + 1}`;
 
 let dir = '';
 let t: TestGateway;
-let server: Server;
 let url = '';
 let browser: Browser;
 let page: Page;
-
-/** The simulator mounted the way the lead mounts it in front of the gateway's own routes: one origin for the page and the webhooks. */
-async function serve(gateway: TestGateway): Promise<{ server: Server; url: string }> {
-  const app = express();
-  app.use(
-    '/simulator',
-    simulatorRouter({ events: gateway.gw.events, demoPhones: demoPhoneList(), ussdCode: '*384*12#' }),
-  );
-  app.use(gateway.gw.app);
-  const listening = app.listen(0, '127.0.0.1');
-  await once(listening, 'listening');
-  const addr = listening.address();
-  return { server: listening, url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
-}
 
 beforeAll(async () => {
   if ('missing' in found) return;
@@ -68,14 +48,15 @@ beforeAll(async () => {
     LOCALES_DIR: path.join(dir, 'locales'),
     TZ: 'Africa/Nairobi',
   });
-  ({ server, url } = await serve(t));
+  // The gateway mounts the simulator itself in the all-embedded demo; the page posts to its api/ussd and
+  // api/sms, which hand dials and texts to the gateway server-side.
+  url = t.url;
   browser = await chromium.launch({ executablePath: found.executablePath, headless: true, args: found.args });
   page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
 }, 30_000);
 
 afterAll(async () => {
   await browser?.close();
-  server?.close();
   await t?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -249,7 +230,6 @@ describeWithBrowser('web phone simulator', () => {
 describeWithBrowser('web phone simulator on the caregiver flows', () => {
   let cgDir = '';
   let cg: TestGateway;
-  let cgServer: Server;
   let cgUrl = '';
 
   beforeAll(async () => {
@@ -264,11 +244,10 @@ describeWithBrowser('web phone simulator on the caregiver flows', () => {
       LOCALES_DIR: path.join(cgDir, 'locales'),
       TZ: 'Africa/Nairobi',
     });
-    ({ server: cgServer, url: cgUrl } = await serve(cg));
+    cgUrl = cg.url;
   }, 30_000);
 
   afterAll(async () => {
-    cgServer?.close();
     await cg?.stop();
     if (cgDir) await rm(cgDir, { recursive: true, force: true });
   });

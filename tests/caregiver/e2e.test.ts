@@ -38,6 +38,8 @@ interface World {
   stop(): Promise<void>;
 }
 
+const KEY = 'e2e-webhook-secret';
+
 /** A gateway on a fixed clock sharing `emu`; it synced the read model from it at start-up. */
 async function world(
   opts: {
@@ -49,7 +51,13 @@ async function world(
 ): Promise<World> {
   const clock = opts.clock ?? fixedClock(NOW);
   const emu = opts.emu ?? createEmulator({ version: '2.40', clock, seed: { children: 20 } });
-  const env: Record<string, string> = { TZ, ADMIN_TOKEN, ...(opts.redisPrefix ? { REDIS_URL: TEST_REDIS_URL } : {}) };
+  // On Redis this is not the all-embedded demo: the unsigned webhooks need the secret.
+  const env: Record<string, string> = {
+    TZ,
+    ADMIN_TOKEN,
+    WEBHOOK_SECRET: KEY,
+    ...(opts.redisPrefix ? { REDIS_URL: TEST_REDIS_URL } : {}),
+  };
   const t = await startTestGateway(env, {
     clock,
     emulator: emu,
@@ -106,7 +114,7 @@ async function remind(w: World, phone: string): Promise<void> {
 
 /** The generic HTTP provider delivering an SMS from `phone` (a provider retry resends the same id). */
 async function sms(w: World, phone: string, text: string, id: string): Promise<number> {
-  const res = await fetch(`${w.t.url}/sms/http`, {
+  const res = await fetch(`${w.t.url}/sms/http?key=${KEY}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ id, from: phone, to: '21512', text }),

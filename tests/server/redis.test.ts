@@ -3,12 +3,14 @@ import { atUssd, eventually, startTestGateway, type TestGateway } from './harnes
 import { TEST_REDIS_URL, cleanupRedis, requireRedis, uniquePrefix } from '../store/harness.ts';
 
 const prefix = uniquePrefix('server-redis');
-const env = { REDIS_URL: TEST_REDIS_URL };
+// With Redis this is not the all-embedded demo: the unsigned webhooks need the secret.
+const KEY = 'redis-test-webhook-secret';
+const env = { REDIS_URL: TEST_REDIS_URL, WEBHOOK_SECRET: KEY };
 
 afterAll(() => cleanupRedis([prefix]));
 
 async function sms(t: TestGateway, id: string, from: string, text: string) {
-  return fetch(`${t.url}/sms/http`, {
+  return fetch(`${t.url}/sms/http?key=${KEY}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ id, from, to: '21512', text }),
@@ -23,10 +25,10 @@ describe('the gateway on Redis', () => {
       // Proof this file runs on Redis, not on the in-memory fallback: the store says so, and the
       // session the first hop wrote is a key in the test database (read from outside the gateway).
       expect(t.gw.store.kind).toBe('redis');
-      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '' })).body).toMatch(
+      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '' }, KEY)).body).toMatch(
         /^CON Jibu demo/,
       );
-      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '2' })).body).toMatch(
+      expect((await atUssd(t.url, { sessionId: 'r1', phoneNumber: '+254700000501', text: '2' }, KEY)).body).toMatch(
         /^CON How old/,
       );
       expect(await admin.exists(`${prefix}session:ussd:+254700000501`)).toBe(1);

@@ -5,11 +5,13 @@ import { eventually, startTestGateway, type TestGateway } from './harness.ts';
 
 const TOKEN = 'twilio-test-token';
 const PUBLIC = 'https://gw.example.org';
+// Provider keys are set, so this is not the all-embedded demo: the unsigned webhooks need the secret.
+const KEY = 'sms-test-webhook-secret';
 let t: TestGateway;
 beforeAll(async () => {
   // The captured sender stands in for Africa's Talking, so AT delivery reports find its messages.
   t = await startTestGateway(
-    { TWILIO_AUTH_TOKEN: TOKEN, TWILIO_ACCOUNT_SID: 'AC' + '0'.repeat(32), PUBLIC_URL: PUBLIC },
+    { TWILIO_AUTH_TOKEN: TOKEN, TWILIO_ACCOUNT_SID: 'AC' + '0'.repeat(32), PUBLIC_URL: PUBLIC, WEBHOOK_SECRET: KEY },
     { senderProvider: 'africastalking' },
   );
 });
@@ -18,7 +20,7 @@ afterAll(async () => {
 });
 
 function atSms(fields: Record<string, string>) {
-  return fetch(`${t.url}/sms/africastalking`, {
+  return fetch(`${t.url}/sms/africastalking?key=${KEY}`, {
     method: 'POST',
     body: new URLSearchParams({ linkId: '', to: '21512', date: '2026-11-25 09:00:00', ...fields }),
   });
@@ -86,7 +88,7 @@ describe("Africa's Talking SMS", () => {
       'message record',
     );
     const dlr = (status: string) =>
-      fetch(`${t.url}/sms/africastalking/delivery`, {
+      fetch(`${t.url}/sms/africastalking/delivery?key=${KEY}`, {
         method: 'POST',
         body: new URLSearchParams({
           id: rec.providerMessageId,
@@ -152,24 +154,24 @@ describe('Twilio SMS', () => {
 
 describe('generic HTTP SMS', () => {
   it('accepts JSON and form bodies and rejects a body without a sender with 400', async () => {
-    const json = await fetch(`${t.url}/sms/http`, {
+    const json = await fetch(`${t.url}/sms/http?key=${KEY}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ id: 'h1', from: '+254700000401', to: '21512', text: 'hi' }),
     });
     expect(json.status).toBe(200);
-    const form = await fetch(`${t.url}/sms/http`, {
+    const form = await fetch(`${t.url}/sms/http?key=${KEY}`, {
       method: 'POST',
       body: new URLSearchParams({ id: 'h2', from: '+254700000402', to: '21512', text: 'hi' }),
     });
     expect(form.status).toBe(200);
-    const bad = await fetch(`${t.url}/sms/http`, {
+    const bad = await fetch(`${t.url}/sms/http?key=${KEY}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"id":"h3","text":"hi"}',
     });
     expect(bad.status).toBe(400);
-    const broken = await fetch(`${t.url}/sms/http`, {
+    const broken = await fetch(`${t.url}/sms/http?key=${KEY}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"id":',

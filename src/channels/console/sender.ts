@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { measureSms } from '../sms-text.ts';
+import { maskPhone } from '../phone.ts';
 import type { OutboundSms, SendResult, SmsSender } from '../types.ts';
 
 export interface ConsoleSenderOptions {
@@ -7,6 +8,11 @@ export interface ConsoleSenderOptions {
   write?: (chunk: string) => void;
   /** Provider id generator (tests); defaults to `console-<uuid>`. */
   newId?: () => string;
+  /**
+   * Print the number masked and the text as its length only. The lead sets it everywhere but the
+   * all-embedded demo: texts carry sign-in codes and children's names, and stdout ends up in logs.
+   */
+  mask?: boolean;
 }
 
 /** Widest text line inside the box before wrapping, so a message reads like a phone screen. */
@@ -33,7 +39,13 @@ export function createConsoleSender(options: ConsoleSenderOptions = {}): SmsSend
     provider: 'console',
     async send(msg: OutboundSms): Promise<SendResult> {
       const measure = measureSms(msg.text);
-      write(renderBox(msg, measure.segments, measure.encoding));
+      const shown = options.mask
+        ? {
+            to: maskPhone(msg.to),
+            text: `[${[...msg.text].length}-character text hidden]`,
+          }
+        : msg;
+      write(renderBox(shown, measure.segments, measure.encoding));
       return { ok: true, providerMessageId: newId(), segments: measure.segments };
     },
   };

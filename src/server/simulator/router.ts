@@ -2,14 +2,16 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { z } from 'zod';
 import { errorBody } from '../../errors.ts';
-import type { EventFeed } from '../events.ts';
+import { maskEvent, type EventFeed } from '../events.ts';
 
 /**
  * The web phone simulator (`/simulator`): one static page, one vanilla script and a stylesheet, no
- * build step. The page talks to the gateway exactly like a provider does (AT-shaped USSD forms to
- * `/ussd/africastalking`, generic SMS to `/sms/http`) and polls the in-process event feed to show
- * what each step did: SMS sent, DHIS2 writes, timers. The feed holds phone numbers and texts, so the
- * lead mounts this only on the embedded default or behind `ADMIN_TOKEN` (see `adminAuth`).
+ * build step. The page posts its dials and texts to this router (`api/ussd`, `api/sms`), which hands
+ * them to the gateway server-side as an Africa's Talking hop or a generic SMS would arrive (never
+ * through the public webhooks: the page never holds `WEBHOOK_SECRET`), and polls the in-process
+ * event feed to show what each step did: SMS sent, DHIS2 writes, timers. The lead mounts this only in
+ * the all-embedded demo or behind the admin session (see `adminAuth`); outside the demo, texts and
+ * payloads in the feed are masked (`mask`).
  */
 
 export interface DemoPhone {
@@ -21,19 +23,46 @@ export interface DemoPhone {
   note?: string;
 }
 
+/** An HTTP answer from the gateway, relayed to the page as is. */
+export interface BridgeAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** The gateway's inbound paths after authentication (the admin session stands in for the webhook key). */
+export interface SimulatorBridge {
+  /** One USSD hop, Africa's Talking-shaped: `CON …` / `END …`. */
+  ussd(hop: { sessionId: string; serviceCode: string; phoneNumber: string; text: string }): Promise<BridgeAnswer>;
+  /** One SMS from `from`, as the generic provider would post it. */
+  sms(msg: { id: string; from: string; to: string; text: string }): Promise<BridgeAnswer>;
+}
+
 export interface SimulatorDeps {
   events: EventFeed;
   demoPhones: DemoPhone[];
-  /** Where the page sends its webhooks (default: the same origin). */
-  baseUrl?: string;
+  gateway: SimulatorBridge;
   /** USSD code pre-filled in the dialler (default `*384*12#`). */
   ussdCode?: string;
-  /** `WEBHOOK_SECRET`, appended as `?key=` to the page's webhook calls when the gateway requires it. */
-  webhookKey?: string;
+  /** Hide message texts and payloads in the feed (everywhere but the all-embedded demo). */
+  mask?: boolean;
 }
 
 /** The page, script and stylesheet live next to this file (copy `public/` along in a built image). */
 export const SIMULATOR_PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+
+const phoneField = z.string().trim().min(3).max(32);
+const ussdBodySchema = z.strictObject({
+  sessionId: z.string().min(1).max(100),
+  serviceCode: z.string().min(1).max(40),
+  phone: phoneField,
+  text: z.string().max(500),
+});
+const smsBodySchema = z.strictObject({
+  id: z.string().min(1).max(100),
+  phone: phoneField,
+  text: z.string().min(1).max(1600),
+});
 
 const eventsQuerySchema = z.object({
   since: z.coerce.number().int().min(0).default(0),
@@ -41,10 +70,12 @@ const eventsQuerySchema = z.object({
 });
 
 /**
- * `GET /` the page; `GET /api/config` the demo numbers and where to send webhooks;
+ * `GET /` the page; `GET /api/config` the demo numbers and the USSD code;
+ * `POST /api/ussd` `{sessionId, serviceCode, phone, text}` one hop (answer `CON …`/`END …`);
+ * `POST /api/sms` `{id, phone, text}` one inbound SMS; both JSON only (a cross-site form cannot send it);
  * `GET /api/events?since=N` the feed after sequence N as `{ next, events }` (poll with `since=next`).
  *
- * @example app.use('/simulator', simulatorRouter({ events: gateway.events, demoPhones, ussdCode: config.USSD_CODE }))
+ * @example app.use('/simulator', simulatorRouter({ events: gateway.events, demoPhones, gateway: bridge, ussdCode: config.USSD_CODE }))
  */
 export function simulatorRouter(deps: SimulatorDeps): express.Router {
   const router = express.Router();
@@ -59,12 +90,35 @@ export function simulatorRouter(deps: SimulatorDeps): express.Router {
 
   router.get('/api/config', (_req, res) => {
     noStore(res);
-    res.json({
-      phones: deps.demoPhones,
-      ussdCode: deps.ussdCode ?? '*384*12#',
-      baseUrl: deps.baseUrl ?? '',
-      webhookKey: deps.webhookKey ?? null,
-    });
+    res.json({ phones: deps.demoPhones, ussdCode: deps.ussdCode ?? '*384*12#', masked: deps.mask === true });
+  });
+
+  const relay = (res: express.Response, a: BridgeAnswer) => {
+    noStore(res);
+    res.status(a.status).type(a.contentType).send(a.body);
+  };
+  const badBody = (res: express.Response, e: z.ZodError) =>
+    res.status(400).json(
+      errorBody(
+        'JIBU_BAD_REQUEST',
+        e.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+      ),
+    );
+  const jsonOnly: express.RequestHandler = (req, res, next) =>
+    req.is('application/json') ? next() : void res.status(415).json(errorBody('JIBU_UNSUPPORTED_MEDIA_TYPE'));
+  const json = express.json({ limit: '8kb', strict: true });
+
+  router.post('/api/ussd', jsonOnly, json, async (req, res) => {
+    const b = ussdBodySchema.safeParse(req.body);
+    if (!b.success) return badBody(res, b.error);
+    const { phone, ...hop } = b.data;
+    relay(res, await deps.gateway.ussd({ ...hop, phoneNumber: phone }));
+  });
+
+  router.post('/api/sms', jsonOnly, json, async (req, res) => {
+    const b = smsBodySchema.safeParse(req.body);
+    if (!b.success) return badBody(res, b.error);
+    relay(res, await deps.gateway.sms({ id: b.data.id, from: b.data.phone, to: 'simulator', text: b.data.text }));
   });
 
   router.get('/api/events', (req, res) => {
@@ -80,7 +134,7 @@ export function simulatorRouter(deps: SimulatorDeps): express.Router {
     const { seq, events } = deps.events.since(q.data.since, q.data.limit);
     // With a full page, continue from its last event rather than the newest, or events would be skipped.
     const next = events.length === q.data.limit ? (events[events.length - 1]?.seq ?? seq) : seq;
-    return res.json({ next, events });
+    return res.json({ next, events: deps.mask ? events.map(maskEvent) : events });
   });
 
   router.use(

@@ -1,6 +1,7 @@
-/* global setTimeout, URLSearchParams, crypto */
-// Jibu phone simulator: plain browser JavaScript, no build step. It posts the same requests a
-// provider would (Africa's Talking USSD forms, generic HTTP SMS) and polls the gateway's event feed.
+/* global setTimeout, crypto */
+// Jibu phone simulator: plain browser JavaScript, no build step. It posts dials and texts to its own
+// server-side endpoints (api/ussd, api/sms), which hand them to the gateway as a provider's webhook would
+// arrive; it holds no webhook secret. It polls the gateway's event feed to show what each step did.
 
 const $ = (id) => document.getElementById(id);
 const USSD_CODE = /^\*[0-9*]+#$/;
@@ -11,7 +12,7 @@ const GSM7 = new Set([
 const GSM7_EXT = new Set([...'\f^{}\\[~]|€']);
 
 const state = {
-  config: { phones: [], ussdCode: '*384*12#', baseUrl: '', webhookKey: null },
+  config: { phones: [], ussdCode: '*384*12#', masked: false },
   session: null, // { id, path: [] } while a USSD dialogue is open
   since: 0,
   dhis2Ids: new Set(), // DHIS2 job ids queued for this number, to match their "written" events
@@ -19,7 +20,8 @@ const state = {
 };
 
 const phone = () => $('custom').value.trim() || $('number').value;
-const keyQuery = () => (state.config.webhookKey ? `?key=${encodeURIComponent(state.config.webhookKey)}` : '');
+const postJson = (path, body) =>
+  fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -73,14 +75,12 @@ function showScreen(text, status) {
 }
 
 async function ussdHop(text) {
-  const body = new URLSearchParams({
+  const res = await postJson('api/ussd', {
     sessionId: state.session.id,
     serviceCode: state.session.code,
-    phoneNumber: phone(),
-    networkCode: '63902',
+    phone: phone(),
     text,
   });
-  const res = await fetch(`${state.config.baseUrl}/ussd/africastalking${keyQuery()}`, { method: 'POST', body });
   const raw = await res.text();
   if (!raw.startsWith('CON ') && !raw.startsWith('END ')) {
     state.session = null;
@@ -106,11 +106,7 @@ async function answer(input) {
 async function sendSms(text) {
   const from = phone();
   addMessage('out', text);
-  const res = await fetch(`${state.config.baseUrl}/sms/http${keyQuery()}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id: `web-${crypto.randomUUID()}`, from, to: '21512', text }),
-  });
+  const res = await postJson('api/sms', { id: `web-${crypto.randomUUID()}`, phone: from, text });
   if (!res.ok) addMessage('error', `Not accepted: HTTP ${res.status} ${await res.text()}`);
 }
 
