@@ -120,10 +120,13 @@ describe('Redis failover behind Sentinel', () => {
         const startedAt = Date.now();
         let complete = true;
         for (const [hop, text] of PATH.entries()) {
-          const r = await atUssd(t.url, { sessionId, phoneNumber: phone, text }).catch((e: unknown) => ({
-            status: 0,
-            body: String(e),
-          }));
+          // A hop left unanswered for 10 s counts as wrong (it is neither an answer nor polite).
+          const r = await Promise.race([
+            atUssd(t.url, { sessionId, phoneNumber: phone, text }),
+            new Promise<{ status: number; body: string }>((resolve) =>
+              setTimeout(() => resolve({ status: 0, body: 'no answer within 10 s' }), 10_000).unref(),
+            ),
+          ]).catch((e: unknown) => ({ status: 0, body: String(e) }));
           if (r.status === 200 && r.body === expected[hop]) {
             right += 1;
             continue;
@@ -145,14 +148,19 @@ describe('Redis failover behind Sentinel', () => {
     const acked: string[] = [];
     async function confirm(c: { phone: string }): Promise<void> {
       const id = `fo-confirm-${c.phone}`;
+      const statuses: Array<number | undefined> = [];
       for (;;) {
         const res = await fetch(`${t.url}/sms/http`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ id, from: c.phone, to: '21512', text: '1' }),
+          signal: AbortSignal.timeout(10_000),
         }).catch(() => undefined);
         if (res?.status === 200) break;
+        statuses.push(res?.status);
         expect([undefined, 503]).toContain(res?.status);
+        // A provider gives up at some point too: past it, the message was refused for good.
+        if (walksTimedOut()) throw new Error(`reply of ${c.phone} never acknowledged: ${statuses.join(',')}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       acked.push(c.phone);
