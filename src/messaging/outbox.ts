@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryReport, DeliveryStatus, ProviderName, SmsSender } from '../channels/types.ts';
 import { prepareSms } from '../channels/sms-text.ts';
 import type { Clock } from '../clock.ts';
+import { JibuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { EventFeed } from '../server/events.ts';
@@ -72,6 +74,26 @@ export function nextStatus(current: MessageRecord['status'], reported: DeliveryS
   if (FINAL.has(current)) return current;
   if (reported === 'unknown') return current;
   return (RANK[reported] ?? 0) >= (RANK[current] ?? 0) ? reported : current;
+}
+
+/** How long the record of a sent message keeps being retried while Redis is unreachable (a failover takes seconds). */
+const RECORD_AFTER_SEND_MS = 30_000;
+
+/**
+ * Write what follows a successful send, waiting out a Redis outage (a failover): failing the job here
+ * would make the queue send the message again.
+ */
+async function afterSend(op: () => Promise<unknown>): Promise<void> {
+  const until = Date.now() + RECORD_AFTER_SEND_MS;
+  for (let pause = 100; ; pause = Math.min(pause * 2, 2_000)) {
+    try {
+      await op();
+      return;
+    } catch (err) {
+      if (!(err instanceof JibuError && err.code === 'JIBU_STORE_UNAVAILABLE') || Date.now() > until) throw err;
+      await sleep(pause);
+    }
+  }
 }
 
 /**
@@ -166,22 +188,24 @@ export function startSmsRelay(deps: {
       const r = await sender.send({ id, to: m.to, text: prepared.text });
       if (r.ok) {
         const segments = r.segments ?? prepared.segments;
-        await store.setJson(
-          `msg:${id}`,
-          {
-            id,
-            to: m.to,
-            provider: sender.provider,
-            providerMessageId: r.providerMessageId,
-            status: 'sent',
-            segments,
-            purpose: m.purpose,
-            createdAt: now,
-            updatedAt: now,
-          } satisfies MessageRecord,
-          MESSAGE_TTL_MS,
+        await afterSend(() =>
+          store.setJson(
+            `msg:${id}`,
+            {
+              id,
+              to: m.to,
+              provider: sender.provider,
+              providerMessageId: r.providerMessageId,
+              status: 'sent',
+              segments,
+              purpose: m.purpose,
+              createdAt: now,
+              updatedAt: now,
+            } satisfies MessageRecord,
+            MESSAGE_TTL_MS,
+          ),
         );
-        await store.setJson(`pmsg:${sender.provider}:${r.providerMessageId}`, id, MESSAGE_TTL_MS);
+        await afterSend(() => store.setJson(`pmsg:${sender.provider}:${r.providerMessageId}`, id, MESSAGE_TTL_MS));
         if (policy.unknownAfterMs) await deps.queue.add([deliveryCheckJob(id, now, policy.unknownAfterMs)]);
         metrics?.smsStatus.inc({ provider: sender.provider, status: 'sent' });
         events?.emit({
