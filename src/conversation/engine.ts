@@ -74,7 +74,6 @@ interface Ctx {
   newId: () => string;
   data: Readonly<Record<string, unknown>>;
   contact: Contact;
-  ussdSessionId?: string;
 }
 
 const envFor = (c: Ctx): Env => ({
@@ -377,10 +376,6 @@ function conclude(
         locale,
         startedAt: opts.prior?.startedAt ?? c.now,
         updatedAt: c.now,
-        ...((c.ussdSessionId ?? opts.prior?.ussdSessionId)
-          ? { ussdSessionId: c.ussdSessionId ?? opts.prior?.ussdSessionId }
-          : {}),
-        ...(opts.prior?.ussdPath !== undefined ? { ussdPath: opts.prior.ussdPath } : {}),
         invalidCount: context.invalid,
       };
   const outcome: TurnOutcome =
@@ -613,7 +608,6 @@ function onKeyword(
         startedAt: c.now,
         updatedAt: c.now,
         invalidCount: 0,
-        ...(c.ussdSessionId ? { ussdSessionId: c.ussdSessionId } : {}),
       };
       return plain(c, languageMenu(c), { end: false, outcome: 'keyword', session: picker, ttlMs: ttlFor(c) });
     }
@@ -663,7 +657,7 @@ function failure(c: Ctx, err: unknown, session: SessionRecord | null): TurnResul
 
 function contextFor(
   set: FlowSet,
-  input: Pick<TurnInput, 'channel' | 'phone' | 'locale' | 'contact' | 'now' | 'newId' | 'data' | 'ussd'>,
+  input: Pick<TurnInput, 'channel' | 'phone' | 'locale' | 'contact' | 'now' | 'newId' | 'data'>,
 ): Ctx {
   return {
     set,
@@ -674,7 +668,6 @@ function contextFor(
     newId: input.newId,
     data: input.data,
     contact: input.contact,
-    ...(input.ussd?.sessionId ? { ussdSessionId: input.ussd.sessionId } : {}),
   };
 }
 
@@ -683,38 +676,24 @@ function contextFor(
  *
  * @example
  * const r = turn(set, null, { channel: 'ussd', phone: '+254700000001', text: '', contact: { optedOut: false },
- *   now: new Date(), newId: () => crypto.randomUUID(), data: {}, ussd: { sessionId: 'ATUid_1', serviceCode: '*384*12#', isNew: true } });
+ *   now: new Date(), newId: () => crypto.randomUUID(), data: {}, serviceCode: '*384*12#' });
  * r.reply // { text: 'Jibu demo\n1. ...', end: false }
  */
 export function turn(set: FlowSet, session: SessionRecord | null, input: TurnInput): TurnResult {
   const c = contextFor(set, input);
   try {
     const text = input.text ?? '';
-    const serviceCode = input.ussd?.serviceCode;
-    let current = session;
-    let dropped: Effect[] = [];
-    // A new USSD dial is a new conversation (a dropped dialog cannot be resumed: reference §1.4).
-    if (
-      c.channel === 'ussd' &&
-      current &&
-      (input.ussd?.isNew || (input.ussd && current.ussdSessionId && current.ussdSessionId !== input.ussd.sessionId))
-    ) {
-      dropped = dropEffects(current);
-      current = null;
-    }
-    const freshDial = c.channel === 'ussd' && (input.ussd?.isNew ?? current === null);
-    if (!freshDial && text.trim()) {
+    const serviceCode = input.serviceCode;
+    const current = session;
+    if (text.trim()) {
       const kw = matchKeyword(text, set.locales);
-      if (kw) {
-        const r = onKeyword(c, current, kw, text, serviceCode);
-        return { ...r, effects: [...dropped, ...r.effects] };
-      }
+      if (kw) return onKeyword(c, current, kw, text, serviceCode);
     }
     if (c.channel === 'sms' && input.contact.optedOut) {
       return plain(c, t(renderCtx(c, null), 'system.opted_out'), { end: true, outcome: 'keyword', session: current });
     }
     if (current?.flowId === LANGUAGE_FLOW) return languageTurn(c, current, text);
-    if (!current) return startNew(c, text, serviceCode, { outcome: 'started', effects: dropped });
+    if (!current) return startNew(c, text, serviceCode, { outcome: 'started' });
 
     const flow = flowOf(set, current);
     const snap = flow ? restore(flow, current.snapshot) : null;

@@ -4,8 +4,8 @@ import { ERRORS, JibuError, errorBody, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Clock } from '../clock.ts';
 import type { Channel, InboundMessage, ParseResult, WebhookRequest } from '../channels/types.ts';
-import * as at from '../channels/africastalking/index.ts';
-import * as tw from '../channels/twilio/index.ts';
+import * as africasTalking from '../channels/africastalking/index.ts';
+import * as twilio from '../channels/twilio/index.ts';
 import * as http from '../channels/http/index.ts';
 import { checkWebhookKey } from '../channels/webhook-key.ts';
 import { handleInbound, type RunnerDeps } from '../conversation/runner.ts';
@@ -79,22 +79,9 @@ export async function answerAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'que
   if (!deps.isReady()) return errorAnswer('JIBU_NOT_READY');
   const key = checkWebhookKey(req.query.key, deps.config.WEBHOOK_SECRET);
   if (!key.ok) return errorAnswer(key.code);
-  const parsed = at.parseUssd(req, deps.config.DEFAULT_COUNTRY);
+  const parsed = africasTalking.parseUssd(req, deps.config.DEFAULT_COUNTRY);
   if (!parsed.ok) return errorAnswer(parsed.code, parsed.detail);
-  const u = parsed.value;
-  const msg: InboundMessage = {
-    channel: 'ussd',
-    provider: 'africastalking',
-    from: u.phone,
-    providerFrom: u.providerPhone,
-    to: u.serviceCode,
-    text: '',
-    ussdPath: u.path,
-    sessionId: u.sessionId,
-    networkCode: u.networkCode,
-    providerMessageId: `${u.sessionId}:${u.path}`,
-    receivedAt: deps.clock.now(),
-  };
+  const msg = africasTalking.toUssdInbound(parsed.value, deps.clock.now());
   let reply: { text: string; end: boolean };
   try {
     const out = await handleInbound(deps.runner, msg);
@@ -103,7 +90,7 @@ export async function answerAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'que
     deps.logger.error({ err, code: codeOf(err) }, 'USSD hop could not be processed');
     reply = { text: deps.unavailableText(), end: true };
   }
-  const r = at.renderUssd(reply.text, reply.end);
+  const r = africasTalking.renderUssd(reply.text, reply.end);
   return { status: 200, contentType: `${r.contentType}; charset=utf-8`, body: r.body };
 }
 
@@ -162,7 +149,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.post('/ussd/africastalking/events', keyed, async (req, res) => {
-    const parsed = at.parseUssdEvent(toWebhookRequest(req));
+    const parsed = africasTalking.parseUssdEvent(toWebhookRequest(req));
     if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
     metrics.ussdSessions.inc({ status: parsed.value.status });
     logger.info(
@@ -203,7 +190,7 @@ export function createApp(deps: AppDeps): express.Express {
     '/sms/africastalking',
     accepting,
     keyed,
-    smsInbound((r) => at.parseInboundSms(r, config.DEFAULT_COUNTRY), plainOk),
+    smsInbound((r) => africasTalking.parseInboundSms(r, config.DEFAULT_COUNTRY), plainOk),
   );
   app.post(
     '/sms/http',
@@ -220,7 +207,7 @@ export function createApp(deps: AppDeps): express.Express {
   const twilioVerified = (req: Request, res: Response, next: NextFunction) => {
     if (!config.TWILIO_AUTH_TOKEN || !config.PUBLIC_URL)
       return fail(res, 'JIBU_BAD_SIGNATURE', 'Twilio is not configured on this gateway');
-    const v = tw.verifyTwilioSignature(toWebhookRequest(req), {
+    const v = twilio.verifyTwilioSignature(toWebhookRequest(req), {
       authToken: config.TWILIO_AUTH_TOKEN,
       publicUrl: config.PUBLIC_URL,
     });
@@ -231,9 +218,9 @@ export function createApp(deps: AppDeps): express.Express {
     accepting,
     twilioVerified,
     smsInbound(
-      (r) => tw.parseInboundSms(r, config.DEFAULT_COUNTRY),
+      (r) => twilio.parseInboundSms(r, config.DEFAULT_COUNTRY),
       (res) => {
-        res.status(200).type('text/xml').send(tw.emptyTwiml());
+        res.status(200).type('text/xml').send(twilio.emptyTwiml());
       },
     ),
   );
@@ -258,9 +245,9 @@ export function createApp(deps: AppDeps): express.Express {
       }
       res.status(200).type('text/plain').send('OK');
     };
-  app.post('/sms/africastalking/delivery', keyed, dlr(at.parseDeliveryReport));
+  app.post('/sms/africastalking/delivery', keyed, dlr(africasTalking.parseDeliveryReport));
   app.post('/sms/http/status', keyed, dlr(http.parseStatus));
-  app.post('/sms/twilio/status', twilioVerified, dlr(tw.parseStatusCallback));
+  app.post('/sms/twilio/status', twilioVerified, dlr(twilio.parseStatusCallback));
 
   deps.mount?.(app);
 

@@ -7,10 +7,10 @@ import { loadShipped } from '../conversation/helpers.ts';
 import { caseWorkerReadModel, type CaseWorkerReadModel } from './caseworker-world.ts';
 
 /**
- * Golden transcripts of the case-worker flow in every locale, run on the pure engine with the set the
+ * Golden transcripts of the case-worker flow in every locale, run through the core loop with the set the
  * gateway loads. The `caseWorker` data comes from the real loader over a read model synced (in memory)
- * from the DHIS2 emulator's demo data at the fixed clock; between hops the session is put in that
- * store, as the runner commits it, because the loader reads the previous hop's variables there.
+ * from the DHIS2 emulator's demo data at the fixed clock; the runner commits each hop's session into
+ * that same store, where the loader reads the previous hop's variables.
  */
 
 const ZAWADI = DEMO.caseWorkers.kidutani;
@@ -27,19 +27,17 @@ afterAll(async () => {
   await rm?.close();
 });
 
-/** A case worker's phone on the pure engine: the caregiver test phone with the case-worker loader's data. */
+/** A case worker's phone on the core loop, over the synced read model, with the real case-worker loader. */
 class CaseWorker extends Caregiver {
-  private loaded: unknown = null;
-
-  override get data(): { caregiver: null } {
-    const data = { caregiver: null, caseWorker: this.loaded };
-    return data;
+  constructor(set: FlowSet, phone: string, locale: Lang) {
+    super(set, 'ussd', phone, locale, {
+      store: rm.store,
+      load: async (p) => ({ caregiver: null, caseWorker: await rm.loadData(p.phone, p.now) }),
+    });
   }
 
-  /** Commit the session as the runner would, load this hop's data, then take the turn. */
   async hop(input: string): Promise<TurnResult> {
-    this.loaded = await rm.load(this.phone, this.session, this.now);
-    return input === '' ? this.dial() : this.send(input);
+    return input === '' ? await this.dial() : await this.send(input);
   }
 
   async says(...inputs: string[]): Promise<TurnResult> {
@@ -65,7 +63,7 @@ class CaseWorker extends Caregiver {
 
 describe.each(LANGS)('caseworker golden transcripts in %s', (locale: Lang) => {
   it('USSD: signs in with a code and a new PIN, opens the missed visits, records that a child will come', async () => {
-    const cw = new CaseWorker(set, 'ussd', ZAWADI.phone, locale);
+    const cw = new CaseWorker(set, ZAWADI.phone, locale);
     await cw.hop('');
     expect(cw.log.at(-1)?.result.flowId).toBe('caseworker');
     await cw.says(cw.code(), '4821', '4821', '1');
