@@ -148,6 +148,8 @@ export function createApp(deps: AppDeps): express.Express {
     sendAnswer(res, await answerAtUssd(deps, toWebhookRequest(req)));
   });
 
+  app.post('/ussd/http', http.ussdRoute(deps));
+
   app.post('/ussd/africastalking/events', keyed, async (req, res) => {
     const parsed = africasTalking.parseUssdEvent(toWebhookRequest(req));
     if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
