@@ -70,14 +70,11 @@ const MAX_DUPLICATES_PER_BIRTH = 3;
 /** Every scalar of an event, without what an update must not resend (reference §7.6). */
 const EVENT_FIELDS = '*,!notes,!dataValues,!relationships';
 
-/** What one job ended with, and why, for the queue and the dead letter. */
-type Settled = JobOutcome;
-
-function transient(error: string, detail?: unknown): Settled {
+function transient(error: string, detail?: unknown): JobOutcome {
   return detail === undefined ? { ok: false, permanent: false, error } : { ok: false, permanent: false, error, detail };
 }
 
-function permanent(error: string, detail: unknown): Settled {
+function permanent(error: string, detail: unknown): JobOutcome {
   return { ok: false, permanent: true, error, detail };
 }
 
@@ -90,7 +87,7 @@ function codeOf(err: unknown): string {
 }
 
 /** A read or request that failed: the queue backs off and tries the whole write again. */
-function transientFor(err: unknown): Settled {
+function transientFor(err: unknown): JobOutcome {
   return transient(reasonOf(err), {
     reason: err instanceof Dhis2AuthError ? 'dhis2_auth' : 'dhis2_unavailable',
     ...(err instanceof Dhis2TransportError && err.dhis2Status ? { httpStatus: err.dhis2Status } : {}),
@@ -205,9 +202,9 @@ export function createDhis2BatchHandler(
 
   return async function handle(jobs) {
     const started = performance.now();
-    const outcomes = new Map<string, Settled>();
-    const settle = (id: string, o: Settled) => outcomes.set(id, o);
-    const at = () => clock.now().getTime();
+    const outcomes = new Map<string, JobOutcome>();
+    const settle = (id: string, o: JobOutcome) => outcomes.set(id, o);
+    const nowMs = () => clock.now().getTime();
 
     // 1. Validate: a malformed job can never succeed.
     const planned: PlannedJob[] = [];
@@ -257,7 +254,7 @@ export function createDhis2BatchHandler(
         planned,
         transient(`DHIS2 unavailable while reading events: ${reasonOf(err)}`, { reason: 'dhis2_unavailable' }),
         started,
-        at,
+        nowMs,
       );
     }
     const sendable: PlannedJob[] = [];
@@ -278,13 +275,19 @@ export function createDhis2BatchHandler(
           { code: 'JIBU_DHIS2_REJECTED', jobId: p.id, event: p.event, reason: 'event_gone' },
           'DHIS2 write dead-lettered: event gone',
         );
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: `event ${p.event} gone`, permanent: true, at: at() });
+        events?.emit({
+          type: 'dhis2.failed',
+          ids: [p.id],
+          error: `event ${p.event} gone`,
+          permanent: true,
+          at: nowMs(),
+        });
       } else sendable.push(p);
     }
 
     // 2b. Resolve AEFI reports and search the registry for births, against DHIS2 as it is now.
-    const aefiOutcomes = await resolveAefi(sendable, settle, at);
-    const searches = await searchBirths(sendable, settle, at);
+    const aefiOutcomes = await resolveAefi(sendable, settle, nowMs);
+    const searches = await searchBirths(sendable, settle, nowMs);
     const ready = sendable.filter((p) => !outcomes.has(p.id));
 
     // 3. Import; refine the group only when DHIS2 refuses part of it.
@@ -329,7 +332,7 @@ export function createDhis2BatchHandler(
             { code: 'JIBU_DHIS2_REJECTED', jobId: p.id, dhis2Status: err.dhis2Status, dhis2Code: err.dhis2Code },
             'DHIS2 write dead-lettered: request refused',
           );
-          events?.emit({ type: 'dhis2.failed', ids: [p.id], error: err.message, permanent: true, at: at() });
+          events?.emit({ type: 'dhis2.failed', ids: [p.id], error: err.message, permanent: true, at: nowMs() });
           continue;
         }
         // Down, 5xx, 429, timeout, or credentials: nothing here can fix it; the queue backs off and retries.
@@ -355,7 +358,7 @@ export function createDhis2BatchHandler(
           ids: rest.map((p) => p.id),
           error: reasonOf(err),
           permanent: false,
-          at: at(),
+          at: nowMs(),
         });
         break;
       }
@@ -381,7 +384,7 @@ export function createDhis2BatchHandler(
           ids: group.map((p) => p.id),
           status: result.status,
           requestPayload: built.payload,
-          at: at(),
+          at: nowMs(),
         });
         continue;
       }
@@ -424,7 +427,7 @@ export function createDhis2BatchHandler(
             { code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason, errors: v.issues.map(issueForLog) },
             'DHIS2 write dead-lettered',
           );
-          events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: at() });
+          events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: nowMs() });
         }
       }
       if (clean.length === group.length) {
@@ -454,7 +457,7 @@ export function createDhis2BatchHandler(
             },
             'DHIS2 write dead-lettered',
           );
-          events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: at() });
+          events?.emit({ type: 'dhis2.failed', ids: [p.id], error, permanent: true, at: nowMs() });
         }
         continue;
       }
@@ -463,8 +466,8 @@ export function createDhis2BatchHandler(
 
     await keepReadModelCoherent(written);
     for (const [id, outcome] of aefiOutcomes) if (outcomes.get(id)?.ok) metrics?.aefiReports.inc({ outcome });
-    await fileDuplicates(planned, searches, outcomes, settle, at);
-    return finish(jobs, outcomes, planned, undefined, started, at);
+    await fileDuplicates(planned, searches, outcomes, settle, nowMs);
+    return finish(jobs, outcomes, planned, undefined, started, nowMs);
   };
 
   /**
@@ -474,8 +477,8 @@ export function createDhis2BatchHandler(
    */
   async function resolveAefi(
     sendable: PlannedJob[],
-    settle: (id: string, o: Settled) => void,
-    at: () => number,
+    settle: (id: string, o: JobOutcome) => void,
+    nowMs: () => number,
   ): Promise<Map<string, string>> {
     const resolved = new Map<string, string>();
     const program = deployment.aefi.program;
@@ -494,7 +497,7 @@ export function createDhis2BatchHandler(
         found = await counted('read', () => readAefiCase(client, w, program));
       } catch (err) {
         settle(p.id, transientFor(err));
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: at() });
+        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: nowMs() });
         continue;
       }
       if (!found) {
@@ -504,7 +507,7 @@ export function createDhis2BatchHandler(
           permanent(`DHIS2 child gone: ${message}`, { reason: 'child_gone', op: p.write.op, ref: p.job.ref, message }),
         );
         logger.warn({ code: 'JIBU_DHIS2_REJECTED', jobId: p.id, reason: 'child_gone' }, 'AEFI report dead-lettered');
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: message, permanent: true, at: at() });
+        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: message, permanent: true, at: nowMs() });
         continue;
       }
       const plan = planAefi(
@@ -524,8 +527,8 @@ export function createDhis2BatchHandler(
   /** Search the registry for each birth that asks for it, before the child is created. */
   async function searchBirths(
     sendable: PlannedJob[],
-    settle: (id: string, o: Settled) => void,
-    at: () => number,
+    settle: (id: string, o: JobOutcome) => void,
+    nowMs: () => number,
   ): Promise<Map<string, SearchResult>> {
     const out = new Map<string, SearchResult>();
     const births = sendable.filter((p) => p.write.op === 'tracker.create' && p.write.duplicateCheck);
@@ -553,7 +556,7 @@ export function createDhis2BatchHandler(
         out.set(p.id, result);
       } catch (err) {
         settle(p.id, transientFor(err));
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: at() });
+        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: nowMs() });
       }
     }
     return out;
@@ -568,9 +571,9 @@ export function createDhis2BatchHandler(
   async function fileDuplicates(
     planned: PlannedJob[],
     searches: Map<string, SearchResult>,
-    outcomes: Map<string, Settled>,
-    settle: (id: string, o: Settled) => void,
-    at: () => number,
+    outcomes: Map<string, JobOutcome>,
+    settle: (id: string, o: JobOutcome) => void,
+    nowMs: () => number,
   ): Promise<void> {
     const records: DuplicateRecord[] = [];
     for (const p of planned) {
@@ -595,7 +598,7 @@ export function createDhis2BatchHandler(
             client.createPotentialDuplicate({ original: m.trackedEntity, duplicate: check.trackedEntity }),
           );
           const base = {
-            at: new Date(at()).toISOString(),
+            at: new Date(nowMs()).toISOString(),
             ref: p.job.ref,
             original: m.trackedEntity,
             originalOrgUnit: m.orgUnit,
@@ -631,7 +634,7 @@ export function createDhis2BatchHandler(
           { code: codeOf(err), jobId: p.id, reason: reasonOf(err) },
           'potential duplicate not filed; the birth will be retried',
         );
-        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: at() });
+        events?.emit({ type: 'dhis2.failed', ids: [p.id], error: reasonOf(err), permanent: false, at: nowMs() });
         continue;
       }
       metrics?.birthDuplicateChecks.inc({
@@ -648,7 +651,7 @@ export function createDhis2BatchHandler(
         requestPayload: {
           potentialDuplicates: matches.map((m) => ({ original: m.trackedEntity, duplicate: check.trackedEntity })),
         },
-        at: at(),
+        at: nowMs(),
       });
       records.push(...mine);
     }
@@ -693,11 +696,11 @@ export function createDhis2BatchHandler(
 
   function finish(
     jobs: Array<QueuedJob<Dhis2WriteJob>>,
-    outcomes: Map<string, Settled>,
+    outcomes: Map<string, JobOutcome>,
     planned: PlannedJob[],
-    rest: Settled | undefined,
+    rest: JobOutcome | undefined,
     started: number,
-    at: () => number,
+    nowMs: () => number,
   ): JobOutcome[] {
     if (rest) {
       const pending = planned.filter((p) => !outcomes.has(p.id));
@@ -712,7 +715,7 @@ export function createDhis2BatchHandler(
           ids: pending.map((p) => p.id),
           error: rest.error,
           permanent: false,
-          at: at(),
+          at: nowMs(),
         });
       }
     }
