@@ -17,16 +17,20 @@ export interface InboundMessage {
   /** Our short code, long number or USSD service code. */
   to: string;
   /**
-   * For SMS: the message body. For USSD: only the latest input of this hop ('' on the first hop);
-   * the adapter derives it, the raw accumulated path is in `ussdPath`.
+   * For SMS: the message body. For USSD: only the latest input of this hop ('' on the first hop),
+   * derived by the channel adapter (AT sends the whole path, other aggregators only the latest input).
    */
   text: string;
   /** Provider id used for dedupe (AT `id`, Twilio `MessageSid`, generic `id`; USSD: sessionId + hop). */
   providerMessageId: string;
   /** USSD session id from the provider. */
   sessionId?: string;
-  /** USSD: the raw accumulated `text` as the provider sent it (AT joins inputs with `*`). */
-  ussdPath?: string;
+  /**
+   * USSD: what identifies this hop within the dial, as the provider says it: AT's accumulated `text`
+   * (`1*2*0712345678`), or the hop id of a provider that sends only the latest input. The same value
+   * again is the provider re-sending the hop. May hold PINs: the runner keeps only its digest.
+   */
+  dialPath?: string;
   /** USSD: network code (MCC+MNC) when given. */
   networkCode?: string;
   /** AT premium/on-demand SMS: pass back on the reply so the subscriber is billed for it (empty values dropped). */

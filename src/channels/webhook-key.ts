@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { allEmbedded, type Config } from '../config.ts';
 import type { ParseResult } from './types.ts';
 
 /** `open`: no secret is configured; `verified`: the request carried the right key. */
@@ -29,4 +30,19 @@ export function checkWebhookKey(key: unknown, secret: string | undefined): Parse
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/**
+ * `WEBHOOK_SECRET` as `?key=` on the unsigned webhooks (Africa's Talking, generic SMS and USSD). With no
+ * secret configured they are open only in the all-embedded demo (nothing real behind them); anywhere
+ * else every request is refused, so a forgotten secret fails closed (SECURITY.md, "Provider webhooks").
+ */
+export function checkGatewayKey(config: Config, key: unknown): ParseResult<WebhookKeyCheck> {
+  if (!config.WEBHOOK_SECRET && !allEmbedded(config))
+    return {
+      ok: false,
+      code: 'JIBU_BAD_WEBHOOK_KEY',
+      detail: 'WEBHOOK_SECRET is not set on this gateway: this webhook is refused outside the all-embedded demo',
+    };
+  return checkWebhookKey(key, config.WEBHOOK_SECRET);
 }

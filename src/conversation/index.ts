@@ -3,7 +3,9 @@
  * machines from a registry, stepped purely; the runner (`runner.ts`) does the I/O around it.
  */
 export { loadFlowSet, buildFlowSet, parseFlowFile, type LoadFlowSetOptions, type LoadFlowSetResult } from './loader.ts';
-export { turn, timerFired, requiredData, dataNames, startFlow, LANGUAGE_FLOW } from './engine.ts';
+export { turn, timerFired, startFlow } from './engine.ts';
+export { requiredData, dataNames } from './entry.ts';
+export { LANGUAGE_FLOW } from './global-keywords.ts';
 export { retainKey, SYSTEM_KEYS, USSD_SESSION_TTL_MS, type FlowSet } from './flowset.ts';
 export type { CompiledFlow, FlowContext, FlowEvent, FlowInput, Env } from './compile.ts';
 export {

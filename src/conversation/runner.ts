@@ -41,6 +41,8 @@ export interface RunnerDeps {
   logger: Logger;
   metrics?: Metrics;
   newId?: () => string;
+  /** Ids of the jobs a step queues (default random; tests pass a counter so job ids never shift `newId`). */
+  jobIds?: () => string;
   /** How long a provider retry of the same message is recognised. */
   dedupeTtlMs?: number;
   /** In-process feed of what was queued (the web simulator shows it). */
@@ -94,23 +96,23 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
     const now = deps.clock.now();
     let session = loaded.session;
     let text = msg.text;
-    let ussd: { sessionId: string; serviceCode: string; isNew: boolean } | undefined;
-    // The digest of this hop's path: checked against the session and stored with it (hashed once).
-    let mark: string | undefined;
-
+    // USSD: the digest of this hop's dial path, checked against the session and stored with it.
+    let digest: string | undefined;
     if (msg.channel === 'ussd') {
-      mark = pathMark(msg.ussdPath ?? '');
-      const sameSession = session !== null && session.ussdSessionId === msg.sessionId;
-      if (sameSession && session?.lastReply && session.ussdPath === mark) {
+      digest = msg.dialPath === undefined ? undefined : pathDigest(msg.dialPath);
+      const hop = placeHop(session, msg.sessionId, digest);
+      if (hop.kind === 'resent') {
         // The provider re-sent a hop we already answered: show the same screen again, change nothing.
         await store.release(loaded.lock);
         deps.metrics?.duplicates.inc({ provider: msg.provider });
-        return { reply: session.lastReply, duplicate: true };
+        return { reply: hop.reply, duplicate: true };
       }
-      if (!sameSession || session?.ended) session = null; // a new dial is a new conversation; progress is keyed by phone, not kept across dials
-      const isNew = session === null;
-      text = isNew ? '' : latestInput(msg.ussdPath ?? '', session?.ussdPath);
-      ussd = { sessionId: msg.sessionId ?? '', serviceCode: msg.to, isNew };
+      if (hop.kind === 'new-dial') {
+        // A new dial is a new conversation: progress is keyed by phone, not kept across dials, and
+        // whatever the first hop carries (an extended service code's digits) opens it, not answers it.
+        session = null;
+        text = '';
+      }
     }
 
     const set = deps.flows();
@@ -125,10 +127,10 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
       contact: loaded.contact,
       now,
       newId: deps.newId ?? randomUUID,
-      ussd,
+      ...(msg.channel === 'ussd' ? { serviceCode: msg.to } : {}),
     });
 
-    const commit = buildCommit(deps, msg, result, key, seenKey, mark);
+    const commit = buildCommit(deps, msg, result, key, seenKey, digest);
     const outcome = await store.commit(loaded.lock, commit);
     if (outcome === 'duplicate') {
       deps.metrics?.duplicates.inc({ provider: msg.provider });
@@ -141,6 +143,27 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
     await store.release(loaded.lock).catch(() => undefined);
     throw err;
   }
+}
+
+/** Where a USSD hop stands against the stored session: the runner alone decides this. */
+export type HopPlace =
+  { kind: 'resent'; reply: { text: string; end: boolean } } | { kind: 'new-dial' } | { kind: 'continues' };
+
+/**
+ * Place a USSD hop: the same dial and the same path digest as the last answered hop is the provider
+ * re-sending it (answered with the stored screen); another provider session id, no session, or a dial
+ * that already reached its final screen is a new dial; anything else continues the conversation.
+ */
+export function placeHop(
+  session: SessionRecord | null,
+  sessionId: string | undefined,
+  digest: string | undefined,
+): HopPlace {
+  const sameDial = session !== null && session.ussdSessionId === sessionId;
+  if (sameDial && session.lastReply && digest !== undefined && session.pathDigest === digest)
+    return { kind: 'resent', reply: session.lastReply };
+  if (!sameDial || session.ended) return { kind: 'new-dial' };
+  return { kind: 'continues' };
 }
 
 /**
@@ -329,11 +352,11 @@ function buildCommit(
   result: TurnResult,
   key: string,
   seenKey: string | undefined,
-  mark?: string,
+  digest?: string,
 ): StepCommit {
-  const newId = deps.newId ?? randomUUID;
+  const jobId = deps.jobIds ?? randomUUID;
   const sms = (to: string, text: string, locale: string, reply: boolean): QueuedJob => ({
-    id: `sms:${newId()}`,
+    id: `sms:${jobId()}`,
     queue: 'outbox-sms',
     name: 'sendSms',
     // A reply answers a message the person just sent, so it goes out even to an opted-out number
@@ -353,7 +376,7 @@ function buildCommit(
   } = jobsForEffects(queued, {
     phone: msg.from,
     channel: msg.channel,
-    newId,
+    newId: jobId,
     smsJob: (e) => sms(e.to, e.text, e.locale, false),
   });
 
@@ -362,27 +385,18 @@ function buildCommit(
 
   let session: SessionRecord | null = result.session;
   let sessionTtlMs = result.sessionTtlMs;
-  if (!session && msg.channel === 'ussd' && result.reply && msg.sessionId) {
+  if (msg.channel === 'ussd' && !session && result.reply && msg.sessionId) {
     // Keep the final screen for the rest of the dial: a re-sent last hop gets it again instead of
-    // starting over (and meeting its own dedupe marker).
-    const at = deps.clock.now().getTime();
-    session = {
-      flowId: result.flowId ?? 'ended',
-      flowVersion: 'ended',
-      channel: 'ussd',
-      snapshot: null,
-      locale: result.locale,
-      startedAt: at,
-      updatedAt: at,
-      ended: true,
-    };
+    // starting over (and meeting its own dedupe marker). It never resumes a conversation.
+    session = finalScreen(result, deps.clock.now().getTime());
     sessionTtlMs = USSD_DIAL_TTL_MS;
   }
   if (session && msg.channel === 'ussd') {
+    // The dial's own fields: which provider session the record belongs to and which hop it answered.
     session = {
       ...session,
       ussdSessionId: msg.sessionId,
-      ussdPath: mark ?? pathMark(msg.ussdPath ?? ''),
+      ...(digest === undefined ? {} : { pathDigest: digest }),
       lastReply: result.reply ?? undefined,
     };
   } else if (session && result.reply) {
@@ -398,6 +412,20 @@ function buildCommit(
     contact: contactPatch ? { phone: msg.from, patch: contactPatch } : undefined,
     cancelJobIds,
     ...(updates.length > 0 ? { updates } : {}),
+  };
+}
+
+/** The record that keeps a finished dial's last screen (`ended`: no flow, no snapshot to resume). */
+function finalScreen(result: TurnResult, nowMs: number): SessionRecord {
+  return {
+    flowId: result.flowId ?? '',
+    flowVersion: '',
+    channel: 'ussd',
+    snapshot: null,
+    locale: result.locale,
+    startedAt: nowMs,
+    updatedAt: nowMs,
+    ended: true,
   };
 }
 
@@ -431,26 +459,10 @@ function announce(events: EventFeed, commit: StepCommit, at: number): void {
 }
 
 /**
- * What the session keeps of the USSD path already consumed: its length and a digest, never the text.
- * Africa's Talking re-sends everything typed in the dial on every hop (PINs and one-time codes
- * included), so storing the raw path would keep secrets in Redis for the session's lifetime.
+ * What the session keeps of a hop's dial path: its length and a digest, never the text. Africa's
+ * Talking re-sends everything typed in the dial on every hop (PINs and one-time codes included), so
+ * storing the raw path would keep secrets in Redis for the session's lifetime.
  */
-export function pathMark(path: string): string {
+export function pathDigest(path: string): string {
   return `#${path.length}:${createHash('sha256').update(path).digest('base64url').slice(0, 22)}`;
-}
-
-/**
- * The newest input of a hop, given the accumulated path and the mark of the path already consumed:
- * what follows `consumed*` when the path extends it, '' when the path is unchanged (an empty input or a
- * retry), and the whole text when it does not extend it (aggregators that send only the latest input).
- */
-export function latestInput(path: string, consumedMark: string | undefined): string {
-  const m = consumedMark ? /^#(\d+):/.exec(consumedMark) : null;
-  if (!m || !consumedMark) return path;
-  const len = Number(m[1]);
-  if (path.length === len && pathMark(path) === consumedMark) return '';
-  if (len === 0) return path;
-  if (path.length > len && path[len] === '*' && pathMark(path.slice(0, len)) === consumedMark)
-    return path.slice(len + 1);
-  return path;
 }

@@ -39,7 +39,8 @@ export interface TurnInput {
   newId: () => string;
   /** Read-model data named by `requiredData()`. */
   data: Record<string, unknown>;
-  ussd?: { sessionId: string; serviceCode: string; isNew: boolean };
+  /** USSD: the service code dialled (`*384*12#`); it picks the entry flow. */
+  serviceCode?: string;
 }
 
 /** How an SMS reply will be billed (measured by `measureSms`), for previews, logs and metrics. */

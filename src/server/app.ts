@@ -1,14 +1,14 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { allEmbedded, inboundRoutes, type Config } from '../config.ts';
+import { inboundRoutes, type Config } from '../config.ts';
 import { inRanges } from '../cidr.ts';
 import { ERRORS, JibuError, errorBody, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Clock } from '../clock.ts';
 import type { Channel, InboundMessage, ParseResult, WebhookRequest } from '../channels/types.ts';
-import * as at from '../channels/africastalking/index.ts';
-import * as tw from '../channels/twilio/index.ts';
+import * as africasTalking from '../channels/africastalking/index.ts';
+import * as twilio from '../channels/twilio/index.ts';
 import * as http from '../channels/http/index.ts';
-import { checkWebhookKey } from '../channels/webhook-key.ts';
+import { checkGatewayKey } from '../channels/webhook-key.ts';
 import { handleInbound, type RunnerDeps } from '../conversation/runner.ts';
 import { applyDeliveryReport } from '../messaging/outbox.ts';
 import type { Store } from '../store/types.ts';
@@ -73,20 +73,8 @@ function sendAnswer(res: Response, a: HttpAnswer): void {
   res.status(a.status).type(a.contentType).send(a.body);
 }
 
-/**
- * `WEBHOOK_SECRET` as `?key=` on the unsigned webhooks. With no secret configured they are open only in
- * the all-embedded demo (nothing real behind them); anywhere else every request is refused, so a
- * forgotten secret fails closed (SECURITY.md, "Provider webhooks").
- */
-export function checkKey(config: Config, key: unknown): ReturnType<typeof checkWebhookKey> {
-  if (!config.WEBHOOK_SECRET && !allEmbedded(config))
-    return {
-      ok: false,
-      code: 'JIBU_BAD_WEBHOOK_KEY',
-      detail: 'WEBHOOK_SECRET is not set on this gateway: this webhook is refused outside the all-embedded demo',
-    };
-  return checkWebhookKey(key, config.WEBHOOK_SECRET);
-}
+/** `WEBHOOK_SECRET` as `?key=`, failing closed outside the demo: see {@link checkGatewayKey}. */
+export const checkKey = checkGatewayKey;
 
 /**
  * One Africa's Talking USSD hop from query and form body to the answer: readiness, webhook key, parse,
@@ -106,22 +94,9 @@ export async function answerAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'que
  */
 export async function runAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'query' | 'body'>): Promise<HttpAnswer> {
   if (!deps.isReady()) return errorAnswer('JIBU_NOT_READY');
-  const parsed = at.parseUssd(req, deps.config.DEFAULT_COUNTRY);
+  const parsed = africasTalking.parseUssd(req, deps.config.DEFAULT_COUNTRY);
   if (!parsed.ok) return errorAnswer(parsed.code, parsed.detail);
-  const u = parsed.value;
-  const msg: InboundMessage = {
-    channel: 'ussd',
-    provider: 'africastalking',
-    from: u.phone,
-    providerFrom: u.providerPhone,
-    to: u.serviceCode,
-    text: '',
-    ussdPath: u.path,
-    sessionId: u.sessionId,
-    networkCode: u.networkCode,
-    providerMessageId: `${u.sessionId}:${u.path}`,
-    receivedAt: deps.clock.now(),
-  };
+  const msg = africasTalking.toUssdInbound(parsed.value, deps.clock.now());
   let reply: { text: string; end: boolean };
   try {
     const out = await handleInbound(deps.runner, msg);
@@ -130,7 +105,7 @@ export async function runAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'query'
     deps.logger.error({ err, code: codeOf(err) }, 'USSD hop could not be processed');
     reply = { text: deps.unavailableText(), end: true };
   }
-  const r = at.renderUssd(reply.text, reply.end);
+  const r = africasTalking.renderUssd(reply.text, reply.end);
   return { status: 200, contentType: `${r.contentType}; charset=utf-8`, body: r.body };
 }
 
@@ -220,7 +195,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
 
     app.post('/ussd/africastalking/events', fromAllowed, keyed, async (req, res) => {
-      const parsed = at.parseUssdEvent(toWebhookRequest(req));
+      const parsed = africasTalking.parseUssdEvent(toWebhookRequest(req));
       if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
       metrics.ussdSessions.inc({ status: parsed.value.status });
       logger.info(
@@ -236,6 +211,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(200).type('text/plain').send('OK');
     });
   }
+  // Generic USSD (JSON, latest input only): the aggregator contract next to the generic SMS one.
+  if (routes.http) app.post('/ussd/http', fromAllowed, http.ussdRoute(deps));
 
   // --- SMS inbound (all providers share the flow) ----------------------------------------
   const smsInbound =
@@ -266,7 +243,7 @@ export function createApp(deps: AppDeps): express.Express {
       accepting,
       fromAllowed,
       keyed,
-      smsInbound((r) => at.parseInboundSms(r, config.DEFAULT_COUNTRY), plainOk),
+      smsInbound((r) => africasTalking.parseInboundSms(r, config.DEFAULT_COUNTRY), plainOk),
     );
   if (routes.http)
     app.post(
@@ -285,7 +262,7 @@ export function createApp(deps: AppDeps): express.Express {
   const twilioVerified = (req: Request, res: Response, next: NextFunction) => {
     if (!config.TWILIO_AUTH_TOKEN || !config.PUBLIC_URL)
       return fail(res, 'JIBU_BAD_SIGNATURE', 'Twilio is not configured on this gateway');
-    const v = tw.verifyTwilioSignature(toWebhookRequest(req), {
+    const v = twilio.verifyTwilioSignature(toWebhookRequest(req), {
       authToken: config.TWILIO_AUTH_TOKEN,
       publicUrl: config.PUBLIC_URL,
     });
@@ -297,9 +274,9 @@ export function createApp(deps: AppDeps): express.Express {
       accepting,
       twilioVerified,
       smsInbound(
-        (r) => tw.parseInboundSms(r, config.DEFAULT_COUNTRY),
+        (r) => twilio.parseInboundSms(r, config.DEFAULT_COUNTRY),
         (res) => {
-          res.status(200).type('text/xml').send(tw.emptyTwiml());
+          res.status(200).type('text/xml').send(twilio.emptyTwiml());
         },
       ),
     );
@@ -324,9 +301,10 @@ export function createApp(deps: AppDeps): express.Express {
       }
       res.status(200).type('text/plain').send('OK');
     };
-  if (routes.atSms) app.post('/sms/africastalking/delivery', fromAllowed, keyed, dlr(at.parseDeliveryReport));
+  if (routes.atSms)
+    app.post('/sms/africastalking/delivery', fromAllowed, keyed, dlr(africasTalking.parseDeliveryReport));
   if (routes.http) app.post('/sms/http/status', fromAllowed, keyed, dlr(http.parseStatus));
-  if (routes.twilio) app.post('/sms/twilio/status', twilioVerified, dlr(tw.parseStatusCallback));
+  if (routes.twilio) app.post('/sms/twilio/status', twilioVerified, dlr(twilio.parseStatusCallback));
 
   deps.mount?.(app);
 

@@ -18,7 +18,7 @@ export const sessionRecordSchema = z.looseObject({
   startedAt: z.number(),
   updatedAt: z.number(),
   ussdSessionId: z.string().optional(),
-  ussdPath: z.string().optional(),
+  pathDigest: z.string().optional(),
   lastReply: z.object({ text: z.string(), end: z.boolean() }).optional(),
   ended: z.boolean().optional(),
   invalidCount: z.number().int().nonnegative().optional(),

@@ -12,9 +12,13 @@ export interface SessionRecord {
   locale: string;
   startedAt: number;
   updatedAt: number;
-  /** USSD: the provider session id this record belongs to, and the accumulated path already consumed. */
+  /** USSD: the provider session id (the dial) this record belongs to. Set by the runner only. */
   ussdSessionId?: string;
-  ussdPath?: string;
+  /**
+   * USSD: a digest of the last answered hop's `dialPath` (its length and a hash, never the typed text:
+   * AT re-sends PINs inside the path). Equal digests mean the provider re-sent that hop. Runner only.
+   */
+  pathDigest?: string;
   /** The last screen or SMS text we answered with (replayed when a provider retries the same hop). */
   lastReply?: { text: string; end: boolean };
   /**

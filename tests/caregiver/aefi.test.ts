@@ -16,9 +16,9 @@ const KEYWORD: Record<Lang, string> = { en: 'Reaction', fr: 'MAPI', pt: 'Reaçã
 const YESTERDAY: Record<Lang, string> = { en: 'yesterday', fr: 'hier', pt: 'ontem', rw: 'ejo hashize', sw: 'jana' };
 
 describe('a reaction reported by SMS keyword', () => {
-  it.each(LANGS)("the keyword of %s opens the report for the caregiver's vaccinated child", (locale) => {
+  it.each(LANGS)("the keyword of %s opens the report for the caregiver's vaccinated child", async (locale) => {
     const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday, locale);
-    const r = cg.send(KEYWORD[locale]);
+    const r = await cg.send(KEYWORD[locale]);
     expect(r.flowId).toBe(CAREGIVER_AEFI_FLOW);
     expect(text(r).split('\n')[0]).toBe(tr(locale, 'caregiver.aefi.reaction', { name: 'Tumaini' }));
     expect(text(r).split('\n')).toHaveLength(9);
@@ -26,12 +26,12 @@ describe('a reaction reported by SMS keyword', () => {
 
   it.each(LANGS)(
     'reaction, severity and date are written as a note with the follow-up flag on the latest visit (%s)',
-    (locale) => {
+    async (locale) => {
       const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday, locale);
-      cg.send(KEYWORD[locale]);
-      expect(text(cg.send('1')).split('\n')[0]).toBe(tr(locale, 'caregiver.aefi.severity'));
-      expect(text(cg.send('2'))).toBe(tr(locale, 'caregiver.aefi.since'));
-      const r = cg.send(YESTERDAY[locale]);
+      await cg.send(KEYWORD[locale]);
+      expect(text(await cg.send('1')).split('\n')[0]).toBe(tr(locale, 'caregiver.aefi.severity'));
+      expect(text(await cg.send('2'))).toBe(tr(locale, 'caregiver.aefi.since'));
+      const r = await cg.send(YESTERDAY[locale]);
       const [w, ...more] = writes(r);
       expect(more).toEqual([]);
       expect(w?.payload).toEqual({
@@ -46,10 +46,10 @@ describe('a reaction reported by SMS keyword', () => {
     },
   );
 
-  it('a severe reaction also alerts the case worker (a notify effect) and tells the caregiver to go now', () => {
+  it('a severe reaction also alerts the case worker (a notify effect) and tells the caregiver to go now', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday);
-    cg.send('REACTION');
-    const r = cg.say('1', '3', '24/11');
+    await cg.send('REACTION');
+    const r = await cg.say('1', '3', '24/11');
     const [w] = writes(r);
     expect(w?.payload).toMatchObject({
       op: 'event.update',
@@ -81,49 +81,49 @@ describe('a reaction reported by SMS keyword', () => {
     );
   });
 
-  it('fits (convulsions) alert the case worker whatever severity was chosen', () => {
+  it('fits (convulsions) alert the case worker whatever severity was chosen', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday);
-    cg.send('reaction');
-    const r = cg.say('6', '1', 'today');
+    await cg.send('reaction');
+    const r = await cg.say('6', '1', 'today');
     expect(notifications(r.effects).map((n) => n.kind)).toEqual(['aefi.severe']);
     expect(writes(r)[0]?.payload).toMatchObject({
       note: expect.stringContaining('fits (convulsions), mild, since 2025-11-25'),
     });
   });
 
-  it('refuses a date in the future', () => {
+  it('refuses a date in the future', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday);
-    cg.send('reaction');
-    const r = cg.say('1', '1', 'tomorrow');
+    await cg.send('reaction');
+    const r = await cg.say('1', '1', 'tomorrow');
     expect(writes(r)).toEqual([]);
     expect(text(r).split('\n')[0]).toBe('That date is in the future. Enter an earlier date.');
   });
 
-  it('asks which child when several were vaccinated', () => {
+  it('asks which child when several were vaccinated', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.twoChildren);
-    expect(text(cg.send('AEFI'))).toBe('Which child had a reaction?\n1. Amina\n2. Juma');
-    const r = cg.say('2', '3', '1', 'yesterday');
+    expect(text(await cg.send('AEFI'))).toBe('Which child had a reaction?\n1. Amina\n2. Juma');
+    const r = await cg.say('2', '3', '1', 'yesterday');
     expect(writes(r).map((w) => w.payload)).toEqual([
       expect.objectContaining({ op: 'event.update', event: eventOf(PHONES.twoChildren, 'Juma').latest }),
     ]);
   });
 
-  it('the keyword interrupts a reminder conversation waiting for 1 or 2, and the report goes on from there', () => {
+  it('the keyword interrupts a reminder conversation waiting for 1 or 2, and the report goes on from there', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.visitedYesterday, 'sw');
-    expect(cg.remind().session?.flowId).toBe(CAREGIVER_REMINDER_FLOW);
-    const r = cg.send('MADHARA');
+    expect((await cg.remind()).session?.flowId).toBe(CAREGIVER_REMINDER_FLOW);
+    const r = await cg.send('MADHARA');
     expect(r.flowId).toBe(CAREGIVER_AEFI_FLOW);
     expect(r.session?.flowId).toBe(CAREGIVER_AEFI_FLOW);
     expect(text(r).split('\n')[0]).toBe(tr('sw', 'caregiver.aefi.reaction', { name: 'Tumaini' }));
-    expect(text(cg.send('1')).split('\n')[0]).toBe(tr('sw', 'caregiver.aefi.severity'));
+    expect(text(await cg.send('1')).split('\n')[0]).toBe(tr('sw', 'caregiver.aefi.severity'));
   });
 
-  it('the keyword from a phone with no child in DHIS2 does not open a report', () => {
-    expect(new Caregiver(set, 'sms', PHONES.unknown).send('REACTION').flowId).toBe('demo');
+  it('the keyword from a phone with no child in DHIS2 does not open a report', async () => {
+    expect((await new Caregiver(set, 'sms', PHONES.unknown).send('REACTION')).flowId).toBe('demo');
   });
 
-  it('says so when no visit is on record to attach the report to', () => {
-    const r = new Caregiver(set, 'sms', PHONES.noVaccination).send('MADHARA');
+  it('says so when no visit is on record to attach the report to', async () => {
+    const r = await new Caregiver(set, 'sms', PHONES.noVaccination).send('MADHARA');
     expect(r.reply).toEqual(
       expect.objectContaining({
         end: true,
@@ -136,8 +136,8 @@ describe('a reaction reported by SMS keyword', () => {
   it('leaves the follow-up flag alone when the deployment says so', async () => {
     const noFlag = await loadCaregiverSet({ deployment: parseDeployment({ aefi: { followUp: false } }) });
     const cg = new Caregiver(noFlag, 'sms', PHONES.visitedYesterday);
-    cg.send('REACTION');
-    const w = writes(cg.say('3', '1', 'today'))[0];
+    await cg.send('REACTION');
+    const w = writes(await cg.say('3', '1', 'today'))[0];
     expect(w?.payload).toEqual({
       op: 'event.update',
       event: eventOf(PHONES.visitedYesterday, 'Tumaini').latest,
@@ -151,9 +151,9 @@ describe('a reaction reported with the AEFI programme (aefi.program set)', () =>
     const aefi = await loadCaregiverSet({ deployment: parseDeployment({ aefi: { program: 'EZkN8vYZwjR' } }) });
     const plain = new Caregiver(set, 'sms', PHONES.visitedYesterday);
     const cg = new Caregiver(aefi, 'sms', PHONES.visitedYesterday);
-    const screens = (c: Caregiver) => [c.send('REACTION'), c.send('6'), c.send('3')].map(text);
-    expect(screens(cg)).toEqual(screens(plain));
-    const r = cg.send('24/11');
+    const screens = async (c: Caregiver) => [await c.send('REACTION'), await c.send('6'), await c.send('3')].map(text);
+    expect(await screens(cg)).toEqual(await screens(plain));
+    const r = await cg.send('24/11');
     const [w, ...more] = writes(r);
     expect(more).toEqual([]);
     const tumaini = eventOf(PHONES.visitedYesterday, 'Tumaini');
@@ -179,9 +179,9 @@ describe('a reaction reported with the AEFI programme (aefi.program set)', () =>
       deployment: parseDeployment({ staffLocale: 'sw', aefi: { program: 'EZkN8vYZwjR' } }),
     });
     const cg = new Caregiver(aefi, 'ussd', PHONES.visitedYesterday, 'en');
-    cg.dial();
-    cg.say('3');
-    const [w] = writes(cg.say('1', '1', '25112025'));
+    await cg.dial();
+    await cg.say('3');
+    const [w] = writes(await cg.say('1', '1', '25112025'));
     expect(w?.payload).toMatchObject({
       op: 'aefi.report',
       reactionText: 'homa',
@@ -192,13 +192,13 @@ describe('a reaction reported with the AEFI programme (aefi.program set)', () =>
 });
 
 describe('a reaction reported from the caregiver menu (USSD)', () => {
-  it.each(LANGS)('works for the child chosen, every screen within 160 characters (%s)', (locale) => {
+  it.each(LANGS)('works for the child chosen, every screen within 160 characters (%s)', async (locale) => {
     const cg = new Caregiver(set, 'ussd', PHONES.twoChildren, locale);
-    cg.dial();
-    cg.send('1');
-    const reaction = cg.send('3');
+    await cg.dial();
+    await cg.send('1');
+    const reaction = await cg.send('3');
     expect(reaction.stepId).toBe('aefi_reaction');
-    const r = cg.say('2', '1', '25112025');
+    const r = await cg.say('2', '1', '25112025');
     expect(r.reply?.end).toBe(true);
     expect(writes(r).map((w) => w.payload)).toEqual([
       expect.objectContaining({
@@ -211,10 +211,10 @@ describe('a reaction reported from the caregiver menu (USSD)', () => {
     for (const step of cg.log) expect(text(step.result).length).toBeLessThanOrEqual(160);
   });
 
-  it('ends politely when the child has no visit on record', () => {
+  it('ends politely when the child has no visit on record', async () => {
     const cg = new Caregiver(set, 'ussd', PHONES.noVaccination);
-    cg.dial();
-    const r = cg.send('3');
+    await cg.dial();
+    const r = await cg.send('3');
     expect(r.reply).toEqual({
       text: 'We have no vaccination on record for Wema yet. If Wema is unwell, go to the health facility.',
       end: true,
@@ -223,8 +223,8 @@ describe('a reaction reported from the caregiver menu (USSD)', () => {
 
   it.each(LANGS)('golden transcript of a severe report in %s', async (locale) => {
     const cg = new Caregiver(set, 'ussd', PHONES.visitedYesterday, locale);
-    cg.dial();
-    cg.say('3', '7', '3', '25112025');
+    await cg.dial();
+    await cg.say('3', '7', '3', '25112025');
     await expect(cg.transcript()).toMatchFileSnapshot(`../golden/__golden__/caregiver-aefi.ussd.${locale}.txt`);
   });
 });

@@ -5,8 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import {
   buildFlowSet,
-  startFlow,
-  turn,
   type Effect,
   type FlowSet,
   type LoadFlowSetResult,
@@ -23,7 +21,7 @@ import {
 } from '../../src/conversation/actions/caregiver.ts';
 import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
 import type { CaregiverView } from '../../src/dhis2/readmodel/types.ts';
-import type { Contact, SessionRecord } from '../../src/store/types.ts';
+import { RunnerPhone, type RunnerPhoneOptions } from '../conversation/driver.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LANGS = ['en', 'fr', 'pt', 'rw', 'sw'] as const;
@@ -128,92 +126,29 @@ export async function buildCaregiverSet(opts: { deployment?: Deployment } = {}):
   });
 }
 
-/** Deterministic ids: `id1`, `id2`, … */
-export function idSource(prefix = 'id'): () => string {
-  let n = 0;
-  return () => `${prefix}${++n}`;
-}
+export { idSource } from '../conversation/driver.ts';
 
 /**
- * A caregiver's phone talking to the pure engine the way the runner does: it keeps the session,
- * applies contact patches, loads the caregiver data each turn, and (USSD) marks a dial's first hop.
+ * A caregiver's phone on the gateway's core loop ({@link RunnerPhone}): the caregiver data is loaded
+ * each turn, and a reminder opens the reply flow the way the scheduler does.
  */
-export class Caregiver {
-  session: SessionRecord | null = null;
-  contact: Contact;
-  log: Array<{ input: string; result: TurnResult }> = [];
-  now = NOW;
-  private readonly newId = idSource();
-  private dials = 0;
-  private fresh = false;
-
-  constructor(
-    readonly set: FlowSet,
-    readonly channel: 'ussd' | 'sms',
-    readonly phone: string,
-    locale?: Lang,
-  ) {
+export class Caregiver extends RunnerPhone {
+  constructor(set: FlowSet, channel: 'ussd' | 'sms', phone: string, locale?: Lang, opts?: RunnerPhoneOptions) {
+    super(set, channel, phone, '*384*12#', 'ATUid_cg_', NOW, opts);
     this.contact = { optedOut: false, ...(locale ? { locale } : {}) };
   }
 
-  get data(): { caregiver: CaregiverData | null } {
+  override get data(): { caregiver: CaregiverData | null } {
     return dataFor(this.phone);
   }
 
   /** The scheduler's side: a reminder about `events` (default: every child due) opens the reply flow. */
-  remind(events?: string[]): TurnResult {
+  remind(events?: string[]): Promise<TurnResult> {
     const view = viewOf(this.phone);
     if (!view) throw new Error(`no caregiver ${this.phone}`);
     const chosen = new Set(events ?? view.children.flatMap((c) => (c.next ? [c.next.event] : [])));
     const start = reminderStart({ phone: this.phone, today: TODAY, children: reminderChildren(view, chosen) });
-    const result = startFlow(this.set, this.session, {
-      ...start,
-      channel: 'sms',
-      phone: this.phone,
-      contact: this.contact,
-      locale: this.contact.locale,
-      now: this.now,
-      newId: this.newId,
-    });
-    this.session = result.session;
-    this.log.push({ input: '(reminder)', result });
-    return result;
-  }
-
-  dial(): TurnResult {
-    this.dials++;
-    this.fresh = true;
-    return this.send('');
-  }
-
-  send(input: string): TurnResult {
-    const ussd =
-      this.channel === 'ussd'
-        ? { sessionId: `ATUid_cg_${this.dials}`, serviceCode: '*384*12#', isNew: this.fresh }
-        : undefined;
-    this.fresh = false;
-    const result = turn(this.set, this.session, {
-      channel: this.channel,
-      phone: this.phone,
-      text: input,
-      locale: this.contact.locale,
-      contact: this.contact,
-      now: this.now,
-      newId: this.newId,
-      data: this.data,
-      ...(ussd ? { ussd } : {}),
-    });
-    for (const e of result.effects) if (e.type === 'setContact') this.contact = { ...this.contact, ...e.patch };
-    this.session = result.session;
-    this.log.push({ input, result });
-    return result;
-  }
-
-  say(...inputs: string[]): TurnResult {
-    let last: TurnResult | undefined;
-    for (const i of inputs) last = this.send(i);
-    if (!last) throw new Error('no input');
-    return last;
+    return this.open(start);
   }
 
   /** The conversation as the caregiver reads it, with state and effects (golden files). */

@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 
 describe('whatever a caregiver types', () => {
-  it('a reply to a reminder writes at most one thing, and only a note or a move of the reminded event within the window', () => {
+  it('a reply to a reminder writes at most one thing, and only a note or a move of the reminded event within the window', async () => {
     const answer = fc.oneof(
       fc.string({ maxLength: 20 }),
       fc.constantFrom(
@@ -37,19 +37,19 @@ describe('whatever a caregiver types', () => {
         return `${day}/${m}`;
       }),
     );
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.constantFrom(...LANGS),
         fc.constantFrom(PHONES.oneChild, PHONES.twoChildren, PHONES.missedYesterday),
         fc.array(answer, { maxLength: 6 }),
-        (locale, phone, inputs) => {
+        async (locale, phone, inputs) => {
           const cg = new Caregiver(set, 'sms', phone, locale);
-          const reminded = cg.remind();
+          const reminded = await cg.remind();
           expect(reminded.session).not.toBeNull();
           const events = new Set((cg.data.caregiver?.due ?? []).map((c) => c.event));
           const all = [];
           for (const input of inputs) {
-            const r = cg.send(input);
+            const r = await cg.send(input);
             expect(text(r).length).toBeGreaterThan(0);
             all.push(...writes(r));
             if (!r.session) break;
@@ -71,17 +71,17 @@ describe('whatever a caregiver types', () => {
     );
   });
 
-  it('every USSD screen of the caregiver menu fits 160 characters', () => {
-    fc.assert(
-      fc.property(
+  it('every USSD screen of the caregiver menu fits 160 characters', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.constantFrom(...LANGS),
         fc.constantFrom(PHONES.oneChild, PHONES.threeChildren, PHONES.noVisit, PHONES.visitedYesterday),
         fc.array(fc.constantFrom('1', '2', '3', '4', '5', '7', '0', '00', '98', 'x', '28112025'), { maxLength: 8 }),
-        (locale, phone, inputs) => {
+        async (locale, phone, inputs) => {
           const cg = new Caregiver(set, 'ussd', phone, locale);
-          expect(text(cg.dial()).length).toBeLessThanOrEqual(160);
+          expect(text(await cg.dial()).length).toBeLessThanOrEqual(160);
           for (const input of inputs) {
-            const r = cg.send(input);
+            const r = await cg.send(input);
             expect(text(r).length).toBeLessThanOrEqual(160);
             if (!r.session) break;
           }

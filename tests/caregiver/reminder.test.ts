@@ -14,9 +14,9 @@ const REF = /[A-Z2-9]{6}/;
 const TOMORROW: Record<Lang, string> = { en: 'tomorrow', fr: 'demain', pt: 'amanhã', rw: 'ejo', sw: 'kesho' };
 
 describe('a reminder about one child (SMS)', () => {
-  it('opens the reply flow: the reminder is the first screen, sent as an SMS, and the session waits', () => {
+  it('opens the reply flow: the reminder is the first screen, sent as an SMS, and the session waits', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild);
-    const r = cg.remind();
+    const r = await cg.remind();
     expect(r.outcome).toBe('started');
     expect(r.flowId).toBe(CAREGIVER_REMINDER_FLOW);
     expect(r.reply).toBeNull();
@@ -32,10 +32,10 @@ describe('a reminder about one child (SMS)', () => {
     expect(r.sessionTtlMs).toBe(2 * 86_400_000);
   });
 
-  it.each(LANGS)('"1" confirms with a note on the scheduled event and thanks with the date (%s)', (locale) => {
+  it.each(LANGS)('"1" confirms with a note on the scheduled event and thanks with the date (%s)', async (locale) => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-    cg.remind();
-    const r = cg.send('1');
+    await cg.remind();
+    const r = await cg.send('1');
     expect(r.session).toBeNull();
     expect(r.reply?.end).toBe(true);
     const [w, ...more] = writes(r);
@@ -54,23 +54,23 @@ describe('a reminder about one child (SMS)', () => {
     expect(r.reply?.text).toContain('27/11/2025');
   });
 
-  it('confirms in English with the exact thank-you', () => {
+  it('confirms in English with the exact thank-you', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild);
-    cg.remind();
-    const r = cg.send('1');
+    await cg.remind();
+    const r = await cg.send('1');
     expect(r.reply?.text).toMatch(/^Thank you\. We expect Neema at the clinic on 27\/11\/2025\. Ref [A-Z2-9]{6}\.$/);
     expect(r.reply?.measure).toEqual({ encoding: 'GSM-7', segments: 1 });
   });
 
   it.each(LANGS)(
     '"2" then a valid date moves the visit with a note and confirms the new date and reference (%s)',
-    (locale) => {
+    async (locale) => {
       const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-      cg.remind();
-      const ask = cg.send('2');
+      await cg.remind();
+      const ask = await cg.send('2');
       expect(text(ask)).toBe(tr(locale, 'caregiver.ask.new_date', { name: 'Neema' }));
       expect(writes(ask)).toEqual([]);
-      const r = cg.send('02122025');
+      const r = await cg.send('02122025');
       const [w, ...more] = writes(r);
       expect(more).toEqual([]);
       expect(w?.payload).toEqual({
@@ -90,11 +90,11 @@ describe('a reminder about one child (SMS)', () => {
 
   it.each(LANGS)(
     'a date in the past gets the past-date hint and the question again, nothing is written (%s)',
-    (locale) => {
+    async (locale) => {
       const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-      cg.remind();
-      cg.send('2');
-      const r = cg.send('20/11/2025');
+      await cg.remind();
+      await cg.send('2');
+      const r = await cg.send('20/11/2025');
       expect(r.outcome).toBe('reprompt');
       expect(writes(r)).toEqual([]);
       expect(text(r)).toBe(
@@ -102,46 +102,46 @@ describe('a reminder about one child (SMS)', () => {
       );
       expect(r.session).not.toBeNull();
       // Still answerable: a good date goes through.
-      expect(writes(cg.send('01122025'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-01' });
+      expect(writes(await cg.send('01122025'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-01' });
     },
   );
 
-  it.each(LANGS)("a date beyond the deployment's reschedule window gets the window hint (%s)", (locale) => {
+  it.each(LANGS)("a date beyond the deployment's reschedule window gets the window hint (%s)", async (locale) => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-    cg.remind();
-    cg.send('2');
+    await cg.remind();
+    await cg.send('2');
     // Default window: up to 60 days ahead. 25/11 + 61 days = 25/01/2026.
-    const late = cg.send('25012026');
+    const late = await cg.send('25012026');
     expect(writes(late)).toEqual([]);
     expect(text(late).split('\n')[0]).toBe(tr(locale, 'invalid.date_window', { days: 60 }));
-    const last = cg.send('24012026');
+    const last = await cg.send('24012026');
     expect(writes(last)[0]?.payload).toMatchObject({ op: 'event.reschedule', scheduledAt: '2026-01-24' });
   });
 
-  it.each(LANGS)('the word for "tomorrow" is a date (%s)', (locale) => {
+  it.each(LANGS)('the word for "tomorrow" is a date (%s)', async (locale) => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-    cg.remind();
-    cg.send('2');
-    const r = cg.send(TOMORROW[locale]);
+    await cg.remind();
+    await cg.send('2');
+    const r = await cg.send(TOMORROW[locale]);
     expect(writes(r)[0]?.payload).toMatchObject({ op: 'event.reschedule', scheduledAt: '2025-11-26' });
   });
 
-  it('reads DD/MM as the nearest such date, and refuses the date the visit already has', () => {
+  it('reads DD/MM as the nearest such date, and refuses the date the visit already has', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild);
-    cg.remind();
-    cg.send('2');
-    const same = cg.send('27/11');
+    await cg.remind();
+    await cg.send('2');
+    const same = await cg.send('27/11');
     expect(writes(same)).toEqual([]);
     expect(text(same).split('\n')[0]).toBe('That is already the visit date. Enter another date.');
-    expect(writes(cg.send('3/12'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-03' });
+    expect(writes(await cg.send('3/12'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-03' });
   });
 
   it.each(LANGS)(
     'anything else gets one short hint and the same question; the reply still counts after it (%s)',
-    (locale) => {
+    async (locale) => {
       const cg = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-      cg.remind();
-      const r = cg.send('hello, who is this?');
+      await cg.remind();
+      const r = await cg.send('hello, who is this?');
       expect(r.outcome).toBe('reprompt');
       expect(writes(r)).toEqual([]);
       const [hint, ...rest] = text(r).split('\n');
@@ -149,15 +149,15 @@ describe('a reminder about one child (SMS)', () => {
       expect(rest[0]).toBe(
         tr(locale, 'caregiver.reminder.visit', { name: 'Neema', date: '2025-11-27', status: 'upcoming' }),
       );
-      expect(writes(cg.send('1'))[0]?.op).toBe('event.note');
+      expect(writes(await cg.send('1'))[0]?.op).toBe('event.note');
     },
   );
 
-  it('ends politely after three answers it cannot read, writing nothing', () => {
+  it('ends politely after three answers it cannot read, writing nothing', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild);
-    cg.remind();
-    cg.say('ok', 'yes', 'thanks');
-    const r = cg.send('??');
+    await cg.remind();
+    await cg.say('ok', 'yes', 'thanks');
+    const r = await cg.send('??');
     expect(r.reply).toEqual(
       expect.objectContaining({
         text: 'Sorry, we could not understand your answer. Please try again later.',
@@ -167,44 +167,44 @@ describe('a reminder about one child (SMS)', () => {
     expect(cg.log.flatMap((s) => writes(s.result))).toEqual([]);
   });
 
-  it('accepts the answer in words as well as numbers ("change the date")', () => {
+  it('accepts the answer in words as well as numbers ("change the date")', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.oneChild, 'sw');
-    cg.remind();
-    expect(cg.send('Badilisha tarehe').stepId).toBe('new_date');
+    await cg.remind();
+    expect((await cg.send('Badilisha tarehe')).stepId).toBe('new_date');
   });
 
-  it('says "today" for a visit due today', () => {
+  it('says "today" for a visit due today', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.dueToday);
-    expect(text(cg.remind())).toBe(
+    expect(text(await cg.remind())).toBe(
       'Baraka has a clinic visit today, 25/11/2025.\n1. Confirm the visit\n2. Change the date',
     );
   });
 });
 
 describe('a reminder to a phone with several children due', () => {
-  it.each(LANGS)('asks which child first, then confirms for the child chosen (%s)', (locale) => {
+  it.each(LANGS)('asks which child first, then confirms for the child chosen (%s)', async (locale) => {
     const cg = new Caregiver(set, 'sms', PHONES.twoChildren, locale);
-    const first = text(cg.remind());
+    const first = text(await cg.remind());
     const option = (name: string) =>
       tr(locale, 'caregiver.child.option', { name, date: '2025-11-27', status: 'upcoming' });
     expect(first).toBe(
       [tr(locale, 'caregiver.reminder.which_child'), `1. ${option('Amina')}`, `2. ${option('Juma')}`].join('\n'),
     );
-    const choice = cg.send('2');
+    const choice = await cg.send('2');
     expect(text(choice)).toContain('Juma');
-    const r = cg.send('1');
+    const r = await cg.send('1');
     expect(writes(r).map((w) => w.payload)).toEqual([
       expect.objectContaining({ op: 'event.note', event: eventOf(PHONES.twoChildren, 'Juma').next }),
     ]);
   });
 
-  it('reads in English as "1. Amina 27/11/2025, 2. Juma 27/11/2025"', () => {
+  it('reads in English as "1. Amina 27/11/2025, 2. Juma 27/11/2025"', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.twoChildren);
-    expect(text(cg.remind())).toBe(
+    expect(text(await cg.remind())).toBe(
       'Clinic visits are coming up. Which child?\n1. Amina 27/11/2025\n2. Juma 27/11/2025',
     );
-    cg.send('1');
-    const r = cg.say('2', 'kesho');
+    await cg.send('1');
+    const r = await cg.say('2', 'kesho');
     expect(writes(r).map((w) => w.payload)).toEqual([
       expect.objectContaining({
         op: 'event.reschedule',
@@ -214,26 +214,28 @@ describe('a reminder to a phone with several children due', () => {
     ]);
   });
 
-  it('a number that is not on the list is refused with the menu hint', () => {
+  it('a number that is not on the list is refused with the menu hint', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.twoChildren);
-    cg.remind();
-    const r = cg.send('3');
+    await cg.remind();
+    const r = await cg.send('3');
     expect(r.outcome).toBe('reprompt');
     expect(text(r).split('\n')[0]).toBe('Please choose a number from the list.');
   });
 
-  it('lists only the children the reminder is about', () => {
+  it('lists only the children the reminder is about', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.threeChildren);
-    const r = cg.remind([eventOf(PHONES.threeChildren, 'Hamisi').next]);
+    const r = await cg.remind([eventOf(PHONES.threeChildren, 'Hamisi').next]);
     expect(text(r)).toBe('Hamisi has a clinic visit on 27/11/2025.\n1. Confirm the visit\n2. Change the date');
   });
 });
 
 describe('a missed-visit message', () => {
-  it.each(LANGS)('asks for a new date at once and moves the missed visit (%s)', (locale) => {
+  it.each(LANGS)('asks for a new date at once and moves the missed visit (%s)', async (locale) => {
     const cg = new Caregiver(set, 'sms', PHONES.missedYesterday, locale);
-    expect(text(cg.remind())).toBe(tr(locale, 'caregiver.reminder.missed', { name: 'Imani', date: '2025-11-24' }));
-    const r = cg.send('28112025');
+    expect(text(await cg.remind())).toBe(
+      tr(locale, 'caregiver.reminder.missed', { name: 'Imani', date: '2025-11-24' }),
+    );
+    const r = await cg.send('28112025');
     expect(writes(r).map((w) => w.payload)).toEqual([
       {
         op: 'event.reschedule',
@@ -246,12 +248,12 @@ describe('a missed-visit message', () => {
     ]);
   });
 
-  it('marks the missed child in a list of several', () => {
+  it('marks the missed child in a list of several', async () => {
     const cg = new Caregiver(set, 'sms', PHONES.threeChildren);
-    expect(text(cg.remind())).toBe(
+    expect(text(await cg.remind())).toBe(
       'Clinic visits are coming up. Which child?\n1. Saida - missed 22/11/2025\n2. Hamisi 27/11/2025',
     );
-    expect(text(cg.send('1'))).toMatch(/^Saida missed the clinic visit of 22\/11\/2025\./);
+    expect(text(await cg.send('1'))).toMatch(/^Saida missed the clinic visit of 22\/11\/2025\./);
   });
 });
 
@@ -261,18 +263,18 @@ describe('the deployment decides', () => {
       deployment: parseDeployment({ reschedule: { minDaysAhead: 2, maxDaysAhead: 14 } }),
     });
     const cg = new Caregiver(strict, 'sms', PHONES.oneChild);
-    cg.remind();
-    cg.send('2');
-    expect(text(cg.send('tomorrow')).split('\n')[0]).toBe('Choose a date at least 2 days from today.');
-    expect(text(cg.send('10122025')).split('\n')[0]).toBe('Choose a date within the next 14 days.');
-    expect(writes(cg.send('09122025'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-09' });
+    await cg.remind();
+    await cg.send('2');
+    expect(text(await cg.send('tomorrow')).split('\n')[0]).toBe('Choose a date at least 2 days from today.');
+    expect(text(await cg.send('10122025')).split('\n')[0]).toBe('Choose a date within the next 14 days.');
+    expect(writes(await cg.send('09122025'))[0]?.payload).toMatchObject({ scheduledAt: '2025-12-09' });
   });
 
   it('the language of the notes DHIS2 staff read (staffLocale), whatever the caregiver speaks', async () => {
     const french = await loadCaregiverSet({ deployment: parseDeployment({ staffLocale: 'fr' }) });
     const cg = new Caregiver(french, 'sms', PHONES.oneChild, 'sw');
-    cg.remind();
-    const w = writes(cg.send('1'))[0];
+    await cg.remind();
+    const w = writes(await cg.send('1'))[0];
     expect(w?.payload).toMatchObject({
       note: `Le parent a confirmé la visite du 2025-11-27 par SMS (réf. Jibu ${w?.ref})`,
     });
@@ -282,11 +284,11 @@ describe('the deployment decides', () => {
 describe('golden transcripts', () => {
   it.each(LANGS)('reminder replies over SMS in %s', async (locale) => {
     const one = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-    one.remind();
-    one.say('maybe', '2', '20112025', TOMORROW[locale]);
+    await one.remind();
+    await one.say('maybe', '2', '20112025', TOMORROW[locale]);
     const two = new Caregiver(set, 'sms', PHONES.threeChildren, locale);
-    two.remind();
-    two.say('2', '1');
+    await two.remind();
+    await two.say('2', '1');
     await expect(`${one.transcript()}\n${two.transcript()}`).toMatchFileSnapshot(
       `../golden/__golden__/caregiver-reminder.sms.${locale}.txt`,
     );

@@ -64,8 +64,8 @@ describe.each(CASES)('with staff notes in $name', ({ locale, x }) => {
   it('a Swahili-speaking caregiver confirms a visit and moves another: both notes in the staff language', async () => {
     const set = await loadCaregiverSet({ deployment: deployment() });
     const confirm = new Caregiver(set, 'sms', PHONES.oneChild, 'sw');
-    confirm.remind();
-    const [c] = writes(confirm.send('1'));
+    await confirm.remind();
+    const [c] = writes(await confirm.send('1'));
     expect(c?.payload).toEqual({
       op: 'event.note',
       event: eventOf(PHONES.oneChild, 'Neema').next,
@@ -73,9 +73,9 @@ describe.each(CASES)('with staff notes in $name', ({ locale, x }) => {
     });
 
     const move = new Caregiver(set, 'sms', PHONES.oneChild, 'sw');
-    move.remind();
-    move.send('2');
-    const [m] = writes(move.send('02122025'));
+    await move.remind();
+    await move.send('2');
+    const [m] = writes(await move.send('02122025'));
     expect(m?.payload).toEqual({
       op: 'event.reschedule',
       event: eventOf(PHONES.oneChild, 'Neema').next,
@@ -87,8 +87,8 @@ describe.each(CASES)('with staff notes in $name', ({ locale, x }) => {
   it('a severe reaction: the note on the visit and the alert to case workers in the staff language', async () => {
     const set = await loadCaregiverSet({ deployment: deployment() });
     const cg = new Caregiver(set, 'sms', PHONE, 'sw');
-    cg.send('MADHARA');
-    const r = cg.say('1', '3', '24/11');
+    await cg.send('MADHARA');
+    const r = await cg.say('1', '3', '24/11');
     const [w] = writes(r);
     expect(w?.payload).toEqual({
       op: 'event.update',

@@ -92,63 +92,38 @@ describe('parseUssd', () => {
 
 describe('latestUssdInput', () => {
   it.each([
-    ['the first hop (empty text)', '', undefined, ''],
-    ['the first input', '1', '', '1'],
-    ['a second input after the first', '1*2', '1', '2'],
-    ['a phone number typed on the third hop', '1*2*0712345678', '1*2', '0712345678'],
-    ['an unchanged text (empty input)', '1*2', '1*2', ''],
-    ['an empty segment as the input', '1*', '1', ''],
-    ['an input after an empty segment', '1**2', '1*', '2'],
-    ['a provider that sends only the latest input', '3', '2', '3'],
-    ['a provider that sends only the latest input, which extends the previous one', '12', '1', '12'],
-    ['a path that does not extend the consumed one', '2*1', '1*2', '2*1'],
-    ['no record of the session', '1*2', undefined, '1*2'],
-    ['free text with * typed in one hop', '1*12*34', '1', '12*34'],
-  ])('returns the newest input for %s', (_name, path, previous, expected) => {
-    expect(latestUssdInput(path, previous)).toBe(expected);
+    ['the first hop (empty text)', '', ''],
+    ['the first input', '1', '1'],
+    ['a second input after the first', '1*2', '2'],
+    ['a phone number typed on the third hop', '1*2*0712345678', '0712345678'],
+    ['an empty segment as the input', '1*', ''],
+    ['an input after an empty segment', '1**2', '2'],
+    ['a * typed inside one answer (a separator, as for AT)', '1*12*34', '34'],
+  ])('returns the newest input for %s', (_name, path, expected) => {
+    expect(latestUssdInput(path)).toBe(expected);
   });
 
   const input = fc.stringMatching(/^[0-9#]{0,12}$/);
 
-  it('recovers every input of an AT session, hop by hop, from the accumulated text', () => {
+  it('recovers every input of an AT session, hop by hop, from the accumulated text alone', () => {
     fc.assert(
       fc.property(fc.stringMatching(/^[0-9]{1,12}$/), fc.array(input, { maxLength: 12 }), (first, rest) => {
         const inputs = [first, ...rest];
-        let consumed: string | undefined;
-        expect(latestUssdInput('', consumed)).toBe('');
-        consumed = '';
+        expect(latestUssdInput('')).toBe('');
         inputs.forEach((typed, i) => {
-          const path = inputs.slice(0, i + 1).join('*');
-          expect(latestUssdInput(path, consumed)).toBe(typed);
-          consumed = path;
+          expect(latestUssdInput(inputs.slice(0, i + 1).join('*'))).toBe(typed);
         });
       }),
       { numRuns: 1000 },
     );
   });
 
-  it('returns exactly what follows the consumed path and its separator', () => {
+  it('never throws, never returns a *, and never returns more than the end of the path', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1 }), fc.string(), (previous, typed) => {
-        expect(latestUssdInput(`${previous}*${typed}`, previous)).toBe(typed);
-      }),
-    );
-  });
-
-  it('treats a text that does not extend the consumed path as the input itself', () => {
-    fc.assert(
-      fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (previous, path) => {
-        fc.pre(path !== previous && !path.startsWith(`${previous}*`));
-        expect(latestUssdInput(path, previous)).toBe(path);
-      }),
-    );
-  });
-
-  it('never throws and never returns more than the path', () => {
-    fc.assert(
-      fc.property(fc.string(), fc.option(fc.string(), { nil: undefined }), (path, previous) => {
-        const latest = latestUssdInput(path, previous);
+      fc.property(fc.string(), (path) => {
+        const latest = latestUssdInput(path);
         expect(path.endsWith(latest)).toBe(true);
+        expect(latest).not.toContain('*');
       }),
     );
   });
@@ -180,11 +155,11 @@ describe('renderUssd', () => {
 });
 
 describe('toUssdInbound', () => {
-  it('builds the inbound message with the newest input as text and the raw path kept', () => {
+  it("builds the final inbound message: the newest input as text, the raw path as the hop's dial path", () => {
     const hop = parseUssd(formRequest('africastalking', 'ussd-phone-entry-hop.txt'), 'KE');
     expect(hop.ok).toBe(true);
     if (!hop.ok) return;
-    expect(toUssdInbound(hop.value, '1*2', clock.now())).toEqual({
+    expect(toUssdInbound(hop.value, clock.now())).toEqual({
       channel: 'ussd',
       provider: 'africastalking',
       from: '+254711000111',
@@ -193,7 +168,7 @@ describe('toUssdInbound', () => {
       text: '0712345678',
       providerMessageId: `${SESSION}:1*2*0712345678`,
       sessionId: SESSION,
-      ussdPath: '1*2*0712345678',
+      dialPath: '1*2*0712345678',
       networkCode: '63902',
       receivedAt: new Date(NOW),
     });

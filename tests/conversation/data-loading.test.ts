@@ -4,6 +4,7 @@ import { createLogger } from '../../src/log.ts';
 import { handleInbound, type DataLoader, type RunnerDeps } from '../../src/conversation/runner.ts';
 import type { FlowSet } from '../../src/conversation/index.ts';
 import type { InboundMessage } from '../../src/channels/types.ts';
+import { toUssdInbound } from '../../src/channels/africastalking/index.ts';
 import { createMemoryJobQueue } from '../../src/store/memory-queue.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
 import { dataFor, NOW, PHONES } from '../caregiver/helpers.ts';
@@ -51,19 +52,8 @@ function world(roles: Map<string, unknown>) {
     return handleInbound(deps, msg);
   };
   const ussd = (from: string, sessionId: string, path: string) => {
-    const msg: InboundMessage = {
-      channel: 'ussd',
-      provider: 'africastalking',
-      from,
-      providerFrom: from,
-      to: '*384*12#',
-      text: '',
-      ussdPath: path,
-      sessionId,
-      providerMessageId: `${sessionId}:${path}`,
-      receivedAt: clock.now(),
-    };
-    return handleInbound(deps, msg);
+    const hop = { sessionId, serviceCode: '*384*12#', phone: from, providerPhone: from, path, isNew: path === '' };
+    return handleInbound(deps, toUssdInbound(hop, clock.now()));
   };
   return { asked, sms, ussd };
 }

@@ -61,43 +61,43 @@ afterAll(async () => {
 
 const juma = { id: 'c2', name: 'Juma', due: '2025-11-27' };
 
-function inSurvey(): TestPhone {
+async function inSurvey(): Promise<TestPhone> {
   const phone = new TestPhone(set, 'sms');
   phone.data = { children: [juma] };
-  expect(phone.send('hello').flowId).toBe('survey');
+  expect((await phone.send('hello')).flowId).toBe('survey');
   return phone;
 }
 
 describe('entry keywords in the middle of an SMS conversation', () => {
-  it("a keyword at a menu leaves the conversation and starts the keyword's flow", () => {
-    const phone = inSurvey();
-    const r = phone.send('kliniki');
+  it("a keyword at a menu leaves the conversation and starts the keyword's flow", async () => {
+    const phone = await inSurvey();
+    const r = await phone.send('kliniki');
     expect(r.flowId).toBe('clinic');
     expect(r.outcome).toBe('started');
     expect(text(r)).toContain('Visit for Juma');
   });
 
-  it('a keyword typed where free text is asked for is the answer, not a command', () => {
-    const phone = inSurvey();
-    expect(text(phone.send('1'))).toBe('Any note for the nurse?');
-    const r = phone.send('CLINIC');
+  it('a keyword typed where free text is asked for is the answer, not a command', async () => {
+    const phone = await inSurvey();
+    expect(text(await phone.send('1'))).toBe('Any note for the nurse?');
+    const r = await phone.send('CLINIC');
     expect(r.flowId).toBe('survey');
     expect(r.session).toBeNull();
     expect(text(r)).toBe('Goodbye');
   });
 
-  it("a flow's own keyword inside it is an ordinary answer", () => {
+  it("a flow's own keyword inside it is an ordinary answer", async () => {
     const phone = new TestPhone(set, 'sms');
     phone.data = { children: [juma] };
-    expect(phone.send('CLINIC').flowId).toBe('clinic');
-    const r = phone.send('CLINIC');
+    expect((await phone.send('CLINIC')).flowId).toBe('clinic');
+    const r = await phone.send('CLINIC');
     expect(r.flowId).toBe('clinic');
     expect(r.outcome).toBe('reprompt');
   });
 
-  it('a word that is no keyword is handled by the step as before', () => {
-    const phone = inSurvey();
-    const r = phone.send('banana');
+  it('a word that is no keyword is handled by the step as before', async () => {
+    const phone = await inSurvey();
+    const r = await phone.send('banana');
     expect(r.flowId).toBe('survey');
     expect(r.outcome).toBe('reprompt');
   });

@@ -34,29 +34,29 @@ function caregiver(children: unknown[]): TestPhone {
 }
 
 describe('entry: which flow a new conversation lands in', () => {
-  it('an SMS entry keyword opens its flow, in any case', () => {
-    const r = caregiver([amina, juma]).send('clinic');
+  it('an SMS entry keyword opens its flow, in any case', async () => {
+    const r = await caregiver([amina, juma]).send('clinic');
     expect(r.flowId).toBe('clinic');
     expect(text(r)).toBe('Which child?\n1. Amina (27/11/2025)\n2. Juma (28/11/2025)');
   });
 
-  it('an SMS that is not an entry keyword finds no flow here and says so politely', () => {
-    const r = caregiver([amina]).send('hello');
+  it('an SMS that is not an entry keyword finds no flow here and says so politely', async () => {
+    const r = await caregiver([amina]).send('hello');
     expect(r.outcome).toBe('no_flow');
     expect(text(r)).toBe('Sorry, there is no service for you here yet. Please ask your health facility.');
     expect(r.session).toBeNull();
   });
 
-  it('a USSD dial goes to the flow of its service code', () => {
+  it('a USSD dial goes to the flow of its service code', async () => {
     const phone = new TestPhone(set, 'ussd', '+254700000002', '*384*99#');
     phone.data = { children: [amina, juma] };
-    expect(phone.dial().flowId).toBe('clinic');
+    expect((await phone.dial()).flowId).toBe('clinic');
   });
 
-  it('a role-specific flow wins over one for anyone, when the runner data shows the role', () => {
+  it('a role-specific flow wins over one for anyone, when the runner data shows the role', async () => {
     const phone = new TestPhone(set, 'ussd', '+254700000003', '*384*99#');
     phone.data = { worker: { name: 'Wanjiru' }, children: [] };
-    const r = phone.dial();
+    const r = await phone.dial();
     expect(r.flowId).toBe('worker');
     expect(text(r)).toBe('Hello Wanjiru\n1. Check an age\n2. Goodbye');
   });
@@ -68,21 +68,21 @@ describe('entry: which flow a new conversation lands in', () => {
 });
 
 describe('menus built from data', () => {
-  it('save the chosen item, whose fields later texts use', () => {
+  it('save the chosen item, whose fields later texts use', async () => {
     const phone = caregiver([amina, juma]);
-    phone.send('clinic');
-    expect(text(phone.send('2'))).toBe('Visit for Juma:\n1. Confirm\n2. Move to another day');
-    expect(text(phone.send('1'))).toBe('Thank you, the visit for Juma is confirmed.');
+    await phone.send('clinic');
+    expect(text(await phone.send('2'))).toBe('Visit for Juma:\n1. Confirm\n2. Move to another day');
+    expect(text(await phone.send('1'))).toBe('Thank you, the visit for Juma is confirmed.');
   });
 
-  it('pick the only item without asking when single is auto', () => {
-    const r = caregiver([amina]).send('CLINIC');
+  it('pick the only item without asking when single is auto', async () => {
+    const r = await caregiver([amina]).send('CLINIC');
     expect(r.stepId).toBe('what');
     expect(text(r)).toBe('Visit for Amina:\n1. Confirm\n2. Move to another day');
   });
 
-  it('go to the empty step when there is nothing to choose', () => {
-    const r = caregiver([]).send('clinic');
+  it('go to the empty step when there is nothing to choose', async () => {
+    const r = await caregiver([]).send('clinic');
     expect(r.reply).toEqual({
       text: 'You have no visits due.',
       end: true,
@@ -90,53 +90,53 @@ describe('menus built from data', () => {
     });
   });
 
-  it('keep the numbers they showed even if the data changes before the answer', () => {
+  it('keep the numbers they showed even if the data changes before the answer', async () => {
     const phone = caregiver([amina, juma]);
-    phone.send('clinic');
+    await phone.send('clinic');
     phone.data = { children: [juma] };
-    expect(text(phone.send('1'))).toMatch(/^Visit for Amina/);
+    expect(text(await phone.send('1'))).toMatch(/^Visit for Amina/);
   });
 });
 
 describe('branches, validators and typed answers', () => {
-  it('moves a visit: choice branch, date within the window, phone, text, end with every value', () => {
+  it('moves a visit: choice branch, date within the window, phone, text, end with every value', async () => {
     const phone = caregiver([amina]);
-    phone.send('clinic');
-    expect(phone.send('2').stepId).toBe('newdate');
-    const late = phone.send('25122025');
+    await phone.send('clinic');
+    expect((await phone.send('2')).stepId).toBe('newdate');
+    const late = await phone.send('25122025');
     expect(text(late)).toBe('Choose a date within the next 14 days.\nWhich new date? Enter it like 25122025.');
-    expect(phone.send('tomorrow').stepId).toBe('phone');
-    expect(phone.send('0722 000 333').stepId).toBe('note');
-    const done = phone.send('After 2pm');
+    expect((await phone.send('tomorrow')).stepId).toBe('phone');
+    expect((await phone.send('0722 000 333')).stepId).toBe('note');
+    const done = await phone.send('After 2pm');
     expect(text(done)).toBe('Amina moved to 26/11/2025. We will call +254722000333.');
     expect(done.outcome).toBe('ended');
   });
 
-  it('a registry guard decides a branch', () => {
+  it('a registry guard decides a branch', async () => {
     const phone = new TestPhone(set, 'ussd', '+254700000003', '*384*99#');
     phone.data = { worker: { name: 'Wanjiru' } };
-    phone.dial();
-    phone.send('1');
-    expect(text(phone.send('7'))).toBe('Under one year.');
-    phone.dial();
-    phone.send('1');
-    expect(text(phone.send('30'))).toBe('One year or more.');
+    await phone.dial();
+    await phone.send('1');
+    expect(text(await phone.send('7'))).toBe('Under one year.');
+    await phone.dial();
+    await phone.send('1');
+    expect(text(await phone.send('30'))).toBe('One year or more.');
   });
 });
 
 describe('reply timeouts', () => {
-  function waitingForDate(): { phone: TestPhone; timerId: string } {
+  async function waitingForDate(): Promise<{ phone: TestPhone; timerId: string }> {
     const phone = caregiver([amina]);
-    phone.send('clinic');
-    const r = phone.send('2');
+    await phone.send('clinic');
+    const r = await phone.send('2');
     const start = r.effects.find((e) => e.type === 'startTimer');
     if (start?.type !== 'startTimer') return expect.fail('no timer started');
     expect(start.fireAt).toBe(NOW.getTime() + 48 * 3_600_000);
     return { phone, timerId: start.timerId };
   }
 
-  it('when the timer fires, the flow moves on and what it says goes out as an SMS effect', () => {
-    const { phone, timerId } = waitingForDate();
+  it('when the timer fires, the flow moves on and what it says goes out as an SMS effect', async () => {
+    const { phone, timerId } = await waitingForDate();
     const r = timerFired(set, phone.session, { timerId, now: new Date(NOW.getTime() + 48 * 3_600_000) });
     expect(r.outcome).toBe('ended');
     expect(r.reply).toBeNull();
@@ -151,9 +151,9 @@ describe('reply timeouts', () => {
     ]);
   });
 
-  it('a timer for a step already left changes nothing', () => {
-    const { phone, timerId } = waitingForDate();
-    const answered = phone.send('tomorrow');
+  it('a timer for a step already left changes nothing', async () => {
+    const { phone, timerId } = await waitingForDate();
+    const answered = await phone.send('tomorrow');
     expect(answered.effects).toContainEqual({ type: 'cancelTimer', timerId });
     const r = timerFired(set, phone.session, { timerId, now: NOW });
     expect(r.outcome).toBe('ignored');
@@ -165,16 +165,16 @@ describe('reply timeouts', () => {
     expect(timerFired(set, null, { timerId: 't-x', now: NOW }).outcome).toBe('ignored');
   });
 
-  it('USSD sessions start no reply timers', () => {
+  it('USSD sessions start no reply timers', async () => {
     const phone = new TestPhone(set, 'ussd', '+254700000002', '*384*99#');
     phone.data = { children: [amina] };
-    phone.dial();
-    expect(phone.send('2').effects).toEqual([]);
+    await phone.dial();
+    expect((await phone.send('2')).effects).toEqual([]);
   });
 });
 
 describe('conversations we start', () => {
-  it('startFlow sends the first screen as an SMS and leaves the session waiting for the reply', () => {
+  it('startFlow sends the first screen as an SMS and leaves the session waiting for the reply', async () => {
     const r = startFlow(set, null, {
       flowId: 'clinic',
       channel: 'sms',
@@ -196,7 +196,7 @@ describe('conversations we start', () => {
     ]);
     const phone = caregiver([amina, juma]);
     phone.session = r.session;
-    expect(phone.send('1').stepId).toBe('what');
+    expect((await phone.send('1')).stepId).toBe('what');
   });
 
   it('startFlow refuses a flow that does not exist', () => {

@@ -6,13 +6,12 @@ import { expect } from 'vitest';
 import {
   createRegistry,
   loadFlowSet,
-  turn,
   type FlowSet,
   type LoadFlowSetOptions,
   type Registry,
   type TurnResult,
 } from '../../src/conversation/index.ts';
-import type { Contact, SessionRecord } from '../../src/store/types.ts';
+import { RunnerPhone } from './driver.ts';
 import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
 import { ALL_MODULES } from '../../src/conversation/actions/all.ts';
 import { defaultDeployment } from '../../src/dhis2/deployment.ts';
@@ -80,74 +79,12 @@ export function fixtureRegistry(): Registry {
   });
 }
 
-/** Deterministic ids: `id1`, `id2`, … */
-export function idSource(prefix = 'id'): () => string {
-  let n = 0;
-  return () => `${prefix}${++n}`;
-}
+export { idSource, type Step } from './driver.ts';
 
-export interface Step {
-  input: string;
-  result: TurnResult;
-}
-
-/**
- * A phone that talks to the pure engine the way the runner does: it keeps the session, applies
- * contact patches, and (USSD) marks the first hop of a dial as new.
- */
-export class TestPhone {
-  session: SessionRecord | null = null;
-  contact: Contact = { optedOut: false };
-  log: Step[] = [];
-  now = NOW;
-  data: Record<string, unknown> = {};
-  private readonly newId = idSource();
-  private dialCount = 0;
-  private fresh = false;
-
-  constructor(
-    readonly set: FlowSet,
-    readonly channel: 'ussd' | 'sms',
-    readonly phone = '+254700000001',
-    readonly serviceCode = '*384*12#',
-  ) {}
-
-  /** USSD: start a new dial (empty first hop). */
-  dial(): TurnResult {
-    this.dialCount++;
-    this.fresh = true;
-    return this.send('');
-  }
-
-  send(input: string): TurnResult {
-    const ussd =
-      this.channel === 'ussd'
-        ? { sessionId: `ATUid_test_${this.dialCount}`, serviceCode: this.serviceCode, isNew: this.fresh }
-        : undefined;
-    this.fresh = false;
-    const result = turn(this.set, this.session, {
-      channel: this.channel,
-      phone: this.phone,
-      text: input,
-      locale: this.contact.locale,
-      contact: this.contact,
-      now: this.now,
-      newId: this.newId,
-      data: this.data,
-      ...(ussd ? { ussd } : {}),
-    });
-    for (const e of result.effects) if (e.type === 'setContact') this.contact = { ...this.contact, ...e.patch };
-    this.session = result.session;
-    this.log.push({ input, result });
-    return result;
-  }
-
-  /** Send several inputs; returns the last result. */
-  say(...inputs: string[]): TurnResult {
-    let last: TurnResult | undefined;
-    for (const i of inputs) last = this.send(i);
-    if (!last) throw new Error('no input');
-    return last;
+/** A phone on the gateway's core loop (see {@link RunnerPhone}), with the golden transcript format. */
+export class TestPhone extends RunnerPhone {
+  constructor(set: FlowSet, channel: 'ussd' | 'sms', phone = '+254700000001', serviceCode = '*384*12#') {
+    super(set, channel, phone, serviceCode, 'ATUid_test_', NOW);
   }
 
   /** The conversation as a person would read it, with the state and effects of each turn (golden files). */

@@ -13,20 +13,20 @@ const words = (locale: string, key: string): string[] => {
 };
 
 /** An SMS contact waiting on the age question (a reply timer running), in `locale`. */
-function waiting(locale: string): TestPhone {
+async function waiting(locale: string): Promise<TestPhone> {
   const phone = new TestPhone(set, 'sms');
   phone.contact = { optedOut: false, locale };
-  phone.send('hi');
-  phone.send('2');
+  await phone.send('hi');
+  await phone.send('2');
   expect(phone.session?.flowId).toBe('demo');
   return phone;
 }
 
 describe.each(LANGS)('keywords in %s', (locale) => {
-  it('STOP opts out, ends the waiting conversation, cancels its timer and confirms in the language', () => {
+  it('STOP opts out, ends the waiting conversation, cancels its timer and confirms in the language', async () => {
     for (const word of words(locale, 'keywords.stop')) {
-      const phone = waiting(locale);
-      const r = phone.send(word);
+      const phone = await waiting(locale);
+      const r = await phone.send(word);
       expect(r.outcome, word).toBe('keyword');
       expect(r.session).toBeNull();
       expect(r.effects).toContainEqual({ type: 'setContact', patch: { optedOut: true } });
@@ -35,12 +35,12 @@ describe.each(LANGS)('keywords in %s', (locale) => {
     }
   });
 
-  it('START opts back in and starts afresh with a welcome-back line', () => {
+  it('START opts back in and starts afresh with a welcome-back line', async () => {
     for (const word of words(locale, 'keywords.start')) {
-      const phone = waiting(locale);
-      phone.send(words(locale, 'keywords.stop')[0] ?? 'STOP');
+      const phone = await waiting(locale);
+      await phone.send(words(locale, 'keywords.stop')[0] ?? 'STOP');
       expect(phone.contact.optedOut).toBe(true);
-      const r = phone.send(word);
+      const r = await phone.send(word);
       expect(r.outcome, word).toBe('started');
       expect(r.effects).toContainEqual({ type: 'setContact', patch: { optedOut: false } });
       expect(text(r).split('\n')[0]).toBe(set.translate(locale, 'system.started'));
@@ -48,22 +48,22 @@ describe.each(LANGS)('keywords in %s', (locale) => {
     }
   });
 
-  it('HELP answers and keeps the conversation waiting where it was', () => {
+  it('HELP answers and keeps the conversation waiting where it was', async () => {
     for (const word of words(locale, 'keywords.help')) {
-      const phone = waiting(locale);
+      const phone = await waiting(locale);
       const before = phone.session;
-      const r = phone.send(word);
+      const r = await phone.send(word);
       expect(r.outcome, word).toBe('keyword');
       expect(text(r)).toBe(set.translate(locale, 'system.help'));
       expect(r.session?.snapshot).toEqual(before?.snapshot);
-      expect(phone.send('9').stepId).toBe('visit');
+      expect((await phone.send('9')).stepId).toBe('visit');
     }
   });
 
-  it('the language keyword opens a menu of languages; choosing one switches and resumes the conversation', () => {
+  it('the language keyword opens a menu of languages; choosing one switches and resumes the conversation', async () => {
     for (const word of words(locale, 'keywords.language')) {
-      const phone = waiting(locale);
-      const menu = text(phone.send(word));
+      const phone = await waiting(locale);
+      const menu = text(await phone.send(word));
       expect(menu.split('\n')).toEqual([
         set.translate(locale, 'system.language_prompt'),
         '1. English',
@@ -72,18 +72,18 @@ describe.each(LANGS)('keywords in %s', (locale) => {
         '4. Ikinyarwanda',
         '5. Kiswahili',
       ]);
-      const r = phone.send('5');
+      const r = await phone.send('5');
       expect(r.effects).toContainEqual({ type: 'setContact', patch: { locale: 'sw' } });
       expect(r.locale).toBe('sw');
       expect(text(r)).toBe('Lugha sasa ni Kiswahili.\nMtoto wako ana umri wa miezi mingapi?');
-      expect(phone.send('9').stepId).toBe('visit');
+      expect((await phone.send('9')).stepId).toBe('visit');
     }
   });
 
-  it('the restart keyword drops the conversation and starts from the main menu', () => {
+  it('the restart keyword drops the conversation and starts from the main menu', async () => {
     for (const word of words(locale, 'keywords.restart')) {
-      const phone = waiting(locale);
-      const r = phone.send(word);
+      const phone = await waiting(locale);
+      const r = await phone.send(word);
       expect(r.outcome, word).toBe('started');
       expect(r.stepId).toBe('welcome');
       expect(r.effects.some((e) => e.type === 'cancelTimer')).toBe(true);
@@ -116,19 +116,19 @@ describe('keyword matching', () => {
     expect(matchKeyword('LANG KLINGON', set.locales)).toBeNull();
   });
 
-  it('LANG FR switches at once and shows the waiting question in French', () => {
-    const phone = waiting('en');
-    const r = phone.send('LANG FR');
+  it('LANG FR switches at once and shows the waiting question in French', async () => {
+    const phone = await waiting('en');
+    const r = await phone.send('LANG FR');
     expect(r.effects).toEqual([{ type: 'setContact', patch: { locale: 'fr' } }]);
     expect(text(r)).toBe('La langue est maintenant le français.\nQuel âge a votre enfant, en mois ?');
   });
 });
 
 describe('opted-out contacts', () => {
-  it('get one line saying how to opt back in, and no conversation', () => {
+  it('get one line saying how to opt back in, and no conversation', async () => {
     const phone = new TestPhone(set, 'sms');
     phone.contact = { optedOut: true };
-    const r = phone.send('hello');
+    const r = await phone.send('hello');
     expect(text(r)).toBe('You stopped messages from Jibu. Send START to get them again.');
     expect(r.session).toBeNull();
     expect(r.effects).toEqual([]);
@@ -136,10 +136,10 @@ describe('opted-out contacts', () => {
 });
 
 describe('keywords on USSD', () => {
-  it('STOP is honoured and ends the session', () => {
+  it('STOP is honoured and ends the session', async () => {
     const phone = new TestPhone(set, 'ussd');
-    phone.dial();
-    const r = phone.send('STOP');
+    await phone.dial();
+    const r = await phone.send('STOP');
     expect(r.reply).toEqual({
       text: 'You will not get more messages from Jibu. Send START to get them again.',
       end: true,
@@ -147,20 +147,20 @@ describe('keywords on USSD', () => {
     expect(r.effects).toContainEqual({ type: 'setContact', patch: { optedOut: true } });
   });
 
-  it('HELP shows the help text; when it cannot share the screen it ends the dialog rather than hide it', () => {
+  it('HELP shows the help text; when it cannot share the screen it ends the dialog rather than hide it', async () => {
     const phone = new TestPhone(set, 'ussd');
-    phone.dial();
-    phone.send('2');
-    const r = phone.send('help');
+    await phone.dial();
+    await phone.send('2');
+    const r = await phone.send('help');
     expect(r.reply).toEqual({ text: set.translate('en', 'system.help'), end: true });
     expect(r.outcome).toBe('keyword');
     expect(r.session).toBeNull();
   });
 
-  it('a language switch re-shows the current menu in the new language', () => {
+  it('a language switch re-shows the current menu in the new language', async () => {
     const phone = new TestPhone(set, 'ussd');
-    phone.dial();
-    const r = phone.send('LUGHA SW');
+    await phone.dial();
+    const r = await phone.send('LUGHA SW');
     expect(text(r)).toBe(
       'Lugha sasa ni Kiswahili.\nJibu demo. Ungependa kufanya nini?\n1. Habari za chanjo\n2. Jaribu fomu fupi\n3. Ondoka',
     );

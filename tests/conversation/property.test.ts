@@ -60,17 +60,17 @@ const children = fc.array(
 );
 
 describe('any sequence of inputs', () => {
-  it('over USSD never throws, always answers, within 160 GSM-7 characters, ending exactly when the session ends', () => {
-    fc.assert(
-      fc.property(
+  it('over USSD never throws, always answers, within 160 GSM-7 characters, ending exactly when the session ends', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.array(hop, { minLength: 1, maxLength: 25 }),
         fc.constantFrom('en', 'fr', 'pt', 'rw', 'sw', undefined),
-        (hops, locale) => {
+        async (hops, locale) => {
           const phone = new TestPhone(shipped, 'ussd');
           phone.contact = { optedOut: false, ...(locale ? { locale } : {}) };
-          let r = phone.dial();
+          let r = await phone.dial();
           for (const h of hops) {
-            r = h.redial || r.reply?.end ? phone.dial() : phone.send(h.input);
+            r = h.redial || r.reply?.end ? await phone.dial() : await phone.send(h.input);
             expect(r.error).toBeUndefined();
             expect(r.reply).not.toBeNull();
             const screen = r.reply?.text ?? '';
@@ -85,15 +85,15 @@ describe('any sequence of inputs', () => {
     );
   });
 
-  it('over USSD with menus built from any data (long names, odd values) still fits every screen', () => {
-    fc.assert(
-      fc.property(children, fc.array(input, { minLength: 1, maxLength: 12 }), (kids, inputs) => {
+  it('over USSD with menus built from any data (long names, odd values) still fits every screen', async () => {
+    await fc.assert(
+      fc.asyncProperty(children, fc.array(input, { minLength: 1, maxLength: 12 }), async (kids, inputs) => {
         const phone = new TestPhone(fixtures, 'ussd', '+254700000002', '*384*99#');
         phone.data = { children: kids };
-        let r = phone.dial();
+        let r = await phone.dial();
         for (const i of inputs) {
-          if (r.reply?.end) r = phone.dial();
-          r = phone.send(i);
+          if (r.reply?.end) r = await phone.dial();
+          r = await phone.send(i);
           expect(r.error).toBeUndefined();
           expect(r.reply?.text.length ?? 0).toBeGreaterThan(0);
           expect(r.reply?.text.length ?? 999).toBeLessThanOrEqual(160);
@@ -104,13 +104,13 @@ describe('any sequence of inputs', () => {
     );
   });
 
-  it('over SMS never throws and always answers with a measured reply', () => {
-    fc.assert(
-      fc.property(fc.array(input, { minLength: 1, maxLength: 25 }), fc.boolean(), (inputs, optedOut) => {
+  it('over SMS never throws and always answers with a measured reply', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(input, { minLength: 1, maxLength: 25 }), fc.boolean(), async (inputs, optedOut) => {
         const phone = new TestPhone(shipped, 'sms');
         phone.contact = { optedOut };
         for (const i of inputs) {
-          const r = phone.send(i);
+          const r = await phone.send(i);
           expect(r.error).toBeUndefined();
           expect(r.reply?.text.length ?? 0).toBeGreaterThan(0);
           expect(r.reply?.measure?.segments ?? 0).toBeGreaterThan(0);
@@ -121,13 +121,13 @@ describe('any sequence of inputs', () => {
     );
   });
 
-  it('is deterministic: the same inputs at the same time give the same results', () => {
-    fc.assert(
-      fc.property(fc.array(input, { minLength: 1, maxLength: 15 }), (inputs) => {
+  it('is deterministic: the same inputs at the same time give the same results', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(input, { minLength: 1, maxLength: 15 }), async (inputs) => {
         const a = new TestPhone(shipped, 'sms');
         const b = new TestPhone(shipped, 'sms');
         a.now = b.now = NOW;
-        for (const i of inputs) expect(b.send(i)).toEqual(a.send(i));
+        for (const i of inputs) expect(await b.send(i)).toEqual(await a.send(i));
       }),
       { numRuns: 40 },
     );

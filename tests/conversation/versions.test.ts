@@ -67,10 +67,10 @@ async function load(yaml: string, previous?: FlowSet, keepVersions?: number): Pr
   return r.set;
 }
 
-function waitingOnDate(set: FlowSet): TestPhone {
+async function waitingOnDate(set: FlowSet): Promise<TestPhone> {
   const phone = new TestPhone(set, 'sms');
-  phone.send('hi');
-  expect(phone.send('1').stepId).toBe('when');
+  await phone.send('hi');
+  expect((await phone.send('1')).stepId).toBe('when');
   return phone;
 }
 
@@ -81,9 +81,9 @@ describe('snapshots', () => {
     const b = new TestPhone(set, 'ussd');
     const inputs = ['', '1', '98', '9', '1', '0', '2', 'x', '12', 'kesho', '2', '1'];
     for (const [i, input] of inputs.entries()) {
-      const ra = i === 0 ? a.dial() : a.send(input);
+      const ra = i === 0 ? await a.dial() : await a.send(input);
       b.session = b.session && (JSON.parse(JSON.stringify(b.session)) as SessionRecord);
-      const rb = i === 0 ? b.dial() : b.send(input);
+      const rb = i === 0 ? await b.dial() : await b.send(input);
       expect(rb.reply).toEqual(ra.reply);
       expect(rb.effects).toEqual(ra.effects);
       expect(JSON.parse(JSON.stringify(rb.session))).toEqual(JSON.parse(JSON.stringify(ra.session)));
@@ -94,7 +94,7 @@ describe('snapshots', () => {
   it('store no effects and pin the flow version', async () => {
     const set = await loadShipped();
     const phone = new TestPhone(set, 'sms');
-    phone.say('hi', '2');
+    await phone.say('hi', '2');
     const s = phone.session;
     expect(s?.flowVersion).toBe(set.flows.get('demo')?.version);
     expect(s?.flowVersion).toMatch(/^1\.[0-9a-f]{12}$/);
@@ -105,11 +105,11 @@ describe('snapshots', () => {
 describe('flow versions', () => {
   it('a session on a version the set no longer has is restarted politely', async () => {
     const v1 = await load(V1);
-    const phone = waitingOnDate(v1);
+    const phone = await waitingOnDate(v1);
     const v2 = await load(V2);
     const r = new TestPhone(v2, 'sms');
     r.session = phone.session;
-    const res = r.send('25122025');
+    const res = await r.send('25122025');
     expect(res.outcome).toBe('incompatible');
     expect(text(res)).toBe("The service was updated. Let's start again.\nWhich child?\n1. Confirm");
     expect(res.session?.flowVersion).toBe(v2.flows.get('visit')?.version);
@@ -117,40 +117,40 @@ describe('flow versions', () => {
 
   it('a snapshot that does not fit its flow is treated as incompatible, not as a crash', async () => {
     const v1 = await load(V1);
-    const phone = waitingOnDate(v1);
+    const phone = await waitingOnDate(v1);
     phone.session = {
       ...(phone.session as SessionRecord),
       snapshot: { value: 'nowhere', context: { nonsense: true } },
     };
-    const res = phone.send('25122025');
+    const res = await phone.send('25122025');
     expect(res.outcome).toBe('incompatible');
     expect(res.error).toBeUndefined();
   });
 
   it('an edit without a version bump lets the session continue on the new definition', async () => {
     const v1 = await load(V1);
-    const phone = waitingOnDate(v1);
+    const phone = await waitingOnDate(v1);
     const edited = await load(V1_EDITED);
     expect(edited.flows.get('visit')?.version).not.toBe(v1.flows.get('visit')?.version);
     const p2 = new TestPhone(edited, 'sms');
     p2.session = phone.session;
-    expect(text(p2.send('25122025'))).toBe('We did not get a new date. Reply CLINIC to try again.');
+    expect(text(await p2.send('25122025'))).toBe('We did not get a new date. Reply CLINIC to try again.');
   });
 
   it('after a reload with the previous set, a session started before finishes on its old version', async () => {
     const v1 = await load(V1);
-    const phone = waitingOnDate(v1);
+    const phone = await waitingOnDate(v1);
     const v2 = await load(V2, v1);
     expect(v2.flows.get('visit')?.major).toBe(2);
     const p2 = new TestPhone(v2, 'sms');
     p2.session = phone.session;
-    const res = p2.send('25122025');
+    const res = await p2.send('25122025');
     expect(res.outcome).toBe('ended');
     expect(text(res)).toBe('You have no visits due.');
     const fresh = new TestPhone(v2, 'sms');
-    fresh.send('hi');
+    await fresh.send('hi');
     expect(fresh.session?.flowVersion).toBe(v2.flows.get('visit')?.version);
-    expect(text(fresh.send('1'))).toBe('We did not get a new date. Reply CLINIC to try again.');
+    expect(text(await fresh.send('1'))).toBe('We did not get a new date. Reply CLINIC to try again.');
   });
 
   it('keeps only the newest few versions of a flow', async () => {
@@ -190,9 +190,9 @@ describe('USSD dialogs', () => {
   it('a new dial starts afresh even when an old session is still stored', async () => {
     const set = await loadShipped();
     const phone = new TestPhone(set, 'ussd');
-    phone.dial();
-    phone.send('2');
-    const r = phone.dial();
+    await phone.dial();
+    await phone.send('2');
+    const r = await phone.dial();
     expect(r.outcome).toBe('started');
     expect(r.stepId).toBe('welcome');
   });

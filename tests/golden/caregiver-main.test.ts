@@ -18,24 +18,24 @@ beforeAll(async () => {
 describe.each(LANGS)('caregiver-main golden transcripts in %s', (locale) => {
   it('USSD: one child confirmed; then, on a two-child phone, a wrong date, a good one, and the language menu', async () => {
     const neema = new Caregiver(set, 'ussd', PHONES.oneChild, locale);
-    neema.dial();
-    const confirmed = neema.send('1');
+    await neema.dial();
+    const confirmed = await neema.send('1');
     expect(confirmed.reply?.end).toBe(true);
     expect(writes(confirmed).map((w) => w.payload)).toEqual([
       expect.objectContaining({ op: 'event.note', event: eventOf(PHONES.oneChild, 'Neema').next }),
     ]);
 
     const amina = new Caregiver(set, 'ussd', PHONES.twoChildren, locale);
-    amina.dial();
-    amina.say('2', '2', '01012020');
+    await amina.dial();
+    await amina.say('2', '2', '01012020');
     expect(amina.log.at(-1)?.result.stepId).toBe('new_date');
-    const moved = amina.send('01122025');
+    const moved = await amina.send('01122025');
     expect(moved.reply?.end).toBe(true);
     expect(writes(moved)).toHaveLength(1);
-    amina.dial();
-    amina.say('1', '4');
+    await amina.dial();
+    await amina.say('1', '4');
     expect(amina.log.at(-1)?.result.stepId).toBe('language');
-    amina.send('3');
+    await amina.send('3');
     expect(amina.contact.locale).toBe('sw');
 
     for (const { result } of [...neema.log, ...amina.log]) expect(text(result).length).toBeLessThanOrEqual(160);
@@ -46,8 +46,8 @@ describe.each(LANGS)('caregiver-main golden transcripts in %s', (locale) => {
 
   it('SMS: the menu by text, a child chosen by number, the visit confirmed', async () => {
     const grace = new Caregiver(set, 'sms', PHONES.oneChild, locale);
-    grace.send('menu');
-    const done = grace.say('1');
+    await grace.send('menu');
+    const done = await grace.say('1');
     expect(writes(done)).toHaveLength(1);
     await expect(grace.transcript()).toMatchFileSnapshot(`__golden__/caregiver-main.sms.${locale}.txt`);
   });

@@ -1,7 +1,7 @@
 import { fixedClock } from '../../src/clock.ts';
-import { loadCaseWorkerData, type CaseWorkerData } from '../../src/caseworker/data.ts';
 import type { SessionRecord } from '../../src/store/types.ts';
 import { sessionKey } from '../../src/conversation/runner.ts';
+import { loadCaseWorkerData, type CaseWorkerData } from '../../src/caseworker/data.ts';
 import { createDhis2Client } from '../../src/dhis2/client.ts';
 import { defaultDeployment, type Deployment } from '../../src/dhis2/deployment.ts';
 import { createEmulator, type Emulator } from '../../src/emulator/index.ts';
@@ -18,13 +18,15 @@ export interface CaseWorkerReadModel {
   deployment: Deployment;
   /** Put `session` where the runner commits it (the loader reads the previous hop's variables there), then load. */
   load(phone: string, session: SessionRecord | null, now?: Date): Promise<CaseWorkerData | null>;
+  /** What the case-worker loader gives for `phone`, reading the session the runner committed in `store`. */
+  loadData(phone: string, now?: Date): Promise<CaseWorkerData | null>;
   close(): Promise<void>;
 }
 
 /**
  * Sync the demo DHIS2 into a memory store, as the gateway does at start-up; `plant` edits the demo data first.
  *
- * @example const rm = await caseWorkerReadModel(); const data = await rm.load('+254711000001', null);
+ * @example const rm = await caseWorkerReadModel(); const data = await rm.loadData('+254711000001');
  */
 export async function caseWorkerReadModel(plant?: (emulator: Emulator) => void): Promise<CaseWorkerReadModel> {
   const clock = fixedClock(NOW);
@@ -45,6 +47,7 @@ export async function caseWorkerReadModel(plant?: (emulator: Emulator) => void):
       await store.commit(lock, { sessionKey: key, session, sessionTtlMs: 180_000, jobs: [] });
       return loadCaseWorkerData(store, deployment, phone, now);
     },
+    loadData: (phone, now = NOW) => loadCaseWorkerData(store, deployment, phone, now),
     close: () => store.close(),
   };
 }

@@ -1,35 +1,43 @@
 import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
-import { latestInput, pathMark } from '../../src/conversation/runner.ts';
+import { pathDigest, placeHop } from '../../src/conversation/runner.ts';
+import type { SessionRecord } from '../../src/store/types.ts';
 
-describe('the USSD path a session keeps', () => {
-  it('is a length and digest, never the typed text (PINs and codes arrive inside the path)', () => {
-    const mark = pathMark('1*4821*4821');
-    expect(mark).not.toContain('4821');
-    expect(mark).toMatch(/^#11:[A-Za-z0-9_-]{22}$/);
+describe('the USSD dial a session keeps', () => {
+  it('is a length and digest of the path, never the typed text (PINs and codes arrive inside the path)', () => {
+    const digest = pathDigest('1*4821*4821');
+    expect(digest).not.toContain('4821');
+    expect(digest).toMatch(/^#11:[A-Za-z0-9_-]{22}$/);
+    expect(pathDigest('1*4821*4821')).toBe(digest);
+    expect(pathDigest('1*4821*4822')).not.toBe(digest);
   });
 
-  it('recovers the newest input: after the consumed path, empty when unchanged, whole when not an extension', () => {
-    expect(latestInput('2', pathMark(''))).toBe('2');
-    expect(latestInput('2*14', pathMark('2'))).toBe('14');
-    expect(latestInput('2*14', pathMark('2*14'))).toBe('');
-    expect(latestInput('1**3', pathMark('1*'))).toBe('3');
-    expect(latestInput('7', pathMark('2'))).toBe('7'); // an aggregator that sends only the latest input
-    expect(latestInput('3*5', pathMark('2'))).toBe('3*5');
+  const session = (over: Partial<SessionRecord> = {}): SessionRecord => ({
+    flowId: 'demo',
+    flowVersion: '1.abc',
+    channel: 'ussd',
+    snapshot: {},
+    locale: 'en',
+    startedAt: 0,
+    updatedAt: 0,
+    ussdSessionId: 'ATUid_1',
+    pathDigest: pathDigest('1'),
+    lastReply: { text: 'Menu', end: false },
+    ...over,
   });
 
-  it("replays a whole Africa's Talking dial hop by hop", () => {
-    fc.assert(
-      fc.property(fc.array(fc.stringMatching(/^[0-9#]{1,6}$/), { minLength: 1, maxLength: 10 }), (inputs) => {
-        let consumed = pathMark('');
-        const seen: string[] = [];
-        for (let i = 1; i <= inputs.length; i++) {
-          const path = inputs.slice(0, i).join('*');
-          seen.push(latestInput(path, consumed));
-          consumed = pathMark(path);
-        }
-        expect(seen).toEqual(inputs);
-      }),
-    );
+  it('places a hop: a re-sent one, a new dial, or a continuation', () => {
+    expect(placeHop(null, 'ATUid_1', pathDigest(''))).toEqual({ kind: 'new-dial' });
+    expect(placeHop(session(), 'ATUid_2', pathDigest('1'))).toEqual({ kind: 'new-dial' });
+    expect(placeHop(session(), 'ATUid_1', pathDigest('1'))).toEqual({
+      kind: 'resent',
+      reply: { text: 'Menu', end: false },
+    });
+    expect(placeHop(session(), 'ATUid_1', pathDigest('1*2'))).toEqual({ kind: 'continues' });
+    // A provider without hop ids cannot have its re-sends told apart: the hop continues.
+    expect(placeHop(session(), 'ATUid_1', undefined)).toEqual({ kind: 'continues' });
+    // A dial that reached its final screen replays it to a re-send, and starts afresh otherwise.
+    const ended = session({ ended: true, lastReply: { text: 'Bye', end: true } });
+    expect(placeHop(ended, 'ATUid_1', pathDigest('1'))).toEqual({ kind: 'resent', reply: { text: 'Bye', end: true } });
+    expect(placeHop(ended, 'ATUid_1', pathDigest('1*1'))).toEqual({ kind: 'new-dial' });
   });
 });

@@ -89,7 +89,7 @@ function session(count: number, over: Partial<SessionRecord> = {}): SessionRecor
     startedAt: 1_741_000_000_000,
     updatedAt: 1_741_000_000_000 + count,
     ussdSessionId: 'ATUid_6a2b9f31b1f4d7c1e0f1',
-    ussdPath: '1*2',
+    pathDigest: '#3:b3xhCQKp0cXUMbRkwBuoVQ',
     lastReply: { text: 'CON Chagua tarehe mpya (DDMMYYYY):', end: false },
     invalidCount: 0,
     ...over,

@@ -5,7 +5,7 @@ import type { InboundMessage, ParseResult, UssdSessionEvent, WebhookRequest } fr
 import { parseAtDate } from './date.ts';
 
 /**
- * One USSD hop as AT posts it (reference §1.1). `text` may be empty (first hop) but must be present;
+ * One USSD hop as AT posts it (docs/providers.md). `text` may be empty (first hop) but must be present;
  * `networkCode` is optional because AT-style clones omit it, and it only informs.
  */
 const ussdHopSchema = z.object({
@@ -17,7 +17,7 @@ const ussdHopSchema = z.object({
   text: z.string().max(4000),
 });
 
-/** A parsed AT USSD hop. `path` is the raw accumulated `text`; use {@link latestUssdInput} for the newest input. */
+/** A parsed AT USSD hop. `path` is the raw accumulated `text`; {@link toUssdInbound} makes it a message. */
 export interface AtUssdHop {
   sessionId: string;
   serviceCode: string;
@@ -58,25 +58,21 @@ export function parseUssd(req: Pick<WebhookRequest, 'body'>, defaultCountry?: st
 }
 
 /**
- * The newest input of a hop, given the accumulated `path` AT sent and the path this gateway already
- * consumed for the session (`undefined` when it has no record).
+ * The newest input of a hop: what follows the last `*` of the accumulated `path` AT sent (AT joins the
+ * inputs of a dial with `*`, docs/providers.md). Pure, so the adapter hands the runner a finished message.
  *
- * - `1*2` after `1` gives `2`; `1**2` after `1*` gives `2`; `1*` after `1` gives `''` (empty input as
- *   an empty segment).
- * - An unchanged path gives `''`: some operators report an empty input that way (reference §1.6).
- * - A path that does not extend the consumed one (an aggregator that sends only the latest input, or
- *   no record) is the input itself, `*` and all.
+ * - `1*2` gives `2`; `1*2*0712345678` gives `0712345678`; `1*` gives `''` (an empty input).
+ * - The first hop (`''`) gives `''`; a path with no `*` is the input itself.
+ * - A `*` typed inside one answer reads as a separator, as it does for AT itself: `1*12*34` gives `34`.
+ *   No answer a flow asks for needs a `*` (dates are typed `25122025`, docs/architecture.md).
  *
- * Because `*` separates inputs, text after the consumed prefix is returned whole: `1*12*34` after `1`
- * gives `12*34`, the input as typed, so free text with `*` is never split into phantom hops.
+ * Whether the hop is new, a continuation or a provider re-send is the runner's to decide, from the
+ * session (`dialPath` is kept on the message for that).
  *
- * @example latestUssdInput('1*2*0712345678', '1*2') // '0712345678'
+ * @example latestUssdInput('1*2*0712345678') // '0712345678'
  */
-export function latestUssdInput(path: string, previousPath: string | undefined): string {
-  if (previousPath === undefined || previousPath === '') return path;
-  if (path === previousPath) return '';
-  const prefix = `${previousPath}*`;
-  return path.startsWith(prefix) ? path.slice(prefix.length) : path;
+export function latestUssdInput(path: string): string {
+  return path.slice(path.lastIndexOf('*') + 1);
 }
 
 /** The text/plain answer AT expects: `CON ` keeps the session open for input, `END ` closes it. */
@@ -96,22 +92,23 @@ export function renderUssd(text: string, end: boolean): UssdResponse {
 }
 
 /**
- * The {@link InboundMessage} for one hop: `text` is the newest input, `ussdPath` the raw path.
- * The dedupe id is `sessionId:path`, so a hop AT repeats with the same path is processed once.
- * An empty input reported as an unchanged path gets the same id; answering it with the stored
- * last screen (`SessionRecord.lastReply`) is also the right answer to an empty input.
+ * The {@link InboundMessage} for one hop, as the runner takes it: `text` is the newest input and
+ * `dialPath` the raw accumulated path, which identifies the hop within the dial (the same path again
+ * is AT re-sending a hop). The dedupe id is `sessionId:path`.
+ *
+ * @example toUssdInbound(hop, new Date()) // { channel: 'ussd', text: '0712345678', dialPath: '1*2*0712345678', … }
  */
-export function toUssdInbound(hop: AtUssdHop, previousPath: string | undefined, receivedAt: Date): InboundMessage {
+export function toUssdInbound(hop: AtUssdHop, receivedAt: Date): InboundMessage {
   return {
     channel: 'ussd',
     provider: 'africastalking',
     from: hop.phone,
     providerFrom: hop.providerPhone,
     to: hop.serviceCode,
-    text: latestUssdInput(hop.path, previousPath),
+    text: latestUssdInput(hop.path),
     providerMessageId: `${hop.sessionId}:${hop.path}`,
     sessionId: hop.sessionId,
-    ussdPath: hop.path,
+    dialPath: hop.path,
     ...(hop.networkCode === undefined ? {} : { networkCode: hop.networkCode }),
     receivedAt,
   };

@@ -258,7 +258,7 @@ export function createDhis2BatchHandler(
   return async function handle(jobs) {
     const started = performance.now();
     const batch = newBatch();
-    const { outcomes, settle, nowMs: at } = batch;
+    const { outcomes, settle, nowMs } = batch;
 
     // 1. Validate: a malformed job can never succeed.
     const planned: PlannedJob[] = [];
@@ -304,7 +304,7 @@ export function createDhis2BatchHandler(
         planned,
         transient(`DHIS2 unavailable while reading events: ${reasonOf(err)}`, { reason: 'dhis2_unavailable' }),
         started,
-        at,
+        nowMs,
       );
     }
     const sendable: PlannedJob[] = [];
@@ -392,7 +392,7 @@ export function createDhis2BatchHandler(
           ids: rest.map((p) => p.id),
           error: reasonOf(err),
           permanent: false,
-          at: at(),
+          at: nowMs(),
         });
         break;
       }
@@ -418,7 +418,7 @@ export function createDhis2BatchHandler(
           ids: group.map((p) => p.id),
           status: result.status,
           requestPayload: built.payload,
-          at: at(),
+          at: nowMs(),
         });
         continue;
       }
@@ -464,7 +464,7 @@ export function createDhis2BatchHandler(
     await keepReadModelCoherent(written);
     for (const [id, outcome] of aefiOutcomes) if (outcomes.get(id)?.ok) metrics?.aefiReports.inc({ outcome });
     await fileDuplicates(planned, searches, batch);
-    return finish(jobs, outcomes, planned, undefined, started, at);
+    return finish(jobs, outcomes, planned, undefined, started, nowMs);
   };
 
   /**
@@ -561,7 +561,7 @@ export function createDhis2BatchHandler(
     searches: Map<string, SearchResult>,
     batch: Batch,
   ): Promise<void> {
-    const { outcomes, nowMs: at } = batch;
+    const { outcomes, nowMs } = batch;
     const records: DuplicateRecord[] = [];
     for (const p of planned) {
       const result = searches.get(p.id);
@@ -585,7 +585,7 @@ export function createDhis2BatchHandler(
             client.createPotentialDuplicate({ original: m.trackedEntity, duplicate: check.trackedEntity }),
           );
           const base = {
-            at: new Date(at()).toISOString(),
+            at: new Date(nowMs()).toISOString(),
             ref: p.job.ref,
             original: m.trackedEntity,
             originalOrgUnit: m.orgUnit,
@@ -637,7 +637,7 @@ export function createDhis2BatchHandler(
         requestPayload: {
           potentialDuplicates: matches.map((m) => ({ original: m.trackedEntity, duplicate: check.trackedEntity })),
         },
-        at: at(),
+        at: nowMs(),
       });
       records.push(...mine);
     }
@@ -686,7 +686,7 @@ export function createDhis2BatchHandler(
     planned: PlannedJob[],
     rest: JobOutcome | undefined,
     started: number,
-    at: () => number,
+    nowMs: () => number,
   ): JobOutcome[] {
     if (rest) {
       const pending = planned.filter((p) => !outcomes.has(p.id));
@@ -701,7 +701,7 @@ export function createDhis2BatchHandler(
           ids: pending.map((p) => p.id),
           error: rest.error,
           permanent: false,
-          at: at(),
+          at: nowMs(),
         });
       }
     }

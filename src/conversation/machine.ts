@@ -1,0 +1,106 @@
+import { createActor, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import { z } from 'zod';
+import type { SessionRecord } from '../store/types.ts';
+import type { CompiledFlow, FlowContext, FlowEvent, FlowInput } from './compile.ts';
+import { retainKey, type FlowSet } from './flowset.ts';
+import type { Step } from './schema.ts';
+
+/**
+ * Pure XState stepping and snapshot (de)serialisation: the only place the engine touches XState.
+ * A flow is a compiled machine (compile.ts); a session stores its persisted snapshot and the flow
+ * version it was made with (docs/architecture.md, "State and keys").
+ */
+
+const contextSchema = z.looseObject({
+  vars: z.record(z.string(), z.unknown()),
+  history: z.array(z.string()),
+  page: z.number().int().nonnegative(),
+  invalid: z.number().int().nonnegative(),
+  options: z.array(z.looseObject({ params: z.record(z.string(), z.unknown()), value: z.unknown() })),
+  timer: z.object({ id: z.string(), step: z.string() }).nullable(),
+  effects: z.array(z.unknown()),
+  phone: z.string(),
+  channel: z.enum(['ussd', 'sms']),
+});
+const persistedSchema = z.looseObject({ value: z.string(), context: contextSchema });
+
+/**
+ * XState's pure `transition(machine, snapshot, event)` and `initialTransition(machine, input)` build a
+ * throwaway inert actor scope on every call, and building it constructs an actor that computes (and,
+ * with no input, fails) the machine's whole initial state: about a quarter of the step's cost on the
+ * USSD bench. The scope is inert (no-op defer, emit, logger and action executor; our flows spawn no
+ * children and run only `assign`s), so one per machine is built once and reused; the transition itself
+ * is XState's own pure `machine.transition` / `getInitialSnapshot`, exactly what those helpers call.
+ */
+const inertScopes = new WeakMap<AnyStateMachine, AnyActorScope>();
+function inertScope(machine: AnyStateMachine): AnyActorScope {
+  let scope = inertScopes.get(machine);
+  if (!scope) {
+    const self = createActor(machine);
+    const noop = () => undefined;
+    scope = {
+      self,
+      defer: noop,
+      id: '',
+      logger: noop,
+      sessionId: '',
+      stopChild: noop,
+      system: self.system,
+      emit: noop,
+      actionExecutor: noop,
+    } as unknown as AnyActorScope;
+    inertScopes.set(machine, scope);
+  }
+  return scope;
+}
+
+/** XState's pure transition: the next snapshot for `event`, nothing executed. */
+export function transition(machine: AnyStateMachine, snap: AnyMachineSnapshot, event: FlowEvent): [AnyMachineSnapshot] {
+  return [machine.transition(snap, event, inertScope(machine)) as AnyMachineSnapshot];
+}
+
+/** XState's pure initial transition: the machine's first snapshot for `input`. */
+export function initialTransition(machine: AnyStateMachine, input: FlowInput): [AnyMachineSnapshot] {
+  return [machine.getInitialSnapshot(inertScope(machine), input) as AnyMachineSnapshot];
+}
+
+export function persist(snap: AnyMachineSnapshot): unknown {
+  const p = snap.machine.getPersistedSnapshot(snap) as unknown as { context: FlowContext };
+  return { ...p, context: { ...p.context, effects: [] } };
+}
+
+/** Restore a stored snapshot onto `flow`, or null when it does not fit (then the session restarts politely). */
+export function restore(flow: CompiledFlow, raw: unknown): AnyMachineSnapshot | null {
+  const parsed = persistedSchema.safeParse(raw);
+  if (!parsed.success || !(parsed.data.value in flow.def.steps)) return null;
+  try {
+    const snap = flow.machine.resolveState({
+      value: parsed.data.value,
+      context: { ...parsed.data.context, effects: [] },
+    });
+    return snap.status === 'active' ? snap : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The flow a session is pinned to: its exact version, else the current flow when only the hash moved. */
+export function flowOf(set: FlowSet, session: SessionRecord): CompiledFlow | null {
+  const exact = set.retained.get(retainKey(session.flowId, session.flowVersion));
+  if (exact) return exact;
+  const current = set.flows.get(session.flowId);
+  // Same major version: the admin declared the edit compatible by not bumping `version`.
+  if (current && String(current.major) === session.flowVersion.split('.')[0]) return current;
+  return null;
+}
+
+export const stepOf = (flow: CompiledFlow, snap: AnyMachineSnapshot): { id: string; step: Step | undefined } => {
+  const id = String(snap.value);
+  return { id, step: flow.def.steps[id] };
+};
+
+/** A timer a stored snapshot may hold, read leniently (to cancel it when the session is dropped). */
+export function pendingTimer(session: SessionRecord | null): string | undefined {
+  const ctx = (session?.snapshot as { context?: { timer?: { id?: unknown } | null } } | undefined)?.context;
+  return typeof ctx?.timer?.id === 'string' ? ctx.timer.id : undefined;
+}
