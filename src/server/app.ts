@@ -76,7 +76,7 @@ function sendAnswer(res: Response, a: HttpAnswer): void {
 /**
  * `WEBHOOK_SECRET` as `?key=` on the unsigned webhooks. With no secret configured they are open only in
  * the all-embedded demo (nothing real behind them); anywhere else every request is refused, so a
- * forgotten secret fails closed (SECURITY.md, "Provider webhooks").
+ * forgotten secret fails closed (SECURITY.md, "Entry points and what protects them").
  */
 export function checkKey(config: Config, key: unknown): ReturnType<typeof checkWebhookKey> {
   if (!config.WEBHOOK_SECRET && !allEmbedded(config))
