@@ -35,7 +35,7 @@ function digest(value: string): Buffer {
 /**
  * `WEBHOOK_SECRET` as `?key=` on the unsigned webhooks (Africa's Talking, generic SMS and USSD). With no
  * secret configured they are open only in the all-embedded demo (nothing real behind them); anywhere
- * else every request is refused, so a forgotten secret fails closed (SECURITY.md, "Provider webhooks").
+ * else every request is refused, so a forgotten secret fails closed (SECURITY.md, "Entry points and what protects them").
  */
 export function checkGatewayKey(config: Config, key: unknown): ParseResult<WebhookKeyCheck> {
   if (!config.WEBHOOK_SECRET && !allEmbedded(config))

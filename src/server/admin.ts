@@ -28,7 +28,7 @@ import {
 } from '../store/types.ts';
 
 /**
- * The admin API (docs/design.md "Interfaces"), mounted at `/admin`: flow reload, queue counts, dead
+ * The admin API (README "Operations", SECURITY.md "Entry points"), mounted at `/admin`: flow reload, queue counts, dead
  * letters and their replay, and "run this job as if today were". Bearer `ADMIN_TOKEN` on every route.
  */
 

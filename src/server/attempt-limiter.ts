@@ -2,7 +2,7 @@
  * Failed sign-in attempts per client, in a fixed window: past `max` failures the client is refused
  * (429) until the window ends, whatever it presents, so an admin token cannot be guessed at speed.
  * In memory and per process: the token's 32+ characters are the real defence, this only stops the
- * cheap attempts (SECURITY.md, "Admin API"). Bounded: past `capacity` clients the oldest is forgotten.
+ * cheap attempts (SECURITY.md, "Entry points and what protects them"). Bounded: past `capacity` clients the oldest is forgotten.
  */
 export interface AttemptLimiter {
   /** Milliseconds until `client` may try again, or 0 when it may now. */

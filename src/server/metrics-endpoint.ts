@@ -8,7 +8,7 @@ import type { Metrics } from './metrics.ts';
 /**
  * `GET /metrics`. Metrics show traffic, queue depths and DHIS2 outcomes: not secret, but not for
  * everyone either. `METRICS_TOKEN` requires `Authorization: Bearer …`; `METRICS_PORT` moves the
- * endpoint to an internal port (SECURITY.md, "Metrics").
+ * endpoint to an internal port (SECURITY.md, "Entry points and what protects them").
  */
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
