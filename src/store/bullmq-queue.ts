@@ -105,10 +105,26 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
   const prefix = (opts.prefix ?? 'jibu').replace(/:$/, '');
   const batchLockMs = opts.batchLockMs ?? 60_000;
   // Workers duplicate this connection for their blocking reads, so they follow a failover the same way.
-  const connection = createRedisConnection(opts.connection, 'queue');
-  connection.on('error', (err: Error) =>
-    opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'queue redis connection error'),
-  );
+  let closing = false;
+  const connect = () => {
+    const c = createRedisConnection(opts.connection, 'queue');
+    c.on('error', (err: Error) =>
+      opts.logger?.warn({ code: 'JIBU_STORE_UNAVAILABLE', reason: err.message }, 'queue redis connection error'),
+    );
+    // ioredis can give up on a Sentinel connection after a failover ("Connection is closed", status
+    // `end`) although it was told to retry forever: build a new one; queues are recreated on next use
+    // and the watchdog restarts the workers still on the old one (see `onCurrentConnection`).
+    c.once('end', () => {
+      if (closing || c !== connection) return;
+      opts.logger?.error({ code: 'JIBU_STORE_UNAVAILABLE' }, 'queue redis connection ended; reconnecting');
+      const stale = [...queues.values()];
+      queues.clear();
+      connection = connect();
+      for (const q of stale) void q.close().catch(() => undefined);
+    });
+    return c;
+  };
+  let connection = connect();
 
   const jobOptions: JobsOptions = {
     attempts: ATTEMPTS_CEILING,
@@ -187,7 +203,9 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
     const concurrency = Math.max(1, wopts.concurrency ?? 1);
     let inHand = 0;
     let lastTaken = Date.now();
+    let builtOn = connection;
     const start = () => {
+      builtOn = connection;
       const w = new Worker(
         queue,
         async (job: Job) => {
@@ -223,7 +241,7 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
       { close: () => worker.close() },
       {
         queue,
-        running: () => worker.isRunning(),
+        running: () => worker.isRunning() && builtOn === connection,
         busy: () => inHand >= concurrency,
         lastTaken: () => lastTaken,
         restart: async () => {
@@ -248,6 +266,7 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
 
     /** One worker and its fetch loop; the watchdog replaces the pair when it stops taking jobs. */
     function start(): { running(): boolean; close(force?: boolean): Promise<void> } {
+      const builtOn = connection;
       // No processor: jobs are fetched by hand so up to maxBatch of them can go to DHIS2 in one request,
       // while BullMQ stays the store of every job (locks, attempts, backoff, failed set).
       const worker = new Worker(queue, null, {
@@ -328,7 +347,7 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
       });
 
       return {
-        running: () => !ended,
+        running: () => !ended && builtOn === connection,
         async close(force = false) {
           stopping = true;
           wake?.();
@@ -458,6 +477,7 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): BullmqJobQueu
     },
 
     async close() {
+      closing = true;
       for (const d of watchdogs) d.stop();
       watchdogs.clear();
       await Promise.all([...workers].map((w) => w.close()));

@@ -135,7 +135,9 @@ export function createOutboxForwarder(opts: OutboxForwarderOptions): OutboxForwa
     }
   }
 
-  async function run(c: Redis, blk: Redis): Promise<void> {
+  async function run(first: Redis, firstBlocking: Redis): Promise<void> {
+    let c = first;
+    let blk = firstBlocking;
     let lastSweep = Date.now();
     let needRecovery = false;
     let failures = 0;
@@ -154,6 +156,15 @@ export function createOutboxForwarder(opts: OutboxForwarderOptions): OutboxForwa
         failures = 0;
       } catch (err) {
         if (stopping) return;
+        // ioredis can give up on a Sentinel connection after a failover (status `end`, "Connection is
+        // closed") although told to retry forever: open new ones rather than retry on a dead client.
+        if (c.status === 'end' || blk.status === 'end') {
+          c.disconnect();
+          blk.disconnect();
+          const fresh = connect();
+          c = cmd = fresh.cmd;
+          blk = blocking = fresh.blocking;
+        }
         // Whatever was moved stays in flight; recover it once Redis (or the queue) answers again.
         needRecovery = true;
         failures += 1;
