@@ -241,6 +241,9 @@ async function main() {
       LOG_LEVEL: 'error',
       SMS_PROVIDER: 'console',
       SMS_RATE_PER_SECOND: '1000',
+      // The load generator is one address replaying sessions per phone far faster than any person.
+      INBOUND_USSD_PER_PHONE: '0',
+      INBOUND_PER_IP: '0',
     },
     (process.env.BENCH_GW_NODE_ARGS ?? '').split(' ').filter(Boolean),
   );

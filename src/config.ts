@@ -161,6 +161,28 @@ export const configSchema = z.object({
     .optional()
     .describe('Serve `/metrics` on this separate port (on HOST) instead of the public one; do not publish it.'),
   METRICS_TOKEN: optionalString.describe('Require `Authorization: Bearer <METRICS_TOKEN>` on `/metrics`.'),
+  INBOUND_SMS_PER_PHONE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10)
+    .describe(
+      'SMS one phone may send per 10 minutes; more are acknowledged but not processed (one polite reply). 0 = no limit.',
+    ),
+  INBOUND_USSD_PER_PHONE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(120)
+    .describe('USSD hops one phone may send per 10 minutes; more get a polite END. 0 = no limit.'),
+  INBOUND_PER_IP: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      "Inbound SMS and USSD requests per source address per minute; more are answered 429 (the provider retries). 0 = no limit (default: a provider's traffic comes from a few addresses; set it above your provider's peak).",
+    ),
   PIN_PEPPER: optionalString.describe(
     'Server-side secret keyed into every case-worker PIN hash (HMAC before scrypt), never stored in Redis. Required with DHIS2_URL, at least 32 characters (`openssl rand -hex 32`); changing it makes every worker sign in with a code again. Unset without DHIS2_URL: a public demo pepper.',
   ),

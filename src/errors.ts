@@ -19,6 +19,7 @@ export const ERRORS = {
   JIBU_BUSY: { status: 503, message: 'The contact is busy with another message; retry later.' },
   JIBU_UNAVAILABLE: { status: 503, message: 'The message could not be stored now; retry later.' },
   JIBU_NOT_READY: { status: 503, message: 'The service is starting or stopping.' },
+  JIBU_RATE_LIMITED: { status: 429, message: 'Too many requests from this source; retry later.' },
   JIBU_INTERNAL: { status: 500, message: 'Internal error.' },
   JIBU_CONFIG_INVALID: { status: 500, message: 'The configuration is invalid.' },
   JIBU_DHIS2_UNAVAILABLE: { status: 502, message: 'DHIS2 did not answer in time.' },

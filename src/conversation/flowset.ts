@@ -75,4 +75,5 @@ export const SYSTEM_KEYS: Readonly<Record<string, readonly string[] | 'words'>> 
   'invalid.date_future': [],
   'invalid.date_window': ['days'],
   'errors.unavailable': [],
+  'errors.rate_limited': [],
 };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { inboundRoutes, type Config } from '../config.ts';
 import { inRanges } from '../cidr.ts';
@@ -15,6 +16,7 @@ import type { Store } from '../store/types.ts';
 import type { Metrics } from './metrics.ts';
 import { metricsHandler } from './metrics-endpoint.ts';
 import type { SimulatorBridge } from './simulator/router.ts';
+import type { InboundLimiter } from './inbound-limit.ts';
 
 export interface AppDeps {
   config: Config;
@@ -29,6 +31,10 @@ export interface AppDeps {
   readiness: () => Promise<Record<string, 'ok' | string>>;
   /** The polite text a USSD caller sees when a hop cannot be stored (in the default locale). */
   unavailableText: (locale?: string) => string;
+  /** Per-phone and per-address limits on inbound SMS and USSD (inbound-limit.ts); none when unset. */
+  inboundLimiter?: InboundLimiter;
+  /** The polite text a rate-limited caller gets, in their language. */
+  limitedText?: (locale?: string) => string;
   /** Extra routers mounted by later capabilities (admin, simulator, DHIS2 gateway). */
   mount?: (app: express.Express) => void;
 }
@@ -81,10 +87,15 @@ export const checkKey = checkGatewayKey;
  * the core loop, render. Infrastructure failures give a polite `END` (the caller is on the line and AT
  * does not retry hops); malformed or forged requests give a 4xx with a stable code. Never throws.
  */
-export async function answerAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'query' | 'body'>): Promise<HttpAnswer> {
+export async function answerAtUssd(
+  deps: AppDeps,
+  req: Pick<WebhookRequest, 'query' | 'body'>,
+  ip?: string,
+): Promise<HttpAnswer> {
   if (!deps.isReady()) return errorAnswer('JIBU_NOT_READY');
   const key = checkKey(deps.config, req.query.key);
   if (!key.ok) return errorAnswer(key.code, key.detail);
+  if (!ipAllowed(deps, 'ussd', ip)) return errorAnswer('JIBU_RATE_LIMITED');
   return runAtUssd(deps, req);
 }
 
@@ -96,7 +107,14 @@ export async function runAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'query'
   if (!deps.isReady()) return errorAnswer('JIBU_NOT_READY');
   const parsed = africasTalking.parseUssd(req, deps.config.DEFAULT_COUNTRY);
   if (!parsed.ok) return errorAnswer(parsed.code, parsed.detail);
-  const msg = africasTalking.toUssdInbound(parsed.value, deps.clock.now());
+  const u = parsed.value;
+  const limited = deps.inboundLimiter?.phone('ussd', u.phone, deps.clock.now().getTime());
+  if (limited && !limited.ok) {
+    deps.metrics.inboundLimited.inc({ channel: 'ussd', reason: limited.reason });
+    const r = africasTalking.renderUssd(await limitedText(deps, u.phone), true);
+    return { status: 200, contentType: `${r.contentType}; charset=utf-8`, body: r.body };
+  }
+  const msg = africasTalking.toUssdInbound(u, deps.clock.now());
   let reply: { text: string; end: boolean };
   try {
     const out = await handleInbound(deps.runner, msg);
@@ -107,6 +125,25 @@ export async function runAtUssd(deps: AppDeps, req: Pick<WebhookRequest, 'query'
   }
   const r = africasTalking.renderUssd(reply.text, reply.end);
   return { status: 200, contentType: `${r.contentType}; charset=utf-8`, body: r.body };
+}
+
+/** Count a request against its source address's limit; false when over it (answered 429). */
+function ipAllowed(deps: AppDeps, channel: Channel, ip: string | undefined): boolean {
+  const v = deps.inboundLimiter?.ip(ip, deps.clock.now().getTime());
+  if (!v || v.ok) return true;
+  deps.metrics.inboundLimited.inc({ channel, reason: v.reason });
+  return false;
+}
+
+/** The rate-limit text in the caller's language (their contact's, else the default). */
+async function limitedText(deps: AppDeps, phone: string): Promise<string> {
+  return (await limitedReply(deps, phone)).text;
+}
+
+async function limitedReply(deps: AppDeps, phone: string): Promise<{ text: string; locale: string }> {
+  const contact = await deps.store.getContact(phone).catch(() => undefined);
+  const locale = contact?.locale ?? deps.config.DEFAULT_LOCALE;
+  return { text: (deps.limitedText ?? deps.unavailableText)(locale), locale };
 }
 
 /**
@@ -191,7 +228,7 @@ export function createApp(deps: AppDeps): express.Express {
   // The same answer as the fast path in fast-ussd.ts, which takes plain form posts before Express does.
   if (routes.atUssd) {
     app.post('/ussd/africastalking', fromAllowed, async (req, res) => {
-      sendAnswer(res, await answerAtUssd(deps, toWebhookRequest(req)));
+      sendAnswer(res, await answerAtUssd(deps, toWebhookRequest(req), req.ip));
     });
 
     app.post('/ussd/africastalking/events', fromAllowed, keyed, async (req, res) => {
@@ -212,14 +249,40 @@ export function createApp(deps: AppDeps): express.Express {
     });
   }
   // Generic USSD (JSON, latest input only): the aggregator contract next to the generic SMS one.
-  if (routes.http) app.post('/ussd/http', fromAllowed, http.ussdRoute(deps));
+  if (routes.http)
+    app.post(
+      '/ussd/http',
+      fromAllowed,
+      (req, res, next) => (ipAllowed(deps, 'ussd', req.ip) ? next() : fail(res, 'JIBU_RATE_LIMITED')),
+      http.ussdRoute({
+        ...deps,
+        limited: async (phone) => {
+          const l = deps.inboundLimiter?.phone('ussd', phone, deps.clock.now().getTime());
+          if (!l || l.ok) return undefined;
+          deps.metrics.inboundLimited.inc({ channel: 'ussd', reason: l.reason });
+          return limitedText(deps, phone);
+        },
+      }),
+    );
 
   // --- SMS inbound (all providers share the flow) ----------------------------------------
   const smsInbound =
     (parse: (r: WebhookRequest) => ParseResult<InboundMessage>, answer: (res: Response) => void) =>
     async (req: Request, res: Response) => {
+      if (!ipAllowed(deps, 'sms', req.ip)) return fail(res, 'JIBU_RATE_LIMITED');
       const parsed = parse(toWebhookRequest(req));
       if (!parsed.ok) return fail(res, parsed.code, parsed.detail);
+      const limited = deps.inboundLimiter?.phone('sms', parsed.value.from, deps.clock.now().getTime());
+      if (limited && !limited.ok) {
+        // Acknowledged (a provider retries anything else) but not processed; one polite reply per window.
+        metrics.inboundLimited.inc({ channel: 'sms', reason: limited.reason });
+        try {
+          if (limited.first) await queueLimitedReply(deps, parsed.value);
+        } catch (err) {
+          logger.warn({ err, code: codeOf(err) }, 'rate-limit reply could not be queued');
+        }
+        return answer(res);
+      }
       try {
         await run(parsed.value);
       } catch (err) {
@@ -327,6 +390,28 @@ export function createApp(deps: AppDeps): express.Express {
     return fail(res, 'JIBU_INTERNAL');
   });
   return app;
+}
+
+/** The one polite SMS of a window to a number over its limit; the job id keeps a retry from sending two. */
+async function queueLimitedReply(deps: AppDeps, msg: InboundMessage): Promise<void> {
+  const window = Math.floor(deps.clock.now().getTime() / 60_000);
+  const { text, locale } = await limitedReply(deps, msg.from);
+  await deps.store.enqueue([
+    {
+      id: `sms:limited:${createHash('sha256').update(msg.from).digest('base64url').slice(0, 16)}:${window}`,
+      queue: 'outbox-sms',
+      name: 'sendSms',
+      data: {
+        to: msg.from,
+        text,
+        locale,
+        reply: true,
+        purpose: 'rate-limited',
+        provider: msg.provider,
+        providerFrom: msg.providerFrom,
+      },
+    },
+  ]);
 }
 
 function channelOf(path: string): Channel | 'admin' | 'ops' | 'other' {

@@ -39,7 +39,7 @@ export function createRequestListener(app: express.Express, deps: AppDeps): Requ
     const started = process.hrtime.bigint();
     readBody(req, Number(req.headers['content-length']), (text) => {
       if (text === null) return; // the caller went away mid-body: nobody to answer
-      void answer(deps, req.url ?? '', text).then((a) => {
+      void answer(deps, req.url ?? '', text, req.socket.remoteAddress).then((a) => {
         res.writeHead(a.status, { 'Content-Type': a.contentType, 'Content-Length': Buffer.byteLength(a.body) });
         res.end(a.body);
         deps.metrics.httpRequests.inc({ channel: 'ussd', route: PATH, status: String(a.status) });
@@ -103,14 +103,14 @@ function readBody(req: IncomingMessage, expected: number, done: (text: string | 
   });
 }
 
-async function answer(deps: AppDeps, url: string, text: string): Promise<HttpAnswer> {
+async function answer(deps: AppDeps, url: string, text: string, ip: string | undefined): Promise<HttpAnswer> {
   try {
     const q = url.indexOf('?');
     // Express's 'simple' query parser is querystring.parse.
     const query = q === -1 ? {} : (querystring.parse(url.slice(q + 1)) as Record<string, unknown>);
     const body = parseForm(text);
     if (body === null) return errorAnswer('JIBU_BAD_REQUEST');
-    return await answerAtUssd(deps, { query, body });
+    return await answerAtUssd(deps, { query, body }, ip);
   } catch (err) {
     deps.logger.error({ err, code: 'JIBU_INTERNAL' }, 'unhandled error');
     return errorAnswer('JIBU_INTERNAL');

@@ -29,6 +29,7 @@ import type { JobQueue, RunningWorker, Store } from '../store/types.ts';
 import { createApp, simulatorBridge, type AppDeps } from './app.ts';
 import { createAttemptLimiter } from './attempt-limiter.ts';
 import { createRequestListener } from './fast-ussd.ts';
+import { createInboundLimiter, DEFAULT_INBOUND_LIMITS } from './inbound-limit.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-endpoint.ts';
 import { createEventFeed, type EventFeed } from './events.ts';
@@ -353,6 +354,15 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       unavailableText: (locale) =>
         current.translate?.(locale ?? config.DEFAULT_LOCALE, 'errors.unavailable') ??
         'Sorry, the service is busy. Please try again in a few minutes.',
+      inboundLimiter: createInboundLimiter({
+        ...DEFAULT_INBOUND_LIMITS,
+        smsPerPhone: config.INBOUND_SMS_PER_PHONE,
+        ussdPerPhone: config.INBOUND_USSD_PER_PHONE,
+        perIp: config.INBOUND_PER_IP,
+      }),
+      limitedText: (locale) =>
+        current.translate?.(locale ?? config.DEFAULT_LOCALE, 'errors.rate_limited') ??
+        'You have sent many messages in a short time. Please wait a few minutes and try again.',
     };
     const app = createApp(appDeps);
 

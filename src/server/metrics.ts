@@ -12,6 +12,8 @@ export interface Metrics {
   dhis2Requests: Counter<'kind' | 'outcome'>;
   smsStatus: Counter<'provider' | 'status'>;
   ussdSessions: Counter<'status'>;
+  /** Inbound messages not processed for a rate limit, by channel and limit (`phone`, `ip`); never the phone. */
+  inboundLimited: Counter<'channel' | 'reason'>;
   duplicates: Counter<'provider'>;
   /** Registry-wide duplicate checks of births, by outcome (`filed`, `noted`, `no_match`, `unsearchable`, …). */
   birthDuplicateChecks: Counter<'outcome'>;
@@ -110,6 +112,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'jibu_ussd_sessions_ended_total',
       help: 'USSD sessions ended, by provider-reported status.',
       labelNames: ['status'],
+      registers: [registry],
+    }),
+    inboundLimited: new Counter({
+      name: 'jibu_inbound_rate_limited_total',
+      help: 'Inbound SMS and USSD hops not processed because a per-phone or per-address rate limit was reached.',
+      labelNames: ['channel', 'reason'],
       registers: [registry],
     }),
     duplicates: new Counter({

@@ -24,7 +24,16 @@ export async function startTestGateway(
       cb();
     },
   });
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env });
+  // Tests send many messages from one phone on a fixed clock; the rate limits have their own tests
+  // (tests/security/inbound-rate-limit.test.ts), which set them.
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'debug',
+    INBOUND_SMS_PER_PHONE: '0',
+    INBOUND_USSD_PER_PHONE: '0',
+    ...env,
+  });
   const sender = capturingSender(undefined, opts.senderProvider);
   const gw = await startGateway(config, createLogger({ level: 'debug', destination }), { sender, ...opts });
   return { gw, url: `http://127.0.0.1:${gw.port}`, sent: sender.sent, logs, stop: () => gw.stop() };

@@ -15,6 +15,8 @@ export interface HttpUssdDeps {
   runner: RunnerDeps;
   isReady: () => boolean;
   unavailableText: (locale?: string) => string;
+  /** The polite closing text when this phone is over its inbound rate limit, else undefined. */
+  limited?: (phone: string) => Promise<string | undefined>;
 }
 
 function refuse(res: Response, code: ErrorCode, detail?: unknown): void {
@@ -35,6 +37,8 @@ export function ussdRoute(deps: HttpUssdDeps): RequestHandler {
     if (!key.ok) return refuse(res, key.code, key.detail);
     const parsed = parseUssdHop({ body: req.body ?? {} }, deps.config.DEFAULT_COUNTRY, deps.clock);
     if (!parsed.ok) return refuse(res, parsed.code, parsed.detail);
+    const limitedText = await deps.limited?.(parsed.value.from);
+    if (limitedText !== undefined) return void res.status(200).json(renderUssdAnswer({ text: limitedText, end: true }));
     let reply: { text: string; end: boolean };
     try {
       reply = (await handleInbound(deps.runner, parsed.value)).reply ?? { text: deps.unavailableText(), end: true };
