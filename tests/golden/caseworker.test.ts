@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentialKey, hashPin, saltFrom } from '../../src/caseworker/credentials.ts';
+import { LEGACY_SCRYPT_PARAMS, credentialKey, hashPin, saltFrom } from '../../src/caseworker/credentials.ts';
 import type { FlowSet, TurnResult } from '../../src/conversation/index.ts';
 import { addDays } from '../../src/dhis2/readmodel/index.ts';
 import { DEMO, EIR, type Emulator } from '../../src/emulator/index.ts';
@@ -41,7 +41,7 @@ beforeAll(async () => {
   await sixty.store.setJson(credentialKey(ZAWADI.phone), {
     v: 1,
     userId: ZAWADI.id,
-    hash: hashPin('4821', salt),
+    hash: hashPin('4821', salt, LEGACY_SCRYPT_PARAMS),
     salt,
     tries: 0,
     locks: 0,
