@@ -43,10 +43,12 @@ export class Dial {
     readonly url: string,
     readonly phone: string,
     readonly sessionId: string,
+    /** WEBHOOK_SECRET, when the gateway has one (outside the all-embedded demo it must). */
+    readonly key?: string,
   ) {}
 
   private async post(text: string): Promise<Screen> {
-    const r = await atUssd(this.url, { sessionId: this.sessionId, phoneNumber: this.phone, text });
+    const r = await atUssd(this.url, { sessionId: this.sessionId, phoneNumber: this.phone, text }, this.key);
     expect(r.status, `hop "${text}" answered ${r.status}: ${r.body}`).toBe(200);
     expect(r.body).toMatch(/^(CON|END) /);
     const screen = r.body.slice(4);
@@ -192,7 +194,7 @@ export async function startWorld(
     emulator,
     clock,
     url: t.url,
-    dial: (phone) => new Dial(t.url, phone, `ATUid_cw_${process.pid}_${++sessions}`),
+    dial: (phone) => new Dial(t.url, phone, `ATUid_cw_${process.pid}_${++sessions}`, opts.env?.WEBHOOK_SECRET),
     smsTo,
     async otp(phone, after = 0) {
       const text = await eventually(

@@ -17,6 +17,7 @@ const PIN = '8239';
 const WRONG = ['5082', '6194', '7305', '9416', '3527'];
 const phone = EXTRA_WORKERS.mgamboni!.phone;
 /** The gateway's PIN pepper: it lives in the environment and must never reach the store or a log line. */
+const WEBHOOK_SECRET = '4a7c1e9b3d5f7a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f';
 const PEPPER = '9d2f4b6a8c0e1f3a5b7c9d1e3f5a7b9c0d2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a';
 
 /** A needle as a token: `"8239"` or `*8239*` are leaks; `a8239f` inside a uuid or a hash is chance. */
@@ -45,7 +46,7 @@ async function walk(w: World): Promise<string[]> {
   await w.settle();
 
   const paths = [first.dial, again, wrong].flatMap((d) => d.inputs.map((_, i) => d.inputs.slice(0, i + 1).join('*')));
-  return [...new Set([code, PIN, ...WRONG, PEPPER, ...paths.filter((p) => p.includes('*'))])];
+  return [...new Set([code, PIN, ...WRONG, PEPPER, WEBHOOK_SECRET, ...paths.filter((p) => p.includes('*'))])];
 }
 
 describe('secrets at rest after a case worker signs in, fails and is locked', () => {
@@ -77,7 +78,10 @@ describe('secrets at rest after a case worker signs in, fails and is locked', ()
 
   it('attack: SCAN every Redis key (store and BullMQ) and read every value of every type, and the logs — nothing found', async () => {
     await requireRedis();
-    const w = await startWorld({ env: { REDIS_URL: url, PIN_PEPPER: PEPPER }, redisPrefix: prefix });
+    const w = await startWorld({
+      env: { REDIS_URL: url, PIN_PEPPER: PEPPER, WEBHOOK_SECRET: WEBHOOK_SECRET },
+      redisPrefix: prefix,
+    });
     const r = new Redis(url);
     try {
       const needles = await walk(w);
