@@ -18,7 +18,7 @@ import { ageInMonths, clipName, daysFrom, inScope, nameMatches, similarNames } f
 
 /**
  * The `caseWorker` data a case worker's conversation reads on every hop, from the read model only
- * (DESIGN.md: a USSD hop never waits on DHIS2). Everything a list shows or an action may write is
+ * (docs/design.md#a-ussd-hop-never-waits-on-dhis2). Everything a list shows or an action may write is
  * already cut to the worker's org units here; the actions check again at write time against
  * {@link CaseWorkerData.trusted}, which this loader builds from the same scoped reads.
  *

@@ -5,7 +5,7 @@ import { uidFromKey } from '../dhis2/uid.ts';
 
 /**
  * Pure builders of the DHIS2 writes a case worker's report becomes (DHIS2 payload shapes from
- * reference §7). New objects get uids derived from the step's fresh id, so the write committed with
+ * docs/dhis2.md#import-payloads). New objects get uids derived from the step's fresh id, so the write committed with
  * the session carries them and a retried import can never create the same birth twice.
  *
  * Notes are written in the deployment's staff language (`staffLocale`): they are read in the DHIS2
@@ -13,7 +13,10 @@ import { uidFromKey } from '../dhis2/uid.ts';
  * note in `outcomes.<name>.note`; a note key with no built-in text is written as given.
  */
 
-/** Vital Events package metadata the deployment file does not map yet (package defaults, reference §10.2). */
+/**
+ * Vital Events package metadata the deployment file does not map yet (package defaults,
+ * docs/dhis2.md#package-metadata-jibu-defaults-to).
+ */
 export interface VitalEventsExtra {
   /** Tracked entity type of new people ("Person" in the EIR and VEN packages). */
   trackedEntityType: string;

@@ -1,6 +1,6 @@
 import { SegmentedMessage } from 'sms-segments-calculator';
 
-/** How an SMS text will travel, as the segment calculator counts it (reference §4). */
+/** How an SMS text will travel, as the segment calculator counts it (docs/providers.md#sms-encoding-and-segments). */
 export interface SmsMeasure {
   encoding: 'GSM-7' | 'UCS-2';
   /** Parts the provider bills: 160/153 septets in GSM-7, 70/67 UTF-16 units in UCS-2. */
@@ -13,7 +13,7 @@ export interface SmsMeasure {
   nonGsmCharacters: string[];
 }
 
-/** GSM 03.38 basic table (reference §4.1). */
+/** GSM 03.38 (3GPP TS 23.038) basic table. */
 const GSM7_BASIC =
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
 /** Extension table: each costs an escape plus the character, two septets. */

@@ -6,7 +6,7 @@ export type Channel = 'ussd' | 'sms';
 /** Providers Jibu speaks to. `simulator` is the web/CLI phone; `console` prints outbound SMS. */
 export type ProviderName = 'africastalking' | 'twilio' | 'http' | 'console' | 'simulator';
 
-/** One inbound message or USSD hop, whatever provider it came from (DESIGN.md, core loop step 1). */
+/** One inbound message or USSD hop, whatever provider it came from (docs/design.md#step-1-parse-at-the-edge). */
 export interface InboundMessage {
   channel: Channel;
   provider: ProviderName;

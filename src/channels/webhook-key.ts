@@ -7,7 +7,7 @@ export type WebhookKeyCheck = 'open' | 'verified';
 
 /**
  * Check the `key` query parameter (pass `req.query.key` as received) against `WEBHOOK_SECRET`
- * (reference §2.6: AT does not sign its callbacks, so a secret in the URL is the practice).
+ * (AT does not sign its callbacks, so a secret in the URL is the practice: docs/providers.md#securing-callbacks).
  * No secret configured (undefined or empty) lets every request through. A repeated `key`
  * (`?key=a&key=b`, a list) is refused rather than guessed at.
  *

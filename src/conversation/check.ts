@@ -23,7 +23,7 @@ export interface ParsedFlow {
   def: FlowFile;
 }
 
-/** SMS texts longer than this many segments get a warning (reference §4.4: cap at 3). */
+/** SMS texts longer than this many segments get a warning (docs/providers.md#sms-encoding-and-segments). */
 export const SMS_SEGMENT_BUDGET = 3;
 /** Placeholder for a text parameter whose value is only known at runtime (names, places). */
 const SAMPLE_TEXT = 'XXXXXXXXXXXX';

@@ -27,7 +27,9 @@ export interface FlowSet {
 
 export const retainKey = (flowId: string, version: string): string => `${flowId}@${version}`;
 
-/** USSD sessions last as long as the telco keeps the dialog (reference §1.4): 180 s. */
+/**
+ * USSD sessions last as long as the telco keeps the dialog (docs/providers.md#deadlines-and-session-lifetime): 180 s.
+ */
 export const USSD_SESSION_TTL_MS = 180_000;
 
 /**

@@ -62,7 +62,7 @@ export interface InboundOutcome {
 }
 
 const DEDUPE_TTL_MS = 48 * 3600_000;
-/** A USSD dial lasts at most 180 s (reference §1.4). */
+/** A USSD dial lasts at most 180 s (docs/providers.md#deadlines-and-session-lifetime). */
 const USSD_DIAL_TTL_MS = 180_000;
 
 export function sessionKey(channel: Channel, phone: string): string {
@@ -74,7 +74,7 @@ export function dedupeKey(provider: string, id: string): string {
 }
 
 /**
- * The core loop for one inbound message or USSD hop (DESIGN.md steps 2–6): dedupe, lock, restore,
+ * The core loop for one inbound message or USSD hop (docs/design.md#the-core-loop, steps 2–6): dedupe, lock, restore,
  * pure step, and one atomic commit of snapshot + effects + dedupe marker. Only after the commit does
  * the caller answer the provider; if anything here throws, the caller answers 503 and nothing was
  * promised. A USSD hop touches Redis twice (lockAndLoad, commit) and never waits on DHIS2.

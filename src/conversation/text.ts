@@ -56,7 +56,7 @@ export function trimEdges(s: string): string {
 }
 
 /**
- * Make a USSD screen GSM-7 only (reference §1.3: many handsets and telcos show nothing else):
+ * Make a USSD screen GSM-7 only (many handsets and telcos show nothing else: docs/providers.md#screen-limits):
  * punctuation normalised and accents GSM-7 lacks folded (`Vacinação` -> `Vacinacao`, `arrêter` ->
  * `arreter`) by the channel helpers; anything still outside the alphabet becomes `?`. Accents GSM-7
  * has (é è à ù) are kept.

@@ -178,7 +178,7 @@ interface Answer {
 }
 
 /**
- * A typed, version-aware DHIS2 tracker client (reference §1). It reads `/api/system/info` once, then
+ * A typed, version-aware DHIS2 tracker client (docs/dhis2.md#version-matrix). It reads `/api/system/info` once, then
  * speaks that version's parameter names and envelopes.
  *
  * @example

@@ -8,7 +8,8 @@ import { isTimeZone } from './readmodel/calendar.ts';
 /**
  * The deployment file (`JIBU_CONFIG`, YAML): which DHIS2 metadata plays which role, and the programme's
  * rules for reminders, rescheduling and outcomes. Every field has a default taken from the public WHO
- * EIR and Vital Events packages (reference §10), so a country on the standard packages needs no file.
+ * EIR and Vital Events packages (docs/dhis2.md#package-metadata-jibu-defaults-to), so a country on the standard
+ * packages needs no file.
  * The schema is exported so `z.toJSONSchema(DeploymentSchema)` can feed editors.
  */
 

@@ -2,8 +2,9 @@ import type { EnrollmentStatus, EventStatus, OrgUnitMode } from './schemas.ts';
 import { versionParams, type Dhis2Version } from './version.ts';
 
 /**
- * Version-neutral tracker queries and their translation into one version's query string (reference §1,
- * §4.2). Pure: the client sends what these functions return, and tests can read them directly.
+ * Version-neutral tracker queries and their translation into one version's query string
+ * (docs/dhis2.md#parameter-names-per-version). Pure: the client sends what these functions return, and tests can read
+ * them directly.
  */
 
 /** A date (`YYYY-MM-DD`), a date-time string, or a Date. Date-only `…Before` bounds become end of day. */
@@ -118,8 +119,8 @@ export function afterBound(d: DateBound): string {
 }
 
 /**
- * `…Before` bound. 2.39+ read a bare date as end of day, 2.38 as start of day (reference §4.5), so a bare
- * date is sent with an explicit `T23:59:59` to mean the same thing on every version.
+ * `…Before` bound. Versions and patch releases disagree on whether a bare date is the start or the end of
+ * that day (docs/dhis2.md#dates-and-time-zones); an explicit `T23:59:59` means the same on every version.
  *
  * @example beforeBound('2024-06-07') // '2024-06-07T23:59:59'
  */
@@ -128,7 +129,7 @@ export function beforeBound(d: DateBound): string {
   return /^\d{4}-\d{2}-\d{2}$/.test(d) ? `${d}T23:59:59` : d;
 }
 
-/** Escape a filter value: `/` → `//`, `:` → `/:`, `,` → `/,` (reference §4.4). */
+/** Escape a filter value: `/` → `//`, `:` → `/:`, `,` → `/,` (docs/dhis2.md#filters). */
 export function escapeFilterValue(value: string): string {
   return value.replace(/\//g, '//').replace(/:/g, '/:').replace(/,/g, '/,');
 }
@@ -145,7 +146,7 @@ export function formatAttributeFilter(f: AttributeFilter): string {
 }
 
 function pagingParams(q: PagingQuery): QueryParams {
-  // Sending page/pageSize/totalPages with paging off is a 400 on 2.41+ (reference §4.6).
+  // Sending page/pageSize/totalPages with paging off is a 400 on 2.41+ (docs/dhis2.md#paging).
   if (q.paging === false)
     return [
       ['skipPaging', 'true'],

@@ -2,7 +2,7 @@ import type { Dhis2Event, EnrollmentStatus, EventStatus, UserInfo } from './sche
 import { eventFollowUpKey, type Dhis2Version } from './version.ts';
 
 /**
- * Tracker import payloads (reference §7.1) and the pure builders Jibu's writes go through. Events carry
+ * Tracker import payloads (docs/dhis2.md#import-payloads) and the pure builders Jibu's writes go through. Events carry
  * the follow-up flag as `followUp`; the client renames it for servers that spell it `followup`.
  */
 
@@ -87,7 +87,7 @@ export interface EventChanges {
 
 /**
  * The UPDATE payload for an event as read from DHIS2: every scalar field resent as read (DHIS2 clears
- * omitted scalars, reference §7.6), `changes` applied on top, the read notes and data values left out
+ * omitted scalars, docs/dhis2.md#update-rules), `changes` applied on top, the read notes and data values left out
  * (resent notes cause E1119; data values are merged server-side and refused on SCHEDULE events, E1315),
  * and only the new notes added.
  *

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Zod schemas for what DHIS2 sends back (reference §2, §4, §5, §7.4, §8). Unknown fields are dropped,
+ * Zod schemas for what DHIS2 sends back (docs/dhis2.md#object-json). Unknown fields are dropped,
  * missing optional fields stay absent (DHIS2 omits nulls), and the version differences that survive
  * parsing are normalised here: the event follow-up flag is always `followUp` after parsing.
  */
@@ -142,7 +142,7 @@ export const EventSchema = z
     dataValues: z.array(DataValueSchema).optional(),
     notes: z.array(NoteSchema).optional(),
   })
-  // ≤2.40 spell it `followup`, 2.41 sends both, 2.42 `followUp` (reference §5): one name after parsing.
+  // ≤2.40 spell it `followup`, 2.41 sends both, 2.42 `followUp` (docs/dhis2.md#object-json): one name after parsing.
   .transform(({ followup, ...e }) => {
     const followUp = e.followUp ?? followup;
     return followUp === undefined ? e : { ...e, followUp };
@@ -243,7 +243,10 @@ const StatsSchema = z.object({
   total: z.number().default(0),
 });
 
-/** The tracker import report (reference §7.4), same shape for sync answers and async `…/report`. */
+/**
+ * The tracker import report (docs/dhis2.md#responses-and-the-import-report), same shape for sync answers and async
+ * `…/report`.
+ */
 export const ImportReportSchema = z.object({
   status: z.enum(['OK', 'WARNING', 'ERROR']),
   validationReport: z

@@ -13,7 +13,7 @@ export function isUid(value: unknown): value is string {
 
 /**
  * A new random DHIS2 UID from the crypto RNG. Jibu makes event and note uids itself so that a retried
- * import re-sends the same uid and can never create a duplicate (reference §3).
+ * import re-sends the same uid and can never create a duplicate (docs/dhis2.md#uids).
  *
  * @example newUid() // 'qR3kT0aZp9L'
  */

@@ -1,5 +1,5 @@
 /**
- * DHIS2 server versions and what differs between them (reference §1, §4.2, §11). Everything that branches
+ * DHIS2 server versions and what differs between them (docs/dhis2.md#version-matrix). Everything that branches
  * on the version goes through this module, so the client and the emulator agree on one table.
  */
 
@@ -46,7 +46,9 @@ export function eventFollowUpKey(v: Dhis2Version): 'followup' | 'followUp' {
   return v.minor <= 40 ? 'followup' : 'followUp';
 }
 
-/** Query parameter names of one version, for the concepts that were renamed (reference §4.2). */
+/**
+ * Query parameter names of one version, for the concepts that were renamed (docs/dhis2.md#parameter-names-per-version).
+ */
 export interface VersionParams {
   orgUnitMode: 'ouMode' | 'orgUnitMode';
   /** Org units on tracked entities and enrollments. */

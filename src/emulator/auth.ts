@@ -2,7 +2,7 @@ import { HttpError } from './http.ts';
 import type { EmulatorState, EmulatorUser } from './model.ts';
 
 /**
- * Authentication as DHIS2 does it (reference §2.2, §2.3): Basic, or a personal access token in
+ * Authentication as DHIS2 does it (docs/dhis2.md#basic-and-apitoken): Basic, or a personal access token in
  * `Authorization: ApiToken <token>`. Tokens carry a CRC32 checksum that is verified before the lookup.
  */
 

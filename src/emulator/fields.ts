@@ -1,5 +1,6 @@
 /**
- * The DHIS2 `fields` filter (reference §4.1): a comma list with nesting `a[b,c]`, `*` (or `:all`) for
+ * The DHIS2 `fields` filter (docs/dhis2.md#reading-the-tracker-export-endpoints): a comma list with nesting `a[b,c]`,
+ * `*` (or `:all`) for
  * every field and `!x` to drop one. Renderers ask a selector which keys to build, so nested objects
  * that were not asked for (a tracked entity's enrollments) are never computed.
  */

@@ -1,5 +1,6 @@
 /**
- * How DHIS2's Generic HTTP SMS gateway turns (text, recipients) into one HTTP request (reference §9.3),
+ * How DHIS2's Generic HTTP SMS gateway turns (text, recipients) into one HTTP request
+ * (docs/dhis2.md#the-generic-http-gateway-that-points-at-jibu),
  * as pure functions. Read from core `SimplisticHttpGetGateWay`, `SmsGateway` and `GenericGatewayParameter`
  * (2.3x–2.4x sources; the same logic throughout, apart from the text encoding noted below):
  *
@@ -30,7 +31,7 @@ export const GATEWAY_CONTENT_TYPES = {
 export type GatewayContentType = keyof typeof GATEWAY_CONTENT_TYPES;
 
 /**
- * How `${recipients}` joins several numbers. Reference §13 lists this as open; core 2.38–2.42 joins
+ * How `${recipients}` joins several numbers. Rarely documented; core 2.38–2.42 joins
  * with a comma (`StringUtils.join(recipients, ",")`), which is what Jibu's `/gateway/dhis2` splits on.
  */
 export const RECIPIENT_SEPARATOR = ',';

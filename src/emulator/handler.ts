@@ -81,7 +81,7 @@ export interface HandlerDeps {
   time: ServerTime;
   clock: Clock;
   systemId: string;
-  /** Gateway calls of `POST /api/sms/outbound` (reference §9.3). */
+  /** Gateway calls of `POST /api/sms/outbound` (docs/dhis2.md#the-generic-http-gateway-that-points-at-jibu). */
   sms?: SmsOptions;
 }
 
@@ -354,7 +354,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       emailConfigured: false,
       encryption: false,
     };
-    // 2.42 honours `fields`; older versions return the full object (reference §2.1).
+    // 2.42 honours `fields`; older versions are taken to return the full object (the client reads only `version`).
     if (minor >= 42 && url.searchParams.get('fields')) {
       const sel = FieldSelector.parse(url.searchParams.get('fields'), '*');
       return Object.fromEntries(Object.entries(info).filter(([k]) => sel.includes(k)));

@@ -1,4 +1,7 @@
-/** Web-standard responses shaped like DHIS2's: JSON bodies and the WebMessage error envelope (reference §7.3). */
+/**
+ * Web-standard responses shaped like DHIS2's: JSON bodies and the WebMessage error envelope
+ * (docs/dhis2.md#query-validation-and-http-codes).
+ */
 
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK',
@@ -62,7 +65,10 @@ export class HttpError extends Error {
   }
 }
 
-/** An invalid query: 409 up to 2.40 (`IllegalQueryException`), 400 from 2.41 (reference §4.6). */
+/**
+ * An invalid query: 409 up to 2.40 (`IllegalQueryException`), 400 from 2.41
+ * (docs/dhis2.md#query-validation-and-http-codes).
+ */
 export function queryError(minor: number, message: string): HttpError {
   return new HttpError(minor <= 40 ? 409 : 400, message);
 }

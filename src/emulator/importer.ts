@@ -16,7 +16,8 @@ import type {
 import type { ServerTime } from './time.ts';
 
 /**
- * `POST /api/tracker` (reference §7): flattening of nested payloads, import strategies, the validation
+ * `POST /api/tracker` (docs/dhis2.md#writing-tracker-data): flattening of nested payloads, import strategies, the
+ * validation
  * rules Jibu meets with their DHIS2 codes, atomic modes, update semantics and the version's report shape.
  */
 
@@ -52,7 +53,9 @@ function enumOf<T extends string>(params: URLSearchParams, name: string, values:
   return upper as T;
 }
 
-/** Defaults: CREATE_AND_UPDATE, ALL, COMMIT, ERRORS (reference §7.2; the docs' CREATE and VALIDATION are wrong). */
+/**
+ * Defaults as dhis2-core sets them: CREATE_AND_UPDATE, ALL, COMMIT, ERRORS (some DHIS2 docs say CREATE and VALIDATION).
+ */
 export function readImportParams(params: URLSearchParams): ImportParams {
   return {
     importStrategy: enumOf(params, 'importStrategy', STRATEGIES, 'CREATE_AND_UPDATE'),
@@ -260,7 +263,7 @@ const PHONE = /^[0-9+()#.\s/ext-]{6,50}$/;
 function valueProblem(valueType: ValueType, value: string, minor: number): string | undefined {
   switch (valueType) {
     case 'PHONE_NUMBER':
-      // 2.38 does not check phone numbers; 2.39+ use this regex (reference §7.5).
+      // 2.38 does not check phone numbers; 2.39+ use this regex (docs/dhis2.md#error-codes-jibu-handles, E1007).
       return minor >= 39 && !PHONE.test(value) ? `Value '${value}' is not a valid phone number` : undefined;
     case 'DATE':
       return /^\d{4}-\d{2}-\d{2}(T.*)?$/.test(value) && !Number.isNaN(Date.parse(value.slice(0, 10)))
@@ -617,7 +620,7 @@ function mergeAttributes(
   for (const a of attributes ?? []) {
     if (!a.attribute) continue;
     const v = asString(a.value);
-    // `value: null` deletes (reference §5).
+    // `value: null` deletes (docs/dhis2.md#object-json).
     if (v === null) delete target[a.attribute];
     else target[a.attribute] = v;
   }
@@ -772,7 +775,7 @@ function persist(
     if (existing) {
       existing.status = status;
       existing.orgUnit = o.orgUnit!;
-      // Every scalar is replaced: omitted ones are cleared (reference §7.6).
+      // Every scalar is replaced: omitted ones are cleared (docs/dhis2.md#update-rules).
       existing.occurredAt = parseDate(o.occurredAt);
       existing.scheduledAt = parseDate(o.scheduledAt);
       existing.completedAt = completedAt;
@@ -920,7 +923,7 @@ function finish(
   return { httpStatus: status === 'ERROR' ? 409 : 200, report };
 }
 
-/** 2.42 `POST /api/tracker/{events|enrollments}/{uid}/note` (reference §7.6). */
+/** 2.42 `POST /api/tracker/{events|enrollments}/{uid}/note` (docs/dhis2.md#update-rules). */
 export function addNote(
   env: ImportEnv,
   kind: 'events' | 'enrollments',

@@ -26,7 +26,7 @@ export type {
 export { EIR_VISIT_REMINDER, type ProgramNotificationTemplate } from './notifications.ts';
 export { makeToken, isValidTokenChecksum } from './auth.ts';
 
-/** The late patch releases the emulator imitates for a bare `2.NN` (the tags the reference was checked against). */
+/** The late patch releases the emulator imitates for a bare `2.NN` (late patch tags of each line). */
 const DEFAULT_PATCH: Record<number, string> = {
   38: '2.38.7',
   39: '2.39.10',
@@ -109,7 +109,8 @@ function refusedConnection(): TypeError {
 }
 
 /**
- * A faithful in-process DHIS2 of one version (reference §12), seeded with demo data on the EIR and Vital
+ * A faithful in-process DHIS2 of one version (what differs per version: docs/dhis2.md#version-matrix), seeded with
+ * demo data on the EIR and Vital
  * Events packages.
  *
  * @example

@@ -9,7 +9,8 @@ import type {
 } from './model.ts';
 
 /**
- * Package metadata the emulator serves (reference §10.1, §10.2): the WHO Electronic Immunization
+ * Package metadata the emulator serves (docs/dhis2.md#package-metadata-jibu-defaults-to): the WHO Electronic
+ * Immunization
  * Registry (EPI_EIR_TRK), Vital Events Notification (CRVS_VE_TRK) and AEFI (AEFI_TRACKER) programmes, with their public UIDs,
  * so a Jibu deployment file written for the real packages works unchanged against the emulator.
  */
@@ -141,7 +142,8 @@ export function packageMetadata(): Metadata {
     attr(a.caregiverFirstName, 'Primary contact first name', 'TEXT'),
     attr(a.caregiverSurname, 'Primary contact last name', 'TEXT'),
     attr(a.caregiverId, 'Primary contact ID', 'TEXT'),
-    // Not searchable in the package: phone look-ups must stay inside the capture scope (reference §8.2).
+    // Not searchable in the package: phone look-ups must stay inside the capture scope
+    // (docs/dhis2.md#users-and-phone-numbers).
     attr(a.phone, 'Primary contact number', 'PHONE_NUMBER'),
     attr(a.phone2, 'Caregiver contact number 2', 'PHONE_NUMBER'),
     attr(a.homeAddress, 'Home address', 'LONG_TEXT'),

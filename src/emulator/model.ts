@@ -193,7 +193,8 @@ export interface StoredEvent {
   trackedEntity: string;
   orgUnit: string;
   /**
-   * As imported. OVERDUE is computed on read from a stored SCHEDULE (reference §6); an event imported
+   * As imported. OVERDUE is computed on read from a stored SCHEDULE (docs/dhis2.md#event-status-and-overdue); an event
+   * imported
    * with OVERDUE keeps it and is, faithfully, not found by `status=OVERDUE`.
    */
   status: EventStatus;

@@ -3,7 +3,7 @@ import type { EmulatorState, StoredEvent } from './model.ts';
 import { DAY, type ServerTime } from './time.ts';
 
 /**
- * A small, on-demand subset of DHIS2's daily `PROGRAM_NOTIFICATIONS` job (reference §9.1, §9.2), so the
+ * A small, on-demand subset of DHIS2's daily `PROGRAM_NOTIFICATIONS` job (docs/dhis2.md#program-notifications), so the
  * emulator can show what DHIS2's own due-date reminders look like when they leave through Jibu:
  *
  * - trigger `SCHEDULED_DAYS_DUE_DATE` only: the events of the template's stage that are not deleted, have
@@ -11,7 +11,8 @@ import { DAY, type ServerTime } from './time.ts';
  *   days before the visit; rescheduling an event moves its reminder);
  * - recipient `PROGRAM_ATTRIBUTE` only (the tracked entity's phone attribute), channel `SMS` only;
  * - one SMS per event, so a caregiver with two children due gets two messages (Jibu sends one);
- * - variables `V{…}` of reference §9.1 that an event has, `A{attribute}` and `#{dataElement}`; unknown ones
+ * - program-stage variables `V{…}` (`due_date`, `org_unit_name`, …) that an event has, `A{attribute}` and
+ * `#{dataElement}`; unknown ones
  *   render empty.
  *
  * Not imitated: the other triggers and recipients, `sendRepeatable`, the message history
@@ -32,8 +33,9 @@ export interface ProgramNotificationTemplate {
 }
 
 /**
- * The EIR package's visit reminder (`cp2uesb41tP`, reference §10.1). The package's exact wording is not in
- * the reference; this text uses the same ingredients (the child's EPI id, the org unit, the due date).
+ * The EIR package's visit reminder (`cp2uesb41tP`, docs/dhis2.md#program-notifications). The package's exact wording
+ * is not
+ * reproduced here; this text uses the same ingredients (the child's EPI id, the org unit, the due date).
  */
 export const EIR_VISIT_REMINDER: ProgramNotificationTemplate = {
   id: 'cp2uesb41tP',

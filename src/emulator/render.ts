@@ -14,7 +14,7 @@ import type {
 import type { ServerTime } from './time.ts';
 
 /**
- * Object JSON per version (reference §5): `orgUnitName` up to 2.40, the event follow-up flag spelt
+ * Object JSON per version (docs/dhis2.md#object-json): `orgUnitName` up to 2.40, the event follow-up flag spelt
  * `followup` (≤2.40), both (2.41) or `followUp` (2.42), `userCredentials` until 2.41. Timestamps are
  * zone-less server time; nulls are omitted by `pick`.
  */
@@ -271,7 +271,7 @@ export function userFields(v: number): Table<EmulatorUser> {
     dataViewOrganisationUnits: (u, c, child) => orgUnitList(c, u.dataViewOrganisationUnits, child()),
     userRoles: () => [],
     userGroups: () => [],
-    // The credentials mirror: 2.38–2.41 only (removed in 2.42, reference §8.1).
+    // The credentials mirror: 2.38–2.41 only (removed in 2.42, docs/dhis2.md#object-json).
     ...(v <= 41
       ? {
           userCredentials: (u: EmulatorUser, _c: RenderContext, child: () => FieldSelector) =>

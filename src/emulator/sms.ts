@@ -24,7 +24,8 @@ import {
 import type { ServerTime } from './time.ts';
 
 /**
- * DHIS2's SMS gateway administration and outbound SMS (reference §9.3, §9.4), so DHIS2-originated SMS can
+ * DHIS2's SMS gateway administration and outbound SMS (docs/dhis2.md#dhis2-sending-its-own-sms), so DHIS2-originated
+ * SMS can
  * be replayed through Jibu's `/gateway/dhis2`:
  *
  * - `GET|POST /api/gateways`, `GET|PUT|DELETE /api/gateways/{uid}`, `GET /api/gateways/default`,

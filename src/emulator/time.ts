@@ -1,6 +1,7 @@
 /**
  * Server-local time for the emulator. DHIS2 writes timestamps without a zone, in the server's time zone
- * (`yyyy-MM-dd'T'HH:mm:ss.SSS`, reference §4.5), and reads zone-less input the same way. Instants are
+ * (`yyyy-MM-dd'T'HH:mm:ss.SSS`, docs/dhis2.md#dates-and-time-zones), and reads zone-less input the same way. Instants
+ * are
  * kept as epoch milliseconds; this module converts at the edges.
  */
 

@@ -9,7 +9,7 @@ import { enrollmentFields, eventFields, trackedEntityFields, type RenderContext 
 /**
  * `GET /api/tracker/{events,trackedEntities,enrollments}` as each version answers them: parameter
  * names, org-unit modes, filters, computed OVERDUE, ordering, paging rules and list envelopes
- * (reference §4, §6, §12.1–12.6).
+ * (docs/dhis2.md#reading-the-tracker-export-endpoints).
  */
 
 export interface QueryContext extends RenderContext {
@@ -111,7 +111,7 @@ export interface Paging {
   totalPages: boolean;
 }
 
-/** Paging switches per version (reference §4.7): ≤2.40 `skipPaging`, 2.41 both, 2.42 `paging` only. */
+/** Paging switches per version (docs/dhis2.md#paging): ≤2.40 `skipPaging`, 2.41 both, 2.42 `paging` only. */
 export function readPaging(ctx: QueryContext): Paging {
   const minor = ctx.version.minor;
   const skipPaging = boolParam(ctx, 'skipPaging');
@@ -144,7 +144,7 @@ function withPage(url: URL, page: number): string {
 }
 
 /**
- * The list envelope of a version (reference §4.7):
+ * The list envelope of a version (docs/dhis2.md#list-envelopes):
  * ≤2.40 `{page,pageSize,[total,pageCount],instances}`; 2.41 `{pager,…same flat…,<key>}`;
  * 2.42 `{pager:{…,prevPage?,nextPage?},<key>}`; paging off `{instances}` / `{<key>}`.
  */
@@ -199,7 +199,7 @@ function searchRoots(ctx: QueryContext): string[] {
 
 /**
  * The org units a query may return data from, or null for no restriction (`ALL`). Defaults: SELECTED
- * with an org unit, ACCESSIBLE without (reference §4.3).
+ * with an org unit, ACCESSIBLE without (docs/dhis2.md#org-unit-modes).
  */
 function orgUnitScope(
   ctx: QueryContext,
@@ -331,7 +331,7 @@ function splitEscaped(s: string, sep: string): string[] {
 
 const unescape = (s: string) => s.replace(/\/(.)/g, '$1');
 
-/** `uid:op:value[:op:value]` items, comma-separated or repeated, with `/` escapes (reference §4.4). */
+/** `uid:op:value[:op:value]` items, comma-separated or repeated, with `/` escapes (docs/dhis2.md#filters). */
 export function parseFilters(minor: number, raws: string[]): FilterItem[] {
   const items: FilterItem[] = [];
   for (const raw of raws) {
@@ -610,7 +610,8 @@ export function listEvents(ctx: QueryContext): Response {
       ? (e: StoredEvent) => e.dataValues?.find((d) => d.dataElement === field)?.value
       : undefined,
   );
-  // OVERDUE: a stored SCHEDULE whose date (server time zone) is before today; never stored (reference §6).
+  // OVERDUE: a stored SCHEDULE whose date (server time zone) is before today; never stored
+  // (docs/dhis2.md#event-status-and-overdue).
   const startOfToday = ctx.time.startOfDay(ctx.time.dateOf(ctx.now));
 
   const matches = cachedMatches(ctx, 'events', () => {
@@ -659,7 +660,8 @@ export function listEvents(ctx: QueryContext): Response {
 }
 
 function notFound(ctx: QueryContext, kind: 'Event' | 'TrackedEntity' | 'Enrollment', uid: string): HttpError {
-  // 2.38/2.39 and 2.40+ word it differently; clients must branch on the status, not the text (reference §4.1).
+  // 2.38/2.39 and 2.40+ word it differently; clients must branch on the status, not the text
+  // (docs/dhis2.md#reading-the-tracker-export-endpoints).
   if (ctx.version.minor <= 39) {
     const old = { Event: 'Event', TrackedEntity: 'Tracked entity instance', Enrollment: 'Enrollment' }[kind];
     return new HttpError(404, `${old} not found for uid: ${uid}`);
@@ -793,7 +795,7 @@ export function listTrackedEntities(ctx: QueryContext): Response {
           (en) => en.program === program && !en.deleted,
         );
         if (!enrollments.length) continue;
-        // With a program, scoping uses the programme owner (the enrolling org unit), reference §4.3.
+        // With a program, scoping uses the programme owner (the enrolling org unit), docs/dhis2.md#org-unit-modes.
         owner = enrollments[0]!.orgUnit;
       }
       if (scope && !scope.has(owner)) continue;

@@ -68,7 +68,8 @@ const RANK: Record<string, number> = { queued: 0, unknown: 0, sent: 1, delivered
 
 /**
  * The status a message moves to when a report arrives. Reports come late and out of order
- * (reference §2.2): a final state is never downgraded, and `unknown` never overwrites a known state.
+ * (docs/providers.md#delivery-reports-and-statuses): a final state is never downgraded, and `unknown` never overwrites
+ * a known state.
  */
 export function nextStatus(current: MessageRecord['status'], reported: DeliveryStatus): MessageRecord['status'] {
   if (FINAL.has(current)) return current;

@@ -186,7 +186,7 @@ export function reminderRules(today: string, deployment: Deployment): CaregiverR
 
 /**
  * The rule of a `missed-appointments` run on `today`: visits `graceDays` ago (yesterday by default). A
- * grace of 0 is read as 1: a visit is missed only once its day is over (reference §6).
+ * grace of 0 is read as 1: a visit is missed only once its day is over (docs/dhis2.md#event-status-and-overdue).
  */
 export function missedRule(today: string, deployment: Deployment): CaregiverRule {
   const grace = Math.max(1, deployment.missedVisits.graceDays);

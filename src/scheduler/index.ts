@@ -18,7 +18,7 @@ import { runDigest } from './digest.ts';
 import type { CaregiverRunReport, JobReport, JobRunner, JobRunOptions, SchedulerDeps } from './types.ts';
 
 /**
- * The scheduler (DESIGN.md): reminders, missed visits, case-worker digests and the read-model sync,
+ * The scheduler (docs/design.md#scheduled-jobs): reminders, missed visits, case-worker digests and the read-model sync,
  * each a pure decision (`decide.ts`) with a thin runner, each idempotent, each run once cluster-wide by
  * a BullMQ job scheduler with a fixed id (the memory queue has the same API), and each runnable on
  * demand for a given day (`POST /admin/jobs/{name}/run`, the CLI).

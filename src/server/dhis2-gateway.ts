@@ -11,7 +11,8 @@ import type { EventFeed } from './events.ts';
 
 /**
  * DHIS2 as a client of Jibu: an endpoint DHIS2 can use as its default "Generic HTTP" SMS gateway
- * (reference §9.3), so DHIS2's own notifications (program notification templates, `POST
+ * (docs/dhis2.md#the-generic-http-gateway-that-points-at-jibu), so DHIS2's own notifications (program notification
+ * templates, `POST
  * /api/sms/outbound`) leave through Jibu's provider, queue, rate limits, quiet hours and opt-outs.
  *
  * Mounted at `/gateway/dhis2` (`/dhis2` is the embedded emulator). DHIS2 fills a body template with

@@ -1,5 +1,5 @@
 /**
- * Key shapes of the state store (DESIGN.md "State"), before the deployment prefix (`jibu:`). Both stores
+ * Key shapes of the state store (docs/design.md#state), before the deployment prefix (`jibu:`). Both stores
  * use them, so the in-memory keyspace looks exactly like the Redis one and `delete(['session:…'])` means
  * the same thing in both.
  */

@@ -51,7 +51,7 @@ return 0
 `);
 
 /**
- * One conversation step, all or nothing (DESIGN.md core loop step 6).
+ * One conversation step, all or nothing (docs/design.md#step-6-commit-before-answering).
  * KEYS: lock, session, outbox, [seen], [contact], update docs..., cancel markers...
  * ARGV: token, sessionJson ('' deletes), sessionTtlMs, seenTtlMs ('' = no dedupe marker),
  *       nContactFields, field, value, ..., nJobs, jobJson, ..., cancelTtlMs,

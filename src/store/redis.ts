@@ -21,7 +21,7 @@ import type {
 export interface RedisStoreOptions {
   /** An ioredis client (left open by `close()`), or a URL or Sentinel target (the store owns that connection). */
   redis: Redis | RedisTarget | string;
-  /** Prepended to every key (DESIGN.md: `jibu:`). */
+  /** Prepended to every key (`jibu:`, docs/design.md#state). */
   prefix?: string;
   /** When given, cancelled timers already forwarded to the queue are removed from it after the commit. */
   queue?: Pick<JobQueue, 'remove'>;
@@ -81,7 +81,7 @@ function flatToRecord(flat: unknown): Record<string, string> {
 }
 
 /**
- * The Redis `Store` (DESIGN.md "State"). A USSD hop costs two round trips: `lockAndLoad` (one Lua call
+ * The Redis `Store` (docs/design.md#state). A USSD hop costs two round trips: `lockAndLoad` (one Lua call
  * that takes the lock and, if it got it, returns session and contact) and `commit` (one Lua call that
  * writes session, contact, dedupe marker and outbox jobs and releases the lock). Jobs land on the
  * `outbox` list; the outbox forwarder moves them into BullMQ.

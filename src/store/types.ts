@@ -1,7 +1,7 @@
 import type { Channel } from '../channels/types.ts';
 
 /**
- * The persisted state of one conversation (DESIGN.md "State"): key `session:{channel}:{phone}`.
+ * The persisted state of one conversation (docs/design.md#state): key `session:{channel}:{phone}`.
  * `snapshot` is XState's persisted snapshot; `flowVersion` pins the flow definition it was made with.
  */
 export interface SessionRecord {
@@ -38,7 +38,10 @@ export interface Contact {
   undeliverable?: boolean;
 }
 
-/** Queues of durable work (DESIGN.md): SMS out, DHIS2 writes, timers, scheduled jobs. */
+/**
+ * Queues of durable work (docs/design.md#step-7-relay-effects-from-durable-queues): SMS out, DHIS2 writes, timers,
+ * scheduled jobs.
+ */
 export type QueueName = 'outbox-sms' | 'outbox-dhis2' | 'timers' | 'jobs';
 export const QUEUE_NAMES: readonly QueueName[] = ['outbox-sms', 'outbox-dhis2', 'timers', 'jobs'];
 
@@ -53,7 +56,7 @@ export interface QueuedJob<T = unknown> {
   runAt?: number;
 }
 
-/** Everything one conversation step writes, committed atomically (DESIGN.md core loop step 6). */
+/** Everything one conversation step writes, committed atomically (docs/design.md#step-6-commit-before-answering). */
 export interface StepCommit {
   sessionKey: string;
   /** New session record, or null to delete it. */

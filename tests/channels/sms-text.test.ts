@@ -19,7 +19,7 @@ describe('measureSms', () => {
     ['35 emoji', 'UCS-2', 1, '😀'.repeat(35)],
     ['36 emoji', 'UCS-2', 2, '😀'.repeat(36)],
     ['an escape pair never split: 152 a + { + 10 a', 'GSM-7', 2, `${'a'.repeat(152)}{${'a'.repeat(10)}`],
-  ])('counts %s as %s in %i segment(s) (reference §4.2)', (_name, encoding, segments, text) => {
+  ])('counts %s as %s in %i segment(s)', (_name, encoding, segments, text) => {
     const m = measureSms(text);
     expect(m.encoding).toBe(encoding);
     expect(m.segments).toBe(segments);
@@ -35,7 +35,7 @@ describe('measureSms', () => {
     expect(measureSms('santé… arrêter… arrêter').nonGsmCharacters).toEqual(['…', 'ê']);
   });
 
-  it('counts French with ê and … as UCS-2, two segments at 121 characters (reference §4.3)', () => {
+  it('counts French with ê and … as UCS-2, two segments at 121 characters', () => {
     const text =
       'Rappel : la vaccination de votre enfant est prévue demain au centre de santé… Répondez 1 pour confirmer, 2 pour arrêter !';
     expect(text).toHaveLength(121);

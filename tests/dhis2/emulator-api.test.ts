@@ -7,7 +7,7 @@ const STAGE = EIR.immunizationStage;
 const ev = { event: expect.any(String) };
 const events2 = `/api/tracker/events?programStage=${STAGE}&fields=event&pageSize=2`;
 
-describe('list envelopes, literally as each version sends them (reference §4.7)', () => {
+describe('list envelopes, literally as each version sends them', () => {
   it.each(['2.38', '2.40'])('%s: instances with flat page and pageSize', async (version) => {
     const emu = emulator(version);
     expect((await raw(emu, events2)).body).toStrictEqual({ page: 1, pageSize: 2, instances: [ev, ev] });
@@ -132,7 +132,7 @@ describe('list envelopes, literally as each version sends them (reference §4.7)
   });
 });
 
-describe('query parameters per version (reference §4.2, §4.3)', () => {
+describe('query parameters per version', () => {
   it('2.41 refuses ouMode together with orgUnitMode; 2.42 ignores ouMode', async () => {
     const both = await raw(
       emulator('2.41'),
@@ -333,7 +333,7 @@ describe('query parameters per version (reference §4.2, §4.3)', () => {
   });
 });
 
-describe('object JSON per version (reference §5)', () => {
+describe('object JSON per version', () => {
   it('spells the event follow-up flag followup (≤2.40), both (2.41) or followUp (2.42), with orgUnitName up to 2.40', async () => {
     const keys = async (version: string) => {
       const emu = emulator(version);
@@ -414,7 +414,7 @@ describe('object JSON per version (reference §5)', () => {
   });
 });
 
-describe('authentication and support endpoints (reference §2, §3, §8)', () => {
+describe('authentication and support endpoints', () => {
   it('answers 401 with WWW-Authenticate without credentials or with a bad token', async () => {
     const emu = emulator('2.40');
     const none = await emu.fetch(`${emu.baseUrl}/api/me`);

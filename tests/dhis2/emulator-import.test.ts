@@ -40,7 +40,7 @@ function newScheduled(emu: Emulator, overrides: Record<string, unknown> = {}) {
   };
 }
 
-describe('tracker import validation codes (reference §7.5)', () => {
+describe('tracker import validation codes', () => {
   it('E1030: creating an event whose uid exists; E1032: updating one that does not', async () => {
     const emu = emulator('2.40');
     const existing = await readEvent(emu, scheduledEvent(emu, PHONES.oneDue, 'Neema').event);
@@ -207,7 +207,7 @@ describe('tracker import validation codes (reference §7.5)', () => {
   });
 });
 
-describe('creating people (births, reference §7.1)', () => {
+describe('creating people (births)', () => {
   it('accepts a flat payload linked by client-made uids, and fills server timestamps and storedBy', async () => {
     const emu = emulator('2.41');
     const te = newUid();
@@ -275,7 +275,7 @@ describe('creating people (births, reference §7.1)', () => {
   });
 });
 
-describe('atomic modes, import modes and update semantics (reference §7.3, §7.6)', () => {
+describe('atomic modes, import modes and update semantics', () => {
   it('atomicMode=ALL saves nothing when one object fails: all ignored, no bundleReport, HTTP 409', async () => {
     const emu = emulator('2.40');
     const good = newScheduled(emu);
@@ -386,7 +386,7 @@ describe('atomic modes, import modes and update semantics (reference §7.3, §7.
   });
 });
 
-describe('sync and async imports (reference §7.2, §7.3)', () => {
+describe('sync and async imports', () => {
   it('runs asynchronously unless async is the literal lowercase false (≤2.41); 2.42 reads a boolean', async () => {
     const isJob = async (version: string, query: string) => {
       const emu = emulator(version);
@@ -426,7 +426,7 @@ describe('sync and async imports (reference §7.2, §7.3)', () => {
   });
 });
 
-describe('2.42 note endpoints (reference §7.6)', () => {
+describe('2.42 note endpoints', () => {
   it('adds a note to an event; refuses empty values and existing uids; unknown on 2.41', async () => {
     const emu = emulator('2.42');
     const target = scheduledEvent(emu, PHONES.oneDue, 'Neema').event;

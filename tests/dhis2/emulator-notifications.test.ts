@@ -36,7 +36,7 @@ type Run = {
   };
 };
 
-describe('program notifications on demand (a subset of PROGRAM_NOTIFICATIONS, reference §9.2)', () => {
+describe('program notifications on demand (a subset of PROGRAM_NOTIFICATIONS)', () => {
   it('sends the EIR reminder 2 days before each scheduled Immunization visit: one SMS per event, to the phone attribute', async () => {
     const { emu, sent } = rig();
     await raw(emu, '/api/gateways', { json: GATEWAY });

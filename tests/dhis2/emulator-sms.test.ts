@@ -56,7 +56,7 @@ async function addGateway(emu: Emulator, body: unknown = JIBU_GATEWAY): Promise<
 const send = (emu: Emulator, message: string, recipients: string[]) =>
   raw(emu, '/api/sms/outbound', { json: { message, recipients } });
 
-describe('/api/gateways (reference §9.3)', () => {
+describe('/api/gateways', () => {
   it('adds a Generic HTTP gateway: WebMessage, Location, listed as the default with the confidential value hidden', async () => {
     const { emu } = rig();
     const res = await raw(emu, '/api/gateways', { json: JIBU_GATEWAY });
@@ -230,7 +230,7 @@ describe('/api/gateways (reference §9.3)', () => {
   });
 });
 
-describe('POST /api/sms/outbound (reference §9.4)', () => {
+describe('POST /api/sms/outbound', () => {
   it('sends through the default gateway exactly as the template says and records a SENT OutboundSms', async () => {
     const { emu, calls } = rig('2.40');
     await addGateway(emu);

@@ -62,7 +62,7 @@ describe("Spring's UriComponentsBuilder.encode() on a query", () => {
   });
 });
 
-describe('the request a Generic HTTP gateway sends (reference §9.3)', () => {
+describe('the request a Generic HTTP gateway sends', () => {
   it('JSON: POSTs the rendered template to urlTemplate with the content type and the key header; recipients joined with commas', () => {
     const req = renderGatewayRequest(gateway(), TEXT, TO, { encodeText: true });
     expect(req).toEqual({

@@ -1,6 +1,6 @@
 /**
  * Read an Africa's Talking timestamp. AT sends `2017-05-03T06:04:45Z` on some callbacks and
- * `2017-05-03 06:04:45` on others (reference §2.1); the second has no zone and is UTC. Fractions
+ * `2017-05-03 06:04:45` on others (docs/providers.md#inbound-sms); the second has no zone and is UTC. Fractions
  * and explicit offsets are accepted too. Impossible dates (`2017-02-30`) give undefined.
  *
  * @example parseAtDate('2017-05-03 06:04:45')?.toISOString() // '2017-05-03T06:04:45.000Z'

@@ -17,7 +17,7 @@ export interface AfricasTalkingSenderOptions {
   sdk?: AfricasTalkingSdk;
 }
 
-/** The send response body (reference §2.4, recorded fixture). */
+/** The send response body (docs/providers.md#sending-with-the-sdk; fixtures send-201-*.json). */
 const sendResponseSchema = z.object({
   SMSMessageData: z.object({
     Message: z.string().optional(),
@@ -37,7 +37,7 @@ const sendResponseSchema = z.object({
 type Failure = Extract<SendResult, { ok: false }>;
 
 /**
- * Per-recipient `statusCode`s (reference §2.4). 100–102 are accepted. The rest:
+ * Per-recipient `statusCode`s (docs/providers.md#sending-with-the-sdk). 100–102 are accepted. The rest:
  * - permanent, about the number: 403 InvalidPhoneNumber, 404 UnsupportedNumberType;
  * - permanent, the subscriber refused us: 406 UserInBlacklist (opt-out), 409 DoNotDisturbRejection
  *   (not marked as opt-out: one source reads 409 as DuplicateRequest);

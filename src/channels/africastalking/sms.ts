@@ -5,7 +5,7 @@ import { normalizePhone } from '../phone.ts';
 import type { DeliveryReport, DeliveryStatus, InboundMessage, ParseResult, WebhookRequest } from '../types.ts';
 import { parseAtDate } from './date.ts';
 
-/** Inbound SMS as AT posts it (reference §2.1). `linkId` and `networkCode` may be empty or absent. */
+/** Inbound SMS as AT posts it (docs/providers.md#inbound-sms). `linkId` and `networkCode` may be empty or absent. */
 const inboundSmsSchema = z.object({
   id: requiredText(256),
   from: requiredText(64),
@@ -51,7 +51,7 @@ export function parseInboundSms(
   };
 }
 
-/** Delivery report as AT posts it (reference §2.2). */
+/** Delivery report as AT posts it (docs/providers.md#delivery-reports-and-statuses). */
 const deliveryReportSchema = z.object({
   id: requiredText(256),
   status: requiredText(64),
@@ -62,7 +62,8 @@ const deliveryReportSchema = z.object({
 });
 
 /**
- * AT delivery statuses (reference §2.2 table). Anything else is `unknown`: still a valid report,
+ * AT delivery statuses (table in docs/providers.md#delivery-reports-and-statuses). Anything else is `unknown`: still a
+ * valid report,
  * answered 200, so a status AT adds later (as `Expired` once was) never makes AT retry.
  */
 const AT_STATUSES: Readonly<Record<string, DeliveryStatus>> = {
@@ -85,7 +86,8 @@ const OPT_OUT_REASONS = new Set(['UserInBlackList']);
 const UNDELIVERABLE_REASONS = new Set(['UserDoesNotExist']);
 
 /**
- * Parse an AT delivery report. Statuses map as the reference table; `failureReason` is kept;
+ * Parse an AT delivery report. Statuses map as the table in docs/providers.md#delivery-reports-and-statuses;
+ * `failureReason` is kept;
  * `UserInBlackList` sets `optOut`, `UserDoesNotExist` sets `undeliverable`.
  */
 export function parseDeliveryReport(

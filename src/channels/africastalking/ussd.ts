@@ -114,7 +114,9 @@ export function toUssdInbound(hop: AtUssdHop, receivedAt: Date): InboundMessage 
   };
 }
 
-/** End-of-session notification (reference §1.5). Only the identifying fields are strict. */
+/**
+ * End-of-session notification (docs/providers.md#end-of-session-notification). Only the identifying fields are strict.
+ */
 const ussdEventSchema = z.object({
   sessionId: requiredText(256),
   phoneNumber: requiredText(64),

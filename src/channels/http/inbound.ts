@@ -7,7 +7,10 @@ import type { InboundMessage, ParseResult, WebhookRequest } from '../types.ts';
 /** Aggregators often send numeric ids in JSON; both read as text. */
 const id = z.union([z.string().trim().min(1).max(256), z.number().int().nonnegative().transform(String)]);
 
-/** The generic contract (DESIGN.md): JSON or form `{"id","from","to","text"}`; `to` may be left out. */
+/**
+ * The generic contract (docs/providers.md#generic-inbound-sms): JSON or form `{"id","from","to","text"}`; `to` may be
+ * left out.
+ */
 const inboundSchema = z.object({
   id,
   from: z.string().trim().min(1).max(64),

@@ -11,7 +11,8 @@ const statusSchema = z.object({
 
 /**
  * Accepted status words, case-insensitive (Kannel, SMPP `stat` values and common aggregator words),
- * plus Kannel's numeric DLR types (reference §6): 1 delivered, 2 failed, 4 buffered, 8 submitted, 16 rejected.
+ * plus Kannel's numeric DLR types (docs/providers.md#generic-status-callbacks): 1 delivered, 2 failed, 4 buffered, 8
+ * submitted, 16 rejected.
  * Anything else is `unknown` and still a valid report.
  */
 export const HTTP_STATUS_WORDS: Readonly<Record<string, DeliveryStatus>> = {

@@ -4,7 +4,10 @@ import { optionalText, readBody, requiredText } from '../body.ts';
 import { normalizePhone } from '../phone.ts';
 import type { InboundMessage, ParseResult, WebhookRequest } from '../types.ts';
 
-/** The fields Jibu reads from Twilio's inbound webhook (reference §3.1); the rest are signed, not read. */
+/**
+ * The fields Jibu reads from Twilio's inbound webhook (docs/providers.md#twilio-inbound-sms); the rest are signed, not
+ * read.
+ */
 const inboundSchema = z.object({
   MessageSid: requiredText(64),
   From: requiredText(64),

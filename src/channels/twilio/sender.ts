@@ -30,7 +30,7 @@ export interface TwilioSenderOptions {
   client?: TwilioMessagesClient;
 }
 
-/** 21610: the recipient sent STOP (reference §3.7). */
+/** 21610: the recipient sent STOP (docs/providers.md#opt-out-keywords-and-21610). */
 const OPT_OUT_CODE = 21610;
 /** 21211 invalid `To`, 21614 `To` is not a mobile number: the number cannot get SMS. */
 const UNDELIVERABLE_CODES = new Set([21211, 21614]);

@@ -12,7 +12,7 @@ const statusSchema = z.object({
 });
 
 /**
- * Twilio `MessageStatus` words (reference §3.5). `accepted`, `scheduled`, `queued` and `sending`
+ * Twilio `MessageStatus` words (docs/providers.md#status-callbacks). `accepted`, `scheduled`, `queued` and `sending`
  * have not left Twilio yet, so they are `queued` (our send already counts as accepted); `read` is
  * delivered; `canceled` never left, so it failed. Inbound-only words (`receiving`, `received`) and
  * `partially_delivered` are `unknown`.

@@ -67,7 +67,7 @@ export interface Dhis2RelayOptions {
 /** Likely matches a birth gets a potential duplicate for (a common name and date could match many). */
 const MAX_DUPLICATES_PER_BIRTH = 3;
 
-/** Every scalar of an event, without what an update must not resend (reference §7.6). */
+/** Every scalar of an event, without what an update must not resend (docs/dhis2.md#update-rules). */
 const EVENT_FIELDS = '*,!notes,!dataValues,!relationships';
 
 function transient(error: string, detail?: unknown): JobOutcome {
@@ -747,7 +747,8 @@ function issueForLog(i: ImportIssue): { code: string; trackerType?: string; uid?
 }
 
 /**
- * Relay `outbox-dhis2` into DHIS2 (DESIGN.md core loop step 7): up to `maxBatch` writes per
+ * Relay `outbox-dhis2` into DHIS2 (docs/design.md#step-7-relay-effects-from-durable-queues): up to `maxBatch` writes
+ * per
  * `POST /api/tracker`, at most one batch in flight, every write idempotent (client-made note and object
  * uids), transient failures retried with exponential backoff, permanent ones dead-lettered with DHIS2's
  * report (`queue.deadLetters('outbox-dhis2')`, `queue.retryDeadLetter`). After a write lands, the read

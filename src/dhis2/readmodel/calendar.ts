@@ -1,6 +1,7 @@
 /**
  * Calendar dates (`YYYY-MM-DD`) as the programme sees them. DHIS2 timestamps carry no zone and are read
- * in the server time zone (reference §4.5), so the date of an appointment is the first ten characters of
+ * in the server time zone (docs/dhis2.md#dates-and-time-zones), so the date of an appointment is the first ten
+ * characters of
  * `scheduledAt`, and "today" is the clock's date in the deployment time zone. Comparing instants instead
  * would call a visit scheduled for today "missed" from one minute past midnight.
  */

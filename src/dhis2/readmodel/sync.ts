@@ -119,7 +119,7 @@ interface Run {
 }
 
 /**
- * Bring the read model in line with DHIS2 (DESIGN.md: a USSD hop never waits on DHIS2).
+ * Bring the read model in line with DHIS2 (docs/design.md#a-ussd-hop-never-waits-on-dhis2).
  *
  * Full: every SCHEDULE Immunization event with `scheduledAt` in [today − lookbackDays, today + horizonDays]
  * is read page by page; the tracked entities of each page are fetched in one request by uid list, turned

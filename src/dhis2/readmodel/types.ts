@@ -1,6 +1,6 @@
 /**
  * The read model: what conversations need from DHIS2, kept in the store by the sync job so that a USSD
- * hop never waits on DHIS2 (DESIGN.md). Keys (prefix `jibu:` added by the store):
+ * hop never waits on DHIS2 (docs/design.md#a-ussd-hop-never-waits-on-dhis2). Keys (prefix `jibu:` added by the store):
  *   rm:caregiver:{phone}     CaregiverView   children and their next/missed Immunization appointments
  *   rm:defaulters:{orgUnit}  DefaulterList   children whose Immunization visit was missed, at exactly that org unit
  *   rm:worker:{phone}        CaseWorkerView  a DHIS2 user (case worker) found by phone number

@@ -7,7 +7,7 @@ import { PagerSchema, UserSchema, type Dhis2User } from '../schemas.ts';
  * Where the sync finds case workers: every DHIS2 user with a phone number. The typed client only looks
  * users up by one phone (`usersByPhone`), and a USSD hop must never wait on that, so the sync lists them
  * all instead. This is a small stand-alone reader until the client grows a user listing; it speaks the
- * metadata API, whose envelope (`{pager, users}`) is the same in every version (reference §8.1).
+ * metadata API, whose envelope (`{pager, users}`) is the same in every version (docs/dhis2.md#users-and-phone-numbers).
  */
 export interface CaseWorkerSource {
   /** Every user whose `phoneNumber` is set, with capture org units (disabled ones included: the view drops them). */
