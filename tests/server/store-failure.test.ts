@@ -14,13 +14,15 @@ import { heldLoader } from './held.ts';
  */
 
 const TOKEN = 'twilio-test-token';
+// With a provider key this is not the all-embedded demo: the unsigned webhooks need the secret.
+const KEY = 'store-failure-webhook-secret';
 const PUBLIC = 'https://gw.example.org';
 const loader = heldLoader();
 let t: TestGateway;
 
 beforeAll(async () => {
   t = await startTestGateway(
-    { TWILIO_AUTH_TOKEN: TOKEN, TWILIO_ACCOUNT_SID: 'AC' + '0'.repeat(32), PUBLIC_URL: PUBLIC },
+    { TWILIO_AUTH_TOKEN: TOKEN, TWILIO_ACCOUNT_SID: 'AC' + '0'.repeat(32), PUBLIC_URL: PUBLIC, WEBHOOK_SECRET: KEY },
     { loadData: loader.loadData },
   );
   loader.bind(t.gw);
@@ -63,7 +65,7 @@ async function expectNothingKept(channel: 'sms' | 'ussd', phone: string, seen?: 
 
 const sms = {
   africastalking: (id: string, from: string) =>
-    fetch(`${t.url}/sms/africastalking`, {
+    fetch(`${t.url}/sms/africastalking?key=${KEY}`, {
       method: 'POST',
       body: new URLSearchParams({ linkId: '', to: '21512', date: '2026-11-25 09:00:00', id, from, text: 'hi' }),
     }),
@@ -77,7 +79,7 @@ const sms = {
     });
   },
   http: (id: string, from: string) =>
-    fetch(`${t.url}/sms/http`, {
+    fetch(`${t.url}/sms/http?key=${KEY}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ id, from, to: '21512', text: 'hi' }),
@@ -107,12 +109,12 @@ describe('a store that fails in the middle of a webhook', () => {
   it('USSD: a polite END in the default language, nothing kept, the re-dial starts afresh', async () => {
     const phone = '+254700000704';
     const hop = { sessionId: 'ussd-fail-1', phoneNumber: phone, text: '' };
-    const res = await withStoreFailingMidRequest(() => atUssd(t.url, hop));
+    const res = await withStoreFailingMidRequest(() => atUssd(t.url, hop, KEY));
     expect(res.status).toBe(200);
     expect(res.body).toBe('END Sorry, the service is busy. Please try again in a few minutes.');
     await expectNothingKept('ussd', phone);
 
-    const again = await atUssd(t.url, { ...hop, sessionId: 'ussd-fail-2' });
+    const again = await atUssd(t.url, { ...hop, sessionId: 'ussd-fail-2' }, KEY);
     expect(again.body).toMatch(/^CON Jibu demo/);
     expect(await t.gw.store.getSession(sessionKey('ussd', phone))).not.toBeNull();
   });

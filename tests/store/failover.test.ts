@@ -11,6 +11,7 @@ import type { QueuedJob } from '../../src/store/types.ts';
 import { atUssd, eventually, startTestGateway, type TestGateway } from '../server/harness.ts';
 import { startSentinelGroup, type SentinelGroup } from './sentinel-harness.ts';
 
+const KEY = 'failover-test-webhook-secret';
 /**
  * Redis failover behind Sentinel, end to end: a gateway (store, queues, workers, outbox forwarder and
  * the embedded DHIS2 emulator) connected through REDIS_SENTINELS, USSD conversations and caregivers'
@@ -42,7 +43,8 @@ describe('Redis failover behind Sentinel', () => {
     const g = group;
     const clock = fixedClock(NOW);
     const emu = createEmulator({ version: '2.40', clock, seed: { children: 80 } });
-    const env = { TZ, REDIS_SENTINELS: g.sentinels, REDIS_SENTINEL_NAME: g.name };
+    // With Redis this is not the all-embedded demo: the unsigned webhooks need the secret.
+    const env = { TZ, REDIS_SENTINELS: g.sentinels, REDIS_SENTINEL_NAME: g.name, WEBHOOK_SECRET: KEY };
     phase = 'starting the gateway';
     const t: TestGateway = await startTestGateway(env, { clock, emulator: emu, redisPrefix: 'jibu:' });
     stops.push(() => t.stop());
@@ -70,7 +72,7 @@ describe('Redis failover behind Sentinel', () => {
     // Expected screens, from one walk before any load.
     const expected: string[] = [];
     for (const text of PATH) {
-      const r = await atUssd(t.url, { sessionId: 'fo-oracle', phoneNumber: '+254790000999', text });
+      const r = await atUssd(t.url, { sessionId: 'fo-oracle', phoneNumber: '+254790000999', text }, KEY);
       expect(r.status).toBe(200);
       expected.push(r.body);
     }
@@ -122,7 +124,7 @@ describe('Redis failover behind Sentinel', () => {
         for (const [hop, text] of PATH.entries()) {
           // A hop left unanswered for 10 s counts as wrong (it is neither an answer nor polite).
           const r = await Promise.race([
-            atUssd(t.url, { sessionId, phoneNumber: phone, text }),
+            atUssd(t.url, { sessionId, phoneNumber: phone, text }, KEY),
             new Promise<{ status: number; body: string }>((resolve) =>
               setTimeout(() => resolve({ status: 0, body: 'no answer within 10 s' }), 10_000).unref(),
             ),
@@ -150,7 +152,7 @@ describe('Redis failover behind Sentinel', () => {
       const id = `fo-confirm-${c.phone}`;
       const statuses: Array<number | undefined> = [];
       for (;;) {
-        const res = await fetch(`${t.url}/sms/http`, {
+        const res = await fetch(`${t.url}/sms/http?key=${KEY}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ id, from: c.phone, to: '21512', text: '1' }),
