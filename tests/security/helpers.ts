@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { captured } from '../server/harness.ts';
 
 /** Secrets of the strength production requires (as `openssl rand -hex 32` makes them, shortened). */
 export const STRONG = {
@@ -27,13 +28,5 @@ export function startMain(env: Record<string, string>) {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, output: () => out };
+  return captured(child);
 }

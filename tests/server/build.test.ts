@@ -4,7 +4,7 @@ import { cp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { atUssd, eventually } from './harness.ts';
+import { atUssd, captured, eventually } from './harness.ts';
 
 // The Docker image runs the compiled gateway (`npm run build`, then `node dist/main.js`); no Docker engine
 // is at hand here, so this builds the same way into a scratch folder inside the repository (so that
@@ -53,19 +53,12 @@ describe('the compiled gateway (what the Docker image runs)', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { exited, output } = captured(child);
     const url = `http://127.0.0.1:${port}`;
     try {
       await eventually(
         async () => (await fetch(`${url}/readyz`).catch(() => null))?.status === 200,
-        `readiness (output: ${out.slice(-500)})`,
+        `readiness (output: ${output().slice(-500)})`,
         20_000,
       );
       const first = await atUssd(url, { sessionId: 'build-1', phoneNumber: '+254790000301', text: '' });
@@ -81,6 +74,6 @@ describe('the compiled gateway (what the Docker image runs)', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-    expect(out).toMatch(/stopped/);
+    expect(output()).toMatch(/stopped/);
   }, 60_000);
 });

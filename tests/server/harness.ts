@@ -1,4 +1,5 @@
-import { Writable } from 'node:stream';
+import type { ChildProcessByStdio } from 'node:child_process';
+import { Writable, type Readable } from 'node:stream';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/server/lifecycle.ts';
@@ -63,4 +64,16 @@ export async function eventually<T>(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A child process started with piped output: its exit code, and everything it printed (stdout and stderr). */
+export function captured<T extends ChildProcessByStdio<null, Readable, Readable>>(child: T) {
+  let out = '';
+  const add = (c: Buffer) => {
+    out += c.toString();
+  };
+  child.stdout.on('data', add);
+  child.stderr.on('data', add);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => out };
 }

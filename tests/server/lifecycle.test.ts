@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import request from 'supertest';
-import { atUssd, eventually, startTestGateway } from './harness.ts';
+import { atUssd, captured, eventually, startTestGateway } from './harness.ts';
 import { heldLoader } from './held.ts';
 
 async function freePort(): Promise<number> {
@@ -19,15 +19,7 @@ function startMain(env: Record<string, string>) {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, output: () => out };
+  return captured(child);
 }
 
 describe('process lifecycle', () => {
