@@ -100,7 +100,15 @@ try {
   for (let i = 0; i < 50 && (await r.ping().catch(() => '')) !== 'PONG'; i++) await sleep(100);
 
   gateway = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, REDIS_URL: url, PORT: String(gwPort), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
+    env: {
+      ...process.env,
+      REDIS_URL: url,
+      PORT: String(gwPort),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'error',
+      WEBHOOK_SECRET: 'bench-webhook-key',
+      INBOUND_USSD_PER_PHONE: '0',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const gw = `http://127.0.0.1:${gwPort}`;
@@ -122,7 +130,7 @@ try {
         networkCode: '63902',
         text,
       });
-      const res = await fetch(`${gw}/ussd/africastalking`, { method: 'POST', body });
+      const res = await fetch(`${gw}/ussd/africastalking?key=bench-webhook-key`, { method: 'POST', body });
       const t = await res.text();
       if (res.status === 200 && /^(CON|END) /.test(t)) hops += 1;
       else bad += 1;

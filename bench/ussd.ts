@@ -27,6 +27,8 @@ const args = new Map(
     return [k ?? '', v ?? 'true'];
   }),
 );
+/** The gateway's `WEBHOOK_SECRET`, sent as `?key=` (the baseline ignores it). */
+const WEBHOOK_KEY = 'bench-webhook-key';
 const REDIS = args.get('redis') ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CONNS = Number(args.get('connections') ?? 100);
 const PACED = Number(args.get('sessions') ?? 1000);
@@ -110,7 +112,7 @@ async function hop(base: string, sessionId: string, phone: string, path: string[
     networkCode: '63902',
     text: path.join('*'),
   }).toString();
-  return post(`${base}/ussd/africastalking`, body, viaExpress);
+  return post(`${base}/ussd/africastalking?key=${WEBHOOK_KEY}`, body, viaExpress);
 }
 
 async function record(base: string): Promise<Recorded[]> {
@@ -244,6 +246,8 @@ async function main() {
       // The load generator is one address replaying sessions per phone far faster than any person.
       INBOUND_USSD_PER_PHONE: '0',
       INBOUND_PER_IP: '0',
+      // With Redis this is not the all-embedded demo: the unsigned USSD webhook needs its key.
+      WEBHOOK_SECRET: WEBHOOK_KEY,
     },
     (process.env.BENCH_GW_NODE_ARGS ?? '').split(' ').filter(Boolean),
   );
