@@ -1,6 +1,6 @@
+import { freePort } from '../server/harness.ts';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../server/harness.ts';
 import { STRONG } from './helpers.ts';
@@ -22,15 +22,6 @@ function hit(url: string, method: 'GET' | 'POST', path: string): Promise<number>
     });
     req.on('error', reject);
     req.end();
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
   });
 }
 

@@ -1,5 +1,6 @@
+import { freePort } from '../server/harness.ts';
 import { readFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
@@ -19,15 +20,6 @@ function problems(env: Record<string, string | undefined>): string[] {
   }
 }
 const fields = (list: string[]) => list.map((p) => p.split(':')[0]);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 const ROOT = new URL('../../', import.meta.url);
 

@@ -1,4 +1,5 @@
 import type { ChildProcessByStdio } from 'node:child_process';
+import { createServer } from 'node:net';
 import { Writable, type Readable } from 'node:stream';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
@@ -76,4 +77,14 @@ export function captured<T extends ChildProcessByStdio<null, Readable, Readable>
   child.stderr.on('data', add);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited, output: () => out };
+}
+
+/** A TCP port free on loopback right now (for a child process or a second listener to take). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
 }
