@@ -470,7 +470,9 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
       if (o.skipSideEffects) params.push(['skipSideEffects', 'true']);
       const a = await send('POST', '/api/tracker', params, toWirePayload(v, payload), [409]);
       const report = ImportReportSchema.safeParse(a.json);
-      if (!report.success) {
+      // A WebMessage (the async TrackerJob receipt, a refusal) is never a report, though its `status` reads like one.
+      const webMessageShaped = typeof a.json === 'object' && a.json !== null && 'httpStatusCode' in a.json;
+      if (!report.success || webMessageShaped) {
         if (a.status === 409)
           throw new Dhis2RequestError(409, `DHIS2 refused the import: ${webMessage(a.json) ?? 'conflict'}`);
         throw new Dhis2TransportError(

@@ -15,8 +15,9 @@ import type { ServerTime } from './time.ts';
 
 /**
  * Object JSON per version (docs/dhis2.md#object-json): `orgUnitName` up to 2.40, the event follow-up flag spelt
- * `followup` (≤2.40), both (2.41) or `followUp` (2.42), `userCredentials` until 2.41. Timestamps are
- * zone-less server time; nulls are omitted by `pick`.
+ * `followup` (≤2.40), both (2.41) or `followUp` (2.42), `userCredentials` until 2.41, an event's
+ * `enrollmentStatus` and an enrollment's `trackedEntityType` up to 2.40. Timestamps are zone-less server time;
+ * nulls are omitted by `pick`.
  */
 
 export interface RenderContext {
@@ -89,6 +90,10 @@ export function eventFields(v: number): Table<StoredEvent> {
     program: (e) => e.program,
     programStage: (e) => e.programStage,
     enrollment: (e) => e.enrollment,
+    // The owning enrollment's status: read-only, 2.38–2.40 only (docs/dhis2.md#object-json).
+    ...(v <= 40
+      ? { enrollmentStatus: (e: StoredEvent, c: RenderContext) => c.state.enrollments.get(e.enrollment)?.status }
+      : {}),
     trackedEntity: (e) => e.trackedEntity,
     orgUnit: (e) => e.orgUnit,
     ...(v <= 40 ? { orgUnitName: (e: StoredEvent, c: RenderContext) => c.state.orgUnits.get(e.orgUnit)?.name } : {}),
@@ -161,6 +166,13 @@ export function enrollmentFields(v: number): Table<StoredEnrollment> {
     updatedAt: (en, c) => ts(c, en.updatedAt),
     updatedAtClient: (en, c) => ts(c, en.updatedAtClient),
     trackedEntity: (en) => en.trackedEntity,
+    // Read-only, 2.38–2.40 only (docs/dhis2.md#object-json).
+    ...(v <= 40
+      ? {
+          trackedEntityType: (en: StoredEnrollment, c: RenderContext) =>
+            c.state.trackedEntities.get(en.trackedEntity)?.trackedEntityType,
+        }
+      : {}),
     program: (en) => en.program,
     status: (en) => en.status,
     orgUnit: (en) => en.orgUnit,
