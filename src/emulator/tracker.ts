@@ -510,7 +510,9 @@ const caches = new WeakMap<EmulatorState, Map<string, unknown[]>>();
 
 /**
  * Paging through 100 000 events re-runs the same query once per page; the sorted match list is kept
- * until the next write (the key includes the state revision, the user and the day).
+ * until the next write (the key includes the state revision, the user and the day). Least recently used
+ * goes first: a sync alternates one events page with one tracked-entity request by uid list, and the
+ * events list must outlive those (evicting the oldest entry instead re-sorted it every 16 pages).
  */
 function cachedMatches<T>(ctx: QueryContext, kind: string, compute: () => T[]): T[] {
   let cache = caches.get(ctx.state);
@@ -523,7 +525,11 @@ function cachedMatches<T>(ctx: QueryContext, kind: string, compute: () => T[]): 
     .sort();
   const key = `${kind}|${ctx.state.revision}|${ctx.user.id}|${ctx.time.dateOf(ctx.now)}|${JSON.stringify(params)}`;
   const hit = cache.get(key);
-  if (hit) return hit as T[];
+  if (hit) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit as T[];
+  }
   const result = compute();
   if (cache.size >= 16) cache.delete(cache.keys().next().value!);
   cache.set(key, result);
