@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     const commit = (() => {
       try {
         const head = execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
-        const dirty = execSync('git status --porcelain bench src', { cwd: ROOT }).toString().trim()
+        const dirty = execSync("git status --porcelain -- src bench ':!bench/results'", { cwd: ROOT }).toString().trim()
           ? '+uncommitted'
           : '';
         return head + dirty;

@@ -488,13 +488,31 @@ function sortBy<T extends { seq: number }>(ctx: QueryContext, list: T[], orders:
   return keyed.map((k) => k.o);
 }
 
+/**
+ * The stored objects a uid list can match: looked up by uid instead of scanning the registry (a sync
+ * asks for 100 tracked entities at a time out of 200 000). Every list is sorted afterwards and ties end
+ * on the unique `seq`, so the order of candidates does not change the answer.
+ */
+function* candidates<T>(all: Map<string, T>, uids: Set<string>): Iterable<T> {
+  if (!uids.size) {
+    yield* all.values();
+    return;
+  }
+  for (const uid of uids) {
+    const found = all.get(uid);
+    if (found) yield found;
+  }
+}
+
 // ---------------------------------------------------------------- result cache
 
 const caches = new WeakMap<EmulatorState, Map<string, unknown[]>>();
 
 /**
  * Paging through 100 000 events re-runs the same query once per page; the sorted match list is kept
- * until the next write (the key includes the state revision, the user and the day).
+ * until the next write (the key includes the state revision, the user and the day). Least recently used
+ * goes first: a sync alternates one events page with one tracked-entity request by uid list, and the
+ * events list must outlive those (evicting the oldest entry instead re-sorted it every 16 pages).
  */
 function cachedMatches<T>(ctx: QueryContext, kind: string, compute: () => T[]): T[] {
   let cache = caches.get(ctx.state);
@@ -507,7 +525,11 @@ function cachedMatches<T>(ctx: QueryContext, kind: string, compute: () => T[]): 
     .sort();
   const key = `${kind}|${ctx.state.revision}|${ctx.user.id}|${ctx.time.dateOf(ctx.now)}|${JSON.stringify(params)}`;
   const hit = cache.get(key);
-  if (hit) return hit as T[];
+  if (hit) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit as T[];
+  }
   const result = compute();
   if (cache.size >= 16) cache.delete(cache.keys().next().value!);
   cache.set(key, result);
@@ -616,7 +638,7 @@ export function listEvents(ctx: QueryContext): Response {
 
   const matches = cachedMatches(ctx, 'events', () => {
     const out: StoredEvent[] = [];
-    for (const e of state.events.values()) {
+    for (const e of candidates(state.events, eventUids)) {
       if (e.deleted && !includeDeleted) continue;
       if (program && e.program !== program) continue;
       if (programStage && e.programStage !== programStage) continue;
@@ -629,7 +651,6 @@ export function listEvents(ctx: QueryContext): Response {
         } else if (e.status !== status) continue;
       }
       if (trackedEntity && e.trackedEntity !== trackedEntity) continue;
-      if (eventUids.size && !eventUids.has(e.event)) continue;
       if (enrollmentUids.size && !enrollmentUids.has(e.enrollment)) continue;
       if (occurredAfter !== undefined && (e.occurredAt === undefined || e.occurredAt < occurredAfter)) continue;
       if (occurredBefore !== undefined && (e.occurredAt === undefined || e.occurredAt > occurredBefore)) continue;
@@ -784,10 +805,9 @@ export function listTrackedEntities(ctx: QueryContext): Response {
 
   const matches = cachedMatches(ctx, 'trackedEntities', () => {
     const out: StoredTrackedEntity[] = [];
-    for (const te of state.trackedEntities.values()) {
+    for (const te of candidates(state.trackedEntities, teUids)) {
       if (te.deleted && !includeDeleted) continue;
       if (trackedEntityType && te.trackedEntityType !== trackedEntityType) continue;
-      if (teUids.size && !teUids.has(te.trackedEntity)) continue;
       let owner = te.orgUnit;
       let enrollments: StoredEnrollment[] = [];
       if (program) {

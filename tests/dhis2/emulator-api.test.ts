@@ -313,6 +313,57 @@ describe('query parameters per version', () => {
     ).toBe(200);
   });
 
+  it.each([
+    ['2.40', 'trackedEntity', ';', 'event', 'instances'],
+    ['2.41', 'trackedEntities', ',', 'events', 'trackedEntities'],
+    ['2.42', 'trackedEntities', ',', 'events', 'trackedEntities'],
+  ])(
+    '%s: a uid list answers as a filter over the registry would (newest first, deleted and unknown uids left out)',
+    async (version, teParam, sep, eventParam, teKey) => {
+      const emu = emulator(version);
+      const all = [...emu.state.trackedEntities.values()];
+      // Asked in registry order, with an unknown uid, a deleted child and one outside the query's org unit.
+      const asked = [all[3]!, all[0]!, all[7]!, all[5]!, all[11]!];
+      asked[2]!.deleted = true;
+      emu.state.touch();
+      const ghost = 'JbGhost0001';
+      const uids = [...asked.map((t) => t.trackedEntity), ghost].join(sep);
+      const expected = (includeDeleted: boolean) =>
+        asked
+          .filter((t) => includeDeleted || !t.deleted)
+          .sort((a, b) => b.seq - a.seq)
+          .map((t) => t.trackedEntity);
+      const tes = async (extra: string) => {
+        const query = `program=${EIR.program}&${teParam}=${uids}&fields=trackedEntity&pageSize=100${extra}`;
+        const body = (await raw(emu, `/api/tracker/trackedEntities?${query}`)).body as Record<
+          string,
+          Array<{ trackedEntity: string }>
+        >;
+        return body[teKey]!.map((t) => t.trackedEntity);
+      };
+      expect(await tes('')).toEqual(expected(false));
+      expect(await tes('&includeDeleted=true')).toEqual(expected(true));
+      const village = asked[0]!.orgUnit;
+      const ouParam = version === '2.40' ? `orgUnit=${village}` : `orgUnits=${village}`;
+      expect(await tes(`&${ouParam}`)).toEqual(
+        expected(false).filter((u) => emu.state.trackedEntities.get(u)!.orgUnit === village),
+      );
+
+      const events = [...emu.state.events.values()].filter((e) => e.programStage === STAGE).slice(0, 6);
+      events[1]!.deleted = true;
+      emu.state.touch();
+      const eventUids = [...events.map((e) => e.event), ghost].join(sep);
+      const query = `programStage=${STAGE}&${eventParam}=${eventUids}&fields=event&pageSize=100`;
+      const body = (await raw(emu, `/api/tracker/events?${query}`)).body as Record<string, Array<{ event: string }>>;
+      expect((body.instances ?? body.events)!.map((e) => e.event)).toEqual(
+        events
+          .filter((e) => !e.deleted)
+          .sort((a, b) => b.seq - a.seq)
+          .map((e) => e.event),
+      );
+    },
+  );
+
   it('never stores OVERDUE: an event imported with that status is not found by status=OVERDUE', async () => {
     const emu = emulator('2.38');
     const target = scheduledEvent(emu, PHONES.missedYesterday, 'Imani');

@@ -380,8 +380,12 @@ function collect(
     if (d.record.locale) c.locale = d.record.locale;
     caregivers.set(phone, c);
   }
-  for (const entry of defaulterEntries(d, run.ctx.rule!, run.stats.excluded))
-    defaulters.set(entry.orgUnit, [...(defaulters.get(entry.orgUnit) ?? []), entry]);
+  // Appended in place: copying the list per entry cost O(n²) for a facility with thousands of defaulters.
+  for (const entry of defaulterEntries(d, run.ctx.rule!, run.stats.excluded)) {
+    const list = defaulters.get(entry.orgUnit);
+    if (list) list.push(entry);
+    else defaulters.set(entry.orgUnit, [entry]);
+  }
 }
 
 async function writeIndex(run: Run, kind: IndexKind, ids: string[]): Promise<void> {
