@@ -62,7 +62,14 @@ async function flood(base: string, n: number): Promise<void> {
 
 const port = await freePort();
 const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-  env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
+  env: {
+    PATH: process.env.PATH ?? '',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'error',
+    // To compare with V8's own heap sizing: HEAP_GROWING_PERCENT=0 npx tsx bench/metrics-cardinality.ts
+    ...(process.env.HEAP_GROWING_PERCENT ? { HEAP_GROWING_PERCENT: process.env.HEAP_GROWING_PERCENT } : {}),
+  },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 const base = `http://127.0.0.1:${port}`;
@@ -92,6 +99,7 @@ try {
     node: process.version,
     warmup: WARMUP,
     requests: REQUESTS,
+    heapGrowingPercent: process.env.HEAP_GROWING_PERCENT ?? 'default (50)',
     seconds,
     metricsBytes: bytes,
     rssBeforeMb: Math.round(before / 102.4) / 10,

@@ -215,6 +215,15 @@ export const configSchema = z.object({
     .max(120_000)
     .default(10_000)
     .describe('How long SIGTERM waits for in-flight work.'),
+  HEAP_GROWING_PERCENT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(400)
+    .default(50)
+    .describe(
+      "How far V8 lets the heap grow past what a full garbage collection kept, in percent. 0: V8's own rule (the heap may reach several times the live data, and RSS with it). See bench/README.md.",
+    ),
 });
 
 /**

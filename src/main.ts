@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from './config.ts';
 import { JibuError } from './errors.ts';
 import { createLogger } from './log.ts';
@@ -12,6 +13,9 @@ async function main(): Promise<void> {
     console.error(err instanceof JibuError ? err.message : err);
     process.exit(78); // EX_CONFIG
   }
+  // A flood of small requests leaves garbage the default heap sizing lets pile up to ~4x the live data before a
+  // full collection; a tighter growth factor keeps RSS near the working set (bench/README.md, metrics cardinality).
+  if (config.HEAP_GROWING_PERCENT > 0) setFlagsFromString(`--heap-growing-percent=${config.HEAP_GROWING_PERCENT}`);
   const logger = createLogger({ level: config.LOG_LEVEL });
   const gateway = await startGateway(config, logger).catch((err: unknown) => {
     if (err instanceof JibuError) {

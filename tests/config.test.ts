@@ -64,6 +64,13 @@ describe('configuration', () => {
     expect(c.DEFAULT_COUNTRY).toBe('RW');
   });
 
+  it('keeps the heap growth at 50 % unless set, and refuses a value V8 would take as nonsense', () => {
+    expect(loadConfig({}).HEAP_GROWING_PERCENT).toBe(50);
+    expect(loadConfig({ HEAP_GROWING_PERCENT: '0' }).HEAP_GROWING_PERCENT).toBe(0);
+    expect(() => loadConfig({ HEAP_GROWING_PERCENT: '-5' })).toThrow(/HEAP_GROWING_PERCENT/);
+    expect(() => loadConfig({ HEAP_GROWING_PERCENT: '1000' })).toThrow(/HEAP_GROWING_PERCENT/);
+  });
+
   it('keeps the README configuration table identical to the schema', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const between = readme.split('<!-- config-table:start -->')[1]?.split('<!-- config-table:end -->')[0]?.trim();
