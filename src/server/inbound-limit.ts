@@ -10,6 +10,8 @@
  *
  * Counts live in this process (bounded memory): with several replicas each enforces its own limit,
  * so a number gets at most `replicas × limit` through. Phones and addresses never appear in metrics.
+ * When the table is full, the key hit longest ago goes first: a number that keeps sending stays
+ * counted, so spraying many other numbers cannot wipe its count.
  */
 
 export interface InboundLimits {
@@ -31,7 +33,7 @@ export const DEFAULT_INBOUND_LIMITS: InboundLimits = {
 };
 
 const IP_WINDOW_MS = 60_000;
-/** Most keys counted at once: past it, counts of finished windows are dropped (an attacker rotating numbers). */
+/** Most keys counted at once (about 100 bytes each); past it, the least recently hit key is dropped. */
 const MAX_KEYS = 100_000;
 
 /** What the limiter says about one request. `first` marks the first refusal of the window. */
@@ -42,6 +44,8 @@ export interface InboundLimiter {
   ip(ip: string | undefined, now: number): LimitVerdict;
   /** Count a message or hop of `phone` on `channel`. */
   phone(channel: 'sms' | 'ussd', phone: string, now: number): LimitVerdict;
+  /** How many keys are counted now (bounded by `maxKeys`). */
+  tracked(): number;
 }
 
 interface Window {
@@ -50,26 +54,22 @@ interface Window {
 }
 
 /** @example const limiter = createInboundLimiter({ ...DEFAULT_INBOUND_LIMITS, smsPerPhone: 5 }) */
-export function createInboundLimiter(limits: InboundLimits = DEFAULT_INBOUND_LIMITS): InboundLimiter {
+export function createInboundLimiter(
+  limits: InboundLimits = DEFAULT_INBOUND_LIMITS,
+  maxKeys = MAX_KEYS,
+): InboundLimiter {
+  // A Map iterates in insertion order; every hit re-inserts its key, so the first key is the least recently hit.
   const windows = new Map<string, Window>();
 
   function hit(key: string, limit: number, windowMs: number, now: number, reason: 'phone' | 'ip'): LimitVerdict {
     if (limit <= 0) return { ok: true };
     let w = windows.get(key);
-    if (!w || now - w.start >= windowMs || now < w.start) {
-      if (!w && windows.size >= MAX_KEYS) sweep(now);
-      w = { start: now, count: 0 };
-      windows.set(key, w);
-    }
+    if (w) windows.delete(key);
+    if (!w || now - w.start >= windowMs || now < w.start) w = { start: now, count: 0 };
+    while (windows.size >= maxKeys) windows.delete(windows.keys().next().value as string);
+    windows.set(key, w);
     w.count++;
     return w.count <= limit ? { ok: true } : { ok: false, reason, first: w.count === limit + 1 };
-  }
-
-  function sweep(now: number): void {
-    const longest = Math.max(limits.phoneWindowMs, IP_WINDOW_MS);
-    for (const [k, w] of windows) if (now - w.start >= longest) windows.delete(k);
-    // Still full: every key is live. Forget them all rather than grow without bound.
-    if (windows.size >= MAX_KEYS) windows.clear();
   }
 
   return {
@@ -82,5 +82,6 @@ export function createInboundLimiter(limits: InboundLimits = DEFAULT_INBOUND_LIM
         now,
         'phone',
       ),
+    tracked: () => windows.size,
   };
 }
