@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener } from 'node:http';
 import querystring from 'node:querystring';
+import proxyaddr from 'proxy-addr';
 import qs from 'qs';
 import type express from 'express';
 import { inboundRoutes } from '../config.ts';
@@ -31,6 +32,9 @@ export function createRequestListener(app: express.Express, deps: AppDeps): Requ
   // Not mounted (another USSD provider) or behind a source allow-list: Express answers (404, or after
   // checking the address the way TRUST_PROXY says), so both rules have one implementation.
   const fast = inboundRoutes(deps.config).atUssd && !deps.config.WEBHOOK_ALLOWED_IPS;
+  // The client address as Express's `req.ip` gives it: the same library and the trust function Express compiled
+  // from TRUST_PROXY, so the per-address limit counts the caller behind a proxy, not the proxy.
+  const trust = app.get('trust proxy fn') as Parameters<typeof proxyaddr>[1];
   return (req, res) => {
     if (!fast || !takesFastPath(req)) {
       app(req, res);
@@ -39,7 +43,7 @@ export function createRequestListener(app: express.Express, deps: AppDeps): Requ
     const started = process.hrtime.bigint();
     readBody(req, Number(req.headers['content-length']), (text) => {
       if (text === null) return; // the caller went away mid-body: nobody to answer
-      void answer(deps, req.url ?? '', text, req.socket.remoteAddress).then((a) => {
+      void answer(deps, req.url ?? '', text, proxyaddr(req, trust)).then((a) => {
         res.writeHead(a.status, { 'Content-Type': a.contentType, 'Content-Length': Buffer.byteLength(a.body) });
         res.end(a.body);
         deps.metrics.httpRequests.inc({ channel: 'ussd', route: PATH, status: String(a.status) });

@@ -117,3 +117,35 @@ describe('inbound rate limit per address', () => {
     }
   });
 });
+
+describe('inbound rate limit per address behind a trusted proxy', () => {
+  it('attack: one client floods USSD through the proxy — limited by its own address, other clients dial on', async () => {
+    // TRUST_PROXY names the proxy (here loopback), so the client is the X-Forwarded-For address on every USSD
+    // route, the fast path included: counting the proxy's address would refuse everyone after 3 hops.
+    const g = await startTestGateway({ INBOUND_PER_IP: '3', TRUST_PROXY: 'loopback' });
+    const hop = async (client: string, i: number) => {
+      const body = new URLSearchParams({
+        sessionId: `px-${client}-${i}`,
+        phoneNumber: `+2547000009${String(i).padStart(2, '0')}`,
+        serviceCode: '*384*12#',
+        networkCode: '63902',
+        text: '',
+      });
+      const r = await fetch(`${g.url}/ussd/africastalking`, {
+        method: 'POST',
+        body,
+        headers: { 'x-forwarded-for': client },
+      });
+      return r.status;
+    };
+    try {
+      const fromMany = await Promise.all(Array.from({ length: 6 }, (_, i) => hop(`10.1.0.${i + 1}`, i)));
+      expect(fromMany).toEqual([200, 200, 200, 200, 200, 200]);
+      const fromOne: number[] = [];
+      for (let i = 0; i < 5; i++) fromOne.push(await hop('10.2.0.1', 50 + i));
+      expect(fromOne).toEqual([200, 200, 200, 429, 429]);
+    } finally {
+      await g.stop();
+    }
+  });
+});
