@@ -120,7 +120,9 @@ async function startSmsSink(): Promise<{ server: Server; url: string; received: 
   return { server, url: `http://127.0.0.1:${port}/send`, received: () => received };
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: Math.max(CONNS, PACED, 256) });
+// Idle sockets are dropped after 4 s, before the servers' 5 s keep-alive timeout: a request written on a socket
+// the server is closing at that moment fails with ECONNRESET, a property of the load generator, not of a server.
+const agent = new Agent({ keepAlive: true, timeout: 4_000, maxSockets: Math.max(CONNS, PACED, 256) });
 /** `chunked`: no Content-Length, so the gateway's USSD fast path leaves the request to the Express route. */
 function post(url: string, body: string, chunked = false): Promise<{ status: number; text: string; ms: number }> {
   const t0 = performance.now();
@@ -304,6 +306,13 @@ async function withRssSampler<T>(pid: number | undefined, work: () => Promise<T>
   }
 }
 
+/** CPU time (user + system) a process has used, in ms (`/proc/<pid>/stat`, clock ticks of 10 ms). */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 const load = () => os.loadavg().map((x) => x.toFixed(2));
 
 /** Compile the gateway as `npm run build` does, into a scratch folder inside the repository (node_modules resolves). */
@@ -409,11 +418,16 @@ async function main() {
 
     const satBase = newStats();
     const satGw = newStats();
+    // Diagnostic, not a target: each server's own CPU time per hop answered at saturation.
+    const satCpuMs = { jibu: 0, baseline: 0 };
     const rounds: Array<{ baseline: number; jibu: number; ratio: number }> = [];
     for (let i = 0; i < ROUNDS; i++) {
       const got: Record<string, number> = {};
       for (const kind of order(i)) {
+        const pid = kind === 'jibu' ? gw.pid : base.pid;
+        const cpu0 = cpuMs(pid);
         const s = await drive(kind === 'jibu' ? gwUrl : baseUrl, recs, CONNS, () => 0, SECONDS / ROUNDS, kind);
+        satCpuMs[kind] += cpuMs(pid) - cpu0;
         merge(kind === 'jibu' ? satGw : satBase, s);
         got[kind] = s.hops / s.seconds;
       }
@@ -500,6 +514,10 @@ async function main() {
       figures,
       paced: { baseline: summary(pacedBase), jibu: summary(pacedGw) },
       saturation: { rounds, baseline: summary(satBase), jibu: summary(satGw) },
+      cpuMicrosecondsPerHop: {
+        jibu: (satCpuMs.jibu * 1000) / satGw.hops,
+        baseline: (satCpuMs.baseline * 1000) / satBase.hops,
+      },
       gatewayRssAtPacedMB: gwPacedRss / 1e6,
       baselineRssAtPacedMB: basePacedRss / 1e6,
       gatewayPeakRssMB: rssBytes(gw.pid, 'VmHWM') / 1e6,
@@ -524,6 +542,10 @@ async function main() {
     console.log(`  baseline  ${line(result.saturation.baseline)}`);
     console.log(`  jibu      ${line(result.saturation.jibu)}`);
     console.log(`  per round ${rounds.map((r) => `${(r.ratio * 100).toFixed(0)} %`).join(', ')}`);
+    console.log(
+      `  CPU per hop (the server process's own): jibu ${f(result.cpuMicrosecondsPerHop.jibu, 0)} µs, ` +
+        `baseline ${f(result.cpuMicrosecondsPerHop.baseline, 0)} µs`,
+    );
     console.log(
       `gateway RSS ${f(result.gatewayRssAtPacedMB, 1)} MB at ${PACED} paced sessions (baseline ` +
         `${f(result.baselineRssAtPacedMB, 1)} MB), peak over the run ${f(result.gatewayPeakRssMB, 1)} MB`,
