@@ -22,7 +22,7 @@ export function checkWebhookKey(key: unknown, secret: string | undefined): Parse
     return { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key query parameter is missing' };
   if (typeof key !== 'string')
     return { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key query parameter must appear once' };
-  const matches = timingSafeEqual(digest(key), digest(secret));
+  const matches = timingSafeEqual(digest(key), secretDigest(secret));
   return matches
     ? { ok: true, value: 'verified' }
     : { ok: false, code: 'JIBU_BAD_WEBHOOK_KEY', detail: 'the key does not match' };
@@ -30,6 +30,13 @@ export function checkWebhookKey(key: unknown, secret: string | undefined): Parse
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** The configured secret's digest, kept: every USSD hop is checked against the same secret. */
+let lastSecret: { secret: string; digest: Buffer } | undefined;
+function secretDigest(secret: string): Buffer {
+  if (lastSecret?.secret !== secret) lastSecret = { secret, digest: digest(secret) };
+  return lastSecret.digest;
 }
 
 /**

@@ -30,7 +30,7 @@ function entryFlow(ctx: TurnContext, text: string): CompiledFlow | null {
     } else {
       if (!entry.sms) continue;
       if (typeof entry.sms === 'object') {
-        if (!ctx.set.locales.wordsAnyLocale(entry.sms.keywords).some((x) => x.word === word)) continue;
+        if (!ctx.set.locales.hasWordAnyLocale(entry.sms.keywords, word)) continue;
         keywordHit = 1;
       }
     }
@@ -66,7 +66,7 @@ export function keywordFlow(
     return (
       f !== current &&
       typeof sms === 'object' &&
-      ctx.set.locales.wordsAnyLocale(sms.keywords).some((x) => x.word === word)
+      ctx.set.locales.hasWordAnyLocale(sms.keywords, word)
     );
   });
   if (!named) return null;
@@ -75,7 +75,7 @@ export function keywordFlow(
   return chosen &&
     chosen !== current &&
     typeof sms === 'object' &&
-    ctx.set.locales.wordsAnyLocale(sms.keywords).some((x) => x.word === word)
+    ctx.set.locales.hasWordAnyLocale(sms.keywords, word)
     ? chosen
     : null;
 }

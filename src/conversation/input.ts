@@ -78,7 +78,7 @@ export function parseDate(text: string, today: string, locales: LocaleSet): stri
   const t = text.trim();
   const word = normalizeWord(t);
   for (const [key, days] of DATE_WORD_OFFSETS) {
-    if (locales.wordsAnyLocale(key).some((w) => w.word === word)) return addDays(today, days);
+    if (locales.hasWordAnyLocale(key, word)) return addDays(today, days);
   }
   let m = /^(\d{2})(\d{2})(\d{4})$/.exec(t);
   if (m) return isoDate(Number(m[3]), Number(m[2]), Number(m[1]));
@@ -104,8 +104,8 @@ export function parseYesNo(text: string, locales: LocaleSet): boolean | null {
   const w = normalizeWord(text);
   if (w === '1') return true;
   if (w === '2') return false;
-  if (locales.wordsAnyLocale('words.yes').some((x) => x.word === w)) return true;
-  if (locales.wordsAnyLocale('words.no').some((x) => x.word === w)) return false;
+  if (locales.hasWordAnyLocale('words.yes', w)) return true;
+  if (locales.hasWordAnyLocale('words.no', w)) return false;
   return null;
 }
 

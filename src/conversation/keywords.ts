@@ -47,14 +47,14 @@ export function matchLocaleName(text: string, locales: LocaleSet): string | unde
 export function matchKeyword(text: string, locales: LocaleSet): KeywordHit | null {
   const w = normalizeWord(text);
   if (!w) return null;
-  const is = (key: string) => locales.wordsAnyLocale(key).some((x) => x.word === w);
+  const is = (key: string) => locales.hasWordAnyLocale(key, w);
   if (is('keywords.stop')) return { kind: 'stop' };
   if (is('keywords.start')) return { kind: 'start' };
   if (is('keywords.help')) return { kind: 'help' };
   if (is('keywords.restart')) return { kind: 'restart' };
   if (is('keywords.language')) return { kind: 'language' };
   const [first, ...rest] = w.split(' ');
-  if (rest.length && locales.wordsAnyLocale('keywords.language').some((x) => x.word === first)) {
+  if (rest.length && locales.hasWordAnyLocale('keywords.language', first ?? '')) {
     const locale = matchLocaleName(rest.join(' '), locales);
     if (locale) return { kind: 'language', locale };
   }

@@ -80,6 +80,9 @@ export class LocaleSet {
   readonly entries: ReadonlyMap<string, ReadonlyMap<string, LocaleEntry>>;
   private readonly cache = new Map<string, IntlMessageFormat | Error>();
   private readonly anyLocaleWords = new Map<string, ReadonlyArray<{ locale: string; word: string }>>();
+  private readonly anyLocaleWordSets = new Map<string, ReadonlySet<string>>();
+  /** Messages without ICU arguments, formatted once (menu labels, navigation: most of every screen). */
+  private readonly fixedTexts = new Map<string, string>();
 
   constructor(entries: Map<string, Map<string, LocaleEntry>>, defaultLocale: string) {
     this.entries = entries;
@@ -117,10 +120,14 @@ export class LocaleSet {
     const entry = own ?? this.entries.get(this.defaultLocale)?.get(key);
     if (!entry) return key;
     if (Array.isArray(entry.value)) return entry.value[0] ?? key;
+    const id = `${useLoc}\u0000${key}`;
+    const fixed = this.fixedTexts.get(id);
+    if (fixed !== undefined) return fixed;
     const mf = this.compiled(useLoc, key, entry.value);
     if (mf instanceof Error) return entry.value;
+    const args = icuArgsCached(this, useLoc, key, entry.value);
     const values: Record<string, string | number | Date> = {};
-    for (const [name, kind] of icuArgsCached(this, useLoc, key, entry.value)) {
+    for (const [name, kind] of args) {
       const v = params[name];
       if (kind === 'number') {
         const n = typeof v === 'number' ? v : Number(v);
@@ -134,12 +141,16 @@ export class LocaleSet {
         values[name] = displayValue(v);
       }
     }
+    let text: string;
     try {
       const out = mf.format(values);
-      return typeof out === 'string' ? out : Array.isArray(out) ? out.join('') : String(out);
+      text = typeof out === 'string' ? out : Array.isArray(out) ? out.join('') : String(out);
     } catch {
       return entry.value;
     }
+    // No arguments: the same text every time (translations never change after loading; a reload builds a new set).
+    if (args.size === 0) this.fixedTexts.set(id, text);
+    return text;
   }
 
   /** The words of a list key in one locale, normalised for matching. */
@@ -159,6 +170,16 @@ export class LocaleSet {
     const frozen = Object.freeze(out);
     this.anyLocaleWords.set(key, frozen);
     return frozen;
+  }
+
+  /** Whether `word` (normalised) is one of a list key's words in any locale. */
+  hasWordAnyLocale(key: string, word: string): boolean {
+    let set = this.anyLocaleWordSets.get(key);
+    if (!set) {
+      set = new Set(this.wordsAnyLocale(key).map((x) => x.word));
+      this.anyLocaleWordSets.set(key, set);
+    }
+    return set.has(word);
   }
 
   private compiled(locale: string, key: string, message: string): IntlMessageFormat | Error {

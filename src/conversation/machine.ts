@@ -64,9 +64,14 @@ export function initialTransition(machine: AnyStateMachine, input: FlowInput): [
   return [machine.getInitialSnapshot(inertScope(machine), input) as AnyMachineSnapshot];
 }
 
+/**
+ * What a session stores of a snapshot: the step it waits on and the context, which is all {@link restore}
+ * reads. XState's own persisted form adds status, history, children, output and error, none of which a
+ * flat machine with no child actors needs, and building it was a measurable part of a hop (bench/README.md).
+ * The context keeps every field (`effects` empty) so that a replica one release behind can still read it.
+ */
 export function persist(snap: AnyMachineSnapshot): unknown {
-  const p = snap.machine.getPersistedSnapshot(snap) as unknown as { context: FlowContext };
-  return { ...p, context: { ...p.context, effects: [] } };
+  return { value: snap.value as string, context: { ...(snap.context as FlowContext), effects: [] } };
 }
 
 /** Restore a stored snapshot onto `flow`, or null when it does not fit (then the session restarts politely). */

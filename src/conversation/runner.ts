@@ -29,6 +29,8 @@ export type DataLoader = (
      * changes one of those variables, it loads again for the new values within the same hop.
      */
     vars?: (flowId: string) => Readonly<Record<string, unknown>>;
+    /** Documents read with the lock this hop ({@link RunnerDeps.loaderKeys}); loaders take them from here. */
+    docs?: ReadonlyMap<string, unknown>;
   },
 ) => Promise<Record<string, unknown>>;
 
@@ -37,6 +39,11 @@ export interface RunnerDeps {
   /** The flow set in force now (swapped atomically by a reload). */
   flows: () => FlowSet;
   loadData: DataLoader;
+  /**
+   * The store keys the loaders of `names` read first. A new USSD dial reads them for its entry flows with the
+   * lock, in the same round trip as the session, instead of after it.
+   */
+  loaderKeys?: (names: readonly string[], ctx: { phone: string; channel: Channel }) => string[];
   clock: Clock;
   logger: Logger;
   metrics?: Metrics;
@@ -91,7 +98,13 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
     return { reply: null, duplicate: true };
   }
 
-  const loaded = await store.lockAndLoad(msg.from, key);
+  // The first hop of a dial (AT sends an empty path) is almost always a new conversation, which needs the
+  // entry flows' data (the role look-ups): read it with the lock. Anything else loads after the step is known.
+  const newDial = msg.channel === 'ussd' && msg.dialPath === '' && deps.loaderKeys;
+  const readJson = newDial
+    ? deps.loaderKeys!(requiredData(deps.flows(), null, msg.channel), { phone: msg.from, channel: msg.channel })
+    : [];
+  const loaded = await store.lockAndLoad(msg.from, key, readJson.length > 0 ? { readJson } : undefined);
   try {
     const now = deps.clock.now();
     let session = loaded.session;
@@ -116,19 +129,25 @@ export async function handleInbound(deps: RunnerDeps, msg: InboundMessage): Prom
     }
 
     const set = deps.flows();
-    const result = await loadAndTurn(deps, set, session, {
-      channel: msg.channel,
-      phone: msg.from,
-      text,
-      // A conversation goes on in the language it started in (a reminder written in the DHIS2 language
-      // attribute's language is answered in it); a new one starts in the contact's choice, else the default.
-      // A language switch during the conversation changes both.
-      locale: session?.locale ?? loaded.contact.locale,
-      contact: loaded.contact,
-      now,
-      newId: deps.newId ?? randomUUID,
-      ...(msg.channel === 'ussd' ? { serviceCode: msg.to } : {}),
-    });
+    const result = await loadAndTurn(
+      deps,
+      set,
+      session,
+      {
+        channel: msg.channel,
+        phone: msg.from,
+        text,
+        // A conversation goes on in the language it started in (a reminder written in the DHIS2 language
+        // attribute's language is answered in it); a new one starts in the contact's choice, else the default.
+        // A language switch during the conversation changes both.
+        locale: session?.locale ?? loaded.contact.locale,
+        contact: loaded.contact,
+        now,
+        newId: deps.newId ?? randomUUID,
+        ...(msg.channel === 'ussd' ? { serviceCode: msg.to } : {}),
+      },
+      loaded.docs,
+    );
 
     const commit = buildCommit(deps, msg, result, key, seenKey, digest);
     const outcome = await store.commit(loaded.lock, commit);
@@ -177,9 +196,16 @@ async function loadAndTurn(
   set: FlowSet,
   session: SessionRecord | null,
   input: Omit<TurnInput, 'data'>,
+  docs?: ReadonlyMap<string, unknown>,
 ): Promise<TurnResult> {
   const varsRead = new Set<string>();
-  const ctx = { phone: input.phone, channel: input.channel, now: input.now, vars: varsOf(session, varsRead) };
+  const ctx = {
+    phone: input.phone,
+    channel: input.channel,
+    now: input.now,
+    vars: varsOf(session, varsRead),
+    ...(docs ? { docs } : {}),
+  };
   const data: Record<string, unknown> = await deps.loadData(requiredData(set, session, input.channel), ctx);
   const first = await turnWith(deps, set, session, input, data, ctx);
   // No empty hops: a step that chose what its next screen lists (a filter, a search) left variables the

@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import type { SmsSender } from '../channels/types.ts';
 import { createSender } from '../channels/registry.ts';
 import { loadFlowSet, type FlowSet } from '../conversation/index.ts';
-import { createDataLoader, createDomainRegistry } from '../conversation/actions/index.ts';
+import { createDataLoader, createDomainRegistry, createLoaderKeys } from '../conversation/actions/index.ts';
 import { shippedModules } from '../conversation/actions/all.ts';
 import { loadDeployment, type Deployment } from '../dhis2/deployment.ts';
 import { createDhis2Client, type Dhis2Client } from '../dhis2/client.ts';
@@ -170,6 +170,7 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
       store,
       flows: () => current,
       loadData: opts.loadData ?? createDataLoader(store, deployment, modules),
+      ...(opts.loadData ? {} : { loaderKeys: createLoaderKeys(modules) }),
       clock,
       logger,
       metrics,

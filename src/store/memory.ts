@@ -198,7 +198,16 @@ export function createMemoryStore(opts: MemoryStoreOptions): MemoryStore {
     async lockAndLoad(phone, sessionKey, o = {}): Promise<LoadedState> {
       assertOpen();
       const lock = await acquire(phone, o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS, o.waitMs ?? DEFAULT_LOCK_WAIT_MS);
-      return { lock, session: readSession(sessionKey), contact: readContact(phone) };
+      const loaded: LoadedState = { lock, session: readSession(sessionKey), contact: readContact(phone) };
+      if (o.readJson?.length) {
+        const docs = new Map<string, unknown>();
+        for (const k of o.readJson) {
+          const s = readString(k);
+          docs.set(k, s === null ? null : (JSON.parse(s) as unknown));
+        }
+        loaded.docs = docs;
+      }
+      return loaded;
     },
 
     async commit(lock, c: StepCommit): Promise<CommitResult> {

@@ -31,13 +31,16 @@ export async function runScript(
 }
 
 /**
- * Take the contact lock and, only if it was free, read the session and the contact in the same call.
- * KEYS: lock, session, contact. ARGV: token, ttlMs.
- * Returns {1, sessionJson|nil, contactHashFlat} or {0, lockPttlMs}.
+ * Take the contact lock and, only if it was free, read the session, the contact and any further string
+ * keys (JSON documents) in the same call.
+ * KEYS: lock, session, contact, doc... ARGV: token, ttlMs.
+ * Returns {1, sessionJson|false, contactHashFlat, docJson|false...} or {0, lockPttlMs}.
  */
 export const LOCK_AND_LOAD = script(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+  local out = {1, redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+  for i = 4, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
+  return out
 end
 return {0, redis.call('PTTL', KEYS[1])}
 `);

@@ -11,6 +11,7 @@ import type {
   Contact,
   JobQueue,
   LoadedState,
+  LockAndLoadOptions,
   LockHandle,
   QueuedJob,
   SessionRecord,
@@ -127,33 +128,34 @@ export function createRedisStore(opts: RedisStoreOptions): Store {
     return null;
   }
 
-  async function lockAndLoad(
-    phone: string,
-    sessionKey: string,
-    o: { lockTtlMs?: number; waitMs?: number } = {},
-  ): Promise<LoadedState> {
+  async function lockAndLoad(phone: string, sessionKey: string, o: LockAndLoadOptions = {}): Promise<LoadedState> {
     const ttl = o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
     const deadline = Date.now() + (o.waitMs ?? DEFAULT_LOCK_WAIT_MS);
     const lockKey = keys.lock(phone);
     const token = randomUUID();
+    const docKeys = o.readJson ?? [];
+    const scriptKeys = [k(lockKey), k(keys.session(sessionKey)), k(keys.contact(phone)), ...docKeys.map(k)];
     let pause = 2;
     for (;;) {
-      const reply = await guarded(() =>
-        runScript(
-          redis,
-          LOCK_AND_LOAD,
-          [k(lockKey), k(keys.session(sessionKey)), k(keys.contact(phone))],
-          [token, ttl],
-        ),
-      );
+      const reply = await guarded(() => runScript(redis, LOCK_AND_LOAD, scriptKeys, [token, ttl]));
       if (!Array.isArray(reply)) throw unavailable(new Error('unexpected lockAndLoad reply'));
       if (reply[0] === 1) {
         const json = typeof reply[1] === 'string' ? reply[1] : null;
-        return {
+        const loaded: LoadedState = {
           lock: { key: lockKey, token },
           session: readSession(sessionKey, json),
           contact: contactFromHash(flatToRecord(reply[2])),
         };
+        if (docKeys.length > 0) {
+          // Lua turns a missing key (nil) into false; getJson reads it as null.
+          const docs = new Map<string, unknown>();
+          docKeys.forEach((key, i) => {
+            const v: unknown = reply[3 + i];
+            docs.set(key, typeof v === 'string' ? (JSON.parse(v) as unknown) : null);
+          });
+          loaded.docs = docs;
+        }
+        return loaded;
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new JibuError('JIBU_BUSY', undefined, { lockKey });

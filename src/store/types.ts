@@ -99,6 +99,21 @@ export interface LoadedState {
   lock: LockHandle;
   session: SessionRecord | null;
   contact: Contact;
+  /**
+   * The JSON documents asked for with `readJson`, by key, read in the same round trip as the session
+   * (null: no such document). Only present when some were asked for.
+   */
+  docs?: ReadonlyMap<string, unknown>;
+}
+
+export interface LockAndLoadOptions {
+  lockTtlMs?: number;
+  waitMs?: number;
+  /**
+   * `getJson` keys to read with the session once the lock is held (a new USSD dial's role views), so the
+   * first hop of a dial costs one round trip before its step instead of two (docs/design.md#the-core-loop).
+   */
+  readJson?: readonly string[];
 }
 
 /**
@@ -108,10 +123,10 @@ export interface LoadedState {
 export interface Store {
   readonly kind: 'memory' | 'redis';
   /**
-   * Take the per-contact lock (`lock:{phone}`) and read the session and contact in one round trip.
-   * Waits up to `waitMs` for a busy lock, then throws JibuError `JIBU_BUSY`.
+   * Take the per-contact lock (`lock:{phone}`) and read the session, the contact and any `readJson`
+   * documents in one round trip. Waits up to `waitMs` for a busy lock, then throws JibuError `JIBU_BUSY`.
    */
-  lockAndLoad(phone: string, sessionKey: string, opts?: { lockTtlMs?: number; waitMs?: number }): Promise<LoadedState>;
+  lockAndLoad(phone: string, sessionKey: string, opts?: LockAndLoadOptions): Promise<LoadedState>;
   /**
    * Atomically: unless `dedupe.key` exists, write the session, the contact patch, the dedupe marker and
    * append the jobs to the durable outbox; then release the lock. Returns 'duplicate' (and writes

@@ -7,7 +7,11 @@ import type { InboundMessage } from '../../src/channels/types.ts';
 import { toUssdInbound } from '../../src/channels/africastalking/index.ts';
 import { createMemoryJobQueue } from '../../src/store/memory-queue.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
-import { dataFor, NOW, PHONES } from '../caregiver/helpers.ts';
+import { createDataLoader, createLoaderKeys } from '../../src/conversation/actions/index.ts';
+import { ALL_MODULES } from '../../src/conversation/actions/all.ts';
+import { defaultDeployment } from '../../src/dhis2/deployment.ts';
+import type { Store } from '../../src/store/types.ts';
+import { dataFor, NOW, PHONES, viewOf } from '../caregiver/helpers.ts';
 import { loadShipped } from './helpers.ts';
 
 // The runner loads what a turn is expected to need: every entry flow's role look-ups when a conversation
@@ -93,5 +97,60 @@ describe('data loading per turn', () => {
     // The demo flow needs nothing; the restart asked for the look-up it read (SMS entry flows need only
     // the caregiver view), once.
     expect(w.asked).toEqual([['caregiver'], [], [], ['caregiver']]);
+  });
+});
+
+describe('the role look-ups of a new dial, read with the lock', () => {
+  /** The shipped loaders over a store holding one caregiver's view; counts the documents loaders fetch. */
+  function shipped(withKeys: boolean) {
+    const clock = fixedClock(NOW);
+    const queue = createMemoryJobQueue({ clock });
+    const store = createMemoryStore({ clock, queue });
+    const fetched: string[] = [];
+    const counting: Store = {
+      ...store,
+      getJson: (key) => (fetched.push(key), store.getJson(key)),
+      getJsonMany: (keys) => (fetched.push(...keys), store.getJsonMany(keys)),
+    };
+    const deployment = defaultDeployment();
+    let id = 0;
+    const deps: RunnerDeps = {
+      store,
+      flows: () => set,
+      loadData: createDataLoader(counting, deployment, ALL_MODULES),
+      ...(withKeys ? { loaderKeys: createLoaderKeys(ALL_MODULES) } : {}),
+      clock,
+      logger: createLogger({ level: 'silent' }),
+      newId: () => `id-${++id}`,
+    };
+    const ussd = (from: string, sessionId: string, path: string) => {
+      const hop = { sessionId, serviceCode: '*384*12#', phone: from, providerPhone: from, path, isNew: path === '' };
+      return handleInbound(deps, toUssdInbound(hop, clock.now()));
+    };
+    return { store, fetched, ussd };
+  }
+
+  it('answers every hop as the loaders alone do, with no document fetched after the lock on the first hop', async () => {
+    const caregiver = PHONES.twoChildren;
+    const stranger = '+254790000002';
+    const paths = ['', '1', '1*2', '1*2*0', '1*2*0*00'];
+    const screens: Record<string, string[]> = {};
+    for (const withKeys of [false, true]) {
+      const w = shipped(withKeys);
+      await w.store.setJson(`rm:caregiver:${caregiver}`, viewOf(caregiver));
+      for (const phone of [caregiver, stranger]) {
+        for (const [i, path] of paths.entries()) {
+          const before = w.fetched.length;
+          const out = await w.ussd(phone, `dial-${phone}`, path);
+          (screens[`${withKeys}:${phone}`] ??= []).push(out.reply?.text ?? '');
+          // Without the keys: the caregiver view and the sync state (one read), the case-worker view (another).
+          if (i === 0) expect(w.fetched.length - before).toBe(withKeys ? 0 : 3);
+        }
+      }
+    }
+    expect(screens[`true:${caregiver}`]).toEqual(screens[`false:${caregiver}`]);
+    expect(screens[`true:${stranger}`]).toEqual(screens[`false:${stranger}`]);
+    expect(screens[`true:${caregiver}`]?.[0]).toMatch(/Amina/);
+    expect(screens[`true:${stranger}`]?.[0]).toMatch(/^Jibu demo/);
   });
 });

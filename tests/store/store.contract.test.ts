@@ -131,6 +131,25 @@ describe.each([
     await store.release(loaded.lock);
   });
 
+  it('reads the JSON documents asked for with the lock, null for one that is absent, and only those', async () => {
+    const { store } = await subject();
+    await store.setJson('rm:caregiver:+254700000001', { children: [{ name: 'Neema' }] });
+    await store.setJson('rm:sync', { at: 1 });
+    const loaded = await store.lockAndLoad(PHONE, KEY, {
+      readJson: ['rm:caregiver:+254700000001', 'rm:worker:+254700000001', 'rm:sync'],
+    });
+    expect(loaded.docs && Object.fromEntries(loaded.docs)).toEqual({
+      'rm:caregiver:+254700000001': { children: [{ name: 'Neema' }] },
+      'rm:worker:+254700000001': null,
+      'rm:sync': { at: 1 },
+    });
+    expect(loaded.session).toBeNull();
+    await store.release(loaded.lock);
+    const plain = await store.lockAndLoad(PHONE, KEY);
+    expect(plain.docs).toBeUndefined();
+    await store.release(plain.lock);
+  });
+
   it('commits session, contact, dedupe marker and jobs together and releases the lock', async () => {
     const s = await subject();
     const { store } = s;

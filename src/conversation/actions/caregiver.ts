@@ -504,6 +504,7 @@ export function createCaregiverModule(): DomainModule {
     name: 'caregiver',
     parts: caregiverParts,
     loaders: { caregiver: loadCaregiver },
+    loaderKeys: { caregiver: ({ phone }) => [rmKeys.caregiver(phone), rmKeys.sync()] },
   };
 }
 

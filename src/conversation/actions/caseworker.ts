@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { rmKeys } from '../../dhis2/readmodel/types.ts';
 import type { Deployment } from '../../dhis2/deployment.ts';
 import type { Dhis2Write } from '../../dhis2/outbox/types.ts';
 import { daysBetween } from '../input.ts';
@@ -560,6 +561,8 @@ export function createCaseWorkerModule(opts: CaseWorkerModuleOptions = {}): Doma
           ? loadCaseWorkerData(store, deployment, phone, now, opts.loader, vars?.(CASEWORKER_FLOW))
           : Promise.resolve(null),
     },
+    // Anyone else is answered by this one read; a case worker's other documents are read after it.
+    loaderKeys: { [CASEWORKER_DATA]: ({ phone, channel }) => (channel === 'ussd' ? [rmKeys.worker(phone)] : []) },
   };
 }
 

@@ -18,6 +18,12 @@ export interface LoaderContext {
 export type Loader = (ctx: LoaderContext) => Promise<unknown>;
 
 /**
+ * The store keys (`getJson` documents) a loader reads first for a caller, so the runner can read them with
+ * the session in one round trip on a new dial. Only a hint: what a loader reads beyond them it reads itself.
+ */
+export type LoaderKeys = (ctx: { phone: string; channel: Channel }) => string[];
+
+/**
  * A capability's contribution to the conversation engine: named actions, guards, validators and roles
  * for its flows, and loaders for the data names those flows declare (`data:` in a flow file).
  */
@@ -25,6 +31,8 @@ export interface DomainModule {
   name: string;
   parts: (deployment: Deployment) => RegistryParts;
   loaders: Record<string, Loader>;
+  /** For some loaders, the keys they read first ({@link LoaderKeys}). */
+  loaderKeys?: Record<string, LoaderKeys>;
 }
 
 /** The engine registry with every capability's parts merged over the built-ins. */
@@ -53,12 +61,42 @@ export function createDataLoader(store: Store, deployment: Deployment, modules: 
   for (const m of modules) for (const [name, l] of Object.entries(m.loaders)) loaders.set(name, l);
   return async (names, ctx) => {
     if (names.length === 0) return {};
+    const { docs, ...rest } = ctx;
+    const source = docs && docs.size > 0 ? withDocs(store, docs) : store;
     const entries = await Promise.all(
       names.map(async (n) => {
         const l = loaders.get(n);
-        return [n, l ? await l({ store, deployment, ...ctx }) : undefined] as const;
+        return [n, l ? await l({ store: source, deployment, ...rest }) : undefined] as const;
       }),
     );
     return Object.fromEntries(entries);
+  };
+}
+
+/** The keys the loaders of `names` read first, for the runner to read with the lock (each key once). */
+export function createLoaderKeys(
+  modules: readonly DomainModule[],
+): (names: readonly string[], ctx: { phone: string; channel: Channel }) => string[] {
+  const byName = new Map<string, LoaderKeys>();
+  for (const m of modules) for (const [name, f] of Object.entries(m.loaderKeys ?? {})) byName.set(name, f);
+  return (names, ctx) => [...new Set(names.flatMap((n) => byName.get(n)?.(ctx) ?? []))];
+}
+
+/**
+ * The store as a loader sees it within one hop: documents already read with the lock are answered from
+ * `docs`, everything else from the store. Read-only documents of the same instant, so the loader cannot tell.
+ */
+function withDocs(store: Store, docs: ReadonlyMap<string, unknown>): Store {
+  return {
+    ...store,
+    async getJson<T>(key: string): Promise<T | null> {
+      return docs.has(key) ? (docs.get(key) as T | null) : store.getJson<T>(key);
+    },
+    async getJsonMany<T>(keys: string[]): Promise<Array<T | null>> {
+      const missing = keys.filter((k) => !docs.has(k));
+      const fetched = missing.length > 0 ? await store.getJsonMany<T>(missing) : [];
+      const got = new Map(missing.map((k, i) => [k, fetched[i] ?? null]));
+      return keys.map((k) => (docs.has(k) ? (docs.get(k) as T | null) : (got.get(k) ?? null)));
+    },
   };
 }
