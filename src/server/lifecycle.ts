@@ -13,7 +13,7 @@ import { createDataLoader, createDomainRegistry, createLoaderKeys } from '../con
 import { shippedModules } from '../conversation/actions/all.ts';
 import { loadDeployment, type Deployment } from '../dhis2/deployment.ts';
 import { createDhis2Client, type Dhis2Client } from '../dhis2/client.ts';
-import { embeddedDhis2, type Emulator } from './embedded.ts';
+import type { Emulator } from './embedded.ts';
 import { createCaseWorkerSource, syncReadModel, type CaseWorkerSource } from '../dhis2/readmodel/index.ts';
 import { startDhis2Relay } from '../dhis2/outbox/index.ts';
 import { createJobs, startScheduler, type SchedulerDeps } from '../scheduler/index.ts';
@@ -110,6 +110,8 @@ export async function startGateway(config: Config, logger: Logger, opts: Gateway
         : { username: config.DHIS2_USERNAME ?? '', password: config.DHIS2_PASSWORD ?? '' };
       dhis2Options = { baseUrl: config.DHIS2_URL, auth, timeoutMs: config.DHIS2_TIMEOUT_MS };
     } else {
+      // Loaded only here: the emulator and its demo data are no part of a gateway with a real DHIS2.
+      const { embeddedDhis2 } = await import('./embedded.ts');
       const embedded = embeddedDhis2(config, clock, opts.emulator);
       emulator = embedded.emulator;
       dhis2Options = embedded.clientOptions;

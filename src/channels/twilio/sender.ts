@@ -1,4 +1,4 @@
-import twilio from 'twilio';
+import { twilioSdk } from './sdk.ts';
 import { JibuError } from '../../errors.ts';
 import type { OutboundSms, SendResult, SmsSender } from '../types.ts';
 
@@ -115,7 +115,7 @@ function withJibuId(url: string, id: string): string {
 
 function createClient(accountSid: string, authToken: string): TwilioMessagesClient {
   try {
-    return twilio(accountSid, authToken);
+    return twilioSdk()(accountSid, authToken);
   } catch (error) {
     throw new JibuError('JIBU_CONFIG_INVALID', 'Twilio account SID or auth token is invalid', undefined, {
       cause: error,

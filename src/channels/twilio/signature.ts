@@ -1,4 +1,4 @@
-import twilio from 'twilio';
+import { twilioSdk } from './sdk.ts';
 import type { ParseResult, WebhookRequest } from '../types.ts';
 
 export interface TwilioSignatureOptions {
@@ -36,7 +36,7 @@ export function verifyTwilioSignature(
   if (params === null) return { ok: false, code: 'JIBU_BAD_SIGNATURE', detail: 'the body is not form parameters' };
   let valid: boolean;
   try {
-    valid = twilio.validateRequest(options.authToken, header, url, params);
+    valid = twilioSdk().validateRequest(options.authToken, header, url, params);
   } catch {
     // validateRequest re-parses the URL with `new URL()` on its fallback path and throws on a bad one.
     valid = false;
