@@ -22,7 +22,8 @@ const contextSchema = z.looseObject({
   phone: z.string(),
   channel: z.enum(['ussd', 'sms']),
 });
-const persistedSchema = z.looseObject({ value: z.string(), context: contextSchema });
+/** A stored snapshot as {@link restore} reads it (the schema decides what {@link plainPersisted} leaves to it). */
+export const persistedSchema = z.looseObject({ value: z.string(), context: contextSchema });
 
 /**
  * XState's pure `transition(machine, snapshot, event)` and `initialTransition(machine, input)` build a
@@ -76,17 +77,56 @@ export function persist(snap: AnyMachineSnapshot): unknown {
 
 /** Restore a stored snapshot onto `flow`, or null when it does not fit (then the session restarts politely). */
 export function restore(flow: CompiledFlow, raw: unknown): AnyMachineSnapshot | null {
-  const parsed = persistedSchema.safeParse(raw);
-  if (!parsed.success || !(parsed.data.value in flow.def.steps)) return null;
+  const stored = readPersisted(raw);
+  if (!stored || !(stored.value in flow.def.steps)) return null;
   try {
     const snap = flow.machine.resolveState({
-      value: parsed.data.value,
-      context: { ...parsed.data.context, effects: [] },
+      value: stored.value,
+      context: { ...stored.context, effects: [] },
     });
     return snap.status === 'active' ? snap : null;
   } catch {
     return null;
   }
+}
+
+type Persisted = z.output<typeof persistedSchema>;
+
+/** A stored snapshot read with {@link persistedSchema}: by hand when it is as {@link persist} writes it. */
+export function readPersisted(raw: unknown): Persisted | null {
+  const plain = plainPersisted(raw);
+  if (plain) return plain;
+  const parsed = persistedSchema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
+}
+
+const isPlain = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * `raw` itself when it certainly passes {@link persistedSchema} with nothing for the schema to change (its
+ * one stripping object, `timer`, has exactly its two fields), else null: left to the schema, which decides.
+ * The schema's cost showed on every hop; tests/conversation/machine.test.ts holds the two together.
+ */
+export function plainPersisted(raw: unknown): Persisted | null {
+  if (!isPlain(raw) || typeof raw.value !== 'string' || !isPlain(raw.context)) return null;
+  const c = raw.context;
+  const t = c.timer;
+  const ok =
+    isPlain(c.vars) &&
+    Array.isArray(c.history) &&
+    c.history.every((h) => typeof h === 'string') &&
+    isCount(c.page) &&
+    isCount(c.invalid) &&
+    Array.isArray(c.options) &&
+    c.options.every((o) => isPlain(o) && isPlain(o.params) && 'value' in o) &&
+    (t === null ||
+      (isPlain(t) && typeof t.id === 'string' && typeof t.step === 'string' && Object.keys(t).length === 2)) &&
+    Array.isArray(c.effects) &&
+    typeof c.phone === 'string' &&
+    (c.channel === 'ussd' || c.channel === 'sms');
+  return ok ? (raw as Persisted) : null;
 }
 
 /** The flow a session is pinned to: its exact version, else the current flow when only the hash moved. */

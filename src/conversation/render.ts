@@ -57,6 +57,17 @@ export function navLines(ctx: RenderCtx, show: { more: boolean; back: boolean; h
  * breaks never move when a hint appears or history changes (option 8 stays on page 2).
  */
 export function paginate(ctx: RenderCtx, view: MenuView, hintLength: number): number[][] {
+  const cached = staticPages.get(view);
+  if (!cached) return paginateUncached(ctx, view, hintLength);
+  let pages = cached.get(hintLength);
+  if (!pages) {
+    pages = paginateUncached(ctx, view, hintLength);
+    cached.set(hintLength, pages);
+  }
+  return pages;
+}
+
+function paginateUncached(ctx: RenderCtx, view: MenuView, hintLength: number): number[][] {
   const head = view.title.length >= hintLength ? view.title : 'x'.repeat(hintLength);
   const items = view.labels.map((l, i) => `${i + 1}. ${l}`);
   const fixed = navLines(ctx, { more: false, back: true, home: true });
@@ -144,8 +155,41 @@ export function renderEnd(ctx: RenderCtx, step: EndStep | undefined, fallbackKey
   return { text: ctx.channel === 'ussd' ? clip(text, USSD_LIMIT) : text, pageCount: 1 };
 }
 
+/**
+ * Menus whose title and labels take no parameters read the same for everyone: their view (and its pages,
+ * by hint length) is made once per translation set, step, locale and channel. Most USSD screens are such
+ * menus, and rendering them was a measurable part of a hop (bench/README.md). The cache holds only what
+ * the flow set and translations hold (weakly, so a reload lets go of it).
+ */
+const staticViews = new WeakMap<LocaleSet, WeakMap<MenuStep, Map<string, MenuView>>>();
+const staticPages = new WeakMap<MenuView, Map<number, number[][]>>();
+
+const isStaticMenu = (step: MenuStep): boolean =>
+  step.params === undefined && step.options !== undefined && step.options.every((o) => o.params === undefined);
+
 /** The menu view of a step: title and option labels (static, or the stored data options). */
 export function menuView(
+  ctx: RenderCtx,
+  step: MenuStep,
+  dynOptions: ReadonlyArray<{ params: Record<string, unknown> }>,
+): MenuView {
+  if (!isStaticMenu(step)) return menuViewUncached(ctx, step, dynOptions);
+  let bySet = staticViews.get(ctx.locales);
+  if (!bySet) staticViews.set(ctx.locales, (bySet = new WeakMap()));
+  let byStep = bySet.get(step);
+  if (!byStep) bySet.set(step, (byStep = new Map()));
+  const id = `${ctx.locale}\u0000${ctx.channel}`;
+  let view = byStep.get(id);
+  if (!view) {
+    const v = menuViewUncached(ctx, step, dynOptions);
+    view = Object.freeze({ title: v.title, labels: Object.freeze(v.labels) as string[] });
+    byStep.set(id, view);
+    staticPages.set(view, new Map());
+  }
+  return view;
+}
+
+function menuViewUncached(
   ctx: RenderCtx,
   step: MenuStep,
   dynOptions: ReadonlyArray<{ params: Record<string, unknown> }>,

@@ -12,6 +12,7 @@ import {
   renderUssd,
   toUssdInbound,
 } from '../../src/channels/africastalking/index.ts';
+import { plainHop, ussdHopSchema } from '../../src/channels/africastalking/ussd.ts';
 import type { ParseResult } from '../../src/channels/types.ts';
 import { expectFields, formRequest, hostileBody, webhookRequest } from './helpers.ts';
 
@@ -87,6 +88,49 @@ describe('parseUssd', () => {
       text: '1*'.repeat(100_000),
     };
     expectError(parseUssd(webhookRequest({ body }), 'KE'), 'JIBU_BAD_REQUEST', 'text: too long');
+  });
+});
+
+describe('the hand-read hop fields', () => {
+  // parseUssd reads a well-formed hop by hand and leaves anything else to the schema: whatever the hand
+  // reading gives, the schema must give too. Values are drawn around every bound and kind.
+  const text = (max: number) =>
+    fc.oneof(
+      fc.string({ maxLength: 8 }),
+      fc.constantFrom('', ' ', '  x  ', '\t\n', '\u00a0y\u2028'),
+      fc.nat({ max: 3 }).chain((d) => fc.string({ minLength: max - 2 + d, maxLength: max - 2 + d })),
+      fc.nat({ max: 3 }).map((d) => ` ${'a'.repeat(max - 2 + d)} `),
+    );
+  const odd = fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.boolean());
+  const field = (max: number) => fc.oneof({ arbitrary: text(max), weight: 9 }, { arbitrary: odd, weight: 1 });
+  const body = fc
+    .record(
+      {
+        sessionId: field(256),
+        serviceCode: field(64),
+        phoneNumber: field(64),
+        networkCode: fc.oneof(field(16), fc.constant(undefined)),
+        text: field(4000),
+        extra: fc.string(),
+      },
+      { requiredKeys: ['sessionId', 'serviceCode', 'phoneNumber', 'text'] },
+    )
+    .map((b) => ({ ...b }));
+
+  it('gives what the schema gives, or leaves the body to it', () => {
+    let read = 0;
+    fc.assert(
+      fc.property(fc.oneof(body, fc.record({ sessionId: fc.string() }), odd), (b) => {
+        const plain = plainHop(b);
+        if (plain === null) return;
+        read++;
+        const schema = ussdHopSchema.safeParse(b);
+        expect(schema.success).toBe(true);
+        expect(plain).toStrictEqual(schema.data);
+      }),
+      { numRuns: 4_000 },
+    );
+    expect(read).toBeGreaterThan(100);
   });
 });
 

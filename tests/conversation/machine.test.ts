@@ -1,6 +1,15 @@
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FlowSet } from '../../src/conversation/index.ts';
-import { flowOf, initialTransition, persist, restore, stepOf } from '../../src/conversation/machine.ts';
+import {
+  flowOf,
+  initialTransition,
+  persist,
+  persistedSchema,
+  plainPersisted,
+  restore,
+  stepOf,
+} from '../../src/conversation/machine.ts';
 import { QUIET_ENV } from '../../src/conversation/compile.ts';
 import type { SessionRecord } from '../../src/store/types.ts';
 import { loadShipped } from './helpers.ts';
@@ -36,6 +45,67 @@ describe('snapshots', () => {
   it('refuse a snapshot that does not fit the flow (then the session restarts politely)', () => {
     expect(restore(demo(), { value: 'nowhere', context: {} })).toBeNull();
     expect(restore(demo(), 'not a snapshot')).toBeNull();
+  });
+});
+
+describe('reading a stored snapshot', () => {
+  const odd = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.nat()));
+  const usually = <T>(a: fc.Arbitrary<T>) => fc.oneof({ arbitrary: a, weight: 20 }, { arbitrary: odd, weight: 1 });
+  const plainObject = fc.dictionary(fc.string(), fc.jsonValue()).map((d) => ({ ...d }));
+  const context = fc.record({
+    vars: usually(plainObject),
+    history: usually(fc.array(usually(fc.string()))),
+    page: usually(fc.oneof(fc.nat(), fc.integer())),
+    invalid: usually(fc.oneof(fc.nat(), fc.integer())),
+    options: usually(
+      fc.array(
+        usually(
+          fc.oneof(
+            fc.record({ params: usually(plainObject), value: fc.jsonValue() }).map((o) => ({ ...o })),
+            fc.record({ params: plainObject }).map((o) => ({ ...o })),
+          ),
+        ),
+        { maxLength: 3 },
+      ),
+    ),
+    timer: usually(
+      fc.oneof(
+        fc.constant(null),
+        fc.record({ id: fc.string(), step: fc.string() }).map((t) => ({ ...t })),
+        fc.record({ id: fc.string(), step: fc.string(), at: fc.nat() }).map((t) => ({ ...t })),
+        fc.record({ id: usually(fc.string()) }),
+      ),
+    ),
+    effects: usually(fc.array(fc.jsonValue(), { maxLength: 2 })),
+    phone: usually(fc.string()),
+    channel: usually(fc.constantFrom('ussd', 'sms')),
+  });
+  const snapshot = fc.oneof(
+    fc.record({ value: usually(fc.string()), context: usually(context.map((c) => ({ ...c }))) }).map((s) => ({ ...s })),
+    fc.record({ value: fc.string(), context }),
+    odd,
+  );
+
+  it('the hand check accepts only what the schema accepts, and with the same value', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(snapshot, (raw) => {
+        const plain = plainPersisted(raw);
+        if (plain === null) return;
+        accepted++;
+        const schema = persistedSchema.safeParse(raw);
+        expect(schema.success).toBe(true);
+        expect(plain).toStrictEqual(schema.data);
+      }),
+      { numRuns: 3_000 },
+    );
+    expect(accepted).toBeGreaterThan(40);
+  });
+
+  it('what persist writes is read by hand', () => {
+    const flow = demo();
+    const [snap] = initialTransition(flow.machine, { phone: '+254700000001', channel: 'ussd', env: QUIET_ENV });
+    expect(plainPersisted(JSON.parse(JSON.stringify(persist(snap))))).not.toBeNull();
   });
 });
 
