@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { sha256 } from '../sha256.ts';
 import { allEmbedded, type Config } from '../config.ts';
 import type { ParseResult } from './types.ts';
 
@@ -29,7 +30,7 @@ export function checkWebhookKey(key: unknown, secret: string | undefined): Parse
 }
 
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
+  return sha256(value);
 }
 
 /** The configured secret's digest, kept: every USSD hop is checked against the same secret. */

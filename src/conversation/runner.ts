@@ -1,4 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { sha256 } from '../sha256.ts';
 import type { InboundMessage, Channel } from '../channels/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
@@ -490,5 +491,5 @@ function announce(events: EventFeed, commit: StepCommit, at: number): void {
  * storing the raw path would keep secrets in Redis for the session's lifetime.
  */
 export function pathDigest(path: string): string {
-  return `#${path.length}:${createHash('sha256').update(path).digest('base64url').slice(0, 22)}`;
+  return `#${path.length}:${sha256(path).toString('base64url').slice(0, 22)}`;
 }

@@ -92,10 +92,31 @@ function roleOptions(role: ConnectionRole): RedisOptions {
     commandTimeout: 2_000,
     // Reconnect often: with one retry per request, the reconnect delay is how long a caller waits to hear "down".
     retryStrategy: (times) => Math.min(times * 50, 300),
-    // Concurrent hops issue their commands in the same tick; sending them in one write instead of one
-    // syscall each was the largest single cost of a USSD hop (bench/README.md). Order per connection
-    // and per-command results and errors are unchanged.
-    enableAutoPipelining: true,
+  };
+}
+
+/**
+ * Commands sent in the same turn of the event loop leave in one socket write: the socket is corked at the
+ * first and uncorked once the loop has handled what arrived (`setImmediate`). Concurrent hops issue their
+ * commands together, and one syscall each was the largest single cost of a USSD hop (bench/README.md).
+ * ioredis's own auto-pipelining did the same by building a pipeline per turn, whose objects outlived their
+ * hop and cost more in garbage collection and memory than the writes saved. Order, results and errors of
+ * each command are ioredis's own: only when the bytes reach the socket changes.
+ */
+function corkPerTurn(redis: Redis): void {
+  const send = redis.sendCommand.bind(redis) as (command: unknown, stream?: unknown) => unknown;
+  let corked = false;
+  (redis as unknown as { sendCommand: typeof send }).sendCommand = (command, stream) => {
+    const socket = redis.stream as Redis['stream'] | undefined;
+    if (!corked && stream === undefined && socket?.writable) {
+      corked = true;
+      socket.cork();
+      setImmediate(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    return send(command, stream);
   };
 }
 
@@ -132,7 +153,9 @@ export function createRedisConnection(
 ): Redis {
   const t = toTarget(target);
   const options = connectionOptions(t, role, extra);
-  return 'url' in t ? new Redis(t.url, options) : new Redis(options);
+  const redis = 'url' in t ? new Redis(t.url, options) : new Redis(options);
+  if (role === 'command') corkPerTurn(redis);
+  return redis;
 }
 
 /** A description for logs: never a password. */

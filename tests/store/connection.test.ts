@@ -1,12 +1,24 @@
-import { describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
+import { closeConnection } from '../../src/store/redis-scripts.ts';
 import {
   connectionOptions,
+  createRedisConnection,
   describeTarget,
   reconnectOnReadonly,
   redisConfigured,
   redisTarget,
 } from '../../src/store/connection.ts';
+import type { Redis } from 'ioredis';
+import { cleanupRedis, TEST_REDIS_URL, uniquePrefix } from './harness.ts';
+
+const prefixes: string[] = [];
+const opened: Redis[] = [];
+afterAll(async () => {
+  await Promise.all(opened.map((r) => closeConnection(r)));
+  await cleanupRedis(prefixes);
+});
 
 describe('Redis configuration', () => {
   it('reads a Sentinel group from REDIS_SENTINELS and REDIS_SENTINEL_NAME, with passwords', () => {
@@ -65,10 +77,39 @@ describe('Redis configuration', () => {
     const queue = connectionOptions(sentinel, 'queue');
     expect(queue).toMatchObject({ maxRetriesPerRequest: null, name: 'jibu', role: 'master', failoverDetector: true });
     const command = connectionOptions({ url: 'redis://x' }, 'command');
-    expect(command).toMatchObject({ maxRetriesPerRequest: 1, commandTimeout: 2_000, enableAutoPipelining: true });
+    expect(command).toMatchObject({ maxRetriesPerRequest: 1, commandTimeout: 2_000 });
     for (const o of [queue, command]) expect(o.reconnectOnError).toBe(reconnectOnReadonly);
     expect(reconnectOnReadonly(new Error("READONLY You can't write against a read only replica."))).toBe(2);
     expect(reconnectOnReadonly(new Error('ERR wrong number of arguments'))).toBe(false);
+  });
+
+  it('sends the commands of one turn of the event loop in one socket write, each with its own reply', async () => {
+    const prefix = uniquePrefix('connection');
+    prefixes.push(prefix);
+    const redis = createRedisConnection(TEST_REDIS_URL, 'command');
+    opened.push(redis);
+    await once(redis, 'ready');
+    const socket = redis.stream as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+    let writes = 0;
+    for (const name of ['_write', '_writev'] as const) {
+      const original = socket[name].bind(socket);
+      socket[name] = (...a: unknown[]) => {
+        writes++;
+        original(...a);
+      };
+    }
+    const keys = Array.from({ length: 20 }, (_, i) => `${prefix}k${i}`);
+    const sets = keys.map((k, i) => redis.set(k, `v${i}`));
+    await Promise.all(sets);
+    expect(writes).toBe(1);
+    writes = 0;
+    const values = await Promise.all(keys.map((k) => redis.get(k)));
+    expect(values).toEqual(keys.map((_, i) => `v${i}`));
+    expect(writes).toBe(1);
+    // A command sent later, after the loop turned, still goes out (in a write of its own).
+    await new Promise((r) => setImmediate(r));
+    expect(await redis.get(keys[3]!)).toBe('v3');
+    expect(writes).toBe(2);
   });
 
   it('never puts a password in a description', () => {
