@@ -315,6 +315,22 @@ function cpuMs(pid: number | undefined): number {
 
 const load = () => os.loadavg().map((x) => x.toFixed(2));
 
+/**
+ * The node flags and environment the Docker image starts the gateway with: the final stage's `CMD` (exec form,
+ * `["node", ...flags, "dist/main.js"]`) and its `ENV` lines. The bench runs the gateway with exactly these, so
+ * what it measures is what the image runs.
+ */
+function imageRuntime(): { nodeArgs: string[]; env: Record<string, string> } {
+  const text = readFileSync('Dockerfile', 'utf8');
+  const final = text.slice(text.lastIndexOf('\nFROM '));
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(final);
+  const argv = cmd ? (JSON.parse(cmd[1] ?? '[]') as string[]) : [];
+  if (argv[0] !== 'node' || argv.at(-1) !== 'dist/main.js') throw new Error(`unexpected Dockerfile CMD: ${cmd?.[1]}`);
+  const env: Record<string, string> = {};
+  for (const m of final.matchAll(/^ENV\s+([A-Z_][A-Z0-9_]*)=(\S+)\s*$/gm)) env[m[1] ?? ''] = m[2] ?? '';
+  return { nodeArgs: argv.slice(1, -1), env };
+}
+
 /** Compile the gateway as `npm run build` does, into a scratch folder inside the repository (node_modules resolves). */
 function buildGateway(): { main: string; dir: string } {
   const dir = `.tmp-build-bench-${process.pid}`;
@@ -326,6 +342,7 @@ function buildGateway(): { main: string; dir: string } {
 
 async function main() {
   const build = GATEWAY === 'built' ? buildGateway() : undefined;
+  const image = imageRuntime();
   const gwRedis = new Redis(`${REDIS}/${GW_DB}`);
   const baseRedis = new Redis(`${REDIS}/${BASE_DB}`);
   await gwRedis.flushdb();
@@ -340,11 +357,11 @@ async function main() {
   const gw = startChild(
     build?.main ?? 'src/main.ts',
     {
+      ...image.env,
       PORT: String(gwPort),
       HOST: '127.0.0.1',
       REDIS_URL: `${REDIS}/${GW_DB}`,
       REDIS_SENTINELS: '',
-      NODE_ENV: 'production',
       LOG_LEVEL: 'error',
       // The production shape (src/production-config.ts): a DHIS2 on loopback, a real SMS provider, secrets.
       DHIS2_URL: emuUrl,
@@ -362,7 +379,7 @@ async function main() {
       INBOUND_USSD_PER_PHONE: '0',
       INBOUND_PER_IP: '0',
     },
-    (process.env.BENCH_GW_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    [...image.nodeArgs, ...(process.env.BENCH_GW_NODE_ARGS ?? '').split(' ').filter(Boolean)],
   );
   const base = startChild('bench/baseline.ts', { PORT: String(basePort), REDIS_URL: `${REDIS}/${BASE_DB}` });
   const gwUrl = `http://127.0.0.1:${gwPort}`;
@@ -378,6 +395,10 @@ async function main() {
     });
     if (synced.status !== 200) throw new Error(`read-model sync answered ${synced.status}`);
     const recs = await record(gwUrl);
+    const shown = Object.entries(image.env).map(([k, v]) => `${k}=${v}`);
+    console.log(
+      `gateway: ${shown.join(' ')} node ${image.nodeArgs.join(' ')} ${build ? build.main : 'src/main.ts (tsx)'}`,
+    );
     const hopsPerPath = recs.reduce((n, r) => n + r.screens.length, 0) / recs.length;
     console.log(`recorded ${recs.length} paths, ${hopsPerPath.toFixed(1)} hops each on average`);
 
@@ -509,6 +530,8 @@ async function main() {
         rounds: ROUNDS,
         recordedPaths: recs.length,
         gateway: build ? 'node dist/main.js (built)' : 'src/main.ts under tsx',
+        gatewayNodeArgs: image.nodeArgs,
+        gatewayEnv: image.env,
         dhis2: 'DHIS2_URL: the emulator as a child process',
       },
       figures,

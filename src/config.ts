@@ -220,7 +220,7 @@ export const configSchema = z.object({
     .int()
     .min(0)
     .max(400)
-    .default(100)
+    .default(30)
     .describe(
       "How far V8 lets the heap grow past what a full garbage collection kept, in percent. 0: V8's own rule (the heap may reach several times the live data, and RSS with it). See bench/README.md.",
     ),

@@ -64,8 +64,8 @@ describe('configuration', () => {
     expect(c.DEFAULT_COUNTRY).toBe('RW');
   });
 
-  it('keeps the heap growth at 100 % unless set, and refuses a value V8 would take as nonsense', () => {
-    expect(loadConfig({}).HEAP_GROWING_PERCENT).toBe(100);
+  it('keeps the heap growth at 30 % unless set, and refuses a value V8 would take as nonsense', () => {
+    expect(loadConfig({}).HEAP_GROWING_PERCENT).toBe(30);
     expect(loadConfig({ HEAP_GROWING_PERCENT: '0' }).HEAP_GROWING_PERCENT).toBe(0);
     expect(() => loadConfig({ HEAP_GROWING_PERCENT: '-5' })).toThrow(/HEAP_GROWING_PERCENT/);
     expect(() => loadConfig({ HEAP_GROWING_PERCENT: '1000' })).toThrow(/HEAP_GROWING_PERCENT/);

@@ -133,6 +133,8 @@ export function parseForm(text: string): Record<string, unknown> | null {
     if (++count > FORM_PARAMETER_LIMIT) return null;
     i = text.indexOf('&', i + 1);
   } while (i !== -1);
+  const hop = plainHopForm(text);
+  if (hop) return hop;
   try {
     return qs.parse(text, {
       allowPrototypes: true,
@@ -145,5 +147,46 @@ export function parseForm(text: string): Record<string, unknown> | null {
   } catch (err) {
     if (err instanceof RangeError) return null;
     throw err;
+  }
+}
+
+/** The fields of an Africa's Talking hop, the only keys {@link plainHopForm} reads itself. */
+const HOP_FIELDS = new Set(['sessionId', 'serviceCode', 'phoneNumber', 'networkCode', 'text']);
+
+/**
+ * An AT hop's form as `qs` parses it, read directly: each part `key=value` with a key that is one of the hop's
+ * field names written plainly, each once, values `+`-as-space and percent-decoded. Anything else — another or
+ * repeated key, an escaped key, `]=` (which moves qs's split), a malformed escape, a part without `=` — is left
+ * to `qs` (null). qs's generic machinery was a measurable part of a hop (bench/README.md); the property tests
+ * in tests/server/fast-ussd.test.ts hold both readings to body-parser's.
+ */
+function plainHopForm(text: string): Record<string, string> | null {
+  const out: Record<string, string> = {};
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('&', start);
+    if (end === -1) end = text.length;
+    const eq = text.indexOf('=', start);
+    if (eq === -1 || eq >= end) return null;
+    const key = text.slice(start, eq);
+    if (!HOP_FIELDS.has(key) || Object.hasOwn(out, key)) return null;
+    const raw = text.slice(eq + 1, end);
+    if (raw.includes(']=')) return null;
+    const value = decodeFormValue(raw);
+    if (value === null) return null;
+    out[key] = value;
+    start = end + 1;
+  }
+  return out;
+}
+
+/** `+` as a space, then percent escapes; null for a malformed escape (qs keeps those as they are). */
+function decodeFormValue(raw: string): string | null {
+  const spaced = raw.includes('+') ? raw.replace(/\+/g, ' ') : raw;
+  if (!spaced.includes('%')) return spaced;
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return null;
   }
 }

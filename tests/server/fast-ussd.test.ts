@@ -282,6 +282,50 @@ describe('parseForm', () => {
     expect(parseForm(`${'a=1&'.repeat(200)}b=2`)).toBeNull();
     expect(parseForm('a=1&a=2')).toEqual({ a: ['1', '2'] });
   }, 60_000);
+
+  it('parses 1 000 random hop-shaped bodies as body-parser does (the fields an AT hop carries, read directly)', async () => {
+    const field = fc.constantFrom('sessionId', 'serviceCode', 'phoneNumber', 'networkCode', 'text');
+    const key = fc.oneof(
+      { arbitrary: field, weight: 8 },
+      { arbitrary: fc.constantFrom('%74ext', 'te+xt', 'text[]', 'text[a]', 'Text', '', 'text ', 'x'), weight: 1 },
+    );
+    const raw = fc.oneof(
+      fc.string({ maxLength: 12 }).map(encodeURIComponent),
+      fc.constantFrom('%2B254700000001', '+254700000001', '%2A384%2A12%23', '1*2*3', 'a+b', '%', '%zz', '%C0%AF'),
+      fc.constantFrom('a]=b', 'a=b', '%E2%82%AC', '%F0%9F%98%80', '%ED%A0%80', ''),
+      fc.string({ maxLength: 6 }),
+    );
+    const body = fc
+      .array(fc.oneof({ arbitrary: fc.tuple(key, raw), weight: 9 }, { arbitrary: fc.tuple(key), weight: 1 }), {
+        minLength: 1,
+        maxLength: 7,
+      })
+      .chain((parts) =>
+        fc
+          .constantFrom('', '&')
+          .map((tail) => parts.map((p) => (p.length === 2 ? `${p[0]}=${p[1]}` : p[0])).join('&') + tail),
+      );
+    await fc.assert(
+      fc.asyncProperty(body, async (s) => {
+        const r = await fetch(refUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: s,
+        });
+        const want = (await r.json()) as { ok: boolean; body?: unknown };
+        const got = parseForm(s);
+        if (!want.ok) expect(got).toBeNull();
+        else expect(JSON.parse(JSON.stringify(got))).toEqual(want.body);
+      }),
+      { numRuns: 1000 },
+    );
+    expect(parseForm('sessionId=s1&serviceCode=%2A384%2A12%23&phoneNumber=%2B254700000001&text=1*2')).toEqual({
+      sessionId: 's1',
+      serviceCode: '*384*12#',
+      phoneNumber: '+254700000001',
+      text: '1*2',
+    });
+  }, 60_000);
 });
 
 async function metricCount(url: string): Promise<number> {
