@@ -63,19 +63,12 @@ export function keywordFlow(
   if (step?.type === 'ask' && step.input.kind === 'text') return null;
   const named = [...ctx.set.flows.values()].some((f) => {
     const sms = f.def.entry?.sms;
-    return (
-      f !== current &&
-      typeof sms === 'object' &&
-      ctx.set.locales.hasWordAnyLocale(sms.keywords, word)
-    );
+    return f !== current && typeof sms === 'object' && ctx.set.locales.hasWordAnyLocale(sms.keywords, word);
   });
   if (!named) return null;
   const chosen = entryFlow(ctx, text);
   const sms = chosen?.def.entry?.sms;
-  return chosen &&
-    chosen !== current &&
-    typeof sms === 'object' &&
-    ctx.set.locales.hasWordAnyLocale(sms.keywords, word)
+  return chosen && chosen !== current && typeof sms === 'object' && ctx.set.locales.hasWordAnyLocale(sms.keywords, word)
     ? chosen
     : null;
 }
