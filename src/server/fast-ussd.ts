@@ -34,7 +34,10 @@ export function createRequestListener(app: express.Express, deps: AppDeps): Requ
   const fast = inboundRoutes(deps.config).atUssd && !deps.config.WEBHOOK_ALLOWED_IPS;
   // The client address as Express's `req.ip` gives it: the same library and the trust function Express compiled
   // from TRUST_PROXY, so the per-address limit counts the caller behind a proxy, not the proxy.
+  // With no proxy trusted that is the socket's address: no header is parsed on the hop.
   const trust = app.get('trust proxy fn') as Parameters<typeof proxyaddr>[1];
+  const clientIp = (req: IncomingMessage) =>
+    deps.config.TRUST_PROXY === false ? req.socket.remoteAddress : proxyaddr(req, trust);
   return (req, res) => {
     if (!fast || !takesFastPath(req)) {
       app(req, res);
@@ -43,7 +46,7 @@ export function createRequestListener(app: express.Express, deps: AppDeps): Requ
     const started = process.hrtime.bigint();
     readBody(req, Number(req.headers['content-length']), (text) => {
       if (text === null) return; // the caller went away mid-body: nobody to answer
-      void answer(deps, req.url ?? '', text, proxyaddr(req, trust)).then((a) => {
+      void answer(deps, req.url ?? '', text, clientIp(req)).then((a) => {
         res.writeHead(a.status, { 'Content-Type': a.contentType, 'Content-Length': Buffer.byteLength(a.body) });
         res.end(a.body);
         deps.metrics.httpRequests.inc({ channel: 'ussd', route: PATH, status: String(a.status) });
