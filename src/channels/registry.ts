@@ -4,6 +4,7 @@ import { createConsoleSender } from './console/sender.ts';
 import { createHttpSender } from './http/sender.ts';
 import { createTwilioSender, type TwilioSenderOptions } from './twilio/sender.ts';
 import type { SmsSender } from './types.ts';
+import type { HttpFetch } from '../http-client.ts';
 
 /** Providers that can send (`simulator` only receives). */
 export type SenderProvider = 'console' | 'africastalking' | 'twilio' | 'http';
@@ -14,7 +15,7 @@ export interface SenderOptions {
   africastalking?: { username: string; apiKey: string; from?: string; sdk?: AfricasTalkingSdk };
   /** `statusCallbackUrl` defaults to `publicUrl + /sms/twilio/status` when `publicUrl` is set. */
   twilio?: TwilioSenderOptions;
-  http?: { url: string; timeoutMs?: number; headers?: Record<string, string>; fetch?: typeof fetch };
+  http?: { url: string; timeoutMs?: number; headers?: Record<string, string>; fetch?: HttpFetch };
   console?: { write?: (chunk: string) => void; mask?: boolean };
   /** `PUBLIC_URL`, used for Twilio status callbacks. */
   publicUrl?: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { httpFetch, type HttpFetch, type HttpResponse } from '../http-client.ts';
 import { Dhis2AuthError, Dhis2RequestError, Dhis2TransportError } from './errors.ts';
 import {
   encodeQuery,
@@ -53,8 +54,8 @@ export interface Dhis2ClientOptions {
   auth: Dhis2Auth;
   /** Deadline of every request, body included. Default 15 000 ms. */
   timeoutMs?: number;
-  /** Defaults to the global fetch; tests pass the emulator's in-process fetch. */
-  fetch?: typeof fetch;
+  /** Defaults to the gateway's own HTTP client (src/http-client.ts); tests pass the emulator's in-process fetch. */
+  fetch?: HttpFetch;
   logger?: Dhis2Logger;
 }
 
@@ -188,7 +189,7 @@ interface Answer {
 export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
   const timeoutMs = opts.timeoutMs ?? 15_000;
-  const doFetch = opts.fetch ?? globalThis.fetch;
+  const doFetch = opts.fetch ?? httpFetch;
   const authorization =
     'token' in opts.auth
       ? `ApiToken ${opts.auth.token}`
@@ -205,7 +206,7 @@ export function createDhis2Client(opts: Dhis2ClientOptions): Dhis2Client {
     const qs = encodeQuery(params);
     const url = `${baseUrl}${path}${qs ? `?${qs}` : ''}`;
     const started = performance.now();
-    let res: Response;
+    let res: HttpResponse;
     let text: string;
     try {
       const signal = AbortSignal.timeout(timeoutMs);

@@ -1,3 +1,4 @@
+import { httpFetch, type HttpFetch, type HttpResponse } from '../../http-client.ts';
 import type { OutboundSms, SendResult, SmsSender } from '../types.ts';
 
 export interface HttpSenderOptions {
@@ -7,8 +8,8 @@ export interface HttpSenderOptions {
   timeoutMs?: number;
   /** Extra headers, e.g. an `Authorization` the gateway expects. */
   headers?: Record<string, string>;
-  /** Injected fetch (tests); defaults to the global one. */
-  fetch?: typeof fetch;
+  /** Injected fetch (tests); defaults to the gateway's own HTTP client (src/http-client.ts). */
+  fetch?: HttpFetch;
 }
 
 /**
@@ -21,12 +22,12 @@ export interface HttpSenderOptions {
  * await sender.send({ id: 'msg-1', to: '+254711000111', text: 'Habari' });
  */
 export function createHttpSender(options: HttpSenderOptions): SmsSender {
-  const doFetch = options.fetch ?? fetch;
+  const doFetch = options.fetch ?? httpFetch;
   const timeoutMs = options.timeoutMs ?? 10_000;
   return {
     provider: 'http',
     async send(msg: OutboundSms): Promise<SendResult> {
-      let response: Response;
+      let response: HttpResponse;
       try {
         response = await doFetch(options.url, {
           method: 'POST',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Dhis2ClientOptions } from '../client.ts';
+import { httpFetch, type HttpResponse } from '../../http-client.ts';
 import { Dhis2AuthError, Dhis2RequestError, Dhis2TransportError } from '../errors.ts';
 import { PagerSchema, UserSchema, type Dhis2User } from '../schemas.ts';
 
@@ -28,7 +29,7 @@ const UsersPageSchema = z.object({ users: z.array(UserSchema), pager: PagerSchem
  */
 export function createCaseWorkerSource(opts: Dhis2ClientOptions & { pageSize?: number }): CaseWorkerSource {
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
-  const doFetch = opts.fetch ?? globalThis.fetch;
+  const doFetch = opts.fetch ?? httpFetch;
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const pageSize = opts.pageSize ?? 500;
   const authorization =
@@ -44,7 +45,7 @@ export function createCaseWorkerSource(opts: Dhis2ClientOptions & { pageSize?: n
       page: String(n),
       pageSize: String(pageSize),
     });
-    let res: Response;
+    let res: HttpResponse;
     let text: string;
     try {
       res = await doFetch(`${baseUrl}/api/users?${qs.toString()}`, {

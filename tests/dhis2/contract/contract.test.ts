@@ -29,7 +29,7 @@ function clientAnswering(version: string, answer: (url: URL) => { status: number
     baseUrl: 'http://dhis2.contract',
     auth: { username: 'admin', password: 'district' },
     fetch: async (input) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
+      const url = new URL(input);
       if (url.pathname === '/api/system/info') return respond(200, { version: `${version}.0` });
       const a = answer(url);
       return respond(a.status, a.body);
