@@ -142,7 +142,8 @@ export function buildFlowSet(input: {
   }
   if (!input.flowFiles.length)
     problems.push({ file: input.localesDir, message: 'no flow files found', severity: 'error' });
-  problems.push(...checkFlowSet(parsed, input.locales, input.registry, { localesDir: input.localesDir }));
+  // A scratch copy: the check's renderings (every screen, every locale) are not kept by the running set.
+  problems.push(...checkFlowSet(parsed, input.locales.scratch(), input.registry, { localesDir: input.localesDir }));
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length) return { ok: false, problems: sortProblems(problems) };
 

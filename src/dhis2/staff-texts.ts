@@ -24,22 +24,27 @@ export const SHIPPED_LOCALES_DIR = fileURLToPath(new URL('../../locales/', impor
 /** Render one staff text: `key` relative to `staff.`, ICU `args` as strings (or `yes`/`no` for a select). */
 export type StaffMessage = (key: string, args?: Record<string, string>) => string;
 
-/** Read and compile `<dir>/<lang>/staff.yaml` for every staff language; throws on a missing file or bad YAML/ICU. */
-export function readStaffMessages(dir: string): Map<StaffLocale, Map<string, IntlMessageFormat>> {
-  const out = new Map<StaffLocale, Map<string, IntlMessageFormat>>();
+/** One staff text: its ICU source, compiled the first time it is written (most texts of most languages never are). */
+export interface StaffSource {
+  readonly text: string;
+  compiled?: IntlMessageFormat;
+}
+
+/** Read and check `<dir>/<lang>/staff.yaml` for every staff language; throws on a missing file or bad YAML/ICU. */
+export function readStaffMessages(dir: string): Map<StaffLocale, Map<string, StaffSource>> {
+  const out = new Map<StaffLocale, Map<string, StaffSource>>();
   for (const locale of STAFF_LOCALES) {
     const file = path.join(dir, locale, 'staff.yaml');
     const { source, problems } = parseYamlSource(file, readFileSync(file, 'utf8'));
     const flat = flattenLocaleDoc(source);
     const all = [...problems, ...flat.problems];
     if (all.length) throw new Error(`${file}: ${all.map((p) => `${p.line ?? ''} ${p.message}`).join('; ')}`);
-    const messages = new Map<string, IntlMessageFormat>();
+    const messages = new Map<string, StaffSource>();
     for (const e of flat.entries) {
       if (!e.key.startsWith('staff.') || typeof e.value !== 'string') continue;
-      messages.set(
-        e.key.slice('staff.'.length),
-        new IntlMessageFormat(e.value, locale, undefined, { ignoreTag: true }),
-      );
+      // Parsed now so a broken text stops start-up; the parse is dropped, the text compiled again when used.
+      new IntlMessageFormat(e.value, locale, undefined, { ignoreTag: true });
+      messages.set(e.key.slice('staff.'.length), { text: e.value });
     }
     out.set(locale, messages);
   }
@@ -52,9 +57,10 @@ const MESSAGES = readStaffMessages(SHIPPED_LOCALES_DIR);
 export function staffMessage(locale: StaffLocale, from = MESSAGES): StaffMessage {
   const messages = from.get(locale)!;
   return (key, args = {}) => {
-    const mf = messages.get(key);
-    if (!mf) throw new Error(`locales/${locale}/staff.yaml has no text staff.${key}`);
-    const out = mf.format(args);
+    const source = messages.get(key);
+    if (!source) throw new Error(`locales/${locale}/staff.yaml has no text staff.${key}`);
+    source.compiled ??= new IntlMessageFormat(source.text, locale, undefined, { ignoreTag: true });
+    const out = source.compiled.format(args);
     return typeof out === 'string' ? out : String(out);
   };
 }

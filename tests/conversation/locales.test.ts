@@ -169,3 +169,20 @@ describe('every static USSD screen of every shipped flow', () => {
     }
   });
 });
+
+describe('memory of a loaded flow set', () => {
+  it('the check renders through a scratch copy: the running translations compile only what is shown', async () => {
+    const fresh = await loadShipped();
+    // The checker rendered every screen of every flow in all five languages; none of it is kept.
+    expect(fresh.locales.compiledCount).toBe(0);
+    const scratch = fresh.locales.scratch();
+    scratch.format('sw', 'demo.advice.card', { age: 9, visit: '2026-12-07' });
+    expect(scratch.compiledCount).toBe(1);
+    expect(fresh.locales.compiledCount).toBe(0);
+    // Same translations: the copy and the running set render alike.
+    expect(fresh.locales.format('sw', 'demo.advice.card', { age: 9, visit: '2026-12-07' })).toBe(
+      scratch.format('sw', 'demo.advice.card', { age: 9, visit: '2026-12-07' }),
+    );
+    expect(fresh.locales.compiledCount).toBe(1);
+  });
+});
