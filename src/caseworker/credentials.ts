@@ -1,6 +1,7 @@
-import { createHash, createHmac, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { normalizePhone } from '../channels/phone.ts';
+import { offloadable } from '../conversation/offload.ts';
 import { JibuError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 
@@ -8,10 +9,12 @@ import type { Store } from '../store/types.ts';
  * A case worker's sign-in credential: a 4-digit PIN kept only as a salted scrypt hash, the count of
  * wrong tries and the lock they lead to. Stored as one JSON document `cred:{phone}`.
  *
- * Why hashing happens inside the (pure, synchronous) conversation step: the runner's data loader runs
+ * Why hashing is asked for by the (pure, synchronous) conversation step: the runner's data loader runs
  * before the step and never sees what the worker typed, so the only place that holds both the typed
- * PIN and the stored hash is the step itself. `scryptSync` with a salt that comes in the document (or
- * from the step's `newId()`) is deterministic and does no I/O, so the step stays pure and replayable.
+ * PIN and the stored hash is the step itself. scrypt with a salt that comes in the document (or from
+ * the step's `newId()`) is deterministic and does no I/O, so the step stays pure and replayable. In the
+ * runner the hash itself is computed off the event loop and the step taken again with it
+ * ({@link hashPin}, src/conversation/offload.ts).
  * The typed PIN is cleared from the conversation variables in the very step that reads it, so it is
  * never persisted. What must be stored (a new hash, a wrong try, a success) leaves the step as a
  * `notify` effect that the runner applies inside the step's own atomic commit (`credentialUpdates`),
@@ -197,13 +200,44 @@ export function recentOtps(doc: Credential | null, now: number): number {
  * give the same hash, which is what keeps the conversation step pure.
  */
 export function hashPin(pin: string, salt: string, params: ScryptParams = SCRYPT_PARAMS, pepper?: string): string {
-  const input = pepper === undefined ? pin : createHmac('sha256', pepper).update(pin).digest();
-  return scryptSync(input, salt, KEY_LENGTH, {
-    N: params.N,
-    r: params.r,
-    p: params.p,
-    maxmem: 256 * params.N * params.r + 1024 * 1024,
-  }).toString('base64');
+  return offloadedHash(pin, salt, params, pepper);
+}
+
+type HashArgs = [pin: string, salt: string, params: ScryptParams, pepper: string | undefined];
+const scryptInput = (pin: string, pepper: string | undefined) =>
+  pepper === undefined ? pin : createHmac('sha256', pepper).update(pin).digest();
+const scryptOptions = (params: ScryptParams) => ({
+  N: params.N,
+  r: params.r,
+  p: params.p,
+  maxmem: 256 * params.N * params.r + 1024 * 1024,
+});
+/** What a step sees while its hash is computed: no stored hash is 32 zero bytes, so it never verifies. */
+const STAND_IN = Buffer.alloc(KEY_LENGTH).toString('base64');
+
+/**
+ * In a runner's turn the hash is computed on libuv's thread pool, one at a time per process (scrypt holds
+ * 32 MiB while it runs), and the step is taken again with it (src/conversation/offload.ts): the event loop
+ * keeps answering other callers meanwhile. Elsewhere it is computed synchronously.
+ */
+const offloadedHash = offloadable<HashArgs, string>({
+  name: 'pin-hash',
+  concurrency: 1,
+  key: (pin, salt, params, pepper) =>
+    JSON.stringify([pin, salt, params.N, params.r, params.p, pepper === undefined ? null : sha256hex(pepper)]),
+  sync: (pin, salt, params, pepper) =>
+    scryptSync(scryptInput(pin, pepper), salt, KEY_LENGTH, scryptOptions(params)).toString('base64'),
+  async: (pin, salt, params, pepper) =>
+    new Promise((resolve, reject) =>
+      scrypt(scryptInput(pin, pepper), salt, KEY_LENGTH, scryptOptions(params), (err, key) =>
+        err ? reject(err) : resolve(key.toString('base64')),
+      ),
+    ),
+  standIn: () => STAND_IN,
+});
+
+function sha256hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
 }
 
 type StoredHash = Pick<Credential, 'hash' | 'salt' | 'params' | 'peppered'>;

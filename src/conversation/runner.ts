@@ -16,6 +16,7 @@ import {
   type TurnInput,
   type TurnResult,
 } from './index.ts';
+import { OffloadScope } from './offload.ts';
 
 /** Loads the read-model data a flow declared (`data:` in the flow file). Must be fast: no DHIS2 calls. */
 export type DataLoader = (
@@ -208,7 +209,10 @@ async function loadAndTurn(
     ...(docs ? { docs } : {}),
   };
   const data: Record<string, unknown> = await deps.loadData(requiredData(set, session, input.channel), ctx);
-  const first = await turnWith(deps, set, session, input, data, ctx);
+  // One hop, one scope: a costly computation (a PIN hash) is made once however often the step is taken.
+  const hop = { offload: new OffloadScope(), ids: replayableIds(input.newId) };
+  input = { ...input, newId: hop.ids.next };
+  const first = await turnWith(deps, set, session, input, data, ctx, hop);
   // No empty hops: a step that chose what its next screen lists (a filter, a search) left variables the
   // loaded data was not built for. The step is pure, so it is taken again on data loaded for them.
   const after = first.result.session;
@@ -216,7 +220,7 @@ async function loadAndTurn(
   if (!changed || first.read.size === 0) return first.result;
   const again = { ...ctx, vars: varsOf(first.result.session, new Set()) };
   const fresh = await deps.loadData([...first.read].sort(), again);
-  return (await turnWith(deps, set, session, input, fresh, again)).result;
+  return (await turnWith(deps, set, session, input, fresh, again, hop)).result;
 }
 
 /** The pure step on `data`, loading any name it reads that is not there; returns the names it read. */
@@ -227,10 +231,12 @@ async function turnWith(
   input: Omit<TurnInput, 'data'>,
   data: Record<string, unknown>,
   ctx: Parameters<DataLoader>[1],
+  hop: { offload: OffloadScope; ids: ReplayableIds },
 ): Promise<{ result: TurnResult; read: Set<string> }> {
   const known = dataNames(set);
   const read = new Set<string>();
   for (;;) {
+    const idsAt = hop.ids.position();
     const missing = new Set<string>();
     const note = (name: string | symbol, target: Record<string, unknown>) => {
       if (typeof name !== 'string' || !known.has(name)) return;
@@ -247,11 +253,42 @@ async function turnWith(
         return Reflect.has(target, name);
       },
     });
-    const result = turn(set, session, { ...input, data: watched });
-    if (missing.size === 0) return { result, read };
+    const result = hop.offload.run(() => turn(set, session, { ...input, data: watched }));
+    const offloaded = hop.offload.pending();
+    if (missing.size === 0 && !offloaded) return { result, read };
+    if (offloaded) {
+      // The attempt saw a stand-in (src/conversation/offload.ts): compute off the event loop, and take the
+      // step again with the same ids, so it asks for the same computations (a new PIN's salt is one).
+      await hop.offload.settle();
+      hop.ids.rewind(idsAt);
+    }
+    if (missing.size === 0) continue;
     const more = await deps.loadData([...missing].sort(), ctx);
     for (const name of missing) data[name] = more[name]; // an own key from now on, even when undefined: asked once
   }
+}
+
+interface ReplayableIds {
+  next: () => string;
+  position(): number;
+  /** The next ids are those given from `position` on again, then new ones. */
+  rewind(position: number): void;
+}
+
+/** An id source that can hand out the same ids again, for a step taken again after an offloaded computation. */
+function replayableIds(source: () => string): ReplayableIds {
+  const given: string[] = [];
+  let at = 0;
+  return {
+    next: () => {
+      if (at === given.length) given.push(source());
+      return given[at++]!;
+    },
+    position: () => at,
+    rewind: (position) => {
+      at = position;
+    },
+  };
 }
 
 /** A session's flow and variables, read leniently from the engine's snapshot (`context.vars`). */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialKey, resetPin } from '../../src/caseworker/credentials.ts';
+import { offloadCounts } from '../../src/conversation/offload.ts';
 import { DEMO } from '../../src/emulator/index.ts';
 import { startWorld, type World } from './world.ts';
 
@@ -33,7 +34,10 @@ describe('the first dial of a case worker', () => {
     expect((await dial.send('1234')).text).toMatch(
       /^Use 4 digits, not all the same and not in a row like 1234\.\nChoose a 4-digit PIN/,
     );
+    const hashed = offloadCounts.get('pin-hash') ?? 0;
     expect((await dial.send('4821')).text).toBe('Enter the same PIN again');
+    // Hashed once with a salt from the step's own ids: the step taken again after the hash gets the same ids.
+    expect(offloadCounts.get('pin-hash')).toBe(hashed + 1);
     expect((await dial.send('4812')).text).toBe("The two PINs were different. Let's try again.\n1. Continue");
     expect((await dial.send('1')).text).toBe('Choose a 4-digit PIN. You will enter it each time you dial');
     await dial.send('4821');
@@ -93,7 +97,10 @@ describe('a later dial', () => {
     const sent = w.smsTo(zawadi).length;
     const dial = w.dial(zawadi);
     expect((await dial.start()).text).toBe('Hello Zawadi. Enter your 4-digit PIN');
+    const hashed = offloadCounts.get('pin-hash') ?? 0;
     expect((await dial.send('4821')).text).toMatch(/^Jibu - Zawadi\n1\. Missed visits \(5\)/);
+    // The PIN was hashed once, on the thread pool, not in the step on the event loop (src/conversation/offload.ts).
+    expect(offloadCounts.get('pin-hash')).toBe(hashed + 1);
     await w.settle();
     expect(w.smsTo(zawadi)).toHaveLength(sent);
   });
