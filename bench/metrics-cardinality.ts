@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
+import { loadConfig } from '../src/config.ts';
 
 /**
  * `npx tsx bench/metrics-cardinality.ts [--requests=10000]`: the gateway exactly as `npm start` runs it
@@ -99,7 +100,7 @@ try {
     node: process.version,
     warmup: WARMUP,
     requests: REQUESTS,
-    heapGrowingPercent: process.env.HEAP_GROWING_PERCENT ?? 'default (50)',
+    heapGrowingPercent: process.env.HEAP_GROWING_PERCENT ?? `default (${loadConfig({}).HEAP_GROWING_PERCENT})`,
     seconds,
     metricsBytes: bytes,
     rssBeforeMb: Math.round(before / 102.4) / 10,
