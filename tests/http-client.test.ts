@@ -152,6 +152,18 @@ describe('createHttpFetch', () => {
     await expect(createHttpFetch()('file:///etc/passwd')).rejects.toThrow(/only http: and https:/);
   });
 
+  it('rejects an answer cut off mid-body instead of returning the part that came', async () => {
+    const { url } = await serve((_req, _body, res) => {
+      res.writeHead(200, { 'content-length': '100', 'content-type': 'application/json' });
+      res.write('{"trackedEnti');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const res = await createHttpFetch()(url);
+    expect(res.status).toBe(200);
+    // Node reports the cut as an `aborted` error on the answer; either way, no partial text comes back.
+    await expect(res.text()).rejects.toThrow(/aborted|closed before the answer was complete/);
+  });
+
   it('reports a refused connection as an error the callers classify as transport', async () => {
     const { url, server } = await serve((_req, _body, res) => res.end());
     await new Promise((r) => server.close(r));
