@@ -147,7 +147,7 @@ export function createHttpFetch(options: HttpClientOptions = {}): HttpFetch {
       answer = await once(url, init);
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
-      // Only a GET is retried, and only on a pooled socket the server had closed: nothing reached the server.
+      // Only a GET (safe to send twice), and only when a pooled connection turned out closed as it was written.
       if (method === 'GET' && e.reusedSocket && STALE_SOCKET.has(e.code ?? '')) answer = await once(url, init);
       else throw err;
     }
