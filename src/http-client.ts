@@ -46,7 +46,7 @@ const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
  * @example
  * const fetchLike = createHttpFetch();
  * const res = await fetchLike('https://dhis2.example.org/api/system/info', { headers: { Accept: 'application/json' } });
- * if (res.ok) console.log(JSON.parse(await res.text()));
+ * const info = res.ok ? (JSON.parse(await res.text()) as { version: string }) : undefined;
  */
 export function createHttpFetch(options: HttpClientOptions = {}): HttpFetch {
   const maxSockets = options.maxSockets ?? 32;
@@ -56,7 +56,7 @@ export function createHttpFetch(options: HttpClientOptions = {}): HttpFetch {
     'https:': new HttpsAgent({ keepAlive: true, maxSockets, scheduling: 'lifo' }),
   };
 
-  function once(url: URL, init: HttpInit): Promise<{ res: IncomingMessage; reused: boolean }> {
+  function once(url: URL, init: HttpInit): Promise<IncomingMessage> {
     const signal = init.signal;
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {
@@ -72,17 +72,16 @@ export function createHttpFetch(options: HttpClientOptions = {}): HttpFetch {
         headers,
         agent: https ? agents['https:'] : agents['http:'],
       });
-      // Node sets `reusedSocket` when the agent hands this request a pooled socket.
-      const reused = () => req.reusedSocket;
       const onAbort = () => req.destroy(abortReason(signal as AbortSignal));
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('response', (res) => {
         signal?.removeEventListener('abort', onAbort);
-        resolve({ res, reused: reused() });
+        resolve(res);
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
         signal?.removeEventListener('abort', onAbort);
-        (err as NodeJS.ErrnoException & { reusedSocket?: boolean }).reusedSocket = reused();
+        // Node sets `reusedSocket` when the agent handed this request a pooled connection.
+        (err as NodeJS.ErrnoException & { reusedSocket?: boolean }).reusedSocket = req.reusedSocket;
         reject(err);
       });
       req.end(body);
@@ -142,16 +141,15 @@ export function createHttpFetch(options: HttpClientOptions = {}): HttpFetch {
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw new TypeError(`only http: and https: addresses are supported, not ${url.protocol}`);
     const method = (init.method ?? 'GET').toUpperCase();
-    let answer: { res: IncomingMessage; reused: boolean };
+    let res: IncomingMessage;
     try {
-      answer = await once(url, init);
+      res = await once(url, init);
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
       // Only a GET (safe to send twice), and only when a pooled connection turned out closed as it was written.
-      if (method === 'GET' && e.reusedSocket && STALE_SOCKET.has(e.code ?? '')) answer = await once(url, init);
+      if (method === 'GET' && e.reusedSocket && STALE_SOCKET.has(e.code ?? '')) res = await once(url, init);
       else throw err;
     }
-    const { res } = answer;
     const status = res.statusCode ?? 0;
     let text: Promise<string> | undefined;
     return {

@@ -223,8 +223,7 @@ const STAND_IN = Buffer.alloc(KEY_LENGTH).toString('base64');
 const offloadedHash = offloadable<HashArgs, string>({
   name: 'pin-hash',
   concurrency: 1,
-  key: (pin, salt, params, pepper) =>
-    JSON.stringify([pin, salt, params.N, params.r, params.p, pepper === undefined ? null : sha256hex(pepper)]),
+  key: (pin, salt, params, pepper) => JSON.stringify([pin, salt, params.N, params.r, params.p, pepper ?? null]),
   sync: (pin, salt, params, pepper) =>
     scryptSync(scryptInput(pin, pepper), salt, KEY_LENGTH, scryptOptions(params)).toString('base64'),
   async: (pin, salt, params, pepper) =>
@@ -235,10 +234,6 @@ const offloadedHash = offloadable<HashArgs, string>({
     ),
   standIn: () => STAND_IN,
 });
-
-function sha256hex(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
-}
 
 type StoredHash = Pick<Credential, 'hash' | 'salt' | 'params' | 'peppered'>;
 
