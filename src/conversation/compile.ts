@@ -244,7 +244,7 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
           const list = resolveDeep(`{data.${p.data}}`, scopeOf(context, env));
           if (!Array.isArray(list)) return [];
           return list.slice(0, p.max).map((item: unknown) => {
-            const scope = { ...scopeOf(context, env), item };
+            const scope: TemplateScope = { vars: context.vars, data: env.data, item };
             return {
               params: resolveDeep(p.params, scope) as Record<string, unknown>,
               value: p.value === undefined ? item : resolveDeep(p.value, scope),

@@ -172,6 +172,8 @@ function zoneOf(deployment: Deployment, sync: unknown): string {
  */
 export async function loadCaregiver(ctx: LoaderContext): Promise<CaregiverData | null> {
   const [raw, sync] = await ctx.store.getJsonMany<unknown>([rmKeys.caregiver(ctx.phone), rmKeys.sync()]);
+  // Most callers are not caregivers: no view, no schema error to build.
+  if (raw === null || raw === undefined) return null;
   const view = caregiverViewSchema.safeParse(raw);
   if (!view.success || view.data.children.length === 0) return null;
   return caregiverData(view.data, todayIn(ctx.now, zoneOf(ctx.deployment, sync)));
