@@ -153,6 +153,14 @@ type Params = Record<string, unknown>;
 const scopeOf = (context: FlowContext, env: Env): TemplateScope => ({ vars: context.vars, data: env.data });
 
 /**
+ * `vars` with `name` set: a new object, as XState's `assign` wants (names are lower-case identifiers, never
+ * `__proto__`). Not `{ ...vars, [name]: value }`, which on Node 20 is slow and lands in the old generation
+ * when `name` is new (docs/architecture.md#the-hop-and-the-garbage-collector).
+ */
+const withVar = (vars: FlowContext['vars'], name: string, value: unknown): FlowContext['vars'] =>
+  Object.assign({}, vars, { [name]: value });
+
+/**
  * Compile a validated flow. Throws only on a registry miss the checker should have caught
  * (`loadFlowSet` runs the checker first).
  * `compileFlow(def, registry, { version: '1.ab12cd34ef56', file: 'flows/demo.yaml' })`.
@@ -223,20 +231,20 @@ export function compileFlow(def: FlowFile, registry: Registry, meta: { version: 
       $pop: assign({ history: ({ context }) => context.history.slice(0, -1) }),
       $clearHistory: assign({ history: [] as string[] }),
       $save: assign({
-        vars: ({ context }, p: { var: string; value: unknown }) => ({ ...context.vars, [p.var]: p.value }),
+        vars: ({ context }, p: { var: string; value: unknown }) => withVar(context.vars, p.var, p.value),
       }),
       $saveAnswer: assign({
         vars: ({ context, event }, p: { var: string }) =>
-          event.type === 'ANSWER' ? { ...context.vars, [p.var]: event.value } : context.vars,
+          event.type === 'ANSWER' ? withVar(context.vars, p.var, event.value) : context.vars,
       }),
       $saveOption: assign({
         vars: ({ context, event }, p: { var: string }) =>
           event.type === 'CHOOSE' && context.options[event.index]
-            ? { ...context.vars, [p.var]: context.options[event.index]?.value }
+            ? withVar(context.vars, p.var, context.options[event.index]?.value)
             : context.vars,
       }),
       $saveFirstOption: assign({
-        vars: ({ context }, p: { var: string }) => ({ ...context.vars, [p.var]: context.options[0]?.value }),
+        vars: ({ context }, p: { var: string }) => withVar(context.vars, p.var, context.options[0]?.value),
       }),
       $loadOptions: assign({
         options: ({ context, event }, p: { data: string; params: Params; value?: string; max: number }) => {

@@ -478,10 +478,9 @@ function buildCommit(
 
 /**
  * `session` with this hop's answer (and, on USSD, its dial), every field written out. A spread
- * (`{ ...session, lastReply }`) built the same record, but V8 made each copy a 2 KB object that outlived the
- * young generation: a third of the gateway's promotion and its old-generation collections under load
- * (bench/README.md, "The first hop's tail"). JSON leaves out the fields that are undefined, so what is
- * stored is the same.
+ * (`{ ...session, lastReply }`) built the same record, but on Node 20 each such copy lands in the old
+ * generation (docs/architecture.md#the-hop-and-the-garbage-collector). JSON leaves out the fields that are
+ * undefined, so what is stored is the same.
  */
 function withHop(
   s: SessionRecord,

@@ -43,7 +43,8 @@ export function renderCtx(ctx: TurnContext, context: FlowContext | null): Render
     locales: ctx.set.locales,
     locale: ctx.locale,
     channel: ctx.channel,
-    params: (p, item) => (p ? (resolveDeep(p, { vars: scope.vars, data: scope.data, item }) as Record<string, unknown>) : {}),
+    params: (p, item) =>
+      p ? (resolveDeep(p, { vars: scope.vars, data: scope.data, item }) as Record<string, unknown>) : {},
   };
 }
 
