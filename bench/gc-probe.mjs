@@ -2,7 +2,8 @@
  * A diagnostic preload for the gateway under `npm run bench`: appends to `$GC_PROBE_OUT` (default
  * `gc-probe.log` in the working directory) every garbage collection pause over 3 ms, with its kind, and every
  * second in which the event loop stalled for more than 15 ms (`monitorEventLoopDelay`, 5 ms resolution).
- * Times are seconds since the gateway started.
+ * Each line starts with the Unix epoch second (so the log lines up with the bench's `--trace` file) and the
+ * process id (so one file can take the gateway's and the load generator's lines).
  *
  *   BENCH_GW_NODE_ARGS="--import ./bench/gc-probe.mjs" GC_PROBE_OUT=/tmp/gc.log npm run bench
  */
@@ -18,7 +19,7 @@ const kinds = {
   [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
 };
-const at = (ms) => `${(ms / 1000).toFixed(2)}s`;
+const at = (ms) => `${((performance.timeOrigin + ms) / 1000).toFixed(3)} ${process.pid}`;
 new PerformanceObserver((list) => {
   for (const e of list.getEntries())
     if (e.duration > 3)

@@ -21,7 +21,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer as createHttpServer, request, type Server } from 'node:http';
 import { createServer } from 'node:net';
-import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, openSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import os from 'node:os';
 import { Redis } from 'ioredis';
@@ -37,6 +37,7 @@ const secret = () => randomBytes(32).toString('hex');
 /** The gateway's `WEBHOOK_SECRET`, sent as `?key=` (the baseline ignores it). */
 const WEBHOOK_KEY = secret();
 const ADMIN_TOKEN = secret();
+const METRICS_TOKEN = secret();
 const REDIS = args.get('redis') ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CONNS = Number(args.get('connections') ?? 100);
 const PACED = Number(args.get('sessions') ?? 1000);
@@ -49,6 +50,17 @@ const ROUNDS = Math.max(1, Number(args.get('rounds') ?? 4));
  * about 30 MB more RSS for the loader).
  */
 const GATEWAY = args.get('gateway') ?? 'built';
+/**
+ * `--trace=FILE`: a diagnostic, not a figure. Appends every hop slower than 10 ms (Unix epoch ms of its start,
+ * side, hop index, latency) and every round's start, so a slow burst can be lined up with the gateway's own
+ * log (`BENCH_GW_LOG=FILE`, the gateway at `info`) and `bench/gc-probe.mjs`'s.
+ */
+const TRACE = args.get('trace');
+/** Hops are traced in paced rounds only (at saturation most hops take over 10 ms). */
+let tracing = false;
+const trace = (line: string) => {
+  if (TRACE) appendFileSync(TRACE, `${line}\n`);
+};
 const GW_DB = 5;
 const BASE_DB = 6;
 
@@ -78,11 +90,12 @@ function startChild(
   env: Record<string, string>,
   extraArgv: string[] = [],
   argv: string[] = [],
+  logTo?: string,
 ): ChildProcess {
   const child = fork(script, argv, {
     execArgv: [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), ...extraArgv],
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    stdio: ['ignore', logTo ? openSync(logTo, 'a') : 'ignore', 'inherit', 'ipc'],
   });
   child.once('exit', (code) => {
     console.error(`${script} exited ${code} during the bench`);
@@ -222,6 +235,7 @@ async function runSession(
     st.hops++;
     st.lat.push(r.ms);
     if (i === 0) st.first.push(r.ms);
+    if (tracing && r.ms > 10) trace(`${(Date.now() - r.ms).toFixed(0)} ${kind} hop${i} ${r.ms.toFixed(1)}ms`);
     const ok =
       kind === 'jibu'
         ? r.status === 200 && mask(r.text) === rec.screens[i]
@@ -249,6 +263,8 @@ async function drive(
   stagger = 0,
 ): Promise<Stats> {
   const st = newStats();
+  tracing = pause() > 0;
+  trace(`${Date.now()} round ${kind} ${workers} ${tracing ? 'paced' : 'saturation'}`);
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
   await Promise.all(
@@ -316,6 +332,33 @@ function cpuMs(pid: number | undefined): number {
 const load = () => os.loadavg().map((x) => x.toFixed(2));
 
 /**
+ * The gateway's garbage collections so far, by V8 kind (`major` is a full mark-compact), from its own `/metrics`
+ * (prom-client's `nodejs_gc_duration_seconds`): how many, and their pauses in all, in seconds.
+ */
+async function gatewayGcs(url: string): Promise<Record<string, { count: number; seconds: number }>> {
+  const r = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const text = await r.text();
+  const out: Record<string, { count: number; seconds: number }> = {};
+  for (const m of text.matchAll(/^jibu_nodejs_gc_duration_seconds_(count|sum)\{[^}]*kind="(\w+)"[^}]*\} (\S+)$/gm)) {
+    const kind = (out[m[2] ?? ''] ??= { count: 0, seconds: 0 });
+    if (m[1] === 'count') kind.count = Number(m[3]);
+    else kind.seconds = Number(m[3]);
+  }
+  return out;
+}
+
+/** Full (major) collections and their pause between two {@link gatewayGcs} readings. */
+function fullGcsBetween(
+  a: Awaited<ReturnType<typeof gatewayGcs>>,
+  b: Awaited<ReturnType<typeof gatewayGcs>>,
+): { count: number; ms: number } {
+  return {
+    count: (b.major?.count ?? 0) - (a.major?.count ?? 0),
+    ms: ((b.major?.seconds ?? 0) - (a.major?.seconds ?? 0)) * 1000,
+  };
+}
+
+/**
  * The node flags and environment the Docker image starts the gateway with: the final stage's `CMD` (exec form,
  * `["node", ...flags, "dist/main.js"]`) and its `ENV` lines. The bench runs the gateway with exactly these, so
  * what it measures is what the image runs.
@@ -362,7 +405,7 @@ async function main() {
       HOST: '127.0.0.1',
       REDIS_URL: `${REDIS}/${GW_DB}`,
       REDIS_SENTINELS: '',
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: process.env.BENCH_GW_LOG ? 'info' : 'error',
       // The production shape (src/production-config.ts): a DHIS2 on loopback, a real SMS provider, secrets.
       DHIS2_URL: emuUrl,
       DHIS2_USERNAME: 'admin',
@@ -372,7 +415,7 @@ async function main() {
       USSD_PROVIDER: 'africastalking',
       WEBHOOK_SECRET: WEBHOOK_KEY,
       ADMIN_TOKEN,
-      METRICS_TOKEN: secret(),
+      METRICS_TOKEN,
       PIN_PEPPER: secret(),
       SMS_RATE_PER_SECOND: '1000',
       // The load generator is one address replaying sessions per phone far faster than any person.
@@ -380,6 +423,8 @@ async function main() {
       INBOUND_PER_IP: '0',
     },
     [...image.nodeArgs, ...(process.env.BENCH_GW_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    [],
+    process.env.BENCH_GW_LOG,
   );
   const base = startChild('bench/baseline.ts', { PORT: String(basePort), REDIS_URL: `${REDIS}/${BASE_DB}` });
   const gwUrl = `http://127.0.0.1:${gwPort}`;
@@ -423,13 +468,21 @@ async function main() {
     const pacedGw = newStats();
     let gwPacedRss = 0;
     let basePacedRss = 0;
+    // Diagnostic, not a target: the gateway's full collections during its own rounds (docs/architecture.md#the-hop-and-the-garbage-collector).
+    const gwFullGcs = { paced: { count: 0, ms: 0 }, saturation: { count: 0, ms: 0 } };
+    const addGcs = (into: { count: number; ms: number }, d: { count: number; ms: number }) => {
+      into.count += d.count;
+      into.ms += d.ms;
+    };
     for (let i = 0; i < ROUNDS; i++) {
       for (const kind of order(i)) {
         const url = kind === 'jibu' ? gwUrl : baseUrl;
         const pid = kind === 'jibu' ? gw.pid : base.pid;
+        const gcBefore = kind === 'jibu' ? await gatewayGcs(gwUrl) : undefined;
         const { value, max } = await withRssSampler(pid, () =>
           drive(url, recs, PACED, () => 800 + Math.random() * 400, SECONDS / ROUNDS, kind, 1000),
         );
+        if (gcBefore) addGcs(gwFullGcs.paced, fullGcsBetween(gcBefore, await gatewayGcs(gwUrl)));
         merge(kind === 'jibu' ? pacedGw : pacedBase, value);
         if (kind === 'jibu') gwPacedRss = Math.max(gwPacedRss, max);
         else basePacedRss = Math.max(basePacedRss, max);
@@ -446,9 +499,11 @@ async function main() {
       const got: Record<string, number> = {};
       for (const kind of order(i)) {
         const pid = kind === 'jibu' ? gw.pid : base.pid;
+        const gcBefore = kind === 'jibu' ? await gatewayGcs(gwUrl) : undefined;
         const cpu0 = cpuMs(pid);
         const s = await drive(kind === 'jibu' ? gwUrl : baseUrl, recs, CONNS, () => 0, SECONDS / ROUNDS, kind);
         satCpuMs[kind] += cpuMs(pid) - cpu0;
+        if (gcBefore) addGcs(gwFullGcs.saturation, fullGcsBetween(gcBefore, await gatewayGcs(gwUrl)));
         merge(kind === 'jibu' ? satGw : satBase, s);
         got[kind] = s.hops / s.seconds;
       }
@@ -541,6 +596,10 @@ async function main() {
         jibu: (satCpuMs.jibu * 1000) / satGw.hops,
         baseline: (satCpuMs.baseline * 1000) / satBase.hops,
       },
+      gatewayFullGcs: {
+        paced: { ...gwFullGcs.paced, per10kHops: (gwFullGcs.paced.count * 10_000) / pacedGw.hops },
+        saturation: { ...gwFullGcs.saturation, per10kHops: (gwFullGcs.saturation.count * 10_000) / satGw.hops },
+      },
       gatewayRssAtPacedMB: gwPacedRss / 1e6,
       baselineRssAtPacedMB: basePacedRss / 1e6,
       gatewayPeakRssMB: rssBytes(gw.pid, 'VmHWM') / 1e6,
@@ -568,6 +627,12 @@ async function main() {
     console.log(
       `  CPU per hop (the server process's own): jibu ${f(result.cpuMicrosecondsPerHop.jibu, 0)} µs, ` +
         `baseline ${f(result.cpuMicrosecondsPerHop.baseline, 0)} µs`,
+    );
+    const gcLine = (g: { count: number; ms: number; per10kHops: number }) =>
+      `${g.count} (${f(g.per10kHops, 1)} per 10 000 hops, ${f(g.ms, 0)} ms of pauses)`;
+    console.log(
+      `gateway full GCs in its own rounds: paced ${gcLine(result.gatewayFullGcs.paced)}, ` +
+        `saturation ${gcLine(result.gatewayFullGcs.saturation)}`,
     );
     console.log(
       `gateway RSS ${f(result.gatewayRssAtPacedMB, 1)} MB at ${PACED} paced sessions (baseline ` +
