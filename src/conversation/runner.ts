@@ -480,7 +480,8 @@ function buildCommit(
  * `session` with this hop's answer (and, on USSD, its dial), every field written out. A spread
  * (`{ ...session, lastReply }`) built the same record, but on Node 20 each such copy lands in the old
  * generation (docs/architecture.md#the-hop-and-the-garbage-collector). JSON leaves out the fields that are
- * undefined, so what is stored is the same.
+ * undefined, so what is stored is the same. Every field is required here, so a field added to
+ * `SessionRecord` and not copied does not compile.
  */
 function withHop(
   s: SessionRecord,
@@ -488,7 +489,7 @@ function withHop(
   ussdSessionId: string | undefined,
   pathDigest: string | undefined,
 ): SessionRecord {
-  return {
+  const every: { [K in keyof Required<SessionRecord>]: SessionRecord[K] } = {
     flowId: s.flowId,
     flowVersion: s.flowVersion,
     channel: s.channel,
@@ -502,6 +503,7 @@ function withHop(
     pathDigest,
     lastReply,
   };
+  return every;
 }
 
 /** The record that keeps a finished dial's last screen (`ended`: no flow, no snapshot to resume). */
