@@ -3,7 +3,6 @@ import { fixedClock } from '../../src/clock.ts';
 import { createLogger } from '../../src/log.ts';
 import { handleInbound, type DataLoader, type RunnerDeps } from '../../src/conversation/runner.ts';
 import type { FlowSet } from '../../src/conversation/index.ts';
-import type { InboundMessage } from '../../src/channels/types.ts';
 import { toUssdInbound } from '../../src/channels/africastalking/index.ts';
 import { createMemoryJobQueue } from '../../src/store/memory-queue.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
@@ -12,7 +11,7 @@ import { ALL_MODULES } from '../../src/conversation/actions/all.ts';
 import { defaultDeployment } from '../../src/dhis2/deployment.ts';
 import type { Store } from '../../src/store/types.ts';
 import { dataFor, NOW, PHONES, viewOf } from '../caregiver/helpers.ts';
-import { loadShipped } from './helpers.ts';
+import { inboundSms, loadShipped } from './helpers.ts';
 
 // The runner loads what a turn is expected to need: every entry flow's role look-ups when a conversation
 // starts, only the current flow's data while it goes on, and whatever a turn turns out to read beyond
@@ -42,19 +41,7 @@ function world(roles: Map<string, unknown>) {
     newId: () => `id-${++id}`,
   };
   let seq = 0;
-  const sms = (from: string, text: string) => {
-    const msg: InboundMessage = {
-      channel: 'sms',
-      provider: 'http',
-      from,
-      providerFrom: from,
-      to: '100',
-      text,
-      providerMessageId: `m${++seq}`,
-      receivedAt: clock.now(),
-    };
-    return handleInbound(deps, msg);
-  };
+  const sms = (from: string, text: string) => handleInbound(deps, inboundSms(from, text, `m${++seq}`, clock.now()));
   const ussd = (from: string, sessionId: string, path: string) => {
     const hop = { sessionId, serviceCode: '*384*12#', phone: from, providerPhone: from, path, isNew: path === '' };
     return handleInbound(deps, toUssdInbound(hop, clock.now()));

@@ -15,6 +15,7 @@ import { RunnerPhone } from './driver.ts';
 import { createDomainRegistry } from '../../src/conversation/actions/index.ts';
 import { ALL_MODULES } from '../../src/conversation/actions/all.ts';
 import { defaultDeployment } from '../../src/dhis2/deployment.ts';
+import type { InboundMessage } from '../../src/channels/types.ts';
 
 /** The registry the gateway builds: built-ins plus every shipped capability. */
 const shippedRegistry = () => createDomainRegistry(defaultDeployment(), ALL_MODULES);
@@ -108,4 +109,9 @@ export class TestPhone extends RunnerPhone {
 export function text(r: TurnResult): string {
   if (!r.reply) expect.fail(`expected a reply, got outcome ${r.outcome}`);
   return r.reply.text;
+}
+
+/** An SMS from `from` through the generic HTTP provider, as the runner receives it. */
+export function inboundSms(from: string, text: string, providerMessageId: string, receivedAt: Date): InboundMessage {
+  return { channel: 'sms', provider: 'http', from, providerFrom: from, to: '100', text, providerMessageId, receivedAt };
 }

@@ -7,7 +7,7 @@ import { toUssdInbound } from '../../src/channels/africastalking/index.ts';
 import { createMemoryJobQueue } from '../../src/store/memory-queue.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
 import { NOW } from '../caregiver/helpers.ts';
-import { loadShipped } from './helpers.ts';
+import { inboundSms, loadShipped } from './helpers.ts';
 
 // What the runner stores after a hop: the turn's session plus the hop's own fields (the dial, the path digest,
 // the answer). The runner writes that record out field by field (`withHop`, docs/architecture.md#the-hop-and-
@@ -41,17 +41,7 @@ function world() {
       ),
     );
   let seq = 0;
-  const sms = (from: string, text: string) =>
-    handleInbound(deps, {
-      channel: 'sms',
-      provider: 'http',
-      from,
-      providerFrom: from,
-      to: '100',
-      text,
-      providerMessageId: `m${++seq}`,
-      receivedAt: clock.now(),
-    });
+  const sms = (from: string, text: string) => handleInbound(deps, inboundSms(from, text, `m${++seq}`, clock.now()));
   return { clock, store, ussd, sms };
 }
 
