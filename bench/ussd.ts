@@ -52,7 +52,7 @@ const ROUNDS = Math.max(1, Number(args.get('rounds') ?? 4));
 const GATEWAY = args.get('gateway') ?? 'built';
 /**
  * `--trace=FILE`: a diagnostic, not a figure. Appends every hop slower than 10 ms (Unix epoch ms of its start,
- * side, hop index, latency) and every round's start, so a slow burst can be lined up with the gateway's own
+ * side, hop index, latency) and every paced round's start, so a slow burst can be lined up with the gateway's own
  * log (`BENCH_GW_LOG=FILE`, the gateway at `info`) and `bench/gc-probe.mjs`'s.
  */
 const TRACE = args.get('trace');
@@ -263,8 +263,9 @@ async function drive(
   stagger = 0,
 ): Promise<Stats> {
   const st = newStats();
-  tracing = pause() > 0;
-  trace(`${Date.now()} round ${kind} ${workers} ${tracing ? 'paced' : 'saturation'}`);
+  // Only the paced rounds start their sessions staggered.
+  tracing = stagger > 0;
+  if (tracing) trace(`${Date.now()} round ${kind} ${workers} paced`);
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
   await Promise.all(
